@@ -1,0 +1,63 @@
+// swift-tools-version:6.0
+// hcagent: the node agent of a cloud at home (gossip, virtual IP, systemd reconciler, probes).
+import PackageDescription
+
+let package = Package(
+    name: "hcagent",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "hcagent", targets: ["hcagent"]),
+        .executable(name: "hcctl", targets: ["hcctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+    ],
+    targets: [
+        // C libraries, found with pkg-config and installed from Debian's packages.
+        .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        .systemLibrary(name: "CNetlinkRoute", pkgConfig: "libnl-route-3.0", providers: [.apt(["libnl-3-dev", "libnl-route-3-dev"])]),
+
+        // Pure value types shared by both executables: agent.yaml, desired.yaml, the control protocol.
+        .target(name: "HomecloudSchema", dependencies: ["CYAML"]),
+
+        // Protocol cores (pure) and their shells.
+        .target(name: "Reconciler", dependencies: ["HomecloudSchema"]),
+
+        // The daemon's parts: control socket, metrics endpoint, systemd notify, document watcher.
+        .target(
+            name: "AgentRuntime",
+            dependencies: [
+                "HomecloudSchema", "Reconciler", "CSystemd",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "hcagent",
+            dependencies: ["AgentRuntime", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "hcctl",
+            dependencies: ["HomecloudSchema", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+
+        .testTarget(name: "HomecloudSchemaTests", dependencies: ["HomecloudSchema"]),
+        .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler"]),
+        .testTarget(
+            name: "AgentRuntimeTests",
+            dependencies: ["AgentRuntime", .product(name: "NIOEmbedded", package: "swift-nio")]
+        ),
+    ]
+)

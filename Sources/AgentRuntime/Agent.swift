@@ -1,0 +1,118 @@
+// Starts the agent: loads agent.yaml, binds its sockets, says READY=1, and runs its parts as one ServiceGroup.
+#if canImport(Glibc)
+import Glibc
+#endif
+import HomecloudSchema
+import Logging
+import Metrics
+import NIOCore
+import NIOPosix
+import Prometheus
+import ServiceLifecycle
+import UnixSignals
+
+public enum Agent {
+    /// A graceful stop (SIGTERM) must be done within this; past it the parts are cancelled.
+    public static let shutdownBudget = Duration.milliseconds(1500)
+
+    /// Loads and checks agent.yaml; the error carries every located problem.
+    public static func loadConfig(path: String) -> Result<AgentConfig, FileRejected> {
+        let text: String
+        do {
+            text = try TextFile.read(path)
+        } catch {
+            return .failure(FileRejected([Diagnostic(file: path, mark: nil, path: "", message: error.reason)]))
+        }
+        return AgentConfig.parse(text, file: path, hostname: hostname())
+    }
+
+    /// `hcagent --check`: agent.yaml and the document it names. Returns the lines to print and whether all is well.
+    public static func check(configPath: String) -> (lines: [String], ok: Bool) {
+        let config: AgentConfig
+        switch loadConfig(path: configPath) {
+        case .failure(let rejected): return (rejected.diagnostics.map(\.description), false)
+        case .success(let loaded): config = loaded
+        }
+        var lines = ["\(configPath): ok (node \(config.node))"]
+        do {
+            let text = try TextFile.read(config.desired)
+            switch DesiredStateParser.parse(text, file: config.desired) {
+            case .failure(let rejected): return (lines + rejected.diagnostics.map(\.description), false)
+            case .success(let document):
+                lines.append("\(config.desired): ok (cluster \(document.cluster), generation \(document.generation), \(document.nodes.count) nodes)")
+                if !document.nodes.contains(where: { $0.name == config.node }) {
+                    lines.append("\(config.desired): note: node \(config.node) is not in nodes; it will run no units")
+                }
+            }
+        } catch {
+            if TextFile.stamp(config.desired) != nil { return (lines + ["\(error)"], false) }
+            lines.append("\(config.desired): not there yet; the agent starts and waits for one")
+        }
+        return (lines, true)
+    }
+
+    /// Runs until SIGTERM or SIGINT. Throws only for a failure to start (a socket that cannot be bound).
+    public static func run(config: AgentConfig, logger: Logger, registry: PrometheusCollectorRegistry) async throws {
+        let notifier = SystemdNotifier()
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        do {
+            try await serve(config: config, logger: logger, registry: registry, notifier: notifier, group: group)
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        try? await group.shutdownGracefully()
+        logger.info("hcagent stopped")
+    }
+
+    private static func serve(config: AgentConfig, logger: Logger, registry: PrometheusCollectorRegistry,
+                              notifier: SystemdNotifier, group: MultiThreadedEventLoopGroup) async throws {
+
+        let state = AgentState(config: config, logger: logger, notifier: notifier)
+        await state.reloadDesired()
+
+        let control = try await ControlServer.bind(path: config.socket, commands: ControlCommands(state: state), group: group, logger: logger)
+        let metrics = try await MetricsServer.bind(host: config.metrics.host, port: config.metrics.port, registry: registry, group: group, logger: logger)
+        var services: [any Service] = [control, metrics, DesiredStateWatcher(state: state, path: config.desired)]
+        if let interval = notifier.watchdogInterval {
+            let loop = group.next()
+            services.append(WatchdogService(notifier: notifier, interval: interval) {
+                (try? await loop.submit { true }.get()) ?? false
+            })
+        }
+
+        // Sockets are bound: only now is the agent ready.
+        notifier.ready(status: await state.statusLine)
+        logger.info("hcagent started", metadata: [
+            "node": "\(config.node)", "socket": "\(config.socket)", "metrics": "\(config.metrics)",
+        ])
+
+        var groupConfig = ServiceGroupConfiguration(
+            services: services.map { .init(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        )
+        groupConfig.maximumGracefulShutdownDuration = shutdownBudget
+        groupConfig.maximumCancellationDuration = .milliseconds(300)
+        let serviceGroup = ServiceGroup(configuration: groupConfig)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await serviceGroup.run() }
+            tasks.addTask {
+                // STOPPING=1 as soon as the stop begins, so `systemctl status` says so.
+                for await _ in await UnixSignalsSequence(trapping: .sigterm, .sigint) {
+                    notifier.stopping()
+                    break
+                }
+            }
+            try await tasks.next()
+            tasks.cancelAll()
+        }
+    }
+
+    static func hostname() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count) == 0 else { return "localhost" }
+        let name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return String(name.prefix { $0 != "." })
+    }
+}

@@ -1,0 +1,85 @@
+// The agent's shared state (config, document in force) and the status report built from it.
+import HomecloudSchema
+import Logging
+import Metrics
+import Reconciler
+
+public actor AgentState {
+    public let config: AgentConfig
+    public static let version = "0.1.0"
+    private var store = DesiredStateStore()
+    private let logger: Logger
+    private let notifier: SystemdNotifier
+    private let generationGauge = Gauge(label: "hcagent_desired_generation")
+    private let refusedCounter = Counter(label: "hcagent_desired_refused_total")
+
+    public init(config: AgentConfig, logger: Logger, notifier: SystemdNotifier = SystemdNotifier()) {
+        self.config = config
+        self.logger = logger
+        self.notifier = notifier
+    }
+
+    /// Rereads desired.yaml. A missing file is not an error (a new board waits for its first document).
+    @discardableResult
+    public func reloadDesired() -> DesiredStateStore.Outcome {
+        let path = config.desired
+        let outcome: DesiredStateStore.Outcome
+        do {
+            outcome = store.offer(text: try TextFile.read(path), file: path)
+        } catch {
+            if TextFile.stamp(path) == nil && store.current == nil {
+                logger.notice("no desired-state document yet", metadata: ["file": "\(path)"])
+                return .unchanged
+            }
+            outcome = store.unreadable(error, file: path)
+        }
+        switch outcome {
+        case .accepted(let generation):
+            logger.info("desired-state document accepted", metadata: ["generation": "\(generation)", "file": "\(path)"])
+            generationGauge.record(Int64(clamping: generation))
+        case .unchanged:
+            break
+        case .rejected(let diagnostics):
+            refusedCounter.increment()
+            for diagnostic in diagnostics {
+                logger.error("desired-state document refused: \(diagnostic)")
+            }
+            if let current = store.current {
+                logger.warning("generation \(current.generation) stays in force")
+            }
+        }
+        notifier.status(statusLine)
+        return outcome
+    }
+
+    /// One line for `systemctl status` (STATUS=).
+    public var statusLine: String {
+        var line = "node \(config.node)"
+        if let generation = store.current?.generation {
+            line += ", desired generation \(generation)"
+        } else {
+            line += ", no desired-state document"
+        }
+        if !store.rejected.isEmpty { line += ", last document refused (see hcctl status)" }
+        return line
+    }
+
+    public var document: DesiredState? { store.current }
+
+    public func status() -> StatusReport {
+        let document = store.current
+        let address = config.advertisedAddress?.description ?? config.bind.description
+        let units = document.map { UnitsForNode.units(of: config.node, in: $0) } ?? []
+        return StatusReport(
+            node: config.node,
+            cluster: document?.cluster,
+            version: Self.version,
+            desired: DesiredSummary(generation: document?.generation, file: config.desired, rejected: store.rejected),
+            members: [MemberStatus(name: config.node, address: address, state: "alive")],
+            // VRRP is not running yet: every VIP of the document is in VRRP's Initialize state.
+            vips: (document?.vips ?? []).map { VIPStatus(name: $0.name, address: $0.address.description, state: "init", holder: nil) },
+            // The reconciler does not read systemd yet: desired comes from the document, active is unknown.
+            units: units.map { UnitStatus(name: $0.name, desired: $0.state.rawValue, active: "unknown") }
+        )
+    }
+}

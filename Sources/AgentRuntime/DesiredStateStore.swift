@@ -1,0 +1,52 @@
+// Which desired-state document is in force: a newer valid one replaces it, anything else is refused and kept aside.
+import HomecloudSchema
+
+/// Pure bookkeeping for the document in force. A refused document never replaces the one in force, so a
+/// typo in desired.yaml cannot stop a board's services.
+public struct DesiredStateStore: Sendable {
+    public private(set) var current: DesiredState?
+    public private(set) var currentText: String?
+    /// Why the last offered document was refused; empty once a good one is offered.
+    public private(set) var rejected: [Diagnostic] = []
+
+    public enum Outcome: Sendable, Equatable {
+        case accepted(generation: UInt64)
+        case unchanged
+        case rejected([Diagnostic])
+    }
+
+    public init() {}
+
+    /// Offers a document's text. The first valid one is taken; after that only a higher generation.
+    public mutating func offer(text: String, file: String) -> Outcome {
+        switch DesiredStateParser.parse(text, file: file) {
+        case .failure(let refusal):
+            rejected = refusal.diagnostics
+            return .rejected(rejected)
+        case .success(let document):
+            if let current {
+                if document.generation == current.generation && (text == currentText || document == current) {
+                    rejected = []
+                    return .unchanged
+                }
+                if document.generation <= current.generation {
+                    let message = document.generation == current.generation
+                        ? "generation \(document.generation) is already in force with other content; bump generation to apply this document"
+                        : "generation \(document.generation) is older than generation \(current.generation) in force"
+                    rejected = [Diagnostic(file: file, mark: nil, path: "generation", message: message)]
+                    return .rejected(rejected)
+                }
+            }
+            current = document
+            currentText = text
+            rejected = []
+            return .accepted(generation: document.generation)
+        }
+    }
+
+    /// A file that cannot be read is refused like a bad one; the document in force stays.
+    public mutating func unreadable(_ failure: TextFile.Failure, file: String) -> Outcome {
+        rejected = [Diagnostic(file: file, mark: nil, path: "", message: failure.reason)]
+        return .rejected(rejected)
+    }
+}

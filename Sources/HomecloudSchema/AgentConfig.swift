@@ -1,0 +1,114 @@
+// agent.yaml: how this one agent runs (its name, addresses, paths); the cluster's wishes live in desired.yaml.
+
+public struct AgentConfig: Sendable, Equatable {
+    public static let defaultPath = "/etc/homecloud/agent.yaml"
+    public static let defaultSocket = "/run/homecloud/hcagent.sock"
+    /// 7964, not 7946: Docker Swarm, Serf and MetalLB already use 7946 on such boards.
+    public static let defaultPort = 7964
+
+    public var node: String
+    public var bind: HostPort
+    /// The address peers should use to reach this node; the bind address unless it is a wildcard.
+    public var advertise: HostPort?
+    public var join: [HostPort]
+    public var interface: String?
+    public var keyFile: String?
+    public var socket: String
+    public var stateDir: String
+    public var desired: String
+    public var metrics: HostPort
+
+    public init(node: String, bind: HostPort = HostPort(host: "0.0.0.0", port: AgentConfig.defaultPort),
+                advertise: HostPort? = nil, join: [HostPort] = [], interface: String? = nil, keyFile: String? = nil,
+                socket: String = AgentConfig.defaultSocket, stateDir: String = "/var/lib/homecloud",
+                desired: String = "/etc/homecloud/desired.yaml",
+                metrics: HostPort = HostPort(host: "127.0.0.1", port: 9646)) {
+        self.node = node
+        self.bind = bind
+        self.advertise = advertise
+        self.join = join
+        self.interface = interface
+        self.keyFile = keyFile
+        self.socket = socket
+        self.stateDir = stateDir
+        self.desired = desired
+        self.metrics = metrics
+    }
+
+    static let keys = ["node", "bind", "advertise", "join", "interface", "key_file", "socket", "state_dir", "desired", "metrics"]
+
+    /// Parses agent.yaml. `hostname` is the default node name. An empty file gives every default.
+    public static func parse(_ text: String, file: String, hostname: String) -> Result<AgentConfig, FileRejected> {
+        var reader = YAMLReader(file: file)
+        var config = AgentConfig(node: hostname)
+        let root = reader.parse(text)
+        if let root, let entries = reader.mapping(root, at: KeyPath(), allowed: keys) {
+            for entry in entries {
+                let path = KeyPath(entry.key)
+                let value = entry.value
+                switch entry.key {
+                case "node": config.node = reader.name(value, at: path, what: "node name") ?? config.node
+                case "bind": config.bind = hostPort(value, at: path, reader: &reader) ?? config.bind
+                case "advertise": config.advertise = hostPort(value, at: path, reader: &reader)
+                case "join":
+                    let items = reader.sequence(value, at: path) ?? []
+                    config.join = items.enumerated().compactMap { hostPort($0.element, at: path.index($0.offset), reader: &reader) }
+                case "interface": config.interface = reader.string(value, at: path)
+                case "key_file": config.keyFile = absolutePath(value, at: path, reader: &reader)
+                case "socket": config.socket = absolutePath(value, at: path, reader: &reader) ?? config.socket
+                case "state_dir": config.stateDir = absolutePath(value, at: path, reader: &reader) ?? config.stateDir
+                case "desired": config.desired = absolutePath(value, at: path, reader: &reader) ?? config.desired
+                case "metrics": config.metrics = hostPort(value, at: path, reader: &reader) ?? config.metrics
+                default: break
+                }
+            }
+        }
+        if let advertise = config.advertise, advertise.isWildcard {
+            reader.fail(nil, KeyPath("advertise"), "\(advertise) is a wildcard; peers need a real address")
+        }
+        return reader.diagnostics.isEmpty ? .success(config) : .failure(FileRejected(reader.diagnostics))
+    }
+
+    /// What this node tells peers to use: advertise, else bind when that is a real address.
+    public var advertisedAddress: HostPort? {
+        advertise ?? (bind.isWildcard ? nil : bind)
+    }
+
+    private static func hostPort(_ node: YAMLNode, at path: KeyPath, reader: inout YAMLReader) -> HostPort? {
+        guard let text = reader.string(node, at: path) else { return nil }
+        guard let value = HostPort(text) else {
+            reader.fail(node.mark, path, "expected host:port such as 10.77.0.1:7964 or [fd00::1]:7964, found \"\(text)\"")
+            return nil
+        }
+        return value
+    }
+
+    private static func absolutePath(_ node: YAMLNode, at path: KeyPath, reader: inout YAMLReader) -> String? {
+        guard let text = reader.string(node, at: path) else { return nil }
+        guard text.hasPrefix("/") else {
+            reader.fail(node.mark, path, "expected an absolute path, found \"\(text)\"")
+            return nil
+        }
+        return text
+    }
+}
+
+/// `host:port` with a numeric IPv4/IPv6 address (no name look-ups in a daemon that must start without DNS).
+public struct HostPort: Sendable, Hashable, Codable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    public init?(_ text: String) {
+        guard let (host, port) = DesiredStateParser.splitHostPort(text), IPAddress(host) != nil else { return nil }
+        self.init(host: host, port: port)
+    }
+
+    public var isWildcard: Bool { host == "0.0.0.0" || host == "::" }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}

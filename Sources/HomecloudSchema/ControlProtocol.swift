@@ -1,0 +1,161 @@
+// The control socket's protocol: one JSON request per line, one JSON reply per line, versioned.
+
+public enum ControlProtocol {
+    /// Bumped when a request or reply changes meaning; an agent answers other versions with an error.
+    public static let version = 1
+    /// Longest request line the agent reads; a longer one gets an error reply and the connection is closed.
+    public static let maxRequestBytes = 64 * 1024
+}
+
+public struct ControlRequest: Codable, Sendable, Equatable {
+    public enum Command: String, Codable, Sendable, CaseIterable {
+        /// Node, members, VIPs, units and the desired generation.
+        case status
+        /// Reread desired.yaml now (as SIGHUP does). Root only.
+        case reload
+
+        /// Requests that change the agent's state need uid 0.
+        public var changesState: Bool {
+            switch self {
+            case .status: return false
+            case .reload: return true
+            }
+        }
+    }
+
+    public var v: Int
+    public var id: Int?
+    public var command: Command
+
+    public init(command: Command, id: Int? = nil) {
+        self.v = ControlProtocol.version
+        self.id = id
+        self.command = command
+    }
+}
+
+public struct ControlError: Codable, Sendable, Equatable {
+    public enum Code: String, Codable, Sendable {
+        case badRequest = "bad-request"
+        case tooLarge = "too-large"
+        case unsupportedVersion = "unsupported-version"
+        case unknownCommand = "unknown-command"
+        case forbidden
+        case failed
+    }
+    public var code: Code
+    public var message: String
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+}
+
+/// One reply; exactly one of `error` or a result field is set.
+public struct ControlReply: Codable, Sendable, Equatable {
+    public var v: Int
+    public var id: Int?
+    public var ok: Bool
+    public var error: ControlError?
+    public var status: StatusReport?
+    public var message: String?
+
+    public static func failure(_ error: ControlError, id: Int? = nil) -> ControlReply {
+        ControlReply(v: ControlProtocol.version, id: id, ok: false, error: error)
+    }
+
+    public static func success(id: Int?, status: StatusReport? = nil, message: String? = nil) -> ControlReply {
+        ControlReply(v: ControlProtocol.version, id: id, ok: true, status: status, message: message)
+    }
+}
+
+/// What `hcctl status` shows. Sections that a part of the agent does not fill yet are empty lists.
+public struct StatusReport: Codable, Sendable, Equatable {
+    public var node: String
+    public var cluster: String?
+    public var version: String
+    public var desired: DesiredSummary
+    public var members: [MemberStatus]
+    public var vips: [VIPStatus]
+    public var units: [UnitStatus]
+
+    public init(node: String, cluster: String?, version: String, desired: DesiredSummary,
+                members: [MemberStatus] = [], vips: [VIPStatus] = [], units: [UnitStatus] = []) {
+        self.node = node
+        self.cluster = cluster
+        self.version = version
+        self.desired = desired
+        self.members = members
+        self.vips = vips
+        self.units = units
+    }
+}
+
+public struct DesiredSummary: Codable, Sendable, Equatable {
+    /// The generation in force; nil while the agent has no valid document.
+    public var generation: UInt64?
+    public var file: String
+    /// The errors of the last document refused (the one in force stays), empty when the file is good.
+    public var rejected: [Diagnostic]
+
+    public init(generation: UInt64?, file: String, rejected: [Diagnostic] = []) {
+        self.generation = generation
+        self.file = file
+        self.rejected = rejected
+    }
+
+    /// `generation` is always present, null while there is no document.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(generation, forKey: .generation)
+        try container.encode(file, forKey: .file)
+        try container.encode(rejected, forKey: .rejected)
+    }
+}
+
+public struct MemberStatus: Codable, Sendable, Equatable {
+    public var name: String
+    public var address: String
+    public var state: String
+    public init(name: String, address: String, state: String) {
+        self.name = name
+        self.address = address
+        self.state = state
+    }
+}
+
+public struct VIPStatus: Codable, Sendable, Equatable {
+    public var name: String
+    public var address: String
+    /// init, backup, master or fault.
+    public var state: String
+    public var holder: String?
+    public init(name: String, address: String, state: String, holder: String?) {
+        self.name = name
+        self.address = address
+        self.state = state
+        self.holder = holder
+    }
+
+    /// `holder` is always present, null when no node holds the VIP, so scripts can rely on the key.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encode(address, forKey: .address)
+        try container.encode(state, forKey: .state)
+        try container.encode(holder, forKey: .holder)
+    }
+}
+
+public struct UnitStatus: Codable, Sendable, Equatable {
+    public var name: String
+    /// running or stopped, from the document.
+    public var desired: String
+    /// systemd's ActiveState, or "unknown" while nothing has read it.
+    public var active: String
+    public init(name: String, desired: String, active: String) {
+        self.name = name
+        self.desired = desired
+        self.active = active
+    }
+}

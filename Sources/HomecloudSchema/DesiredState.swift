@@ -1,0 +1,171 @@
+// The desired-state document's types: which node has which roles, what each role runs, VIPs and probes.
+
+/// The cluster's desired state, as accepted from a valid `desired.yaml`. Everything is kept in file order.
+public struct DesiredState: Sendable, Equatable {
+    /// Bumped on every change; the highest generation wins.
+    public var generation: UInt64
+    public var cluster: String
+    public var nodes: [NodeAssignment]
+    public var roles: [Role]
+    public var vips: [VirtualIP]
+    public var probes: [Probe]
+
+    public init(generation: UInt64, cluster: String, nodes: [NodeAssignment] = [], roles: [Role] = [],
+                vips: [VirtualIP] = [], probes: [Probe] = []) {
+        self.generation = generation
+        self.cluster = cluster
+        self.nodes = nodes
+        self.roles = roles
+        self.vips = vips
+        self.probes = probes
+    }
+
+    /// The roles given to a node; empty for a node the document does not name.
+    public func roles(of node: String) -> [String] {
+        nodes.first { $0.name == node }?.roles ?? []
+    }
+
+    public func role(named name: String) -> Role? { roles.first { $0.name == name } }
+    public func vip(named name: String) -> VirtualIP? { vips.first { $0.name == name } }
+    public func probe(named name: String) -> Probe? { probes.first { $0.name == name } }
+}
+
+public struct NodeAssignment: Sendable, Equatable {
+    public var name: String
+    public var roles: [String]
+    public init(name: String, roles: [String]) {
+        self.name = name
+        self.roles = roles
+    }
+}
+
+public struct Role: Sendable, Equatable {
+    public var name: String
+    public var units: [UnitSpec]
+    public init(name: String, units: [UnitSpec]) {
+        self.name = name
+        self.units = units
+    }
+}
+
+/// One systemd unit as a role wants it.
+public struct UnitSpec: Sendable, Equatable {
+    public enum State: String, Sendable, Equatable { case running, stopped }
+
+    public var name: String
+    public var state: State
+    /// nil: the document leaves the unit's enablement as it is.
+    public var enabled: Bool?
+    public var placement: Placement
+
+    public init(name: String, state: State, enabled: Bool? = nil, placement: Placement = .all) {
+        self.name = name
+        self.state = state
+        self.enabled = enabled
+        self.placement = placement
+    }
+}
+
+/// Where, among the nodes of a role, a unit runs.
+public enum Placement: Sendable, Equatable, CustomStringConvertible {
+    /// On every node of the role.
+    case all
+    /// Only on the node that holds the named VIP.
+    case vip(String)
+    /// On exactly one healthy node of the role.
+    case one
+
+    public var description: String {
+        switch self {
+        case .all: return "all"
+        case .vip(let name): return "vip:\(name)"
+        case .one: return "one"
+        }
+    }
+}
+
+/// A virtual IP elected by VRRP among the nodes.
+public struct VirtualIP: Sendable, Equatable {
+    public var name: String
+    public var address: IPPrefix
+    public var interface: String
+    public var vrid: Int
+    /// Advertisement interval; VRRPv3 carries it in centiseconds.
+    public var advert: Duration
+    public var priority: Priority
+    /// Probes whose weights adjust this VIP's priority.
+    public var track: [String]
+    public var preempt: Bool
+    public var preemptDelay: Duration
+
+    public struct Priority: Sendable, Equatable {
+        public var `default`: Int
+        public var perNode: [String: Int]
+        public init(default: Int, perNode: [String: Int] = [:]) {
+            self.default = `default`
+            self.perNode = perNode
+        }
+        public func of(_ node: String) -> Int { perNode[node] ?? `default` }
+    }
+
+    public init(name: String, address: IPPrefix, interface: String, vrid: Int, advert: Duration = .seconds(1),
+                priority: Priority = Priority(default: 100), track: [String] = [], preempt: Bool = true,
+                preemptDelay: Duration = .zero) {
+        self.name = name
+        self.address = address
+        self.interface = interface
+        self.vrid = vrid
+        self.advert = advert
+        self.priority = priority
+        self.track = track
+        self.preempt = preempt
+        self.preemptDelay = preemptDelay
+    }
+}
+
+/// A health check run in the agent.
+public struct Probe: Sendable, Equatable {
+    public enum Check: Sendable, Equatable {
+        case tcp(host: String, port: Int)
+        /// GET url; healthy when the status is in `expect` and the body contains `body` (if given).
+        case http(url: String, expect: ClosedRange<Int>, body: String?)
+        /// Runs a command (argv, no shell); healthy on exit status 0.
+        case exec([String])
+        /// Healthy while the unit's ActiveState is active.
+        case unit(String)
+        /// Healthy while the file exists and, with maxAge, was modified within it.
+        case file(path: String, maxAge: Duration?)
+    }
+
+    public var name: String
+    public var check: Check
+    public var interval: Duration
+    public var timeout: Duration
+    /// Consecutive passes that make a failing probe healthy again.
+    public var rise: Int
+    /// Consecutive failures that make a healthy probe failing.
+    public var fall: Int
+    /// Added to the priority of every VIP that tracks this probe while it fails.
+    public var weight: Int
+    /// Restart `unit` after `fall` failures.
+    public var restart: Bool
+    /// The unit this probe watches over (restarted with `restart: true`).
+    public var unit: String?
+    /// Failures in this first stretch after start do not count.
+    public var grace: Duration
+
+    public init(name: String, check: Check, interval: Duration = .seconds(5), timeout: Duration = .seconds(2),
+                rise: Int = 2, fall: Int = 3, weight: Int = 0, restart: Bool = false, unit: String? = nil,
+                grace: Duration = .zero) {
+        self.name = name
+        self.check = check
+        self.interval = interval
+        self.timeout = timeout
+        self.rise = rise
+        self.fall = fall
+        self.weight = weight
+        self.restart = restart
+        self.unit = unit
+        self.grace = grace
+    }
+}

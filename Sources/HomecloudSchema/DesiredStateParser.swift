@@ -1,0 +1,437 @@
+// Reads desired.yaml into a DesiredState, checking every key and every cross-reference, with located errors.
+
+public enum DesiredStateParser {
+    /// Parses and validates a document. On any error the whole document is refused with every error found.
+    public static func parse(_ text: String, file: String) -> Result<DesiredState, FileRejected> {
+        var reader = YAMLReader(file: file)
+        let state = reader.parse(text).flatMap { read(root: $0, reader: &reader) }
+        if let state, reader.diagnostics.isEmpty { return .success(state) }
+        if reader.diagnostics.isEmpty {
+            reader.fail(nil, KeyPath(), "the document is empty")
+        }
+        return .failure(FileRejected(reader.diagnostics))
+    }
+
+    static let topKeys = ["generation", "cluster", "nodes", "roles", "vips", "probes"]
+
+    private static func read(root: YAMLNode, reader: inout YAMLReader) -> DesiredState? {
+        let top = KeyPath()
+        guard let entries = reader.mapping(root, at: top, allowed: topKeys) else { return nil }
+        let fields = Dictionary(uniqueKeysWithValues: entries.map { ($0.key, $0.value) })
+        for required in ["generation", "cluster"] where fields[required] == nil {
+            reader.fail(root.mark, top.key(required), "missing (required)")
+        }
+        let generation = fields["generation"].flatMap { reader.unsigned($0, at: top.key("generation")) }
+        let cluster = fields["cluster"].flatMap { reader.name($0, at: top.key("cluster"), what: "cluster name") }
+
+        // Probes and VIPs first: roles and nodes refer to them.
+        let probes = fields["probes"].map { readProbes($0, reader: &reader) } ?? []
+        let vips = fields["vips"].map { readVIPs($0, probes: probes, reader: &reader) } ?? []
+        let roles = fields["roles"].map { readRoles($0, vips: vips, reader: &reader) } ?? []
+        let nodes = fields["nodes"].map { readNodes($0, roles: roles, reader: &reader) } ?? []
+        checkVIPPriorities(fields["vips"], vips: vips, nodes: nodes, reader: &reader)
+        checkUnitConflicts(fields["nodes"], nodes: nodes, roles: roles, reader: &reader)
+
+        guard let generation, let cluster else { return nil }
+        return DesiredState(generation: generation, cluster: cluster, nodes: nodes, roles: roles, vips: vips, probes: probes)
+    }
+
+    // MARK: nodes
+
+    private static func readNodes(_ node: YAMLNode, roles: [Role], reader: inout YAMLReader) -> [NodeAssignment] {
+        let path = KeyPath("nodes")
+        guard let entries = reader.mapping(node, at: path) else { return [] }
+        var result: [NodeAssignment] = []
+        for entry in entries {
+            let nodePath = path.key(entry.key)
+            guard let name = reader.checkName(entry.key, entry.mark, nodePath, what: "node name"),
+                  let roleNames = reader.names(entry.value, at: nodePath, what: "role name") else { continue }
+            if case .sequence(let items) = entry.value.content {
+                for (index, roleName) in roleNames.enumerated() where !roles.contains(where: { $0.name == roleName }) {
+                    reader.fail(items[index].mark, nodePath.index(index), "unknown role \"\(roleName)\"\(known(roles.map(\.name), in: "roles"))")
+                }
+            } else if let roleName = roleNames.first, !roles.contains(where: { $0.name == roleName }) {
+                reader.fail(entry.value.mark, nodePath, "unknown role \"\(roleName)\"\(known(roles.map(\.name), in: "roles"))")
+            }
+            result.append(NodeAssignment(name: name, roles: roleNames))
+        }
+        return result
+    }
+
+    // MARK: roles
+
+    private static func readRoles(_ node: YAMLNode, vips: [VirtualIP], reader: inout YAMLReader) -> [Role] {
+        let path = KeyPath("roles")
+        guard let entries = reader.mapping(node, at: path) else { return [] }
+        var result: [Role] = []
+        for entry in entries {
+            let rolePath = path.key(entry.key)
+            guard let name = reader.checkName(entry.key, entry.mark, rolePath, what: "role name"),
+                  let fields = reader.mapping(entry.value, at: rolePath, allowed: ["units"]) else { continue }
+            var units: [UnitSpec] = []
+            if let unitsNode = fields.first(where: { $0.key == "units" })?.value,
+               let items = reader.sequence(unitsNode, at: rolePath.key("units")) {
+                for (index, item) in items.enumerated() {
+                    let unitPath = rolePath.key("units").index(index)
+                    guard let unit = readUnit(item, at: unitPath, vips: vips, reader: &reader) else { continue }
+                    if units.contains(where: { $0.name == unit.name }) {
+                        reader.fail(item.mark, unitPath, "unit \(unit.name) is listed twice in this role")
+                    } else {
+                        units.append(unit)
+                    }
+                }
+            }
+            result.append(Role(name: name, units: units))
+        }
+        return result
+    }
+
+    static let unitSuffixes = [".service", ".socket", ".timer", ".mount", ".automount", ".path", ".target", ".swap"]
+
+    private static func readUnit(_ node: YAMLNode, at path: KeyPath, vips: [VirtualIP], reader: inout YAMLReader) -> UnitSpec? {
+        guard let entries = reader.mapping(node, at: path, allowed: ["name", "state", "enabled", "placement"]) else { return nil }
+        let fields = Dictionary(uniqueKeysWithValues: entries.map { ($0.key, $0.value) })
+        var ok = true
+        var name: String?
+        if let nameNode = fields["name"] {
+            name = reader.name(nameNode, at: path.key("name"), what: "unit name")
+            if let unitName = name, !unitSuffixes.contains(where: { unitName.hasSuffix($0) && unitName.count > $0.count }) {
+                reader.fail(nameNode.mark, path.key("name"), "\"\(unitName)\" is not a systemd unit name (it needs a suffix such as .service)")
+                ok = false
+            }
+        } else {
+            reader.fail(node.mark, path.key("name"), "missing (required)")
+        }
+        var state = UnitSpec.State.running
+        if let stateNode = fields["state"] {
+            let text = reader.string(stateNode, at: path.key("state"))
+            if let text, let value = UnitSpec.State(rawValue: text) {
+                state = value
+            } else {
+                if text != nil { reader.fail(stateNode.mark, path.key("state"), "expected running or stopped, found \"\(text!)\"") }
+                ok = false
+            }
+        }
+        var enabled: Bool?
+        if let enabledNode = fields["enabled"] {
+            enabled = reader.bool(enabledNode, at: path.key("enabled"))
+            if enabled == nil { ok = false }
+        }
+        var placement = Placement.all
+        if let placementNode = fields["placement"] {
+            if let text = reader.string(placementNode, at: path.key("placement")) {
+                switch text {
+                case "all": placement = .all
+                case "one": placement = .one
+                case _ where text.hasPrefix("vip:"):
+                    let vipName = String(text.dropFirst(4))
+                    placement = .vip(vipName)
+                    if !vips.contains(where: { $0.name == vipName }) {
+                        reader.fail(placementNode.mark, path.key("placement"), "unknown VIP \"\(vipName)\"\(known(vips.map(\.name), in: "vips"))")
+                        ok = false
+                    }
+                default:
+                    reader.fail(placementNode.mark, path.key("placement"), "expected all, one or vip:NAME, found \"\(text)\"")
+                    ok = false
+                }
+            } else {
+                ok = false
+            }
+        }
+        guard ok, let name else { return nil }
+        return UnitSpec(name: name, state: state, enabled: enabled, placement: placement)
+    }
+
+    // MARK: vips
+
+    static let vipKeys = ["name", "address", "interface", "vrid", "advert", "priority", "track", "preempt", "preempt_delay"]
+
+    private static func readVIPs(_ node: YAMLNode, probes: [Probe], reader: inout YAMLReader) -> [VirtualIP] {
+        let path = KeyPath("vips")
+        guard let items = reader.sequence(node, at: path) else { return [] }
+        var result: [VirtualIP] = []
+        for (index, item) in items.enumerated() {
+            let vipPath = path.index(index)
+            guard let vip = readVIP(item, at: vipPath, probes: probes, reader: &reader) else { continue }
+            if result.contains(where: { $0.name == vip.name }) {
+                reader.fail(item.mark, vipPath.key("name"), "a VIP named \(vip.name) is already defined")
+            } else if let other = result.first(where: {
+                $0.vrid == vip.vrid && $0.interface == vip.interface && $0.address.address.family == vip.address.address.family
+            }) {
+                reader.fail(item.mark, vipPath.key("vrid"), "vrid \(vip.vrid) on \(vip.interface) is already used by VIP \(other.name)")
+            } else {
+                result.append(vip)
+            }
+        }
+        return result
+    }
+
+    private static func readVIP(_ node: YAMLNode, at path: KeyPath, probes: [Probe], reader: inout YAMLReader) -> VirtualIP? {
+        guard let entries = reader.mapping(node, at: path, allowed: vipKeys) else { return nil }
+        let fields = Dictionary(uniqueKeysWithValues: entries.map { ($0.key, $0.value) })
+        let errorsBefore = reader.diagnostics.count
+        for required in ["name", "address", "interface", "vrid"] where fields[required] == nil {
+            reader.fail(node.mark, path.key(required), "missing (required)")
+        }
+        let name = fields["name"].flatMap { reader.name($0, at: path.key("name"), what: "VIP name") }
+        var address: IPPrefix?
+        if let addressNode = fields["address"], let text = reader.string(addressNode, at: path.key("address")) {
+            address = IPPrefix(text)
+            if address == nil {
+                reader.fail(addressNode.mark, path.key("address"), "\"\(text)\" is not an address with a prefix length, such as 192.168.1.250/24 or fd00::250/64")
+            }
+        }
+        var interface: String?
+        if let interfaceNode = fields["interface"], let text = reader.string(interfaceNode, at: path.key("interface")) {
+            if text.isEmpty || text.utf8.count > 15 || text.contains("/") || text.contains(" ") {
+                reader.fail(interfaceNode.mark, path.key("interface"), "\"\(text)\" is not an interface name (1 to 15 characters, no / or space)")
+            } else {
+                interface = text
+            }
+        }
+        let vrid = fields["vrid"].flatMap { reader.integer($0, at: path.key("vrid"), in: 1...255) }
+        var advert = Duration.seconds(1)
+        if let advertNode = fields["advert"] {
+            if let value = reader.duration(advertNode, at: path.key("advert"), in: .milliseconds(10) ... .milliseconds(40950)) {
+                if value.components.attoseconds % 10_000_000_000_000_000 != 0 {
+                    reader.fail(advertNode.mark, path.key("advert"), "VRRPv3 counts the interval in centiseconds; use a multiple of 10ms")
+                } else {
+                    advert = value
+                }
+            }
+        }
+        var priority = VirtualIP.Priority(default: 100)
+        if let priorityNode = fields["priority"] {
+            priority = readPriority(priorityNode, at: path.key("priority"), reader: &reader) ?? priority
+        }
+        var track: [String] = []
+        if let trackNode = fields["track"], let names = reader.names(trackNode, at: path.key("track"), what: "probe name") {
+            for probeName in names where !probes.contains(where: { $0.name == probeName }) {
+                reader.fail(trackNode.mark, path.key("track"), "unknown probe \"\(probeName)\"\(known(probes.map(\.name), in: "probes"))")
+            }
+            track = names
+        }
+        let preempt = fields["preempt"].map { reader.bool($0, at: path.key("preempt")) ?? true } ?? true
+        let preemptDelay = fields["preempt_delay"].flatMap {
+            reader.duration($0, at: path.key("preempt_delay"), in: .zero ... .seconds(3600))
+        } ?? .zero
+        guard reader.diagnostics.count == errorsBefore, let name, let address, let interface, let vrid else { return nil }
+        return VirtualIP(name: name, address: address, interface: interface, vrid: vrid, advert: advert,
+                         priority: priority, track: track, preempt: preempt, preemptDelay: preemptDelay)
+    }
+
+    /// `priority: 120`, or `priority: { default: 100, hc1-n1: 150 }`. 255 is VRRP's address owner and 0 means
+    /// "leaving", so a configured priority is 1 to 254.
+    private static func readPriority(_ node: YAMLNode, at path: KeyPath, reader: inout YAMLReader) -> VirtualIP.Priority? {
+        if case .scalar = node.content {
+            return reader.integer(node, at: path, in: 1...254).map { VirtualIP.Priority(default: $0) }
+        }
+        guard let entries = reader.mapping(node, at: path) else { return nil }
+        var priority = VirtualIP.Priority(default: 100)
+        for entry in entries {
+            guard let value = reader.integer(entry.value, at: path.key(entry.key), in: 1...254) else { continue }
+            if entry.key == "default" {
+                priority.default = value
+            } else {
+                priority.perNode[entry.key] = value
+            }
+        }
+        return priority
+    }
+
+    private static func checkVIPPriorities(_ node: YAMLNode?, vips: [VirtualIP], nodes: [NodeAssignment], reader: inout YAMLReader) {
+        guard let node, case .sequence(let items) = node.content else { return }
+        for (index, item) in items.enumerated() {
+            guard case .mapping(let pairs) = item.content,
+                  let priorityNode = pairs.first(where: { if case .scalar("priority", _) = $0.key.content { true } else { false } })?.value,
+                  case .mapping(let priorities) = priorityNode.content else { continue }
+            for (key, _) in priorities {
+                guard case .scalar(let nodeName, _) = key.content, nodeName != "default" else { continue }
+                if !nodes.contains(where: { $0.name == nodeName }) {
+                    reader.fail(key.mark, KeyPath("vips").index(index).key("priority").key(nodeName),
+                                "unknown node \"\(nodeName)\"\(known(nodes.map(\.name), in: "nodes"))")
+                }
+            }
+        }
+    }
+
+    /// A node with two roles that name the same unit must get one answer for it.
+    private static func checkUnitConflicts(_ node: YAMLNode?, nodes: [NodeAssignment], roles: [Role], reader: inout YAMLReader) {
+        for assignment in nodes {
+            var wanted: [String: (role: String, unit: UnitSpec)] = [:]
+            for roleName in assignment.roles {
+                guard let role = roles.first(where: { $0.name == roleName }) else { continue }
+                for unit in role.units {
+                    if let earlier = wanted[unit.name], earlier.unit != unit {
+                        let mark = node.flatMap { mapValueMark($0, key: assignment.name) }
+                        reader.fail(mark, KeyPath("nodes").key(assignment.name),
+                                    "roles \(earlier.role) and \(roleName) both set \(unit.name), differently")
+                    } else {
+                        wanted[unit.name] = (roleName, unit)
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: probes
+
+    static let probeKinds = ["tcp", "http", "exec", "file"]
+    static let probeKeys = probeKinds + ["unit", "interval", "timeout", "rise", "fall", "weight", "restart", "grace", "expect", "body", "max_age"]
+
+    private static func readProbes(_ node: YAMLNode, reader: inout YAMLReader) -> [Probe] {
+        let path = KeyPath("probes")
+        guard let entries = reader.mapping(node, at: path) else { return [] }
+        var result: [Probe] = []
+        for entry in entries {
+            let probePath = path.key(entry.key)
+            guard let name = reader.checkName(entry.key, entry.mark, probePath, what: "probe name"),
+                  let probe = readProbe(entry.value, name: name, at: probePath, reader: &reader) else { continue }
+            result.append(probe)
+        }
+        return result
+    }
+
+    private static func readProbe(_ node: YAMLNode, name: String, at path: KeyPath, reader: inout YAMLReader) -> Probe? {
+        guard let entries = reader.mapping(node, at: path, allowed: probeKeys) else { return nil }
+        let fields = Dictionary(uniqueKeysWithValues: entries.map { ($0.key, $0.value) })
+        let errorsBefore = reader.diagnostics.count
+        let kinds = probeKinds.filter { fields[$0] != nil }
+        let unit = fields["unit"].flatMap { reader.name($0, at: path.key("unit"), what: "unit name") }
+        var check: Probe.Check?
+        if kinds.count > 1 {
+            reader.fail(node.mark, path, "a probe has one check; found \(kinds.joined(separator: " and "))")
+        } else if let kind = kinds.first, let kindNode = fields[kind] {
+            check = readCheck(kind, kindNode, fields: fields, at: path, reader: &reader)
+        } else if let unit {
+            check = .unit(unit)
+        } else {
+            reader.fail(node.mark, path, "no check: give one of tcp, http, exec, file, or unit alone")
+        }
+        if kinds.first != "http" {
+            for key in ["expect", "body"] where fields[key] != nil {
+                reader.fail(fields[key]!.mark, path.key(key), "only an http probe takes \(key)")
+            }
+        }
+        if kinds.first != "file", let maxAgeNode = fields["max_age"] {
+            reader.fail(maxAgeNode.mark, path.key("max_age"), "only a file probe takes max_age")
+        }
+        let interval = fields["interval"].flatMap { reader.duration($0, at: path.key("interval"), in: .milliseconds(100) ... .seconds(86400)) } ?? .seconds(5)
+        let timeout = fields["timeout"].flatMap { reader.duration($0, at: path.key("timeout"), in: .milliseconds(10) ... .seconds(3600)) } ?? min(.seconds(2), interval)
+        if timeout > interval, let timeoutNode = fields["timeout"] {
+            reader.fail(timeoutNode.mark, path.key("timeout"), "the timeout (\(DurationText.format(timeout))) is longer than the interval (\(DurationText.format(interval)))")
+        }
+        let rise = fields["rise"].flatMap { reader.integer($0, at: path.key("rise"), in: 1...100) } ?? 2
+        let fall = fields["fall"].flatMap { reader.integer($0, at: path.key("fall"), in: 1...100) } ?? 3
+        let weight = fields["weight"].flatMap { reader.integer($0, at: path.key("weight"), in: -254...254) } ?? 0
+        let restart = fields["restart"].flatMap { reader.bool($0, at: path.key("restart")) } ?? false
+        if restart && unit == nil, let restartNode = fields["restart"] {
+            reader.fail(restartNode.mark, path.key("restart"), "restart: true needs unit: NAME, the unit to restart")
+        }
+        let grace = fields["grace"].flatMap { reader.duration($0, at: path.key("grace"), in: .zero ... .seconds(3600)) } ?? .zero
+        guard reader.diagnostics.count == errorsBefore, let check else { return nil }
+        return Probe(name: name, check: check, interval: interval, timeout: timeout, rise: rise, fall: fall,
+                     weight: weight, restart: restart, unit: unit, grace: grace)
+    }
+
+    private static func readCheck(_ kind: String, _ node: YAMLNode, fields: [String: YAMLNode], at path: KeyPath,
+                                  reader: inout YAMLReader) -> Probe.Check? {
+        let kindPath = path.key(kind)
+        switch kind {
+        case "tcp":
+            guard let text = reader.string(node, at: kindPath) else { return nil }
+            guard let (host, port) = splitHostPort(text) else {
+                reader.fail(node.mark, kindPath, "expected host:port such as 127.0.0.1:6443, found \"\(text)\"")
+                return nil
+            }
+            return .tcp(host: host, port: port)
+        case "http":
+            guard let url = reader.string(node, at: kindPath) else { return nil }
+            guard url.hasPrefix("http://"), !hostPort(ofURL: url).isEmpty else {
+                reader.fail(node.mark, kindPath, "expected an http:// URL, found \"\(url)\"")
+                return nil
+            }
+            var expect = 200...399
+            if let expectNode = fields["expect"] {
+                guard let text = reader.string(expectNode, at: path.key("expect")), let range = statusRange(text) else {
+                    reader.fail(expectNode.mark, path.key("expect"), "expected a status or a range such as 200 or 200-299")
+                    return nil
+                }
+                expect = range
+            }
+            let body = fields["body"].flatMap { reader.string($0, at: path.key("body")) }
+            return .http(url: url, expect: expect, body: body)
+        case "exec":
+            if case .sequence = node.content {
+                guard let items = reader.sequence(node, at: kindPath) else { return nil }
+                let argv = items.enumerated().compactMap { reader.string($0.element, at: kindPath.index($0.offset)) }
+                guard argv.count == items.count, !argv.isEmpty else {
+                    if items.isEmpty { reader.fail(node.mark, kindPath, "the command is empty") }
+                    return nil
+                }
+                return .exec(argv)
+            }
+            guard let command = reader.string(node, at: kindPath) else { return nil }
+            let argv = command.split(separator: " ").map(String.init)
+            guard !argv.isEmpty else {
+                reader.fail(node.mark, kindPath, "the command is empty")
+                return nil
+            }
+            return .exec(argv)
+        case "file":
+            guard let filePath = reader.string(node, at: kindPath) else { return nil }
+            guard filePath.hasPrefix("/") else {
+                reader.fail(node.mark, kindPath, "expected an absolute path, found \"\(filePath)\"")
+                return nil
+            }
+            let maxAge = fields["max_age"].flatMap { reader.duration($0, at: path.key("max_age"), in: .seconds(1) ... .seconds(31_536_000)) }
+            return .file(path: filePath, maxAge: maxAge)
+        default:
+            return nil
+        }
+    }
+
+    // MARK: helpers
+
+    /// Splits `host:port` or `[v6]:port`.
+    public static func splitHostPort(_ text: String) -> (String, Int)? {
+        var host: Substring
+        var portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { return nil }
+            host = text[text.index(after: text.startIndex)..<close]
+            let rest = text[text.index(after: close)...]
+            guard rest.hasPrefix(":") else { return nil }
+            portText = rest.dropFirst()
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { return nil }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+            if host.contains(":") { return nil }
+        }
+        guard !host.isEmpty, let port = Int(portText), (1...65535).contains(port) else { return nil }
+        return (String(host), port)
+    }
+
+    private static func hostPort(ofURL url: String) -> String {
+        let rest = url.dropFirst("http://".count)
+        return String(rest.prefix { $0 != "/" })
+    }
+
+    private static func statusRange(_ text: String) -> ClosedRange<Int>? {
+        let parts = text.split(separator: "-")
+        guard let low = parts.first.flatMap({ Int($0) }), (100...599).contains(low) else { return nil }
+        if parts.count == 1 { return low...low }
+        guard parts.count == 2, let high = Int(parts[1]), (low...599).contains(high) else { return nil }
+        return low...high
+    }
+
+    private static func known(_ names: [String], in section: String) -> String {
+        names.isEmpty ? " (\(section) is empty)" : " (\(section) has: \(names.joined(separator: ", ")))"
+    }
+
+    private static func mapValueMark(_ node: YAMLNode, key: String) -> SourceMark? {
+        guard case .mapping(let pairs) = node.content else { return nil }
+        return pairs.first { if case .scalar(key, _) = $0.key.content { true } else { false } }?.key.mark
+    }
+}

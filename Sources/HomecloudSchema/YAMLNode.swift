@@ -1,0 +1,175 @@
+// YAML parsed into a small tree whose every node keeps its line and column, via libyaml's event parser.
+import CYAML
+
+/// Where a node starts in its file; lines and columns count from 1.
+public struct SourceMark: Sendable, Equatable, CustomStringConvertible {
+    public var line: Int
+    public var column: Int
+    public init(line: Int, column: Int) {
+        self.line = line
+        self.column = column
+    }
+    public var description: String { "\(line):\(column)" }
+}
+
+/// One YAML node. Scalars keep whether they were quoted, because `"100"` is a string and `100` a number.
+public struct YAMLNode: Sendable {
+    public enum Content: Sendable {
+        case scalar(String, quoted: Bool)
+        case mapping([(key: YAMLNode, value: YAMLNode)])
+        case sequence([YAMLNode])
+    }
+    public var content: Content
+    public var mark: SourceMark
+
+    /// True for an empty plain scalar, `~` and `null`: YAML's ways of writing nothing.
+    public var isNull: Bool {
+        if case .scalar(let text, quoted: false) = content {
+            return text.isEmpty || text == "~" || text == "null" || text == "Null" || text == "NULL"
+        }
+        return false
+    }
+
+    /// What a reader calls this node in an error message.
+    public var kindName: String {
+        switch content {
+        case .scalar: return isNull ? "nothing" : "a scalar"
+        case .mapping: return "a mapping"
+        case .sequence: return "a list"
+        }
+    }
+}
+
+/// A YAML text that libyaml could not parse.
+public struct YAMLSyntaxError: Error, Sendable {
+    public var mark: SourceMark
+    public var message: String
+}
+
+public enum YAMLParser {
+    /// Parses one YAML document. An empty text gives nil. Anchors and aliases are refused: the
+    /// documents here are small and an alias only hides what a key really holds.
+    public static func parse(_ text: String) throws(YAMLSyntaxError) -> YAMLNode? {
+        var parser = yaml_parser_t()
+        guard yaml_parser_initialize(&parser) == 1 else {
+            throw YAMLSyntaxError(mark: SourceMark(line: 1, column: 1), message: "cannot start the YAML parser")
+        }
+        defer { yaml_parser_delete(&parser) }
+        let bytes = Array(text.utf8)
+        return try bytes.withUnsafeBufferPointer { buffer throws(YAMLSyntaxError) -> YAMLNode? in
+            yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
+            var builder = TreeBuilder()
+            while true {
+                var event = yaml_event_t()
+                guard yaml_parser_parse(&parser, &event) == 1 else {
+                    throw syntaxError(parser)
+                }
+                defer { yaml_event_delete(&event) }
+                let done = try builder.take(&event)
+                if done { break }
+            }
+            return builder.root
+        }
+    }
+
+    private static func syntaxError(_ parser: yaml_parser_t) -> YAMLSyntaxError {
+        let problem = parser.problem.map { String(cString: $0) } ?? "not valid YAML"
+        let mark = parser.problem_mark
+        var message = problem
+        if let context = parser.context {
+            message += " " + String(cString: context)
+        }
+        return YAMLSyntaxError(
+            mark: SourceMark(line: Int(mark.line) + 1, column: Int(mark.column) + 1),
+            message: message
+        )
+    }
+}
+
+/// Builds the tree from libyaml's events with an explicit stack (no recursion, so deep nesting cannot overflow).
+private struct TreeBuilder {
+    private enum Open {
+        case mapping(SourceMark, [(key: YAMLNode, value: YAMLNode)], pendingKey: YAMLNode?)
+        case sequence(SourceMark, [YAMLNode])
+    }
+    private var stack: [Open] = []
+    private(set) var root: YAMLNode?
+    private var documents = 0
+
+    /// Takes one event; returns true at the end of the stream.
+    mutating func take(_ event: inout yaml_event_t) throws(YAMLSyntaxError) -> Bool {
+        let mark = SourceMark(line: Int(event.start_mark.line) + 1, column: Int(event.start_mark.column) + 1)
+        switch event.type {
+        case YAML_STREAM_END_EVENT:
+            return true
+        case YAML_DOCUMENT_START_EVENT:
+            documents += 1
+            if documents > 1 {
+                throw YAMLSyntaxError(mark: mark, message: "only one YAML document is allowed in this file")
+            }
+        case YAML_ALIAS_EVENT:
+            throw YAMLSyntaxError(mark: mark, message: "YAML aliases (*name) are not supported here; write the value out")
+        case YAML_SCALAR_EVENT:
+            let scalar = event.data.scalar
+            let text: String
+            if let value = scalar.value {
+                text = String(decoding: UnsafeBufferPointer(start: value, count: Int(scalar.length)), as: UTF8.self)
+            } else {
+                text = ""
+            }
+            let quoted = scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE
+                || scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE
+                || scalar.style == YAML_LITERAL_SCALAR_STYLE
+                || scalar.style == YAML_FOLDED_SCALAR_STYLE
+            try add(YAMLNode(content: .scalar(text, quoted: quoted), mark: mark))
+        case YAML_MAPPING_START_EVENT:
+            try checkDepth(mark)
+            stack.append(.mapping(mark, [], pendingKey: nil))
+        case YAML_SEQUENCE_START_EVENT:
+            try checkDepth(mark)
+            stack.append(.sequence(mark, []))
+        case YAML_MAPPING_END_EVENT, YAML_SEQUENCE_END_EVENT:
+            guard let open = stack.popLast() else { break }
+            switch open {
+            case .mapping(let start, let pairs, _):
+                try add(YAMLNode(content: .mapping(pairs), mark: start))
+            case .sequence(let start, let items):
+                try add(YAMLNode(content: .sequence(items), mark: start))
+            }
+        default:
+            break
+        }
+        return false
+    }
+
+    /// The documents here nest four or five levels; a limit stops a pathological file early.
+    static let maxDepth = 64
+
+    private func checkDepth(_ mark: SourceMark) throws(YAMLSyntaxError) {
+        if stack.count >= Self.maxDepth {
+            throw YAMLSyntaxError(mark: mark, message: "nested more than \(Self.maxDepth) levels deep")
+        }
+    }
+
+    private mutating func add(_ node: YAMLNode) throws(YAMLSyntaxError) {
+        guard let top = stack.popLast() else {
+            root = node
+            return
+        }
+        switch top {
+        case .mapping(let start, var pairs, let pendingKey):
+            if let key = pendingKey {
+                pairs.append((key: key, value: node))
+                stack.append(.mapping(start, pairs, pendingKey: nil))
+            } else {
+                guard case .scalar = node.content else {
+                    throw YAMLSyntaxError(mark: node.mark, message: "a mapping key must be a plain value, not \(node.kindName)")
+                }
+                stack.append(.mapping(start, pairs, pendingKey: node))
+            }
+        case .sequence(let start, var items):
+            items.append(node)
+            stack.append(.sequence(start, items))
+        }
+    }
+}

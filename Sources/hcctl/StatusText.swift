@@ -1,0 +1,37 @@
+// `hcctl status` for people: short sections with aligned columns.
+import HomecloudSchema
+
+enum StatusText {
+    static func render(_ status: StatusReport) -> String {
+        var out = "node     \(status.node)"
+        if let cluster = status.cluster { out += " (cluster \(cluster))" }
+        out += "   hcagent \(status.version)\n"
+        if let generation = status.desired.generation {
+            out += "desired  generation \(generation) from \(status.desired.file)\n"
+        } else {
+            out += "desired  none yet (waiting for \(status.desired.file))\n"
+        }
+        if !status.desired.rejected.isEmpty {
+            out += "         last document REFUSED; the generation above stays in force:\n"
+            for diagnostic in status.desired.rejected { out += "           \(diagnostic)\n" }
+        }
+        out += section("members", ["NAME", "ADDRESS", "STATE"], status.members.map { [$0.name, $0.address, $0.state] })
+        out += section("vips", ["NAME", "ADDRESS", "STATE", "HOLDER"], status.vips.map { [$0.name, $0.address, $0.state, $0.holder ?? "-"] })
+        out += section("units", ["NAME", "DESIRED", "ACTIVE"], status.units.map { [$0.name, $0.desired, $0.active] })
+        return out
+    }
+
+    static func section(_ title: String, _ header: [String], _ rows: [[String]]) -> String {
+        guard !rows.isEmpty else { return "\(title)\n  (none)\n" }
+        let all = [header] + rows
+        let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
+        var out = "\(title)\n"
+        for row in all {
+            let cells = row.enumerated().map { index, cell in
+                index == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[index] - cell.count)
+            }
+            out += "  " + cells.joined(separator: "  ") + "\n"
+        }
+        return out
+    }
+}

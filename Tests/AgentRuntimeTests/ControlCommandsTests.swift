@@ -1,0 +1,61 @@
+// Every request gets a reply: bad JSON, other versions, unknown commands and non-root changes are refused clearly.
+import AgentRuntime
+import HomecloudSchema
+import Logging
+import Testing
+
+@Suite struct ControlCommandsTests {
+    let directory = TemporaryDirectory()
+
+    func commands() async -> (ControlCommands, AgentState) {
+        directory.write("desired.yaml", "generation: 7\ncluster: lab\nnodes: { n1: [web] }\nroles: { web: { units: [ { name: nginx.service, state: running } ] } }\n")
+        let config = AgentConfig(node: "n1", bind: HostPort(host: "10.77.0.1", port: 7964), desired: directory.path + "/desired.yaml")
+        let state = AgentState(config: config, logger: Logger(label: "test"))
+        await state.reloadDesired()
+        return (ControlCommands(state: state), state)
+    }
+
+    func ask(_ commands: ControlCommands, _ line: String, uid: UInt32 = 0) async -> ControlReply {
+        await commands.reply(to: Array(line.utf8), uid: uid)
+    }
+
+    @Test func statusCarriesTheDocumentInForce() async throws {
+        let (commands, _) = await commands()
+        let reply = await ask(commands, #"{"v":1,"id":4,"command":"status"}"#, uid: 1000)
+        #expect(reply.ok && reply.id == 4)
+        let status = try #require(reply.status)
+        #expect(status.node == "n1")
+        #expect(status.cluster == "lab")
+        #expect(status.desired.generation == 7)
+        #expect(status.members == [MemberStatus(name: "n1", address: "10.77.0.1:7964", state: "alive")])
+        #expect(status.units == [UnitStatus(name: "nginx.service", desired: "running", active: "unknown")])
+    }
+
+    @Test func malformedRequestsGetErrorReplies() async {
+        let (commands, _) = await commands()
+        #expect(await ask(commands, "not json").error?.code == .badRequest)
+        #expect(await ask(commands, "[1,2]").error?.code == .badRequest)
+        #expect(await ask(commands, String(decoding: [0xFF, 0xFE, 0x00], as: UTF8.self)).error?.code == .badRequest)
+        #expect(await ask(commands, #"{"v":2,"id":1,"command":"status"}"#) == .failure(
+            ControlError(.unsupportedVersion, "this agent speaks protocol version 1; the request has 2"), id: 1))
+        #expect(await ask(commands, #"{"command":"status"}"#).error?.code == .unsupportedVersion)
+        #expect(await ask(commands, #"{"v":1,"command":"fly"}"#).error == ControlError(.unknownCommand, "unknown command \"fly\"; known: status, reload"))
+    }
+
+    @Test func changesNeedRoot() async {
+        let (commands, _) = await commands()
+        #expect(await ask(commands, #"{"v":1,"command":"reload"}"#, uid: 1000).error == ControlError(.forbidden, "reload changes the agent's state and needs root"))
+        #expect(await ask(commands, #"{"v":1,"command":"reload"}"#, uid: 0) == .success(id: nil, message: "unchanged"))
+    }
+
+    @Test func aRefusedReloadReportsLocatedErrorsAndKeepsTheDocument() async throws {
+        let (commands, state) = await commands()
+        directory.write("desired.yaml", "generation: 8\ncluster: lab\nnodes: { n1: [nope] }\n")
+        let reply = await ask(commands, #"{"v":1,"command":"reload"}"#)
+        #expect(reply.error?.code == .failed)
+        #expect(reply.error?.message == "\(directory.path)/desired.yaml:3:15: nodes.n1[0]: unknown role \"nope\" (roles is empty)")
+        let status = await state.status()
+        #expect(status.desired.generation == 7)
+        #expect(status.desired.rejected.count == 1)
+    }
+}

@@ -1,0 +1,46 @@
+// The document in force changes only for a valid document with a higher generation.
+import AgentRuntime
+import HomecloudSchema
+import Testing
+
+@Suite struct DesiredStateStoreTests {
+    func document(_ generation: Int, unit: String = "a.service") -> String {
+        "generation: \(generation)\ncluster: c\nnodes: { n1: [r] }\nroles: { r: { units: [ { name: \(unit), state: running } ] } }\n"
+    }
+
+    @Test func aBadDocumentNeverReplacesTheGoodOne() {
+        var store = DesiredStateStore()
+        #expect(store.offer(text: document(1), file: "d") == .accepted(generation: 1))
+        guard case .rejected(let diagnostics) = store.offer(text: "generation: 2\ncluster: [\n", file: "d") else {
+            Issue.record("a broken document was not refused")
+            return
+        }
+        #expect(diagnostics.first?.file == "d")
+        #expect(store.current?.generation == 1)
+        #expect(store.rejected == diagnostics)
+        #expect(store.offer(text: document(1), file: "d") == .unchanged)
+        #expect(store.rejected.isEmpty)
+    }
+
+    @Test func sameOrLowerGenerationWithOtherContentIsRefused() {
+        var store = DesiredStateStore()
+        _ = store.offer(text: document(5), file: "d")
+        #expect(store.offer(text: document(5, unit: "b.service"), file: "d") == .rejected([
+            Diagnostic(file: "d", mark: nil, path: "generation",
+                       message: "generation 5 is already in force with other content; bump generation to apply this document"),
+        ]))
+        #expect(store.offer(text: document(4, unit: "b.service"), file: "d") == .rejected([
+            Diagnostic(file: "d", mark: nil, path: "generation", message: "generation 4 is older than generation 5 in force"),
+        ]))
+        #expect(store.offer(text: document(6, unit: "b.service"), file: "d") == .accepted(generation: 6))
+        #expect(store.current?.roles.first?.units.first?.name == "b.service")
+    }
+
+    @Test func anUnreadableFileKeepsTheDocumentInForce() {
+        var store = DesiredStateStore()
+        _ = store.offer(text: document(2), file: "d")
+        let outcome = store.unreadable(TextFile.Failure(path: "d", reason: "Permission denied"), file: "d")
+        #expect(outcome == .rejected([Diagnostic(file: "d", mark: nil, path: "", message: "Permission denied")]))
+        #expect(store.current?.generation == 2)
+    }
+}

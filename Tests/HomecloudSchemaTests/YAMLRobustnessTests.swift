@@ -1,0 +1,52 @@
+// No input crashes the parsers: random bytes, truncations and deep nesting give errors, never a trap.
+import Testing
+import HomecloudSchema
+
+/// A small deterministic generator so a failure replays from its seed.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+@Suite struct YAMLRobustnessTests {
+    @Test(arguments: [1, 2, 3])
+    func mutatedExamplesNeverCrash(seed: UInt64) throws {
+        let example = Array(try readTextFile(examplePath("desired.yaml")).utf8)
+        var random = SplitMix64(state: seed)
+        for _ in 0..<300 {
+            var bytes = example
+            switch Int.random(in: 0..<3, using: &random) {
+            case 0: bytes = Array(bytes.prefix(Int.random(in: 0..<bytes.count, using: &random)))
+            case 1:
+                for _ in 0..<Int.random(in: 1...8, using: &random) {
+                    bytes[Int.random(in: 0..<bytes.count, using: &random)] = UInt8.random(in: 0...255, using: &random)
+                }
+            default:
+                let punctuation = Array("{}[]:,-'\"&*!|>#\n ".utf8)
+                for _ in 0..<Int.random(in: 1...8, using: &random) {
+                    bytes.insert(punctuation.randomElement(using: &random)!, at: Int.random(in: 0..<bytes.count, using: &random))
+                }
+            }
+            let text = String(decoding: bytes, as: UTF8.self)
+            switch DesiredStateParser.parse(text, file: "f") {
+            case .success(let state): #expect(state.cluster.isEmpty == false)
+            case .failure(let rejected): #expect(!rejected.diagnostics.isEmpty)
+            }
+        }
+    }
+
+    @Test func deepNestingIsAnErrorNotACrash() {
+        let deep = String(repeating: "[", count: 100_000)
+        guard case .failure(let rejected) = DesiredStateParser.parse(deep, file: "f") else {
+            Issue.record("accepted")
+            return
+        }
+        #expect(rejected.description == "f:1:65: nested more than 64 levels deep")
+    }
+}
