@@ -51,6 +51,8 @@ struct HCCtl: ParsableCommand {
         version: "0.1.0",
         subcommands: [Status.self, Reload.self]
     )
+    // Declared here too, so --socket may come before the subcommand: `hcctl --socket PATH status`.
+    @OptionGroup var connection: ConnectionOptions
 }
 
 struct Status: ParsableCommand {

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every Tests/integration/*.sh (they need root) and prints one closing tally.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+if [ "$(id -u)" != 0 ]; then
+  echo "integration tests need root (network namespaces, systemd-nspawn): run make check as root"
+  exit 1
+fi
+passed=0
+failed=0
+failed_scripts=()
+for script in Tests/integration/*.sh; do
+  [ "$(basename "$script")" = lib.sh ] && continue
+  echo "== $script"
+  output=$(mktemp)
+  bash "$script" | tee "$output"
+  status=${PIPESTATUS[0]}
+  tally=$(grep -E '^[a-z0-9-]+: [0-9]+ passed, [0-9]+ failed$' "$output" | tail -1)
+  if [ -n "$tally" ]; then
+    passed=$((passed + $(sed -E 's/.*: ([0-9]+) passed.*/\1/' <<<"$tally")))
+    failed=$((failed + $(sed -E 's/.* ([0-9]+) failed$/\1/' <<<"$tally")))
+  fi
+  if [ "$status" != 0 ]; then
+    failed_scripts+=("$script")
+    [ -z "$tally" ] && failed=$((failed + 1))
+  fi
+  rm -f "$output"
+done
+echo "integration: $passed passed, $failed failed"
+((${#failed_scripts[@]} == 0)) || { echo "failed: ${failed_scripts[*]}"; exit 1; }
