@@ -19,46 +19,48 @@ trap cleanup EXIT
 # What `make install` lays out, staged, then seen by the container as its /usr/local.
 make -s -C "$root" install DESTDIR="$stage" PREFIX=/usr/local >"$work/install.log" 2>&1 || { cat "$work/install.log"; exit 1; }
 
+# The host's own services stay masked in the container: wait-online would hold the boot for 2 minutes.
 systemd-nspawn --directory=/ --volatile=yes --boot --machine=hct-sd1 --register=no --keep-unit \
   --console=passive --private-network --bind-ro="$stage/usr/local:/usr/local" \
-  systemd.firstboot=off >"$work/console.log" 2>&1 &
+  systemd.firstboot=off systemd.mask=systemd-networkd-wait-online.service \
+  systemd.mask=keepalived.service systemd.mask=nftables.service >"$work/console.log" 2>&1 &
 nspawn=$!
 init_pid() { pgrep -P "$nspawn" -x systemd; }
 wait_until 30 init_pid || { echo "the container did not boot"; cat "$work/console.log"; exit 1; }
 init=$(init_pid)
-in() { nsenter -t "$init" -a "$@"; }
-booted() { [[ "$(in systemctl is-system-running 2>/dev/null)" =~ ^(running|degraded)$ ]]; }
-wait_until 60 booted || { echo "systemd in the container did not finish booting"; in systemctl --failed; exit 1; }
-unit() { in systemctl show -p "$1" --value hcagent.service; }
+inside() { nsenter -t "$init" -a "$@"; }
+booted() { [[ "$(inside systemctl is-system-running 2>/dev/null)" =~ ^(running|degraded)$ ]]; }
+wait_until 60 booted || { echo "systemd in the container did not finish booting"; inside systemctl --failed; exit 1; }
+unit() { inside systemctl show -p "$1" --value hcagent.service; }
 
-in mkdir -p /etc/homecloud
-in sh -c 'cat > /etc/homecloud/agent.yaml' <<'YAML'
+inside mkdir -p /etc/homecloud
+inside sh -c 'cat > /etc/homecloud/agent.yaml' <<'YAML'
 node: sd1
 bind: 127.0.0.1:7964
 YAML
-in sh -c 'cat > /etc/homecloud/desired.yaml' <<'YAML'
+inside sh -c 'cat > /etc/homecloud/desired.yaml' <<'YAML'
 generation: 4
 cluster: lab
 nodes: { sd1: [] }
 YAML
 
-echo "hcagent.service under systemd $(in systemctl --version | head -1 | cut -d' ' -f2)"
-check "systemd-analyze verify passes on the installed unit" in systemd-analyze verify /usr/local/lib/systemd/system/hcagent.service
+echo "hcagent.service under systemd $(inside systemctl --version | head -1 | cut -d' ' -f2)"
+check "systemd-analyze verify passes on the installed unit" inside systemd-analyze verify /usr/local/lib/systemd/system/hcagent.service
 # A shorter watchdog, so the test does not wait 10 s.
-in mkdir -p /etc/systemd/system/hcagent.service.d
-in sh -c 'printf "[Service]\nWatchdogSec=2s\n" > /etc/systemd/system/hcagent.service.d/test.conf'
-in systemctl daemon-reload
-check "systemctl start returns once the agent sent READY=1" in systemctl start hcagent.service
+inside mkdir -p /etc/systemd/system/hcagent.service.d
+inside sh -c 'printf "[Service]\nWatchdogSec=2s\n" > /etc/systemd/system/hcagent.service.d/test.conf'
+inside systemctl daemon-reload
+check "systemctl start returns once the agent sent READY=1" inside systemctl start hcagent.service
 check "the unit is active (running)" test "$(unit ActiveState)/$(unit SubState)" = active/running
 check "STATUS= tells the node and the generation" bash -c "test \"\$(nsenter -t $init -a systemctl show -p StatusText --value hcagent.service)\" = 'node sd1, desired generation 4'"
 check "hcctl status works inside the container" bash -c "nsenter -t $init -a hcctl status | grep -q 'generation 4'"
-check "the control socket is in the RuntimeDirectory" in test -S /run/homecloud/hcagent.sock
+check "the control socket is in the RuntimeDirectory" inside test -S /run/homecloud/hcagent.sock
 check "the agent runs with only CAP_NET_ADMIN and CAP_NET_RAW" bash -c "
   pid=\$(nsenter -t $init -a systemctl show -p MainPID --value hcagent.service)
   test \"\$(nsenter -t $init -a grep CapEff /proc/\$pid/status | awk '{print \$2}')\" = 0000000000003000"
 
 first=$(unit MainPID)
-in kill -STOP "$first"
+inside kill -STOP "$first"
 restarted() { [ "$(unit NRestarts)" -ge 1 ] && [ "$(unit MainPID)" != "$first" ] && [ "$(unit SubState)" = running ]; }
 check "a stopped (SIGSTOP) agent is restarted by the watchdog" wait_until 20 restarted
 check "the journal says it was the watchdog" bash -c "nsenter -t $init -a journalctl -u hcagent.service --no-pager | grep -q 'Watchdog timeout'"
@@ -67,9 +69,9 @@ check "systemctl stop ends it cleanly (SIGTERM, exit 0, no SIGKILL)" bash -c "
   nsenter -t $init -a systemctl stop hcagent.service &&
   test \"\$(nsenter -t $init -a systemctl show -p Result --value hcagent.service)\" = success"
 
-in sh -c 'echo "bnd: 1.2.3.4:5" > /etc/homecloud/agent.yaml'
-in systemctl reset-failed hcagent.service 2>/dev/null
-in systemctl start hcagent.service 2>/dev/null
+inside sh -c 'echo "bnd: 1.2.3.4:5" > /etc/homecloud/agent.yaml'
+inside systemctl reset-failed hcagent.service 2>/dev/null
+inside systemctl start hcagent.service 2>/dev/null
 sleep 2
 check "a bad agent.yaml fails the start with exit status 2" test "$(unit ExecMainStatus)" = 2
 check "... and is not restarted in a loop" test "$(unit NRestarts)" = 0
