@@ -1,9 +1,4 @@
 // The control socket: a Unix stream socket, mode 0660, one JSON request and reply per line, caller known by SO_PEERCRED.
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -83,8 +78,6 @@ public final class ControlServer: Service {
     private func serve(_ connection: NIOAsyncChannel<LineFrame, ByteBuffer>, uid: UInt32) async {
         openConnections.withLock { $0 += 1 }
         defer { openConnections.withLock { $0 -= 1 } }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         do {
             try await connection.executeThenClose { inbound, outbound in
                 for try await frame in inbound {
@@ -100,9 +93,7 @@ public final class ControlServer: Service {
                         close = true
                     }
                     if !reply.ok { self.errors.increment() }
-                    var bytes = (try? encoder.encode(reply)) ?? Data(#"{"v":1,"ok":false}"#.utf8)
-                    bytes.append(UInt8(ascii: "\n"))
-                    try await outbound.write(ByteBuffer(bytes: bytes))
+                    try await outbound.write(ByteBuffer(string: reply.json.serialized + "\n"))
                     if close { return }
                 }
             }

@@ -1,0 +1,72 @@
+// The control protocol's replies written as JSON by the agent, key for key what their Codable form decodes.
+
+public protocol JSONWritable {
+    var json: JSONValue { get }
+}
+
+extension Optional where Wrapped: JSONWritable {
+    var json: JSONValue { map(\.json) ?? .null }
+}
+
+extension String: JSONWritable {
+    public var json: JSONValue { .string(self) }
+}
+
+extension Array: JSONWritable where Element: JSONWritable {
+    public var json: JSONValue { .array(map(\.json)) }
+}
+
+extension ControlReply: JSONWritable {
+    public var json: JSONValue {
+        var members: [(String, JSONValue)] = [("v", .integer(v))]
+        if let id { members.append(("id", .integer(id))) }
+        members.append(("ok", .bool(ok)))
+        if let error { members.append(("error", error.json)) }
+        if let status { members.append(("status", status.json)) }
+        if let message { members.append(("message", .string(message))) }
+        return .object(members)
+    }
+}
+
+extension ControlError: JSONWritable {
+    public var json: JSONValue { .object([("code", .string(code.rawValue)), ("message", .string(message))]) }
+}
+
+extension StatusReport: JSONWritable {
+    public var json: JSONValue {
+        .object([
+            ("node", .string(node)), ("cluster", cluster.json), ("version", .string(version)),
+            ("desired", desired.json), ("members", members.json), ("vips", vips.json), ("units", units.json),
+        ])
+    }
+}
+
+extension DesiredSummary: JSONWritable {
+    public var json: JSONValue {
+        .object([("generation", generation.map { .integer($0) } ?? .null), ("file", .string(file)), ("rejected", rejected.json)])
+    }
+}
+
+extension Diagnostic: JSONWritable {
+    public var json: JSONValue {
+        var members: [(String, JSONValue)] = [("file", .string(file))]
+        if let line { members.append(("line", .integer(line))) }
+        if let column { members.append(("column", .integer(column))) }
+        members += [("path", .string(path)), ("message", .string(message))]
+        return .object(members)
+    }
+}
+
+extension MemberStatus: JSONWritable {
+    public var json: JSONValue { .object([("name", .string(name)), ("address", .string(address)), ("state", .string(state))]) }
+}
+
+extension VIPStatus: JSONWritable {
+    public var json: JSONValue {
+        .object([("name", .string(name)), ("address", .string(address)), ("state", .string(state)), ("holder", holder.json)])
+    }
+}
+
+extension UnitStatus: JSONWritable {
+    public var json: JSONValue { .object([("name", .string(name)), ("desired", .string(desired)), ("active", .string(active))]) }
+}

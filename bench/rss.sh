@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Memory of an idle agent (release build) beside keepalived's, in the same run, on the namespace lab.
+# Prints one line per figure. Needs root and `make release`.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+LAB_NAME=hcb
+LAB_NET=10.79.0
+source "$root/scripts/lab.sh"
+bin=${BIN:-$root/.build/release}
+work=$(mktemp -d /tmp/hcb-rss.XXXXXX)
+trap 'lab_down; rm -rf "$work"' EXIT
+settle=${SETTLE:-5}
+
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+
+lab_up 2
+cp "$root/examples/desired.yaml" "$work/desired.yaml"
+cat >"$work/agent.yaml" <<YAML
+node: hc1-n1
+bind: $(lab_ip 1):7964
+interface: eth0
+socket: $work/hcagent.sock
+state_dir: $work/state
+desired: $work/desired.yaml
+YAML
+agent=$(lab_start 1 "$work/hcagent.log" "$bin/hcagent" --config "$work/agent.yaml")
+
+cat >"$work/keepalived.conf" <<CONF
+global_defs {
+  vrrp_version 3
+  script_user root
+  enable_script_security
+}
+vrrp_instance front {
+  state BACKUP
+  interface eth0
+  virtual_router_id 51
+  priority 100
+  advert_int 1
+  virtual_ipaddress {
+    $(lab_ip 250)/24
+  }
+}
+CONF
+lab_start 2 "$work/keepalived.log" keepalived -f "$work/keepalived.conf" -p "$work/k.pid" -r "$work/kv.pid" \
+  -c "$work/kc.pid" -n -l -D >/dev/null
+sleep "$settle"
+keepalived_parent=$(cat "$work/k.pid")
+keepalived_vrrp=$(cat "$work/kv.pid")
+
+echo "date: $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m), kernel $(uname -r)"
+echo "hcagent $("$bin/hcagent" --version), binary $(($(stat -c %s "$bin/hcagent") / 1024 / 1024)) MiB, idle ${settle}s: RSS $(rss_kib "$agent") KiB"
+for _ in $(seq 200); do "$bin/hcctl" --socket "$work/hcagent.sock" status >/dev/null; done
+echo "hcagent after 200 hcctl status: RSS $(rss_kib "$agent") KiB"
+for _ in $(seq 20); do lab_exec 1 curl -sf "http://127.0.0.1:9646/metrics" >/dev/null; done
+echo "hcagent after 20 /metrics scrapes too: RSS $(rss_kib "$agent") KiB, peak $(hwm_kib "$agent") KiB"
+k1=$(rss_kib "$keepalived_parent")
+k2=$(rss_kib "$keepalived_vrrp")
+echo "keepalived $(keepalived --version 2>&1 | head -1 | awk '{print $2}') (one VRRPv3 instance), idle ${settle}s: parent $k1 KiB + VRRP child $k2 KiB = $((k1 + k2)) KiB"
