@@ -28,6 +28,7 @@ let package = Package(
 
         // Protocol cores (pure) and their shells.
         .target(name: "Reconciler", dependencies: ["HomecloudSchema"]),
+        .target(name: "Probes", dependencies: ["HomecloudSchema"]),
 
         // The daemon's parts: control socket, metrics endpoint, systemd notify, document watcher.
         .target(
@@ -55,6 +56,7 @@ let package = Package(
 
         .testTarget(name: "HomecloudSchemaTests", dependencies: ["HomecloudSchema"]),
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler"]),
+        .testTarget(name: "ProbesTests", dependencies: ["Probes"]),
         .testTarget(
             name: "AgentRuntimeTests",
             dependencies: ["AgentRuntime", .product(name: "NIOEmbedded", package: "swift-nio")]
