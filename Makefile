@@ -5,7 +5,7 @@ SWIFT   ?= swift
 RELEASE := .build/release
 export PATH := /opt/swift/usr/bin:$(PATH)
 
-.PHONY: all deps build release check test-unit test-integration demo demo-down install uninstall clean
+.PHONY: all deps build release check test-unit test-fuzz test-integration demo demo-down install uninstall clean
 
 all: build
 
@@ -26,10 +26,15 @@ release: deps
 test-unit: deps
 	$(SWIFT) test
 
+# libFuzzer on the parsers of untrusted input (FUZZ_SECONDS each run).
+FUZZ_SECONDS ?= 30
+test-fuzz: deps
+	@scripts/fuzz.sh $(FUZZ_SECONDS)
+
 test-integration: release
 	@scripts/run-integration-tests.sh
 
-check: test-unit test-integration
+check: test-unit test-fuzz test-integration
 
 demo: release
 	@scripts/demo.sh up
