@@ -77,4 +77,8 @@ check "a bad agent.yaml fails the start with exit status 2" test "$(unit ExecMai
 check "... and is not restarted in a loop" test "$(unit NRestarts)" = 0
 check "... and the journal has the located error" bash -c "nsenter -t $init -a journalctl -u hcagent.service --no-pager | grep -q '/etc/homecloud/agent.yaml:1:1: bnd: unknown key'"
 
+make -s -C "$root" uninstall DESTDIR="$stage" PREFIX=/usr/local >/dev/null 2>&1
+check "make uninstall removes binaries, unit and docs, and keeps the configuration" bash -c "
+  test -z \"\$(find $stage/usr/local -type f)\" && test -e $stage/etc/homecloud/agent.yaml"
+
 finish
