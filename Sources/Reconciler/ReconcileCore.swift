@@ -1,0 +1,227 @@
+// The reconcile planner: from the document in force, the VIPs held and what systemd reports, the steps to take.
+import HomecloudSchema
+
+/// A pure value type: events go in with the time, steps for the sd-bus shell come out. It only ever acts on
+/// units the document names, and losing the document's source (gossip, the file) never stops a unit: only a
+/// new accepted document does.
+public struct ReconcileCore: Sendable {
+    public enum Action: Sendable, Equatable {
+        case start(String)
+        case stop(String)
+        case resetFailed(String)
+        case enable([String])
+        case disable([String])
+        /// Call onTimer at this time (a backoff ends).
+        case wakeUp(at: ContinuousClock.Instant)
+    }
+
+    public enum JobResult: String, Sendable, Equatable {
+        case done, canceled, timeout, failed, dependency, skipped
+    }
+
+    public let node: String
+    public let backoff: RestartBackoff
+    public private(set) var document: DesiredState?
+    private var heldVIPs: Set<String> = []
+    private var members: [String: [String]] = [:]
+    private var observed: [String: ObservedUnit] = [:]
+    private var tracks: [String: Track] = [:]
+    private var random: SplitMix64
+
+    /// Per-unit bookkeeping between events.
+    struct Track: Sendable, Equatable {
+        var jobInFlight = false
+        /// A job ended: plan again only once systemd's new state has been read, not from the stale one.
+        var awaitingState = false
+        var failures = 0
+        var failureCountedForAttempt = false
+        var retryAt: ContinuousClock.Instant?
+        var upSince: ContinuousClock.Instant?
+        var enableInFlight = false
+    }
+
+    public init(node: String, backoff: RestartBackoff = RestartBackoff(), seed: UInt64) {
+        self.node = node
+        self.backoff = backoff
+        self.random = SplitMix64(seed: seed)
+    }
+
+    // MARK: events
+
+    public mutating func onDocument(_ document: DesiredState, now: ContinuousClock.Instant) -> [Action] {
+        if document != self.document {
+            // A new document is a new chance for units given up on.
+            for name in tracks.keys { tracks[name]?.failures = 0; tracks[name]?.retryAt = nil }
+        }
+        self.document = document
+        return plan(now: now)
+    }
+
+    public mutating func onVIPs(held: Set<String>, now: ContinuousClock.Instant) -> [Action] {
+        heldVIPs = held
+        return plan(now: now)
+    }
+
+    public mutating func onMembers(_ aliveByRole: [String: [String]], now: ContinuousClock.Instant) -> [Action] {
+        members = aliveByRole
+        return plan(now: now)
+    }
+
+    public mutating func onUnit(_ unit: ObservedUnit, now: ContinuousClock.Instant) -> [Action] {
+        let before = observed[unit.name]
+        observed[unit.name] = unit
+        var track = tracks[unit.name] ?? Track()
+        track.awaitingState = false
+        if unit.isUp {
+            if track.upSince == nil { track.upSince = now }
+        } else {
+            track.upSince = nil
+        }
+        if unit.activeState == "failed" && before?.activeState != "failed" && wantsUp(unit.name) {
+            countFailure(&track, now: now)
+        }
+        tracks[unit.name] = track
+        return plan(now: now)
+    }
+
+    public mutating func onJobDone(unit: String, result: JobResult, now: ContinuousClock.Instant) -> [Action] {
+        var track = tracks[unit] ?? Track()
+        track.jobInFlight = false
+        track.awaitingState = true
+        if result != .done && result != .skipped && wantsUp(unit) {
+            countFailure(&track, now: now)
+        }
+        tracks[unit] = track
+        return plan(now: now)
+    }
+
+    public mutating func onEnableDone(units: [String], now: ContinuousClock.Instant) -> [Action] {
+        for name in units { tracks[name]?.enableInFlight = false }
+        return plan(now: now)
+    }
+
+    public mutating func onTimer(now: ContinuousClock.Instant) -> [Action] { plan(now: now) }
+
+    // MARK: planning
+
+    /// The units this node must manage: every unit of its roles, with the role it came from.
+    private var managed: [(unit: UnitSpec, role: String)] {
+        guard let document else { return [] }
+        var seen: Set<String> = []
+        var result: [(unit: UnitSpec, role: String)] = []
+        for role in document.roles(of: node) {
+            for unit in document.role(named: role)?.units ?? [] where seen.insert(unit.name).inserted {
+                result.append((unit, role))
+            }
+        }
+        return result
+    }
+
+    private func wantsUp(_ name: String) -> Bool {
+        guard let entry = managed.first(where: { $0.unit.name == name }) else { return false }
+        return UnitPlacement.shouldRun(entry.unit, role: entry.role, node: node, heldVIPs: heldVIPs, members: members)
+    }
+
+    private mutating func countFailure(_ track: inout Track, now: ContinuousClock.Instant) {
+        guard !track.failureCountedForAttempt else { return }
+        track.failureCountedForAttempt = true
+        track.failures += 1
+        if track.failures < backoff.attempts {
+            track.retryAt = now + backoff.delay(afterFailures: track.failures, using: &random)
+        }
+    }
+
+    private mutating func plan(now: ContinuousClock.Instant) -> [Action] {
+        var actions: [Action] = []
+        var toEnable: [String] = []
+        var toDisable: [String] = []
+        var nextWake: ContinuousClock.Instant?
+        for (unit, role) in managed {
+            guard let seen = observed[unit.name], seen.loadState == "loaded" else { continue }
+            var track = tracks[unit.name] ?? Track()
+            if let since = track.upSince, now - since >= backoff.stableAfter { track.failures = 0 }
+            let up = UnitPlacement.shouldRun(unit, role: role, node: node, heldVIPs: heldVIPs, members: members)
+
+            if !track.jobInFlight && !track.awaitingState {
+                if up && !seen.isUp && seen.activeState != "activating" {
+                    if track.failures >= backoff.attempts {
+                        // Degraded: left alone until a new document or the unit comes up by itself.
+                    } else if let retryAt = track.retryAt, retryAt > now {
+                        nextWake = min(nextWake ?? retryAt, retryAt)
+                    } else {
+                        if seen.activeState == "failed" { actions.append(.resetFailed(unit.name)) }
+                        actions.append(.start(unit.name))
+                        track.jobInFlight = true
+                        track.failureCountedForAttempt = false
+                        track.retryAt = nil
+                    }
+                } else if !up && !seen.isDown {
+                    actions.append(.stop(unit.name))
+                    track.jobInFlight = true
+                }
+            }
+            if let enabled = unit.enabled, !track.enableInFlight, seen.unitFileState != "masked" {
+                if enabled && !seen.isEnabled {
+                    toEnable.append(unit.name)
+                    track.enableInFlight = true
+                } else if !enabled && seen.unitFileState == "enabled" {
+                    toDisable.append(unit.name)
+                    track.enableInFlight = true
+                }
+            }
+            tracks[unit.name] = track
+        }
+        if !toEnable.isEmpty { actions.append(.enable(toEnable)) }
+        if !toDisable.isEmpty { actions.append(.disable(toDisable)) }
+        if let nextWake { actions.append(.wakeUp(at: nextWake)) }
+        return actions
+    }
+
+    // MARK: reporting
+
+    public enum Convergence: String, Sendable, Equatable { case converged, converging, degraded }
+
+    public struct UnitReport: Sendable, Equatable {
+        public var name: String
+        /// running or stopped, after placement.
+        public var desired: String
+        /// systemd's ActiveState, or "unknown" before the first read.
+        public var active: String
+        public var state: Convergence
+        public var reason: String?
+    }
+
+    public func report(now: ContinuousClock.Instant) -> (state: Convergence, units: [UnitReport]) {
+        var units: [UnitReport] = []
+        for (unit, role) in managed {
+            let up = UnitPlacement.shouldRun(unit, role: role, node: node, heldVIPs: heldVIPs, members: members)
+            let desired = up ? "running" : "stopped"
+            guard let seen = observed[unit.name] else {
+                units.append(UnitReport(name: unit.name, desired: desired, active: "unknown", state: .converging, reason: "not read yet"))
+                continue
+            }
+            let track = tracks[unit.name] ?? Track()
+            var state = Convergence.converged
+            var reason: String?
+            if seen.loadState != "loaded" {
+                state = .degraded
+                reason = seen.loadState == "not-found" ? "no such unit on this node" : "unit is \(seen.loadState)"
+            } else if up && !seen.isUp && track.failures >= backoff.attempts {
+                state = .degraded
+                reason = "failed \(track.failures) times in a row (systemd result: \(seen.result)); not retried until it changes"
+            } else if up != seen.isUp || track.jobInFlight {
+                state = .converging
+                if let retryAt = track.retryAt, retryAt > now {
+                    reason = "failed \(track.failures) times (\(seen.result)); retry in \(DurationText.format(retryAt - now))"
+                }
+            } else if let enabled = unit.enabled, enabled != seen.isEnabled, seen.unitFileState != "static" {
+                state = .converging
+                reason = enabled ? "not enabled yet" : "not disabled yet"
+            }
+            units.append(UnitReport(name: unit.name, desired: desired, active: seen.activeState, state: state, reason: reason))
+        }
+        let overall: Convergence = units.contains { $0.state == .degraded } ? .degraded
+            : units.contains { $0.state == .converging } ? .converging : .converged
+        return (overall, units)
+    }
+}

@@ -1,0 +1,34 @@
+// Whether this node should run a unit now, given its placement, the VIPs it holds and the role's live members.
+import HomecloudSchema
+
+public enum UnitPlacement {
+    /// `members`: the live nodes of each role as gossip sees them. A `one` unit waits for that view: started
+    /// without it, every board would run the unit.
+    public static func shouldRun(_ unit: UnitSpec, role: String, node: String, heldVIPs: Set<String>,
+                                 members: [String: [String]]) -> Bool {
+        guard unit.state == .running else { return false }
+        switch unit.placement {
+        case .all: return true
+        case .vip(let name): return heldVIPs.contains(name)
+        case .one:
+            guard let alive = members[role] else { return false }
+            return chosenNode(for: unit.name, among: alive) == node
+        }
+    }
+
+    /// Rendezvous hashing: every node computes the same winner from the same member list, and when the
+    /// winner dies only its units move.
+    public static func chosenNode(for unit: String, among nodes: [String]) -> String? {
+        nodes.max { score(unit, $0) < score(unit, $1) || (score(unit, $0) == score(unit, $1) && $0 < $1) }
+    }
+
+    /// FNV-1a over "unit\u{0}node": stable across runs and machines (Swift's Hasher is seeded per process).
+    static func score(_ unit: String, _ node: String) -> UInt64 {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in unit.utf8 + [0] + node.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01B3
+        }
+        return hash
+    }
+}

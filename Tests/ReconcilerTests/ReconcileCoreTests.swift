@@ -1,0 +1,138 @@
+// The planner on virtual time: drift repaired, placement followed, failing units backed off then degraded,
+// and nothing outside the document touched.
+import HomecloudSchema
+import Reconciler
+import Testing
+
+@Suite struct ReconcileCoreTests {
+    let t0 = ContinuousClock.now
+    func at(_ seconds: Double) -> ContinuousClock.Instant { t0 + .milliseconds(Int64(seconds * 1000)) }
+
+    func document(_ generation: Int = 1, web: String = "{ name: web.service, state: running, enabled: true }") -> DesiredState {
+        let text = """
+            generation: \(generation)
+            cluster: c
+            nodes: { n1: [web, share], n2: [web, share] }
+            roles:
+              web: { units: [ \(web) ] }
+              share:
+                units:
+                  - { name: smbd.service, state: running, placement: "vip:front" }
+                  - { name: backup.service, state: running, placement: one }
+            vips:
+              - { name: front, address: 10.0.0.250/24, interface: eth0, vrid: 1 }
+
+            """
+        return try! DesiredStateParser.parse(text, file: "d").get()
+    }
+
+    func unit(_ name: String, _ active: String, file: String = "enabled", result: String = "success") -> ObservedUnit {
+        ObservedUnit(name: name, activeState: active, unitFileState: file, result: result)
+    }
+
+    /// A core that has read the document and the three units, all stopped and enabled.
+    func started(node: String = "n1") -> (ReconcileCore, [ReconcileCore.Action]) {
+        var core = ReconcileCore(node: node, seed: 7)
+        var actions = core.onDocument(document(), now: at(0))
+        for name in ["web.service", "smbd.service", "backup.service"] {
+            actions += core.onUnit(unit(name, "inactive"), now: at(0))
+        }
+        return (core, actions)
+    }
+
+    @Test func startsWhatTheDocumentWantsAndNothingElse() {
+        var (core, actions) = started()
+        // backup.service (placement: one) waits for the gossip view of its role.
+        #expect(actions.filter { if case .start = $0 { true } else { false } } == [.start("web.service")])
+        #expect(core.onUnit(unit("sshd.service", "inactive"), now: at(1)).isEmpty)  // not in the document
+        #expect(core.onUnit(unit("cron.service", "active"), now: at(1)).isEmpty)
+    }
+
+    @Test func driftIsUndoneAtOnce() {
+        var (core, _) = started()
+        _ = core.onJobDone(unit: "web.service", result: .done, now: at(1))
+        #expect(core.onUnit(unit("web.service", "active"), now: at(1)).isEmpty)
+        #expect(core.report(now: at(1)).units.first { $0.name == "web.service" }?.state == .converged)
+        // Someone stops it by hand.
+        #expect(core.onUnit(unit("web.service", "inactive"), now: at(5)) == [.start("web.service")])
+    }
+
+    @Test func vipPlacementFollowsTheVIP() {
+        var (core, _) = started()
+        #expect(core.onVIPs(held: ["front"], now: at(1)) == [.start("smbd.service")])
+        _ = core.onJobDone(unit: "smbd.service", result: .done, now: at(1))
+        _ = core.onUnit(unit("smbd.service", "active"), now: at(1))
+        #expect(core.onVIPs(held: [], now: at(2)) == [.stop("smbd.service")])
+    }
+
+    @Test func onePlacementPicksOneNodeAndMovesWhenItDies() {
+        let both = ["share": ["n1", "n2"]]
+        let chosen = UnitPlacement.chosenNode(for: "backup.service", among: ["n1", "n2"])!
+        let other = chosen == "n1" ? "n2" : "n1"
+        var (winner, _) = started(node: chosen)
+        var (loser, _) = started(node: other)
+        #expect(winner.onMembers(both, now: at(1)).contains(.start("backup.service")))
+        #expect(!loser.onMembers(both, now: at(1)).contains(.start("backup.service")))
+        #expect(loser.report(now: at(1)).units.first { $0.name == "backup.service" }?.desired == "stopped")
+        #expect(winner.report(now: at(1)).units.first { $0.name == "backup.service" }?.desired == "running")
+        #expect(loser.onMembers(["share": [other]], now: at(2)).contains(.start("backup.service")))
+        #expect(UnitPlacement.chosenNode(for: "backup.service", among: ["n2", "n1"]) == chosen)  // order does not matter
+    }
+
+    @Test func losingPeersOrVIPsNeverStopsAnAllUnit() {
+        var (core, _) = started()
+        _ = core.onJobDone(unit: "web.service", result: .done, now: at(1))
+        _ = core.onUnit(unit("web.service", "active"), now: at(1))
+        #expect(!core.onMembers([:], now: at(2)).contains(.stop("web.service")))
+        #expect(!core.onVIPs(held: [], now: at(3)).contains(.stop("web.service")))
+    }
+
+    @Test func aFailingUnitBacksOffThenIsDegraded() {
+        var (core, _) = started()
+        var now = at(1)
+        var delays: [Duration] = []
+        for _ in 0..<20 {
+            let actions = core.onJobDone(unit: "web.service", result: .done, now: now)
+                + core.onUnit(unit("web.service", "failed", result: "exit-code"), now: now)
+            guard let wake = actions.compactMap({ if case .wakeUp(let t) = $0 { t } else { nil } }).first else { break }
+            delays.append(wake - now)
+            #expect(!core.onTimer(now: wake - .milliseconds(1)).contains(.start("web.service")))  // not before its time
+            now = wake
+            #expect(core.onTimer(now: now) == [.resetFailed("web.service"), .start("web.service")])
+            _ = core.onUnit(unit("web.service", "activating"), now: now)
+        }
+        #expect(delays.count == 4, "delays: \(delays)")  // 5 attempts: the first start and 4 retries
+        for (index, delay) in delays.enumerated() {
+            let full = Duration.seconds(1 << index)
+            #expect(delay >= full / 2 && delay <= full, "retry \(index + 1) waited \(delay)")
+        }
+        let web = core.report(now: now + .seconds(100)).units.first { $0.name == "web.service" }
+        #expect(web?.state == .degraded)
+        #expect(web?.reason?.contains("exit-code") == true)
+        #expect(core.onTimer(now: now + .seconds(1000)).isEmpty)  // no more looping
+        // A new document is a new chance.
+        #expect(core.onDocument(document(2), now: now + .seconds(1001)).contains(.start("web.service")))
+    }
+
+    @Test func stoppedUnitsAreStoppedAndEnablementFollowsTheDocument() {
+        var core = ReconcileCore(node: "n1", seed: 1)
+        _ = core.onDocument(document(web: "{ name: web.service, state: stopped, enabled: false }"), now: at(0))
+        let actions = core.onUnit(unit("web.service", "active", file: "enabled"), now: at(0))
+        #expect(actions == [.stop("web.service"), .disable(["web.service"])])
+        var enabling = ReconcileCore(node: "n1", seed: 1)
+        _ = enabling.onDocument(document(), now: at(0))
+        #expect(enabling.onUnit(unit("web.service", "active", file: "disabled"), now: at(0)) == [.enable(["web.service"])])
+        #expect(enabling.report(now: at(0)).units.first?.reason == "not enabled yet")
+    }
+
+    @Test func missingUnitsAreReportedNotStarted() {
+        var core = ReconcileCore(node: "n1", seed: 1)
+        _ = core.onDocument(document(), now: at(0))
+        var missing = unit("web.service", "inactive")
+        missing.loadState = "not-found"
+        #expect(core.onUnit(missing, now: at(0)).isEmpty)
+        let report = core.report(now: at(0))
+        #expect(report.units.first?.state == .degraded)
+        #expect(report.state == .degraded)
+    }
+}
