@@ -27,7 +27,7 @@ let package = Package(
         .target(name: "HomecloudSchema", dependencies: ["CYAML"]),
 
         // Protocol cores (pure) and their shells.
-        .target(name: "Reconciler", dependencies: ["HomecloudSchema"]),
+        .target(name: "Reconciler", dependencies: ["HomecloudSchema", "CSystemd"]),
         .target(name: "Probes", dependencies: ["HomecloudSchema"]),
 
         // The daemon's parts: control socket, metrics endpoint, systemd notify, document watcher.

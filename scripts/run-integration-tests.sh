@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every Tests/integration/*.sh (they need root) and prints one closing tally.
+# Runs every Tests/integration/*.sh (they need root; their helpers are in lib/) and prints one closing tally.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" != 0 ]; then
@@ -10,7 +10,6 @@ passed=0
 failed=0
 failed_scripts=()
 for script in Tests/integration/*.sh; do
-  [ "$(basename "$script")" = lib.sh ] && continue
   echo "== $script"
   output=$(mktemp)
   bash "$script" | tee "$output"

@@ -69,11 +69,15 @@ public enum Agent {
                               notifier: SystemdNotifier, group: MultiThreadedEventLoopGroup) async throws {
 
         let state = AgentState(config: config, logger: logger, notifier: notifier)
+        await state.restorePersisted()
         await state.reloadDesired()
 
         let control = try await ControlServer.bind(path: config.socket, commands: ControlCommands(state: state), group: group, logger: logger)
         let metrics = try await MetricsServer.bind(host: config.metrics.host, port: config.metrics.port, registry: registry, group: group, logger: logger)
-        var services: [any Service] = [control, metrics, DesiredStateWatcher(state: state, path: config.desired)]
+        var services: [any Service] = [
+            control, metrics, DesiredStateWatcher(state: state, path: config.desired),
+            ReconcilerService(state: state, logger: logger),
+        ]
         if let interval = notifier.watchdogInterval {
             let loop = group.next()
             services.append(WatchdogService(notifier: notifier, interval: interval) {

@@ -1,4 +1,4 @@
-// The agent's shared state (config, document in force) and the status report built from it.
+// The agent's shared state (config, document in force, reconcile report) and the status report built from it.
 import HomecloudSchema
 import Logging
 import Metrics
@@ -12,11 +12,25 @@ public actor AgentState {
     private let notifier: SystemdNotifier
     private let generationGauge = Gauge(label: "hcagent_desired_generation")
     private let refusedCounter = Counter(label: "hcagent_desired_refused_total")
+    private var documentSubscribers: [AsyncStream<DesiredState>.Continuation] = []
+    private var unitReport: (convergence: String, units: [UnitStatus])?
 
     public init(config: AgentConfig, logger: Logger, notifier: SystemdNotifier = SystemdNotifier()) {
         self.config = config
         self.logger = logger
         self.notifier = notifier
+    }
+
+    /// Where the last accepted document is kept, so a restarted board enforces it even with no peers and no file.
+    public var persistedPath: String { config.stateDir + "/desired.yaml" }
+
+    /// Takes the document persisted by the last run, if any; call before the first reloadDesired.
+    public func restorePersisted() {
+        guard let text = try? TextFile.read(persistedPath) else { return }
+        if case .accepted(let generation) = store.offer(text: text, file: persistedPath) {
+            logger.info("restored the last accepted document", metadata: ["generation": "\(generation)", "file": "\(persistedPath)"])
+            generationGauge.record(Int64(clamping: generation))
+        }
     }
 
     /// Rereads desired.yaml. A missing file is not an error (a new board waits for its first document).
@@ -27,8 +41,8 @@ public actor AgentState {
         do {
             outcome = store.offer(text: try TextFile.read(path), file: path)
         } catch {
-            if TextFile.stamp(path) == nil && store.current == nil {
-                logger.notice("no desired-state document yet", metadata: ["file": "\(path)"])
+            if TextFile.stamp(path) == nil {
+                if store.current == nil { logger.notice("no desired-state document yet", metadata: ["file": "\(path)"]) }
                 return .unchanged
             }
             outcome = store.unreadable(error, file: path)
@@ -37,6 +51,10 @@ public actor AgentState {
         case .accepted(let generation):
             logger.info("desired-state document accepted", metadata: ["generation": "\(generation)", "file": "\(path)"])
             generationGauge.record(Int64(clamping: generation))
+            persist()
+            if let document = store.current {
+                for subscriber in documentSubscribers { subscriber.yield(document) }
+            }
         case .unchanged:
             break
         case .rejected(let diagnostics):
@@ -52,6 +70,31 @@ public actor AgentState {
         return outcome
     }
 
+    private func persist() {
+        guard let text = store.currentText else { return }
+        TextFile.makeDirectories(config.stateDir)
+        do {
+            try TextFile.writeAtomically(persistedPath, text)
+        } catch {
+            logger.error("cannot keep the accepted document: \(error)")
+        }
+    }
+
+    /// Every document accepted from now on, starting with the one in force.
+    public func documents() -> AsyncStream<DesiredState> {
+        let (stream, continuation) = AsyncStream.makeStream(of: DesiredState.self, bufferingPolicy: .bufferingNewest(1))
+        if let document = store.current { continuation.yield(document) }
+        documentSubscribers.append(continuation)
+        return stream
+    }
+
+    /// The reconciler's view of this node's units.
+    public func publishUnits(convergence: String, units: [UnitStatus]) {
+        let changed = unitReport?.convergence != convergence
+        unitReport = (convergence, units)
+        if changed { notifier.status(statusLine) }
+    }
+
     /// One line for `systemctl status` (STATUS=).
     public var statusLine: String {
         var line = "node \(config.node)"
@@ -60,6 +103,7 @@ public actor AgentState {
         } else {
             line += ", no desired-state document"
         }
+        if let convergence = unitReport?.convergence { line += ", \(convergence)" }
         if !store.rejected.isEmpty { line += ", last document refused (see hcctl status)" }
         return line
     }
@@ -69,7 +113,10 @@ public actor AgentState {
     public func status() -> StatusReport {
         let document = store.current
         let address = config.advertisedAddress?.description ?? config.bind.description
-        let units = document.map { UnitsForNode.units(of: config.node, in: $0) } ?? []
+        // Until the reconciler has read systemd: desired from the document, active unknown.
+        let units = unitReport?.units ?? (document.map { UnitsForNode.units(of: config.node, in: $0) } ?? []).map {
+            UnitStatus(name: $0.name, desired: $0.state.rawValue, active: "unknown")
+        }
         return StatusReport(
             node: config.node,
             cluster: document?.cluster,
@@ -78,8 +125,8 @@ public actor AgentState {
             members: [MemberStatus(name: config.node, address: address, state: "alive")],
             // VRRP is not running yet: every VIP of the document is in VRRP's Initialize state.
             vips: (document?.vips ?? []).map { VIPStatus(name: $0.name, address: $0.address.description, state: "init", holder: nil) },
-            // The reconciler does not read systemd yet: desired comes from the document, active is unknown.
-            units: units.map { UnitStatus(name: $0.name, desired: $0.state.rawValue, active: "unknown") }
+            units: units,
+            convergence: unitReport?.convergence
         )
     }
 }

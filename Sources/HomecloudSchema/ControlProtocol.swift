@@ -78,9 +78,12 @@ public struct StatusReport: Codable, Sendable, Equatable {
     public var members: [MemberStatus]
     public var vips: [VIPStatus]
     public var units: [UnitStatus]
+    /// This node's convergence: converged, converging or degraded; nil while the reconciler is not running.
+    public var convergence: String?
 
     public init(node: String, cluster: String?, version: String, desired: DesiredSummary,
-                members: [MemberStatus] = [], vips: [VIPStatus] = [], units: [UnitStatus] = []) {
+                members: [MemberStatus] = [], vips: [VIPStatus] = [], units: [UnitStatus] = [],
+                convergence: String? = nil) {
         self.node = node
         self.cluster = cluster
         self.version = version
@@ -88,6 +91,7 @@ public struct StatusReport: Codable, Sendable, Equatable {
         self.members = members
         self.vips = vips
         self.units = units
+        self.convergence = convergence
     }
 }
 
@@ -149,13 +153,19 @@ public struct VIPStatus: Codable, Sendable, Equatable {
 
 public struct UnitStatus: Codable, Sendable, Equatable {
     public var name: String
-    /// running or stopped, from the document.
+    /// running or stopped: what the document asks of this node now, placement applied.
     public var desired: String
     /// systemd's ActiveState, or "unknown" while nothing has read it.
     public var active: String
-    public init(name: String, desired: String, active: String) {
+    /// converged, converging or degraded; nil while the reconciler is not running.
+    public var state: String?
+    /// Why a unit is not converged (backoff, systemd's Result, a missing unit).
+    public var reason: String?
+    public init(name: String, desired: String, active: String, state: String? = nil, reason: String? = nil) {
         self.name = name
         self.desired = desired
         self.active = active
+        self.state = state
+        self.reason = reason
     }
 }

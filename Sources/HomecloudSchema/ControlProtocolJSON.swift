@@ -37,6 +37,7 @@ extension StatusReport: JSONWritable {
         .object([
             ("node", .string(node)), ("cluster", cluster.json), ("version", .string(version)),
             ("desired", desired.json), ("members", members.json), ("vips", vips.json), ("units", units.json),
+            ("convergence", convergence.json),
         ])
     }
 }
@@ -68,5 +69,10 @@ extension VIPStatus: JSONWritable {
 }
 
 extension UnitStatus: JSONWritable {
-    public var json: JSONValue { .object([("name", .string(name)), ("desired", .string(desired)), ("active", .string(active))]) }
+    public var json: JSONValue {
+        var members: [(String, JSONValue)] = [("name", .string(name)), ("desired", .string(desired)), ("active", .string(active))]
+        if let state { members.append(("state", .string(state))) }
+        if let reason { members.append(("reason", .string(reason))) }
+        return .object(members)
+    }
 }

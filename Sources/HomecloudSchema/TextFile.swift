@@ -41,6 +41,47 @@ public enum TextFile {
         return text
     }
 
+    /// Replaces `path` so that a crash at any moment leaves either the old content or the new, never a mix:
+    /// write a temporary file beside it, fsync it, rename it over, fsync the directory.
+    public static func writeAtomically(_ path: String, _ text: String, mode: mode_t = 0o600) throws(Failure) {
+        let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+        let temporary = path + ".tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw Failure(path: temporary, reason: String(cString: strerror(errno))) }
+        let bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if written < 0 && errno == EINTR { continue }
+            guard written > 0 else {
+                let reason = String(cString: strerror(errno))
+                close(fd)
+                unlink(temporary)
+                throw Failure(path: temporary, reason: reason)
+            }
+            offset += written
+        }
+        guard fsync(fd) == 0, close(fd) == 0, rename(temporary, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw Failure(path: path, reason: reason)
+        }
+        let directoryFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directoryFD >= 0 {
+            fsync(directoryFD)
+            close(directoryFD)
+        }
+    }
+
+    /// mkdir -p with the given mode for the directories it creates.
+    public static func makeDirectories(_ path: String, mode: mode_t = 0o700) {
+        var prefix = ""
+        for part in path.split(separator: "/") {
+            prefix += "/" + part
+            mkdir(prefix, mode)
+        }
+    }
+
     /// Identity of a file's current content for change polling: inode, size and modification time.
     public struct Stamp: Sendable, Equatable {
         var inode: UInt64

@@ -34,10 +34,15 @@ public struct ReconcileCore: Sendable {
         /// A job ended: plan again only once systemd's new state has been read, not from the stale one.
         var awaitingState = false
         var failures = 0
-        var failureCountedForAttempt = false
+        /// A start was issued and its outcome is not known yet: it ends as a failure or after stableAfter up.
+        var attemptOpen = false
+        /// The unit was seen up since the last start: going inactive now is a stop (drift), not a failed start.
+        var upSinceStart = false
         var retryAt: ContinuousClock.Instant?
         var upSince: ContinuousClock.Instant?
         var enableInFlight = false
+        /// Enablement changed: decide again only from a fresh read of UnitFileState.
+        var awaitingFileState = false
     }
 
     public init(node: String, backoff: RestartBackoff = RestartBackoff(), seed: UInt64) {
@@ -72,13 +77,19 @@ public struct ReconcileCore: Sendable {
         observed[unit.name] = unit
         var track = tracks[unit.name] ?? Track()
         track.awaitingState = false
+        track.awaitingFileState = false
         if unit.isUp {
             if track.upSince == nil { track.upSince = now }
+            track.upSinceStart = true
         } else {
             track.upSince = nil
         }
-        if unit.activeState == "failed" && before?.activeState != "failed" && wantsUp(unit.name) {
-            countFailure(&track, now: now)
+        if wantsUp(unit.name) {
+            // Our start did not bring it up (it failed, or exited at once), or it crashed on its own later.
+            let attemptFailed = track.attemptOpen && !track.jobInFlight
+                && (unit.activeState == "failed" || (unit.activeState == "inactive" && !track.upSinceStart))
+            let crashed = unit.activeState == "failed" && before.map { !$0.isDown } == true
+            if attemptFailed || crashed { countFailure(&track, now: now) }
         }
         tracks[unit.name] = track
         return plan(now: now)
@@ -88,7 +99,7 @@ public struct ReconcileCore: Sendable {
         var track = tracks[unit] ?? Track()
         track.jobInFlight = false
         track.awaitingState = true
-        if result != .done && result != .skipped && wantsUp(unit) {
+        if result != .done && result != .skipped && wantsUp(unit) && track.attemptOpen {
             countFailure(&track, now: now)
         }
         tracks[unit] = track
@@ -96,7 +107,10 @@ public struct ReconcileCore: Sendable {
     }
 
     public mutating func onEnableDone(units: [String], now: ContinuousClock.Instant) -> [Action] {
-        for name in units { tracks[name]?.enableInFlight = false }
+        for name in units {
+            tracks[name]?.enableInFlight = false
+            tracks[name]?.awaitingFileState = true
+        }
         return plan(now: now)
     }
 
@@ -123,8 +137,7 @@ public struct ReconcileCore: Sendable {
     }
 
     private mutating func countFailure(_ track: inout Track, now: ContinuousClock.Instant) {
-        guard !track.failureCountedForAttempt else { return }
-        track.failureCountedForAttempt = true
+        track.attemptOpen = false
         track.failures += 1
         if track.failures < backoff.attempts {
             track.retryAt = now + backoff.delay(afterFailures: track.failures, using: &random)
@@ -139,7 +152,10 @@ public struct ReconcileCore: Sendable {
         for (unit, role) in managed {
             guard let seen = observed[unit.name], seen.loadState == "loaded" else { continue }
             var track = tracks[unit.name] ?? Track()
-            if let since = track.upSince, now - since >= backoff.stableAfter { track.failures = 0 }
+            if let since = track.upSince, now - since >= backoff.stableAfter {
+                track.failures = 0
+                track.attemptOpen = false
+            }
             let up = UnitPlacement.shouldRun(unit, role: role, node: node, heldVIPs: heldVIPs, members: members)
 
             if !track.jobInFlight && !track.awaitingState {
@@ -152,7 +168,8 @@ public struct ReconcileCore: Sendable {
                         if seen.activeState == "failed" { actions.append(.resetFailed(unit.name)) }
                         actions.append(.start(unit.name))
                         track.jobInFlight = true
-                        track.failureCountedForAttempt = false
+                        track.attemptOpen = true
+                        track.upSinceStart = false
                         track.retryAt = nil
                     }
                 } else if !up && !seen.isDown {
@@ -160,7 +177,7 @@ public struct ReconcileCore: Sendable {
                     track.jobInFlight = true
                 }
             }
-            if let enabled = unit.enabled, !track.enableInFlight, seen.unitFileState != "masked" {
+            if let enabled = unit.enabled, !track.enableInFlight, !track.awaitingFileState, seen.unitFileState != "masked" {
                 if enabled && !seen.isEnabled {
                     toEnable.append(unit.name)
                     track.enableInFlight = true

@@ -44,7 +44,9 @@ import Testing
             members: [MemberStatus(name: "n1", address: "10.0.0.1:7964", state: "alive")],
             vips: [VIPStatus(name: "front", address: "10.0.0.250/24", state: "init", holder: nil),
                    VIPStatus(name: "back", address: "fd00::1/64", state: "master", holder: "n1")],
-            units: [UnitStatus(name: "smbd.service", desired: "running", active: "unknown")])
+            units: [UnitStatus(name: "smbd.service", desired: "running", active: "unknown"),
+                    UnitStatus(name: "k3s.service", desired: "running", active: "failed", state: "degraded", reason: "failed 5 times")],
+            convergence: "degraded")
         let replies: [ControlReply] = [
             .success(id: 4, status: status),
             .success(id: nil, message: "unchanged"),

@@ -114,6 +114,20 @@ import Testing
         #expect(core.onDocument(document(2), now: now + .seconds(1001)).contains(.start("web.service")))
     }
 
+    @Test func aUnitThatExitsAtOnceCountsAsFailedButAStopByHandDoesNot() {
+        var (core, _) = started()
+        _ = core.onJobDone(unit: "web.service", result: .done, now: at(1))
+        // Never seen up: the start did not work, so no immediate retry.
+        let exited = core.onUnit(unit("web.service", "inactive"), now: at(1))
+        #expect(!exited.contains(.start("web.service")))
+        #expect(exited.contains { if case .wakeUp = $0 { true } else { false } })
+        // Up, then stopped by hand: that is drift, undone at once.
+        var (other, _) = started()
+        _ = other.onJobDone(unit: "web.service", result: .done, now: at(1))
+        _ = other.onUnit(unit("web.service", "active"), now: at(1))
+        #expect(other.onUnit(unit("web.service", "inactive"), now: at(2)) == [.start("web.service")])
+    }
+
     @Test func stoppedUnitsAreStoppedAndEnablementFollowsTheDocument() {
         var core = ReconcileCore(node: "n1", seed: 1)
         _ = core.onDocument(document(web: "{ name: web.service, state: stopped, enabled: false }"), now: at(0))
@@ -123,6 +137,9 @@ import Testing
         _ = enabling.onDocument(document(), now: at(0))
         #expect(enabling.onUnit(unit("web.service", "active", file: "disabled"), now: at(0)) == [.enable(["web.service"])])
         #expect(enabling.report(now: at(0)).units.first?.reason == "not enabled yet")
+        // Done, but systemd's new UnitFileState not read yet: no second enable from the stale state.
+        #expect(enabling.onEnableDone(units: ["web.service"], now: at(1)).isEmpty)
+        #expect(enabling.onUnit(unit("web.service", "active", file: "enabled"), now: at(1)).isEmpty)
     }
 
     @Test func missingUnitsAreReportedNotStarted() {

@@ -4,7 +4,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-source "$here/lib.sh"
+source "$here/lib/checks.sh"
 LAB_NAME=hct
 LAB_NET=10.78.0
 source "$root/scripts/lab.sh"

@@ -3,7 +3,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-source "$here/lib.sh"
+source "$here/lib/checks.sh"
 require_root
 trap '"$root/scripts/demo.sh" down >/dev/null 2>&1' EXIT
 

@@ -4,33 +4,15 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-source "$here/lib.sh"
+source "$here/lib/checks.sh"
 require_root
 
 work=$(mktemp -d /tmp/hct-systemd.XXXXXX)
 stage=$work/stage
-nspawn=
-cleanup() {
-  [ -n "$nspawn" ] && kill "$nspawn" 2>/dev/null && wait "$nspawn" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source "$here/lib/container.sh"
+trap 'container_stop; rm -rf "$work"' EXIT
 
-# What `make install` lays out, staged, then seen by the container as its /usr/local.
-make -s -C "$root" install DESTDIR="$stage" PREFIX=/usr/local >"$work/install.log" 2>&1 || { cat "$work/install.log"; exit 1; }
-
-# The host's own services stay masked in the container: wait-online would hold the boot for 2 minutes.
-systemd-nspawn --directory=/ --volatile=yes --boot --machine=hct-sd1 --register=no --keep-unit \
-  --console=passive --private-network --bind-ro="$stage/usr/local:/usr/local" \
-  systemd.firstboot=off systemd.mask=systemd-networkd-wait-online.service \
-  systemd.mask=keepalived.service systemd.mask=nftables.service >"$work/console.log" 2>&1 &
-nspawn=$!
-init_pid() { pgrep -P "$nspawn" -x systemd; }
-wait_until 30 init_pid || { echo "the container did not boot"; cat "$work/console.log"; exit 1; }
-init=$(init_pid)
-inside() { nsenter -t "$init" -a "$@"; }
-booted() { [[ "$(inside systemctl is-system-running 2>/dev/null)" =~ ^(running|degraded)$ ]]; }
-wait_until 60 booted || { echo "systemd in the container did not finish booting"; inside systemctl --failed; exit 1; }
+container_boot hct-sd1 || exit 1
 unit() { inside systemctl show -p "$1" --value hcagent.service; }
 
 inside mkdir -p /etc/homecloud
@@ -52,7 +34,7 @@ inside sh -c 'printf "[Service]\nWatchdogSec=2s\n" > /etc/systemd/system/hcagent
 inside systemctl daemon-reload
 check "systemctl start returns once the agent sent READY=1" inside systemctl start hcagent.service
 check "the unit is active (running)" test "$(unit ActiveState)/$(unit SubState)" = active/running
-check "STATUS= tells the node and the generation" bash -c "test \"\$(nsenter -t $init -a systemctl show -p StatusText --value hcagent.service)\" = 'node sd1, desired generation 4'"
+check "STATUS= tells the node and the generation" bash -c "test \"\$(nsenter -t $init -a systemctl show -p StatusText --value hcagent.service)\" = 'node sd1, desired generation 4, converged'"
 check "hcctl status works inside the container" bash -c "nsenter -t $init -a hcctl status | grep -q 'generation 4'"
 check "the control socket is in the RuntimeDirectory" inside test -S /run/homecloud/hcagent.sock
 check "the agent runs with only CAP_NET_ADMIN and CAP_NET_RAW" bash -c "

@@ -1,4 +1,4 @@
-# lib.sh: a tiny test harness for the integration scripts: named checks, a tally, and the closing line.
+# checks.sh: a tiny test harness for the integration scripts: named checks, a tally, and the closing line.
 PASSED=0
 FAILED=0
 FAILURES=()

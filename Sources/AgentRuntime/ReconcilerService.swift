@@ -1,0 +1,163 @@
+// Runs the reconcile planner against the board's systemd: feeds it documents, unit states and job results over
+// sd-bus, carries out its steps, and publishes what it sees for hcctl status.
+import HomecloudSchema
+import Logging
+import Reconciler
+import ServiceLifecycle
+
+public struct ReconcilerService: Service {
+    let state: AgentState
+    let logger: Logger
+
+    public init(state: AgentState, logger: Logger) {
+        self.state = state
+        self.logger = logger
+    }
+
+    enum Input: Sendable {
+        case document(DesiredState)
+        case bus(SystemdBus.Event)
+        case timer
+    }
+
+    public func run() async throws {
+        let bus: SystemdBus
+        do {
+            bus = try await SystemdBus.connect()
+        } catch {
+            // Without systemd (a container without it, a laptop) the rest of the agent still serves.
+            logger.warning("reconciler off: \(error)")
+            try? await gracefulShutdown()
+            return
+        }
+        defer { bus.close() }
+        let (inputs, sink) = AsyncStream.makeStream(of: Input.self)
+        let documents = await state.documents()
+        let driver = ReconcileDriver(node: state.config.node, bus: bus, state: state, sink: sink, logger: logger)
+
+        await withDiscardingTaskGroup { group in
+            group.addTask { for await document in documents { sink.yield(.document(document)) } }
+            group.addTask { for await event in bus.events { sink.yield(.bus(event)) } }
+            await withGracefulShutdownHandler {
+                for await input in inputs { await driver.step(input) }
+            } onGracefulShutdown: {
+                sink.finish()
+            }
+            group.cancelAll()
+        }
+    }
+}
+
+/// The loop's state: the planner, unit paths and the backoff timer. Used by the service's own task only.
+final class ReconcileDriver {
+    private var core: ReconcileCore
+    private let node: String
+    private let bus: SystemdBus
+    private let state: AgentState
+    private let sink: AsyncStream<ReconcilerService.Input>.Continuation
+    private let logger: Logger
+    private var pathToUnit: [String: String] = [:]
+    private var timer: Task<Void, Never>?
+
+    init(node: String, bus: SystemdBus, state: AgentState, sink: AsyncStream<ReconcilerService.Input>.Continuation, logger: Logger) {
+        self.core = ReconcileCore(node: node, seed: UInt64.random(in: .min ... .max))
+        self.node = node
+        self.bus = bus
+        self.state = state
+        self.sink = sink
+        self.logger = logger
+    }
+
+    deinit { timer?.cancel() }
+
+    func step(_ input: ReconcilerService.Input) async {
+        var actions: [ReconcileCore.Action] = []
+        switch input {
+        case .document(let document):
+            actions = core.onDocument(document, now: .now)
+            for name in managedNames() { actions += await read(name) }
+        case .bus(.unitChanged(let path)):
+            if let name = pathToUnit[path] { actions = await read(name) }
+        case .bus(.jobRemoved(let unit, let result)):
+            guard managedNames().contains(unit) else { break }
+            actions = core.onJobDone(unit: unit, result: ReconcileCore.JobResult(rawValue: result) ?? .failed, now: .now)
+            actions += await read(unit)
+        case .bus(.unitFilesChanged):
+            for name in managedNames() { actions += await read(name) }
+        case .timer:
+            actions = core.onTimer(now: .now)
+        }
+        await carryOut(actions)
+        await publish()
+    }
+
+    private func managedNames() -> [String] {
+        guard let document = core.document else { return [] }
+        return UnitsForNode.units(of: node, in: document).map(\.name)
+    }
+
+    private func read(_ name: String) async -> [ReconcileCore.Action] {
+        do {
+            let (path, unit) = try await bus.readUnit(name)
+            pathToUnit[path] = name
+            return core.onUnit(unit, now: .now)
+        } catch {
+            logger.warning("cannot read \(name): \(error)")
+            return []
+        }
+    }
+
+    private func carryOut(_ actions: [ReconcileCore.Action]) async {
+        var pending = actions
+        while !pending.isEmpty {
+            let action = pending.removeFirst()
+            do {
+                switch action {
+                case .start(let name):
+                    logger.info("starting \(name)")
+                    try await bus.startUnit(name)
+                case .stop(let name):
+                    logger.info("stopping \(name)")
+                    try await bus.stopUnit(name)
+                case .resetFailed(let name):
+                    try await bus.resetFailedUnit(name)
+                case .enable(let names):
+                    logger.info("enabling \(names.joined(separator: " "))")
+                    try await bus.enableUnitFiles(names)
+                    pending += core.onEnableDone(units: names, now: .now)
+                    for name in names { pending += await read(name) }
+                case .disable(let names):
+                    logger.info("disabling \(names.joined(separator: " "))")
+                    try await bus.disableUnitFiles(names)
+                    pending += core.onEnableDone(units: names, now: .now)
+                    for name in names { pending += await read(name) }
+                case .wakeUp(let at):
+                    timer?.cancel()
+                    let sink = self.sink
+                    timer = Task {
+                        try? await Task.sleep(until: at, clock: .continuous)
+                        if !Task.isCancelled { sink.yield(.timer) }
+                    }
+                }
+            } catch {
+                logger.error("\(error)")
+                // A refused job ends like a failed one: the planner backs off instead of retrying at once.
+                switch action {
+                case .start(let name), .stop(let name):
+                    pending += core.onJobDone(unit: name, result: .failed, now: .now)
+                case .enable(let names), .disable(let names):
+                    pending += core.onEnableDone(units: names, now: .now)
+                default:
+                    break
+                }
+            }
+        }
+    }
+
+    private func publish() async {
+        let report = core.report(now: .now)
+        await state.publishUnits(convergence: report.state.rawValue, units: report.units.map {
+            UnitStatus(name: $0.name, desired: $0.desired, active: $0.active, state: $0.state.rawValue, reason: $0.reason)
+        })
+    }
+}

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The reconciler against a real systemd (systemd-nspawn): units started, stopped, enabled and disabled as the
+# document says; drift undone; a failing unit backed off then degraded; units outside the document untouched;
+# the last accepted document enforced after a restart with no desired.yaml.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+source "$here/lib/checks.sh"
+source "$here/lib/container.sh"
+require_root
+
+work=$(mktemp -d /tmp/hct-reconcile.XXXXXX)
+trap 'container_stop; rm -rf "$work"' EXIT
+container_boot hct-rc1 || exit 1
+
+# Test units of our own; hct-bystander is never named by the document.
+unit_file() { inside sh -c "cat > /etc/systemd/system/$1"; }
+printf '[Service]\nExecStart=/bin/sleep infinity\n[Install]\nWantedBy=multi-user.target\n' | unit_file hct-web.service
+printf '[Service]\nExecStart=/bin/sleep infinity\n[Install]\nWantedBy=multi-user.target\n' | unit_file hct-old.service
+printf '[Service]\nExecStart=/bin/false\n' | unit_file hct-flaky.service
+printf '[Service]\nExecStart=/bin/sleep infinity\n' | unit_file hct-bystander.service
+printf '[Service]\nExecStart=/bin/sleep infinity\n' | unit_file hct-idle.service
+inside systemctl daemon-reload
+inside systemctl enable --now hct-old.service 2>/dev/null
+inside systemctl start hct-bystander.service
+inside mkdir -p /etc/homecloud
+printf 'node: rc1\nbind: 127.0.0.1:7964\n' | inside sh -c 'cat > /etc/homecloud/agent.yaml'
+inside sh -c 'cat > /etc/homecloud/desired.yaml' <<'YAML'
+generation: 1
+cluster: lab
+nodes: { rc1: [app] }
+roles:
+  app:
+    units:
+      - { name: hct-web.service, state: running, enabled: true }
+      - { name: hct-old.service, state: stopped, enabled: false }
+      - { name: hct-flaky.service, state: running }
+YAML
+active() { [ "$(unit_property "$1" ActiveState)" = active ]; }
+inactive() { [ "$(unit_property "$1" ActiveState)" != active ]; }
+
+echo "reconciler under systemd"
+inside systemctl start hcagent.service
+check "a running unit is started" wait_until 10 active hct-web.service
+check "... and enabled" wait_until 5 bash -c "test \"\$(nsenter -t $init -a systemctl is-enabled hct-web.service)\" = enabled"
+check "a stopped unit is stopped" wait_until 5 inactive hct-old.service
+check "... and disabled" wait_until 5 bash -c "test \"\$(nsenter -t $init -a systemctl is-enabled hct-old.service)\" = disabled"
+check "a unit the document does not name keeps running" active hct-bystander.service
+check "a stopped unit the document does not name stays stopped" inactive hct-idle.service
+
+start=$(date +%s%N)
+inside systemctl stop hct-web.service
+wait_until 10 active hct-web.service
+repaired=$?
+echo "  (drift: hct-web.service stopped by hand, running again after $((($(date +%s%N) - start) / 1000000)) ms, systemctl's own stop included)"
+check "drift is undone: a unit stopped by hand runs again" test $repaired = 0
+
+degraded() { inside hcctl status --json | python3 -c 'import json,sys; u={x["name"]:x for x in json.load(sys.stdin)["units"]}; f=u["hct-flaky.service"]; sys.exit(0 if f.get("state")=="degraded" and "exit-code" in f.get("reason","") else 1)'; }
+check "a failing unit is retried with backoff, then reported degraded with systemd's result" wait_until 45 degraded
+check "... after exactly 5 starts (no restart loop)" bash -c "n=\$(nsenter -t $init -a journalctl -u hcagent.service --no-pager | grep -c 'starting hct-flaky.service'); echo \"starts: \$n\"; test \$n = 5"
+check "hcctl status shows the node degraded" bash -c "nsenter -t $init -a hcctl status --json | python3 -c 'import json,sys; assert json.load(sys.stdin)[\"convergence\"] == \"degraded\"'"
+check "the bystander was never touched by the agent" bash -c "! nsenter -t $init -a journalctl -u hcagent.service --no-pager | grep -q hct-bystander"
+
+inside systemctl stop hcagent.service
+inside rm /etc/homecloud/desired.yaml
+inside systemctl stop hct-web.service
+inside systemctl start hcagent.service
+check "after a restart with no desired.yaml, the last accepted document is enforced" wait_until 10 active hct-web.service
+check "... from the state directory" inside test -s /var/lib/homecloud/desired.yaml
+
+finish
