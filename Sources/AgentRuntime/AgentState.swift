@@ -57,6 +57,8 @@ public actor AgentState {
             }
         case .unchanged:
             break
+        case .stale(let generation):
+            logger.notice("\(path) has generation \(generation), older than the one in force: not taken")
         case .rejected(let diagnostics):
             refusedCounter.increment()
             for diagnostic in diagnostics {
@@ -68,6 +70,39 @@ public actor AgentState {
         }
         notifier.status(statusLine)
         return outcome
+    }
+
+    /// `hcctl apply`: the document becomes the next generation, is persisted, and goes to the reconciler.
+    public func apply(text: String, file: String) -> DesiredStateStore.Outcome {
+        let outcome = store.apply(text: text, file: file)
+        if case .accepted(let generation) = outcome, let document = store.current {
+            logger.info("desired-state document applied", metadata: ["generation": "\(generation)", "from": "\(file)"])
+            generationGauge.record(Int64(clamping: generation))
+            persist()
+            for subscriber in documentSubscribers { subscriber.yield(document) }
+            notifier.status(statusLine)
+        }
+        return outcome
+    }
+
+    /// What the reconciler would do for a document, when it runs; set by the reconciler itself.
+    private var planner: (@Sendable (DesiredState) async -> [String])?
+
+    public func setPlanner(_ planner: (@Sendable (DesiredState) async -> [String])?) {
+        self.planner = planner
+    }
+
+    /// The plan for a document: per node from the document in force, and this node's exact steps.
+    public func plan(text: String, file: String) async -> Result<PlanReport, FileRejected> {
+        let document: DesiredState
+        switch DesiredStateParser.parse(text, file: file) {
+        case .failure(let refusal): return .failure(refusal)
+        case .success(let parsed): document = parsed
+        }
+        let generation = max(document.generation, (store.current?.generation ?? 0) + 1)
+        let nodes = DocumentChanges.perNode(from: store.current, to: document)
+        let steps = await planner?(document)
+        return .success(PlanReport(generation: generation, nodes: nodes, node: config.node, steps: steps))
     }
 
     private func persist() {

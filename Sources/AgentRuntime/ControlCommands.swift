@@ -34,8 +34,27 @@ public struct ControlCommands: Sendable {
                 return .success(id: id, message: "generation \(generation) accepted")
             case .unchanged:
                 return .success(id: id, message: "unchanged")
+            case .stale(let generation):
+                return .success(id: id, message: "the file has generation \(generation), older than the one in force: not taken")
             case .rejected(let diagnostics):
                 return .failure(ControlError(.failed, diagnostics.map(\.description).joined(separator: "\n")), id: id)
+            }
+        case .plan, .apply:
+            guard let text = request["document"]?.string else {
+                return .failure(ControlError(.badRequest, "\(name) needs \"document\": the document's text"), id: id)
+            }
+            let file = request["file"]?.string ?? "(\(name) request)"
+            if command == .plan {
+                switch await state.plan(text: text, file: file) {
+                case .success(let plan): return .success(id: id, plan: plan)
+                case .failure(let refusal): return .failure(ControlError(.failed, refusal.description), id: id)
+                }
+            }
+            switch await state.apply(text: text, file: file) {
+            case .accepted(let generation): return .success(id: id, message: "generation \(generation) accepted")
+            case .rejected(let diagnostics):
+                return .failure(ControlError(.failed, diagnostics.map(\.description).joined(separator: "\n")), id: id)
+            case .unchanged, .stale: return .success(id: id, message: "unchanged")
             }
         }
     }

@@ -12,6 +12,8 @@ public struct DesiredStateStore: Sendable {
     public enum Outcome: Sendable, Equatable {
         case accepted(generation: UInt64)
         case unchanged
+        /// A valid document older than the one in force (applied or spread since): not an error, just old.
+        case stale(generation: UInt64)
         case rejected([Diagnostic])
     }
 
@@ -29,11 +31,13 @@ public struct DesiredStateStore: Sendable {
                     rejected = []
                     return .unchanged
                 }
-                if document.generation <= current.generation {
-                    let message = document.generation == current.generation
-                        ? "generation \(document.generation) is already in force with other content; bump generation to apply this document"
-                        : "generation \(document.generation) is older than generation \(current.generation) in force"
-                    rejected = [Diagnostic(file: file, mark: nil, path: "generation", message: message)]
+                if document.generation < current.generation {
+                    rejected = []
+                    return .stale(generation: document.generation)
+                }
+                if document.generation == current.generation {
+                    rejected = [Diagnostic(file: file, mark: nil, path: "generation", message:
+                        "generation \(document.generation) is already in force with other content; bump generation to apply this document")]
                     return .rejected(rejected)
                 }
             }
@@ -42,6 +46,24 @@ public struct DesiredStateStore: Sendable {
             rejected = []
             return .accepted(generation: document.generation)
         }
+    }
+
+    /// `hcctl apply`: takes a valid document whatever its generation, as the next generation after the one in
+    /// force (its text keeps every byte but the generation's value). A refusal is the caller's, not the file's.
+    public mutating func apply(text: String, file: String) -> Outcome {
+        let document: DesiredState
+        switch DesiredStateParser.parse(text, file: file) {
+        case .failure(let refusal): return .rejected(refusal.diagnostics)
+        case .success(let parsed): document = parsed
+        }
+        let generation = max(document.generation, (current?.generation ?? 0) + 1)
+        guard let renumbered = generation == document.generation ? text : DesiredStateParser.settingGeneration(of: text, to: generation),
+              case .success(let accepted) = DesiredStateParser.parse(renumbered, file: file) else {
+            return .rejected([Diagnostic(file: file, mark: nil, path: "generation", message: "cannot set the generation to \(generation); write it as a plain number")])
+        }
+        current = accepted
+        currentText = renumbered
+        return .accepted(generation: generation)
     }
 
     /// A file that cannot be read is refused like a bad one; the document in force stays.

@@ -18,6 +18,8 @@ public struct ReconcilerService: Service {
         case document(DesiredState)
         case bus(SystemdBus.Event)
         case timer
+        /// hcctl plan: the steps a document would cause here, from a copy of the planner.
+        case plan(DesiredState, CheckedContinuation<[String], Never>)
     }
 
     public func run() async throws {
@@ -34,6 +36,11 @@ public struct ReconcilerService: Service {
         let (inputs, sink) = AsyncStream.makeStream(of: Input.self)
         let documents = await state.documents()
         let driver = ReconcileDriver(node: state.config.node, bus: bus, state: state, sink: sink, logger: logger)
+        await state.setPlanner { document in
+            await withCheckedContinuation { answer in
+                if case .terminated = sink.yield(.plan(document, answer)) { answer.resume(returning: []) }
+            }
+        }
 
         await withDiscardingTaskGroup { group in
             group.addTask { for await document in documents { sink.yield(.document(document)) } }
@@ -43,6 +50,7 @@ public struct ReconcilerService: Service {
             } onGracefulShutdown: {
                 sink.finish()
             }
+            await state.setPlanner(nil)
             group.cancelAll()
         }
     }
@@ -86,9 +94,34 @@ final class ReconcileDriver {
             for name in managedNames() { actions += await read(name) }
         case .timer:
             actions = core.onTimer(now: .now)
+        case .plan(let document, let answer):
+            answer.resume(returning: await dryRun(document))
+            return
         }
         await carryOut(actions)
         await publish()
+    }
+
+    /// The same planner on a copy of its state: what applying `document` would do here now. Units not read
+    /// yet are read (reading changes nothing).
+    private func dryRun(_ document: DesiredState) async -> [String] {
+        var copy = core
+        var actions = copy.onDocument(document, now: .now)
+        for unit in UnitsForNode.units(of: node, in: document) where !pathToUnit.values.contains(unit.name) {
+            if let (_, observed) = try? await bus.readUnit(unit.name) {
+                actions += copy.onUnit(observed, now: .now)
+            }
+        }
+        return actions.compactMap { action in
+            switch action {
+            case .start(let name): return "start \(name)"
+            case .stop(let name): return "stop \(name)"
+            case .resetFailed(let name): return "reset-failed \(name)"
+            case .enable(let names): return "enable \(names.joined(separator: " "))"
+            case .disable(let names): return "disable \(names.joined(separator: " "))"
+            case .wakeUp: return nil
+            }
+        }
     }
 
     private func managedNames() -> [String] {

@@ -4,7 +4,8 @@ public enum ControlProtocol {
     /// Bumped when a request or reply changes meaning; an agent answers other versions with an error.
     public static let version = 1
     /// Longest request line the agent reads; a longer one gets an error reply and the connection is closed.
-    public static let maxRequestBytes = 64 * 1024
+    /// Room for a desired-state document inside a plan or apply request.
+    public static let maxRequestBytes = 256 * 1024
 }
 
 public struct ControlRequest: Codable, Sendable, Equatable {
@@ -13,12 +14,16 @@ public struct ControlRequest: Codable, Sendable, Equatable {
         case status
         /// Reread desired.yaml now (as SIGHUP does). Root only.
         case reload
+        /// What `document` would change, per node; changes nothing.
+        case plan
+        /// Accept `document` with the next generation. Root only.
+        case apply
 
         /// Requests that change the agent's state need uid 0.
         public var changesState: Bool {
             switch self {
-            case .status: return false
-            case .reload: return true
+            case .status, .plan: return false
+            case .reload, .apply: return true
             }
         }
     }
@@ -26,11 +31,17 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     public var v: Int
     public var id: Int?
     public var command: Command
+    /// The text of a desired-state document, for plan and apply.
+    public var document: String?
+    /// Where that text came from, for its error messages.
+    public var file: String?
 
-    public init(command: Command, id: Int? = nil) {
+    public init(command: Command, id: Int? = nil, document: String? = nil, file: String? = nil) {
         self.v = ControlProtocol.version
         self.id = id
         self.command = command
+        self.document = document
+        self.file = file
     }
 }
 
@@ -58,14 +69,44 @@ public struct ControlReply: Codable, Sendable, Equatable {
     public var ok: Bool
     public var error: ControlError?
     public var status: StatusReport?
+    public var plan: PlanReport?
     public var message: String?
 
     public static func failure(_ error: ControlError, id: Int? = nil) -> ControlReply {
         ControlReply(v: ControlProtocol.version, id: id, ok: false, error: error)
     }
 
-    public static func success(id: Int?, status: StatusReport? = nil, message: String? = nil) -> ControlReply {
-        ControlReply(v: ControlProtocol.version, id: id, ok: true, status: status, message: message)
+    public static func success(id: Int?, status: StatusReport? = nil, plan: PlanReport? = nil, message: String? = nil) -> ControlReply {
+        ControlReply(v: ControlProtocol.version, id: id, ok: true, status: status, plan: plan, message: message)
+    }
+}
+
+/// What a document would change: per node, from the document in force; for this node, the exact steps the
+/// reconciler would take now (the same planner, run on a copy of its state).
+public struct PlanReport: Codable, Sendable, Equatable {
+    /// The generation the document would be accepted with.
+    public var generation: UInt64
+    public var nodes: [NodePlan]
+    public var node: String
+    /// This node's steps, such as "start smbd.service"; empty when it would change nothing, nil when the
+    /// reconciler does not run here (no systemd) and cannot say.
+    public var steps: [String]?
+
+    public init(generation: UInt64, nodes: [NodePlan], node: String, steps: [String]?) {
+        self.generation = generation
+        self.nodes = nodes
+        self.node = node
+        self.steps = steps
+    }
+}
+
+public struct NodePlan: Codable, Sendable, Equatable {
+    public var node: String
+    /// Lines such as "+ smbd.service running, placement vip:front" or "- k3s.service".
+    public var changes: [String]
+    public init(node: String, changes: [String]) {
+        self.node = node
+        self.changes = changes
     }
 }
 

@@ -23,6 +23,7 @@ extension ControlReply: JSONWritable {
         members.append(("ok", .bool(ok)))
         if let error { members.append(("error", error.json)) }
         if let status { members.append(("status", status.json)) }
+        if let plan { members.append(("plan", plan.json)) }
         if let message { members.append(("message", .string(message))) }
         return .object(members)
     }
@@ -75,4 +76,15 @@ extension UnitStatus: JSONWritable {
         if let reason { members.append(("reason", .string(reason))) }
         return .object(members)
     }
+}
+
+extension PlanReport: JSONWritable {
+    public var json: JSONValue {
+        .object([("generation", .integer(generation)), ("nodes", nodes.json), ("node", .string(node)),
+                 ("steps", steps.map(\.json) ?? .null)])
+    }
+}
+
+extension NodePlan: JSONWritable {
+    public var json: JSONValue { .object([("node", .string(node)), ("changes", changes.json)]) }
 }

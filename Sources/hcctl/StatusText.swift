@@ -18,10 +18,14 @@ enum StatusText {
         out += section("members", ["NAME", "ADDRESS", "STATE"], status.members.map { [$0.name, $0.address, $0.state] })
         out += section("vips", ["NAME", "ADDRESS", "STATE", "HOLDER"], status.vips.map { [$0.name, $0.address, $0.state, $0.holder ?? "-"] })
         if let convergence = status.convergence { out += "this node: \(convergence)\n" }
-        out += section("units", ["NAME", "DESIRED", "ACTIVE", "STATE", "WHY"], status.units.map {
+        out += unitSection(status.units)
+        return out
+    }
+
+    static func unitSection(_ units: [UnitStatus]) -> String {
+        section("units", ["NAME", "DESIRED", "ACTIVE", "STATE", "WHY"], units.map {
             [$0.name, $0.desired, $0.active, $0.state ?? "-", $0.reason ?? ""]
         })
-        return out
     }
 
     static func section(_ title: String, _ header: [String], _ rows: [[String]]) -> String {

@@ -27,10 +27,10 @@ struct ConnectionOptions: ParsableArguments {
     var socket: String = AgentConfig.defaultSocket
 
     /// Sends one request; prints why and exits 3 when the agent cannot be reached, 1 when it refuses.
-    func send(_ command: ControlRequest.Command) throws -> ControlReply {
+    func send(_ command: ControlRequest.Command, document: String? = nil, file: String? = nil) throws -> ControlReply {
         let reply: ControlReply
         do {
-            reply = try ControlClient(path: socket).send(ControlRequest(command: command))
+            reply = try ControlClient(path: socket).send(ControlRequest(command: command, document: document, file: file))
         } catch {
             printError("hcctl: \(error)")
             throw ExitCode(Exit.unreachable)
@@ -49,7 +49,7 @@ struct HCCtl: ParsableCommand {
         abstract: "Control the local homecloud agent.",
         discussion: "Exit status: 0 ok, 1 the agent refused the request, 2 usage, 3 the agent is unreachable.",
         version: "0.1.0",
-        subcommands: [Status.self, Reload.self]
+        subcommands: [Status.self, Units.self, Plan.self, Apply.self, Reload.self]
     )
     // Declared here too, so --socket may come before the subcommand: `hcctl --socket PATH status`.
     @OptionGroup var connection: ConnectionOptions
@@ -66,12 +66,85 @@ struct Status: ParsableCommand {
             throw ExitCode(Exit.refused)
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(status), as: UTF8.self))
+            try printJSON(status)
         } else {
             print(StatusText.render(status), terminator: "")
         }
+    }
+}
+
+func printJSON<T: Encodable>(_ value: T) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
+struct Units: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "This node's units: desired against actual, and why not converged.")
+    @OptionGroup var connection: ConnectionOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        guard let status = try connection.send(.status).status else { throw ExitCode(Exit.refused) }
+        if json {
+            try printJSON(status.units)
+        } else {
+            if let convergence = status.convergence { print("\(status.node): \(convergence)") }
+            print(StatusText.unitSection(status.units), terminator: "")
+        }
+    }
+}
+
+/// Reads a document file for plan and apply, checking it here first so errors show even without an agent.
+func readDocument(_ path: String) throws -> String {
+    let text: String
+    do {
+        text = try TextFile.read(path)
+    } catch {
+        printError("hcctl: \(error)")
+        throw ExitCode(Exit.refused)
+    }
+    if case .failure(let rejected) = DesiredStateParser.parse(text, file: path) {
+        printError(rejected.description)
+        throw ExitCode(Exit.refused)
+    }
+    return text
+}
+
+struct Plan: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check a desired-state document and show, per node, what it would change; changes nothing.")
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "The document, e.g. desired.yaml.") var file: String
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let text = try readDocument(file)
+        guard let plan = try connection.send(.plan, document: text, file: file).plan else { throw ExitCode(Exit.refused) }
+        if json { return try printJSON(plan) }
+        print("\(file): valid; it would be generation \(plan.generation)")
+        for node in plan.nodes {
+            print(node.changes.isEmpty ? "\(node.node): no change" : "\(node.node):")
+            for change in node.changes { print("  \(change)") }
+        }
+        if let steps = plan.steps {
+            print(steps.isEmpty ? "steps on \(plan.node) now: none" : "steps on \(plan.node) now:")
+            for step in steps { print("  \(step)") }
+        } else {
+            print("steps on \(plan.node): unknown (the reconciler is not running here)")
+        }
+    }
+}
+
+struct Apply: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Accept a desired-state document as the next generation (root only).")
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "The document, e.g. desired.yaml.") var file: String
+
+    func run() throws {
+        let text = try readDocument(file)
+        print(try connection.send(.apply, document: text, file: file).message ?? "ok")
     }
 }
 

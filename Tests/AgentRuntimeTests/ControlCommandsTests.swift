@@ -39,7 +39,7 @@ import Testing
         #expect(await ask(commands, #"{"v":2,"id":1,"command":"status"}"#) == .failure(
             ControlError(.unsupportedVersion, "this agent speaks protocol version 1; the request has 2"), id: 1))
         #expect(await ask(commands, #"{"command":"status"}"#).error?.code == .unsupportedVersion)
-        #expect(await ask(commands, #"{"v":1,"command":"fly"}"#).error == ControlError(.unknownCommand, "unknown command \"fly\"; known: status, reload"))
+        #expect(await ask(commands, #"{"v":1,"command":"fly"}"#).error == ControlError(.unknownCommand, "unknown command \"fly\"; known: status, reload, plan, apply"))
     }
 
     @Test func changesNeedRoot() async {
@@ -57,5 +57,34 @@ import Testing
         let status = await state.status()
         #expect(status.desired.generation == 7)
         #expect(status.desired.rejected.count == 1)
+    }
+
+    @Test func planShowsPerNodeChangesAndChangesNothing() async throws {
+        let (commands, state) = await commands()
+        let next = "generation: 1\ncluster: lab\nnodes: { n1: [web], n2: [web] }\nroles: { web: { units: [ { name: nginx.service, state: running, enabled: true } ] } }\n"
+        let reply = await ask(commands, request("plan", next, file: "next.yaml"), uid: 1000)
+        let plan = try #require(reply.plan)
+        #expect(plan.generation == 8)
+        #expect(plan.nodes == [
+            NodePlan(node: "n1", changes: ["~ nginx.service running, enabled (was nginx.service running)"]),
+            NodePlan(node: "n2", changes: ["+ nginx.service running, enabled"]),
+        ])
+        #expect(plan.steps == nil)  // no reconciler in this test
+        #expect(await state.status().desired.generation == 7)
+    }
+
+    @Test func applyNeedsRootTakesTheNextGenerationAndReportsErrors() async throws {
+        let (commands, state) = await commands()
+        let apply = request("apply", "generation: 1\ncluster: lab\n", file: "a.yaml")
+        #expect(await ask(commands, apply, uid: 1000).error?.code == .forbidden)
+        #expect(await ask(commands, apply) == .success(id: nil, message: "generation 8 accepted"))
+        #expect(await state.status().desired.generation == 8)
+        let bad = request("apply", "generation: 1\ncluster: [\n", file: "a.yaml")
+        #expect(await ask(commands, bad).error?.message.hasPrefix("a.yaml:3:1: ") == true)
+        #expect(await ask(commands, #"{"v":1,"command":"apply"}"#).error?.code == .badRequest)
+    }
+
+    func request(_ command: String, _ document: String, file: String) -> String {
+        JSONValue.object([("v", .integer(1)), ("command", .string(command)), ("file", .string(file)), ("document", .string(document))]).serialized
     }
 }

@@ -29,11 +29,26 @@ import Testing
             Diagnostic(file: "d", mark: nil, path: "generation",
                        message: "generation 5 is already in force with other content; bump generation to apply this document"),
         ]))
-        #expect(store.offer(text: document(4, unit: "b.service"), file: "d") == .rejected([
-            Diagnostic(file: "d", mark: nil, path: "generation", message: "generation 4 is older than generation 5 in force"),
-        ]))
+        #expect(store.offer(text: document(4, unit: "b.service"), file: "d") == .stale(generation: 4))
+        #expect(store.rejected.isEmpty)
         #expect(store.offer(text: document(6, unit: "b.service"), file: "d") == .accepted(generation: 6))
         #expect(store.current?.roles.first?.units.first?.name == "b.service")
+    }
+
+    @Test func applyTakesTheNextGenerationAndKeepsTheTextAsWritten() {
+        var store = DesiredStateStore()
+        _ = store.offer(text: document(5), file: "d")
+        let text = "# comment kept\n" + document(2, unit: "b.service").replacingOccurrences("generation: 2", "generation:   2   # old")
+        #expect(store.apply(text: text, file: "new.yaml") == .accepted(generation: 6))
+        #expect(store.currentText == "# comment kept\n" + document(2, unit: "b.service").replacingOccurrences("generation: 2", "generation:   6   # old"))
+        #expect(store.current?.generation == 6)
+        #expect(store.apply(text: document(9), file: "new.yaml") == .accepted(generation: 9))
+        guard case .rejected(let errors) = store.apply(text: "generation: x\n", file: "bad.yaml") else {
+            Issue.record("a bad document was applied")
+            return
+        }
+        #expect(errors.first?.file == "bad.yaml")
+        #expect(store.current?.generation == 9)
     }
 
     @Test func anUnreadableFileKeepsTheDocumentInForce() {
@@ -42,5 +57,13 @@ import Testing
         let outcome = store.unreadable(TextFile.Failure(path: "d", reason: "Permission denied"), file: "d")
         #expect(outcome == .rejected([Diagnostic(file: "d", mark: nil, path: "", message: "Permission denied")]))
         #expect(store.current?.generation == 2)
+    }
+}
+
+extension String {
+    func replacingOccurrences(_ target: String, _ replacement: String) -> String {
+        var copy = self
+        if let range = copy.firstRange(of: target) { copy.replaceSubrange(range, with: replacement) }
+        return copy
     }
 }

@@ -61,6 +61,30 @@ check "... after exactly 5 starts (no restart loop)" bash -c "n=\$(nsenter -t $i
 check "hcctl status shows the node degraded" bash -c "nsenter -t $init -a hcctl status --json | python3 -c 'import json,sys; assert json.load(sys.stdin)[\"convergence\"] == \"degraded\"'"
 check "the bystander was never touched by the agent" bash -c "! nsenter -t $init -a journalctl -u hcagent.service --no-pager | grep -q hct-bystander"
 
+# hcctl plan tells the truth without acting; hcctl apply acts.
+inside sh -c 'cat > /root/next.yaml' <<'YAML'
+generation: 1
+cluster: lab
+nodes: { rc1: [app] }
+roles:
+  app:
+    units:
+      - { name: hct-web.service, state: running, enabled: true }
+      - { name: hct-idle.service, state: running }
+YAML
+check "hcctl plan shows the change and this node's exact steps" bash -c "
+  out=\$(nsenter -t $init -a hcctl plan /root/next.yaml); echo \"\$out\"
+  grep -q 'it would be generation 2' <<<\"\$out\" && grep -q '+ hct-idle.service running' <<<\"\$out\" &&
+  grep -q -- '- hct-flaky.service (no longer managed' <<<\"\$out\" && grep -qx '  start hct-idle.service' <<<\"\$out\""
+check "... and changes nothing" inactive hct-idle.service
+check "hcctl plan locates an error without asking the agent" bash -c "
+  printf 'generation: 1\ncluster: lab\nnodes: { rc1: [ghost] }\n' | nsenter -t $init -a sh -c 'cat > /root/bad.yaml'
+  out=\$(nsenter -t $init -a hcctl plan /root/bad.yaml 2>&1); code=\$?; echo \"\$out\"
+  test \$code = 1 && grep -q '/root/bad.yaml:3:16: nodes.rc1\[0\]: unknown role' <<<\"\$out\""
+check "hcctl apply takes it as generation 2" bash -c "nsenter -t $init -a hcctl apply /root/next.yaml | grep -qx 'generation 2 accepted'"
+check "... and the new unit runs" wait_until 10 active hct-idle.service
+check "... and the dropped unit is left alone, not stopped" bash -c "! nsenter -t $init -a journalctl -u hcagent.service --no-pager | grep -q 'stopping hct-flaky'"
+
 inside systemctl stop hcagent.service
 inside rm /etc/homecloud/desired.yaml
 inside systemctl stop hct-web.service

@@ -1,0 +1,58 @@
+// What a new desired-state document changes for each node, compared with the one in force.
+
+public enum DocumentChanges {
+    /// One entry per node of either document, in the new document's order, then nodes it drops.
+    public static func perNode(from old: DesiredState?, to new: DesiredState) -> [NodePlan] {
+        var names = new.nodes.map(\.name)
+        for node in old?.nodes ?? [] where !names.contains(node.name) { names.append(node.name) }
+        return names.map { node in
+            let before = Dictionary(units(of: node, in: old).map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+            let after = units(of: node, in: new)
+            var changes: [String] = []
+            for unit in after {
+                if let previous = before[unit.name] {
+                    if previous != unit { changes.append("~ \(describe(unit)) (was \(describe(previous)))") }
+                } else {
+                    changes.append("+ \(describe(unit))")
+                }
+            }
+            for unit in units(of: node, in: old) where !after.contains(where: { $0.name == unit.name }) {
+                changes.append("- \(unit.name) (no longer managed: left as it is)")
+            }
+            return NodePlan(node: node, changes: changes)
+        }
+    }
+
+    private static func units(of node: String, in document: DesiredState?) -> [UnitSpec] {
+        guard let document else { return [] }
+        var seen: Set<String> = []
+        return document.roles(of: node).flatMap { document.role(named: $0)?.units ?? [] }.filter { seen.insert($0.name).inserted }
+    }
+
+    static func describe(_ unit: UnitSpec) -> String {
+        var text = "\(unit.name) \(unit.state.rawValue)"
+        if let enabled = unit.enabled { text += enabled ? ", enabled" : ", disabled" }
+        if unit.placement != .all { text += ", placement \(unit.placement)" }
+        return text
+    }
+}
+
+extension DesiredStateParser {
+    /// The same text with its top-level `generation:` value replaced, everything else byte for byte as written;
+    /// nil when the text has no plain top-level generation to replace.
+    public static func settingGeneration(of text: String, to generation: UInt64) -> String? {
+        guard let root = try? YAMLParser.parse(text), case .mapping(let pairs) = root.content,
+              let value = pairs.first(where: { if case .scalar("generation", _) = $0.key.content { true } else { false } })?.value,
+              case .scalar(let old, quoted: false) = value.content else { return nil }
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let index = value.mark.line - 1
+        guard lines.indices.contains(index) else { return nil }
+        let line = Array(lines[index].unicodeScalars)
+        let start = value.mark.column - 1
+        guard start + old.unicodeScalars.count <= line.count,
+              String(String.UnicodeScalarView(line[start..<start + old.unicodeScalars.count])) == old else { return nil }
+        lines[index] = String(String.UnicodeScalarView(line[..<start])) + String(generation)
+            + String(String.UnicodeScalarView(line[(start + old.unicodeScalars.count)...]))
+        return lines.joined(separator: "\n")
+    }
+}
