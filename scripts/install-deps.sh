@@ -6,6 +6,7 @@ packages=(
   iproute2 nftables iputils-ping procps psmisc curl python3           # the namespace lab
   systemd systemd-container dbus                                      # a real systemd in a container
   keepalived tcpdump                                                  # the VRRP peer and packet captures
+  samba syncthing containerd                                          # real units for the reconciler tests
 )
 missing=()
 for package in "${packages[@]}"; do
