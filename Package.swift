@@ -45,10 +45,7 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
-        .executableTarget(
-            name: "hcagent",
-            dependencies: ["AgentRuntime", .product(name: "ArgumentParser", package: "swift-argument-parser")]
-        ),
+        .executableTarget(name: "hcagent", dependencies: ["AgentRuntime"]),
         .executableTarget(
             name: "hcctl",
             dependencies: ["HomecloudSchema", .product(name: "ArgumentParser", package: "swift-argument-parser")]

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Memory of an idle agent (release build) beside keepalived's, in the same run, on the namespace lab.
+# Memory of an idle agent (release build) beside keepalived's, in the same run, on the namespace lab; then
+# of the installed agent under a real systemd (systemd-nspawn) reconciling examples/desired.yaml.
 # Prints one line per figure. Needs root and `make release`.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -8,7 +9,9 @@ LAB_NET=10.79.0
 source "$root/scripts/lab.sh"
 bin=${BIN:-$root/.build/release}
 work=$(mktemp -d /tmp/hcb-rss.XXXXXX)
-trap 'lab_down; rm -rf "$work"' EXIT
+source "$root/Tests/integration/lib/checks.sh"
+source "$root/Tests/integration/lib/container.sh"
+trap 'container_stop; lab_down; rm -rf "$work"' EXIT
 settle=${SETTLE:-5}
 
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
@@ -58,3 +61,23 @@ echo "hcagent after 20 /metrics scrapes too: RSS $(rss_kib "$agent") KiB, peak $
 k1=$(rss_kib "$keepalived_parent")
 k2=$(rss_kib "$keepalived_vrrp")
 echo "keepalived $(keepalived --version 2>&1 | head -1 | awk '{print $2}') (one VRRPv3 instance), idle ${settle}s: parent $k1 KiB + VRRP child $k2 KiB = $((k1 + k2)) KiB"
+
+# The agent as installed, with its reconciler on a real systemd: examples/desired.yaml on hc1-n1.
+lab_down
+container_boot hcb-rss >/dev/null || exit 1
+inside useradd -m dnas
+printf '[Service]\nExecStart=/bin/sleep infinity\n[Install]\nWantedBy=multi-user.target\n' | inside sh -c 'cat > /etc/systemd/system/k3s.service'
+inside systemctl daemon-reload
+inside mkdir -p /etc/homecloud
+printf 'node: hc1-n1\nbind: 127.0.0.1:7964\n' | inside sh -c 'cat > /etc/homecloud/agent.yaml'
+inside sh -c 'cat > /etc/homecloud/desired.yaml' <"$root/examples/desired.yaml"
+inside systemctl start hcagent.service
+sleep "$settle"
+main=$(unit_property hcagent.service MainPID)
+# awk is an alternatives link under /etc, which the container does not have: read the file, parse it here.
+inside_kib() { inside cat "/proc/$main/status" | awk -v key="$1:" '$1 == key {print $2}'; }
+echo "hcagent under systemd, reconciler on (2 units running), idle ${settle}s: RSS $(inside_kib VmRSS) KiB"
+for _ in $(seq 200); do inside hcctl status >/dev/null; done
+inside systemctl stop k3s.service 2>/dev/null || true
+sleep 1
+echo "... after 200 hcctl status and a drift repair: RSS $(inside_kib VmRSS) KiB, peak $(inside_kib VmHWM) KiB"
