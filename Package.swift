@@ -29,6 +29,13 @@ let package = Package(
         // Protocol cores (pure) and their shells.
         .target(name: "Reconciler", dependencies: ["HomecloudSchema", "CSystemd"]),
         .target(name: "Probes", dependencies: ["HomecloudSchema"]),
+        .target(
+            name: "Gossip",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
 
         // The daemon's parts: control socket, metrics endpoint, systemd notify, document watcher.
         .target(
@@ -54,6 +61,10 @@ let package = Package(
         .testTarget(name: "HomecloudSchemaTests", dependencies: ["HomecloudSchema"]),
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler"]),
         .testTarget(name: "ProbesTests", dependencies: ["Probes"]),
+        .testTarget(
+            name: "GossipTests",
+            dependencies: ["Gossip", .product(name: "NIOEmbedded", package: "swift-nio")]
+        ),
         .testTarget(
             name: "AgentRuntimeTests",
             dependencies: ["AgentRuntime", .product(name: "NIOEmbedded", package: "swift-nio")]
