@@ -2,6 +2,7 @@
 // sd-bus, carries out its steps, and publishes what it sees for hcctl status.
 import HomecloudSchema
 import Logging
+import Metrics
 import Reconciler
 import ServiceLifecycle
 
@@ -66,6 +67,12 @@ final class ReconcileDriver {
     private let logger: Logger
     private var pathToUnit: [String: String] = [:]
     private var timer: Task<Void, Never>?
+    private let startsCounter = Counter(label: "hcagent_reconcile_starts_total")
+    private let stopsCounter = Counter(label: "hcagent_reconcile_stops_total")
+    private let failuresCounter = Counter(label: "hcagent_reconcile_failed_calls_total")
+    private let unitGauges = [
+        ReconcileCore.Convergence.converged, .converging, .degraded,
+    ].map { ($0, Gauge(label: "hcagent_units", dimensions: [("state", $0.rawValue)])) }
 
     init(node: String, bus: SystemdBus, state: AgentState, sink: AsyncStream<ReconcilerService.Input>.Continuation, logger: Logger) {
         self.core = ReconcileCore(node: node, seed: UInt64.random(in: .min ... .max))
@@ -148,9 +155,11 @@ final class ReconcileDriver {
                 switch action {
                 case .start(let name):
                     logger.info("starting \(name)")
+                    startsCounter.increment()
                     try await bus.startUnit(name)
                 case .stop(let name):
                     logger.info("stopping \(name)")
+                    stopsCounter.increment()
                     try await bus.stopUnit(name)
                 case .resetFailed(let name):
                     try await bus.resetFailedUnit(name)
@@ -174,6 +183,7 @@ final class ReconcileDriver {
                 }
             } catch {
                 logger.error("\(error)")
+                failuresCounter.increment()
                 // A refused job ends like a failed one: the planner backs off instead of retrying at once.
                 switch action {
                 case .start(let name), .stop(let name):
@@ -189,6 +199,9 @@ final class ReconcileDriver {
 
     private func publish() async {
         let report = core.report(now: .now)
+        for (state, gauge) in unitGauges {
+            gauge.record(report.units.filter { $0.state == state }.count)
+        }
         await state.publishUnits(convergence: report.state.rawValue, units: report.units.map {
             UnitStatus(name: $0.name, desired: $0.desired, active: $0.active, state: $0.state.rawValue, reason: $0.reason)
         })

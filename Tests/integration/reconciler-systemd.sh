@@ -59,6 +59,9 @@ degraded() { inside hcctl status --json | python3 -c 'import json,sys; u={x["nam
 check "a failing unit is retried with backoff, then reported degraded with systemd's result" wait_until 45 degraded
 check "... after exactly 5 starts (no restart loop)" bash -c "n=\$(nsenter -t $init -a journalctl -u hcagent.service --no-pager | grep -c 'starting hct-flaky.service'); echo \"starts: \$n\"; test \$n = 5"
 check "hcctl status shows the node degraded" bash -c "nsenter -t $init -a hcctl status --json | python3 -c 'import json,sys; assert json.load(sys.stdin)[\"convergence\"] == \"degraded\"'"
+check "metrics count the degraded unit and the starts" bash -c "
+  out=\$(nsenter -t $init -a curl -sf http://127.0.0.1:9646/metrics); grep -E '^hcagent_units\{state=\"degraded\"\} 1' <<<\"\$out\" &&
+  grep -E '^hcagent_reconcile_starts_total [1-9]' <<<\"\$out\""
 check "the bystander was never touched by the agent" bash -c "! nsenter -t $init -a journalctl -u hcagent.service --no-pager | grep -q hct-bystander"
 
 # hcctl plan tells the truth without acting; hcctl apply acts.
