@@ -29,6 +29,7 @@ let package = Package(
         // Protocol cores (pure) and their shells.
         .target(name: "Reconciler", dependencies: ["HomecloudSchema", "CSystemd"]),
         .target(name: "Probes", dependencies: ["HomecloudSchema"]),
+        .target(name: "VRRP", dependencies: ["HomecloudSchema", "CNetlinkRoute"]),
         .target(
             name: "Gossip",
             dependencies: [
@@ -61,6 +62,7 @@ let package = Package(
         .testTarget(name: "HomecloudSchemaTests", dependencies: ["HomecloudSchema"]),
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler"]),
         .testTarget(name: "ProbesTests", dependencies: ["Probes"]),
+        .testTarget(name: "VRRPTests", dependencies: ["VRRP", "CNetlinkRoute"]),
         .testTarget(
             name: "GossipTests",
             dependencies: ["Gossip", .product(name: "NIOEmbedded", package: "swift-nio")]

@@ -1,0 +1,58 @@
+// The agent's record of the VIPs it has put on interfaces, so a restart after a crash removes what it left behind.
+import HomecloudSchema
+
+/// Written before an address is added and after it is removed: whatever the moment of a crash, every VIP the
+/// agent may have added is in the record, and the agent never removes an address it did not add.
+public struct OwnedVIPs: Sendable {
+    public let path: String
+    public private(set) var entries: [Entry]
+
+    public struct Entry: Sendable, Equatable, Hashable {
+        public var interface: String
+        public var prefix: IPPrefix
+        public init(interface: String, prefix: IPPrefix) {
+            self.interface = interface
+            self.prefix = prefix
+        }
+    }
+
+    /// Reads the record; a missing or damaged line is skipped (it cannot name an address to remove).
+    public init(path: String) {
+        self.path = path
+        let text = (try? TextFile.read(path)) ?? ""
+        entries = text.split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: " ")
+            guard fields.count == 2, let prefix = IPPrefix(String(fields[1])) else { return nil }
+            return Entry(interface: String(fields[0]), prefix: prefix)
+        }
+    }
+
+    public mutating func record(_ entry: Entry) throws {
+        guard !entries.contains(entry) else { return }
+        entries.append(entry)
+        try save()
+    }
+
+    public mutating func forget(_ entry: Entry) throws {
+        guard entries.contains(entry) else { return }
+        entries.removeAll { $0 == entry }
+        try save()
+    }
+
+    /// Removes every recorded VIP that is still on its interface (left by a run that crashed), then the record.
+    public mutating func removeStale(using table: VIPAddressTable) -> [Entry] {
+        var removed: [Entry] = []
+        for entry in entries {
+            let present = (try? table.addresses(on: entry.interface))?.contains(entry.prefix) ?? false
+            if present, (try? table.remove(entry.prefix, interface: entry.interface)) != nil { removed.append(entry) }
+        }
+        entries = []
+        try? save()
+        return removed
+    }
+
+    private func save() throws {
+        let text = entries.map { "\($0.interface) \($0.prefix)\n" }.joined()
+        try TextFile.writeAtomically(path, text)
+    }
+}
