@@ -1,10 +1,11 @@
 // libnl-route-3: addresses and link events for the VRRP shell.
-#define _GNU_SOURCE
-#include <sched.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
 
-// setns(2) for network namespaces (Glibc's Swift module hides it behind _GNU_SOURCE): the lab tests run
-// netlink calls inside a namespace of their own.
-static inline int hc_enter_network_namespace(int fd) { return setns(fd, CLONE_NEWNET); }
+// setns(2) for network namespaces: the lab tests run netlink calls inside a namespace of their own.
+// Glibc declares it only under _GNU_SOURCE, and defining that here would give this module another
+// shape of fd_set than every other C module in the build (clang then refuses to merge them), so the
+// declaration and the flag (linux/sched.h) are spelled out.
+extern int setns(int fd, int nstype);
+static inline int hc_enter_network_namespace(int fd) { return setns(fd, 0x40000000 /* CLONE_NEWNET */); }
