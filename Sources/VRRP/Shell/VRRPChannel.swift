@@ -1,0 +1,215 @@
+// Sends and receives VRRP packets (IP protocol 112) on one interface through a raw socket, IPv4 or IPv6.
+import HomecloudSchema
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct VRRPChannelError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+}
+
+/// One raw socket bound to one interface, in the VRRP multicast group, sending with TTL / hop limit 255 (the
+/// receiver checks it: RFC 5798 §5.1.1.3). A reader thread of its own hands packets over with the facts the
+/// codec checks: source, destination and the TTL they arrived with; the VRRP header follows the IP header.
+public final class VRRPChannel: Sendable {
+    public struct Received: Sendable, Equatable {
+        /// The VRRP packet, without the IP header.
+        public var payload: [UInt8]
+        public var source: IPAddress
+        public var destination: IPAddress?
+        public var hopLimit: Int
+    }
+
+    public static let ipv4Group = IPAddress("224.0.0.18")!
+    public static let ipv6Group = IPAddress("ff02::12")!
+    static let vrrpProtocol: Int32 = 112
+
+    public let family: IPAddress.Family
+    public let interface: String
+    /// Looked up once: an index found later could come from another thread's network namespace.
+    private let index: UInt32
+    private let fd: Int32
+    private let closed = Atomic<Bool>(false)
+    /// Once a reader thread runs, it owns the descriptor and closes it when it ends.
+    private let readerStarted = Atomic<Bool>(false)
+
+    public init(interface: String, family: IPAddress.Family) throws {
+        self.family = family
+        self.interface = interface
+        index = if_nametoindex(interface)
+        guard index > 0 else { throw VRRPChannelError(description: "no interface named \(interface)") }
+        fd = socket(family == .ipv4 ? AF_INET : AF_INET6, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), Self.vrrpProtocol)
+        guard fd >= 0 else { throw VRRPChannelError(description: "cannot open a raw socket (needs CAP_NET_RAW): \(String(cString: strerror(errno)))") }
+        do {
+            try configure(index: Int32(index))
+        } catch {
+            Glibc.close(fd)
+            throw error
+        }
+    }
+
+    deinit {
+        if !readerStarted.load(ordering: .acquiring) { Glibc.close(fd) }
+    }
+
+    private func configure(index: Int32) throws {
+        try interface.withCString { name in
+            try set(SOL_SOCKET, SO_BINDTODEVICE, name, socklen_t(strlen(name) + 1), "bind to \(interface)")
+        }
+        // Reads wake up now and then, so close() ends the reader thread without any signalling.
+        var timeout = timeval(tv_sec: 0, tv_usec: 250_000)
+        try set(SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size), "set a read timeout")
+        var hops: Int32 = 255
+        var off: Int32 = 0
+        var on: Int32 = 1
+        switch family {
+        case .ipv4:
+            try set(Int32(IPPROTO_IP), IP_MULTICAST_TTL, &hops, 4, "set the multicast TTL")
+            try set(Int32(IPPROTO_IP), IP_TTL, &hops, 4, "set the TTL")
+            try set(Int32(IPPROTO_IP), IP_MULTICAST_LOOP, &off, 4, "turn multicast loop off")
+            var request = ip_mreqn()
+            request.imr_ifindex = index
+            withUnsafeMutableBytes(of: &request.imr_multiaddr) { $0.copyBytes(from: Self.ipv4Group.bytes) }
+            try set(Int32(IPPROTO_IP), IP_MULTICAST_IF, &request, socklen_t(MemoryLayout<ip_mreqn>.size), "choose the multicast interface")
+            try set(Int32(IPPROTO_IP), IP_ADD_MEMBERSHIP, &request, socklen_t(MemoryLayout<ip_mreqn>.size), "join 224.0.0.18")
+        case .ipv6:
+            try set(Int32(IPPROTO_IPV6), 18 /* IPV6_MULTICAST_HOPS */, &hops, 4, "set the multicast hop limit")
+            try set(Int32(IPPROTO_IPV6), 16 /* IPV6_UNICAST_HOPS */, &hops, 4, "set the hop limit")
+            try set(Int32(IPPROTO_IPV6), 19 /* IPV6_MULTICAST_LOOP */, &off, 4, "turn multicast loop off")
+            var interfaceIndex = UInt32(index)
+            try set(Int32(IPPROTO_IPV6), 17 /* IPV6_MULTICAST_IF */, &interfaceIndex, 4, "choose the multicast interface")
+            try set(Int32(IPPROTO_IPV6), 51 /* IPV6_RECVHOPLIMIT */, &on, 4, "ask for the hop limit")
+            try set(Int32(IPPROTO_IPV6), 49 /* IPV6_RECVPKTINFO */, &on, 4, "ask for the destination")
+            var request = ipv6_mreq()
+            request.ipv6mr_interface = UInt32(index)
+            withUnsafeMutableBytes(of: &request.ipv6mr_multiaddr) { $0.copyBytes(from: Self.ipv6Group.bytes) }
+            try set(Int32(IPPROTO_IPV6), 20 /* IPV6_JOIN_GROUP */, &request, socklen_t(MemoryLayout<ipv6_mreq>.size), "join ff02::12")
+        }
+    }
+
+    private func set(_ level: Int32, _ name: Int32, _ value: UnsafeRawPointer, _ length: socklen_t, _ what: String) throws {
+        guard setsockopt(fd, level, name, value, length) == 0 else {
+            throw VRRPChannelError(description: "cannot \(what): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Sends one VRRP packet (the kernel adds the IP header with this interface's primary address).
+    public func send(_ payload: [UInt8], to destination: IPAddress) throws {
+        let sent: Int
+        switch destination.family {
+        case .ipv4:
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            withUnsafeMutableBytes(of: &address.sin_addr) { $0.copyBytes(from: destination.bytes) }
+            sent = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, payload, payload.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+        case .ipv6:
+            var address = sockaddr_in6()
+            address.sin6_family = sa_family_t(AF_INET6)
+            address.sin6_scope_id = index
+            withUnsafeMutableBytes(of: &address.sin6_addr) { $0.copyBytes(from: destination.bytes) }
+            sent = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, payload, payload.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+            }
+        }
+        guard sent == payload.count else {
+            throw VRRPChannelError(description: "cannot send to \(destination) on \(interface): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Packets as they arrive, read on a thread of this channel's own, until close(). Call once.
+    public func packets() -> AsyncStream<Received> {
+        let (stream, continuation) = AsyncStream.makeStream(of: Received.self, bufferingPolicy: .bufferingNewest(64))
+        final class Reader: @unchecked Sendable {
+            let channel: VRRPChannel
+            let sink: AsyncStream<Received>.Continuation
+            init(channel: VRRPChannel, sink: AsyncStream<Received>.Continuation) {
+                self.channel = channel
+                self.sink = sink
+            }
+        }
+        var thread = pthread_t()
+        readerStarted.store(true, ordering: .releasing)
+        let reader = Unmanaged.passRetained(Reader(channel: self, sink: continuation)).toOpaque()
+        pthread_create(&thread, nil, { raw in
+            let reader = Unmanaged<Reader>.fromOpaque(raw!).takeRetainedValue()
+            while !reader.channel.closed.load(ordering: .acquiring) {
+                if let packet = reader.channel.receiveOne() { reader.sink.yield(packet) }
+            }
+            Glibc.close(reader.channel.fd)
+            reader.sink.finish()
+            return nil
+        }, reader)
+        pthread_detach(thread)
+        return stream
+    }
+
+    /// One packet, or nil after the read timeout or for anything that is not a whole packet.
+    private func receiveOne() -> Received? {
+        var buffer = [UInt8](repeating: 0, count: 2048)
+        var control = [UInt8](repeating: 0, count: 256)
+        var source = sockaddr_storage()
+        var controlLength = 0
+        let count: Int = buffer.withUnsafeMutableBytes { data in
+            control.withUnsafeMutableBytes { controlBytes in
+                withUnsafeMutablePointer(to: &source) { sourcePointer in
+                    var vector = iovec(iov_base: data.baseAddress, iov_len: data.count)
+                    return withUnsafeMutablePointer(to: &vector) { vectorPointer in
+                        var message = msghdr()
+                        message.msg_name = UnsafeMutableRawPointer(sourcePointer)
+                        message.msg_namelen = socklen_t(MemoryLayout<sockaddr_storage>.size)
+                        message.msg_iov = vectorPointer
+                        message.msg_iovlen = 1
+                        message.msg_control = controlBytes.baseAddress
+                        message.msg_controllen = controlBytes.count
+                        let received = recvmsg(fd, &message, 0)
+                        controlLength = message.msg_controllen
+                        return received
+                    }
+                }
+            }
+        }
+        guard count > 0 else { return nil }
+        switch family {
+        case .ipv4:
+            // A raw IPv4 socket hands over the IP header too: read the TTL and addresses from it.
+            guard count >= 20 else { return nil }
+            let headerLength = Int(buffer[0] & 0x0F) * 4
+            guard headerLength >= 20, count > headerLength,
+                  let from = IPAddress(bytes: Array(buffer[12..<16])), let to = IPAddress(bytes: Array(buffer[16..<20])) else { return nil }
+            return Received(payload: Array(buffer[headerLength..<count]), source: from, destination: to, hopLimit: Int(buffer[8]))
+        case .ipv6:
+            let from = withUnsafeBytes(of: &source) { raw -> IPAddress? in
+                let address = raw.load(as: sockaddr_in6.self)
+                return IPAddress(bytes: withUnsafeBytes(of: address.sin6_addr) { Array($0) })
+            }
+            guard let from else { return nil }
+            var hopLimit = -1
+            var destination: IPAddress?
+            // Walk the control messages (struct cmsghdr: size_t length, int level, int type, then data).
+            var offset = 0
+            let header = MemoryLayout<Int>.size + 8
+            while offset + header <= controlLength {
+                let length = control.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: Int.self) }
+                let level = control.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset + MemoryLayout<Int>.size, as: Int32.self) }
+                let type = control.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset + MemoryLayout<Int>.size + 4, as: Int32.self) }
+                guard length >= header, offset + length <= controlLength else { break }
+                if level == Int32(IPPROTO_IPV6) && type == 52 /* IPV6_HOPLIMIT */ {
+                    hopLimit = Int(control.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset + header, as: Int32.self) })
+                } else if level == Int32(IPPROTO_IPV6) && type == 50 /* IPV6_PKTINFO: in6_addr, then ifindex */ {
+                    destination = IPAddress(bytes: Array(control[(offset + header)..<(offset + header + 16)]))
+                }
+                offset += (length + 7) & ~7
+            }
+            return Received(payload: Array(buffer[0..<count]), source: from, destination: destination, hopLimit: hopLimit)
+        }
+    }
+
+    /// Stops receiving: the reader thread sees it within its read timeout (250 ms), closes the socket and ends
+    /// the packet stream. Without a reader, the socket closes with the channel.
+    public func close() {
+        closed.store(true, ordering: .releasing)
+    }
+}
