@@ -12,8 +12,9 @@ import ServiceLifecycle
 import UnixSignals
 
 public enum Agent {
-    /// A graceful stop (SIGTERM) must be done within this; past it the parts are cancelled.
-    public static let shutdownBudget = Duration.milliseconds(1500)
+    /// A graceful stop (SIGTERM) must be done within this; past it the parts are cancelled. VRRP uses most of
+    /// it at worst: a stopping master waits for a successor to announce the VIP (VRRPService.stopBudget).
+    public static let shutdownBudget = Duration.milliseconds(3000)
 
     /// Loads and checks agent.yaml; the error carries every located problem.
     public static func loadConfig(path: String) -> Result<AgentConfig, FileRejected> {
@@ -76,7 +77,7 @@ public enum Agent {
         let metrics = try await MetricsServer.bind(host: config.metrics.host, port: config.metrics.port, registry: registry, group: group, logger: logger)
         var services: [any Service] = [
             control, metrics, DesiredStateWatcher(state: state, path: config.desired),
-            ReconcilerService(state: state, logger: logger),
+            ReconcilerService(state: state, logger: logger), VRRPService(state: state, logger: logger),
         ]
         if let interval = notifier.watchdogInterval {
             let loop = group.next()
@@ -99,16 +100,25 @@ public enum Agent {
         groupConfig.maximumGracefulShutdownDuration = shutdownBudget
         groupConfig.maximumCancellationDuration = .milliseconds(300)
         let serviceGroup = ServiceGroup(configuration: groupConfig)
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await serviceGroup.run() }
+        enum Finished { case group, signalWatcher }
+        try await withThrowingTaskGroup(of: Finished.self) { tasks in
+            tasks.addTask {
+                try await serviceGroup.run()
+                return .group
+            }
             tasks.addTask {
                 // STOPPING=1 as soon as the stop begins, so `systemctl status` says so.
                 for await _ in await UnixSignalsSequence(trapping: .sigterm, .sigint) {
                     notifier.stopping()
                     break
                 }
+                return .signalWatcher
             }
-            try await tasks.next()
+            // The service group ends the run (its graceful stop may take a while: VRRP hands the VIP over);
+            // the signal watcher only reports that the stop has begun.
+            while let finished = try await tasks.next() {
+                if finished == .group { break }
+            }
             tasks.cancelAll()
         }
     }

@@ -57,18 +57,22 @@ public final class ControlServer: Service {
     }
 
     public func run() async throws {
-        try await cancelWhenGracefulShutdown {
-            try await withThrowingDiscardingTaskGroup { group in
-                try await self.server.executeThenClose { inbound in
-                    for try await (connection, uid) in inbound {
-                        if self.openConnections.withLock({ $0 }) >= Self.maxConnections {
-                            try? await connection.channel.close()
-                            continue
+        do {
+            try await cancelWhenGracefulShutdown {
+                try await withThrowingDiscardingTaskGroup { group in
+                    try await self.server.executeThenClose { inbound in
+                        for try await (connection, uid) in inbound {
+                            if self.openConnections.withLock({ $0 }) >= Self.maxConnections {
+                                try? await connection.channel.close()
+                                continue
+                            }
+                            group.addTask { await self.serve(connection, uid: uid) }
                         }
-                        group.addTask { await self.serve(connection, uid: uid) }
                     }
                 }
             }
+        } catch is CancellationError {
+            // The graceful stop cancels the accept loop: that is how this service ends.
         }
         unlink(path)
     }

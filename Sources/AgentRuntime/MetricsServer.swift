@@ -38,14 +38,18 @@ public final class MetricsServer: Service {
 
     public func run() async throws {
         let memory = Metrics.Gauge(label: "process_resident_memory_bytes")
-        try await cancelWhenGracefulShutdown {
-            try await withThrowingDiscardingTaskGroup { group in
-                try await self.server.executeThenClose { inbound in
-                    for try await connection in inbound {
-                        group.addTask { await self.serve(connection, memory: memory) }
+        do {
+            try await cancelWhenGracefulShutdown {
+                try await withThrowingDiscardingTaskGroup { group in
+                    try await self.server.executeThenClose { inbound in
+                        for try await connection in inbound {
+                            group.addTask { await self.serve(connection, memory: memory) }
+                        }
                     }
                 }
             }
+        } catch is CancellationError {
+            // The graceful stop cancels the accept loop: that is how this service ends.
         }
     }
 
