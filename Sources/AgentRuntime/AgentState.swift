@@ -14,6 +14,10 @@ public actor AgentState {
     private let refusedCounter = Counter(label: "hcagent_desired_refused_total")
     private var documentSubscribers: [AsyncStream<DesiredState>.Continuation] = []
     private var unitReport: (convergence: String, units: [UnitStatus])?
+    private var vipReport: [VIPStatus]?
+    private var heldSubscribers: [AsyncStream<Set<String>>.Continuation] = []
+    private var held: Set<String> = []
+    private var handoverHandler: (@Sendable (String) async -> Result<String, ControlError>)?
 
     public init(config: AgentConfig, logger: Logger, notifier: SystemdNotifier = SystemdNotifier()) {
         self.config = config
@@ -130,6 +134,33 @@ public actor AgentState {
         if changed { notifier.status(statusLine) }
     }
 
+    /// VRRP's view of this node's VIPs, and which of them it holds (for `vip:NAME` placement).
+    public func publishVIPs(_ vips: [VIPStatus]) {
+        vipReport = vips
+        let nowHeld = Set(vips.filter { $0.state == "master" }.map(\.name))
+        guard nowHeld != held else { return }
+        held = nowHeld
+        for subscriber in heldSubscribers { subscriber.yield(nowHeld) }
+    }
+
+    /// The names of the VIPs this node holds, now and at every change.
+    public func heldVIPs() -> AsyncStream<Set<String>> {
+        let (stream, continuation) = AsyncStream.makeStream(of: Set<String>.self, bufferingPolicy: .bufferingNewest(1))
+        continuation.yield(held)
+        heldSubscribers.append(continuation)
+        return stream
+    }
+
+    public func setHandoverHandler(_ handler: (@Sendable (String) async -> Result<String, ControlError>)?) {
+        handoverHandler = handler
+    }
+
+    /// hcctl vip handover NAME.
+    public func handOver(vip name: String) async -> Result<String, ControlError> {
+        guard let handoverHandler else { return .failure(ControlError(.failed, "VRRP is not running on this node")) }
+        return await handoverHandler(name)
+    }
+
     /// One line for `systemctl status` (STATUS=).
     public var statusLine: String {
         var line = "node \(config.node)"
@@ -158,8 +189,8 @@ public actor AgentState {
             version: Self.version,
             desired: DesiredSummary(generation: document?.generation, file: config.desired, rejected: store.rejected),
             members: [MemberStatus(name: config.node, address: address, state: "alive")],
-            // VRRP is not running yet: every VIP of the document is in VRRP's Initialize state.
-            vips: (document?.vips ?? []).map { VIPStatus(name: $0.name, address: $0.address.description, state: "init", holder: nil) },
+            // Until VRRP reports, every VIP of the document is in VRRP's Initialize state.
+            vips: vipReport ?? (document?.vips ?? []).map { VIPStatus(name: $0.name, address: $0.address.description, state: "init", holder: nil) },
             units: units,
             convergence: unitReport?.convergence
         )

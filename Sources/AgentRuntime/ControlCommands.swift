@@ -39,6 +39,14 @@ public struct ControlCommands: Sendable {
             case .rejected(let diagnostics):
                 return .failure(ControlError(.failed, diagnostics.map(\.description).joined(separator: "\n")), id: id)
             }
+        case .handover:
+            guard let vip = request["vip"]?.string else {
+                return .failure(ControlError(.badRequest, "handover needs \"vip\": the VIP's name"), id: id)
+            }
+            switch await state.handOver(vip: vip) {
+            case .success(let message): return .success(id: id, message: message)
+            case .failure(let error): return .failure(error, id: id)
+            }
         case .plan, .apply:
             guard let text = request["document"]?.string else {
                 return .failure(ControlError(.badRequest, "\(name) needs \"document\": the document's text"), id: id)

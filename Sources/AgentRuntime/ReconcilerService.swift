@@ -17,6 +17,8 @@ public struct ReconcilerService: Service {
 
     enum Input: Sendable {
         case document(DesiredState)
+        /// The VIPs this node holds (VRRP): `vip:NAME` units follow them.
+        case vips(Set<String>)
         case bus(SystemdBus.Event)
         case timer
         /// hcctl plan: the steps a document would cause here, from a copy of the planner.
@@ -36,6 +38,7 @@ public struct ReconcilerService: Service {
         defer { bus.close() }
         let (inputs, sink) = AsyncStream.makeStream(of: Input.self)
         let documents = await state.documents()
+        let held = await state.heldVIPs()
         let driver = ReconcileDriver(node: state.config.node, bus: bus, state: state, sink: sink, logger: logger)
         await state.setPlanner { document in
             await withCheckedContinuation { answer in
@@ -46,6 +49,7 @@ public struct ReconcilerService: Service {
         await withDiscardingTaskGroup { group in
             group.addTask { for await document in documents { sink.yield(.document(document)) } }
             group.addTask { for await event in bus.events { sink.yield(.bus(event)) } }
+            group.addTask { for await names in held { sink.yield(.vips(names)) } }
             await withGracefulShutdownHandler {
                 for await input in inputs { await driver.step(input) }
             } onGracefulShutdown: {
@@ -91,6 +95,8 @@ final class ReconcileDriver {
         case .document(let document):
             actions = core.onDocument(document, now: .now)
             for name in managedNames() { actions += await read(name) }
+        case .vips(let held):
+            actions = core.onVIPs(held: held, now: .now)
         case .bus(.unitChanged(let path)):
             if let name = pathToUnit[path] { actions = await read(name) }
         case .bus(.jobRemoved(let unit, let result)):

@@ -2,6 +2,8 @@
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
+// sockaddr_ll, for gratuitous ARP through a packet socket.
+#include <netpacket/packet.h>
 
 // setns(2) for network namespaces: the lab tests run netlink calls inside a namespace of their own.
 // Glibc declares it only under _GNU_SOURCE, and defining that here would give this module another

@@ -18,12 +18,14 @@ public struct ControlRequest: Codable, Sendable, Equatable {
         case plan
         /// Accept `document` with the next generation. Root only.
         case apply
+        /// Hand a VIP this node holds to another board, make before break (`vip`: its name).
+        case handover
 
         /// Requests that change the agent's state need uid 0.
         public var changesState: Bool {
             switch self {
             case .status, .plan: return false
-            case .reload, .apply: return true
+            case .reload, .apply, .handover: return true
             }
         }
     }
@@ -35,13 +37,16 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     public var document: String?
     /// Where that text came from, for its error messages.
     public var file: String?
+    /// The VIP's name, for handover.
+    public var vip: String?
 
-    public init(command: Command, id: Int? = nil, document: String? = nil, file: String? = nil) {
+    public init(command: Command, id: Int? = nil, document: String? = nil, file: String? = nil, vip: String? = nil) {
         self.v = ControlProtocol.version
         self.id = id
         self.command = command
         self.document = document
         self.file = file
+        self.vip = vip
     }
 }
 
@@ -172,14 +177,24 @@ public struct MemberStatus: Codable, Sendable, Equatable {
 public struct VIPStatus: Codable, Sendable, Equatable {
     public var name: String
     public var address: String
-    /// init, backup, master or fault.
+    /// init, backup, master, fault or stopped.
     public var state: String
+    /// The node holding the VIP: this node's name when master, else the master's address as VRRP heard it.
     public var holder: String?
-    public init(name: String, address: String, state: String, holder: String?) {
+    /// The priority this node advertises now (base priority adjusted by tracked probes).
+    public var priority: Int?
+    /// The last transition: when (Unix seconds) and why.
+    public var since: Int?
+    public var reason: String?
+    public init(name: String, address: String, state: String, holder: String?, priority: Int? = nil, since: Int? = nil,
+                reason: String? = nil) {
         self.name = name
         self.address = address
         self.state = state
         self.holder = holder
+        self.priority = priority
+        self.since = since
+        self.reason = reason
     }
 
     /// `holder` is always present, null when no node holds the VIP, so scripts can rely on the key.
@@ -189,6 +204,9 @@ public struct VIPStatus: Codable, Sendable, Equatable {
         try container.encode(address, forKey: .address)
         try container.encode(state, forKey: .state)
         try container.encode(holder, forKey: .holder)
+        try container.encodeIfPresent(priority, forKey: .priority)
+        try container.encodeIfPresent(since, forKey: .since)
+        try container.encodeIfPresent(reason, forKey: .reason)
     }
 }
 
@@ -210,3 +228,4 @@ public struct UnitStatus: Codable, Sendable, Equatable {
         self.reason = reason
     }
 }
+extension ControlError: Error {}

@@ -65,7 +65,11 @@ extension MemberStatus: JSONWritable {
 
 extension VIPStatus: JSONWritable {
     public var json: JSONValue {
-        .object([("name", .string(name)), ("address", .string(address)), ("state", .string(state)), ("holder", holder.json)])
+        var members: [(String, JSONValue)] = [("name", .string(name)), ("address", .string(address)), ("state", .string(state)), ("holder", holder.json)]
+        if let priority { members.append(("priority", JSONValue.integer(priority))) }
+        if let since { members.append(("since", JSONValue.integer(since))) }
+        if let reason { members.append(("reason", .string(reason))) }
+        return .object(members)
     }
 }
 

@@ -97,6 +97,12 @@ public struct VirtualIP: Sendable, Equatable {
     public var track: [String]
     public var preempt: Bool
     public var preemptDelay: Duration
+    /// Peers to send advertisements to, for networks that block multicast; empty: the VRRP multicast group.
+    public var unicast: [IPAddress]
+
+    /// 100 ms: a dead master's VIP moves within 3 intervals plus the skew (about 0.36 s at priority 100), for
+    /// 10 packets of 50-70 bytes a second per VIP; keepalived's 1 s default takes 3.6 s.
+    public static let defaultAdvert = Duration.milliseconds(100)
 
     public struct Priority: Sendable, Equatable {
         public var `default`: Int
@@ -108,9 +114,9 @@ public struct VirtualIP: Sendable, Equatable {
         public func of(_ node: String) -> Int { perNode[node] ?? `default` }
     }
 
-    public init(name: String, address: IPPrefix, interface: String, vrid: Int, advert: Duration = .seconds(1),
+    public init(name: String, address: IPPrefix, interface: String, vrid: Int, advert: Duration = defaultAdvert,
                 priority: Priority = Priority(default: 100), track: [String] = [], preempt: Bool = true,
-                preemptDelay: Duration = .zero) {
+                preemptDelay: Duration = .zero, unicast: [IPAddress] = []) {
         self.name = name
         self.address = address
         self.interface = interface
@@ -120,6 +126,7 @@ public struct VirtualIP: Sendable, Equatable {
         self.track = track
         self.preempt = preempt
         self.preemptDelay = preemptDelay
+        self.unicast = unicast
     }
 }
 

@@ -144,7 +144,7 @@ public enum DesiredStateParser {
 
     // MARK: vips
 
-    static let vipKeys = ["name", "address", "interface", "vrid", "advert", "priority", "track", "preempt", "preempt_delay"]
+    static let vipKeys = ["name", "address", "interface", "vrid", "advert", "priority", "track", "preempt", "preempt_delay", "unicast"]
 
     private static func readVIPs(_ node: YAMLNode, probes: [Probe], reader: inout YAMLReader) -> [VirtualIP] {
         let path = KeyPath("vips")
@@ -190,7 +190,7 @@ public enum DesiredStateParser {
             }
         }
         let vrid = fields["vrid"].flatMap { reader.integer($0, at: path.key("vrid"), in: 1...255) }
-        var advert = Duration.seconds(1)
+        var advert = VirtualIP.defaultAdvert
         if let advertNode = fields["advert"] {
             if let value = reader.duration(advertNode, at: path.key("advert"), in: .milliseconds(10) ... .milliseconds(40950)) {
                 if value.components.attoseconds % 10_000_000_000_000_000 != 0 {
@@ -215,9 +215,20 @@ public enum DesiredStateParser {
         let preemptDelay = fields["preempt_delay"].flatMap {
             reader.duration($0, at: path.key("preempt_delay"), in: .zero ... .seconds(3600))
         } ?? .zero
+        var unicast: [IPAddress] = []
+        if let unicastNode = fields["unicast"], let items = reader.sequence(unicastNode, at: path.key("unicast")) {
+            for (index, item) in items.enumerated() {
+                guard let text = reader.string(item, at: path.key("unicast").index(index)) else { continue }
+                if let peer = IPAddress(text), peer.family == address?.address.family {
+                    unicast.append(peer)
+                } else {
+                    reader.fail(item.mark, path.key("unicast").index(index), "\"\(text)\" is not an address of the VIP's family")
+                }
+            }
+        }
         guard reader.diagnostics.count == errorsBefore, let name, let address, let interface, let vrid else { return nil }
         return VirtualIP(name: name, address: address, interface: interface, vrid: vrid, advert: advert,
-                         priority: priority, track: track, preempt: preempt, preemptDelay: preemptDelay)
+                         priority: priority, track: track, preempt: preempt, preemptDelay: preemptDelay, unicast: unicast)
     }
 
     /// `priority: 120`, or `priority: { default: 100, hc1-n1: 150 }`. 255 is VRRP's address owner and 0 means

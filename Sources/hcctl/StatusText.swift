@@ -1,5 +1,8 @@
 // `hcctl status` for people: short sections with aligned columns.
 import HomecloudSchema
+#if canImport(Glibc)
+import Glibc
+#endif
 
 enum StatusText {
     static func render(_ status: StatusReport) -> String {
@@ -16,10 +19,17 @@ enum StatusText {
             for diagnostic in status.desired.rejected { out += "           \(diagnostic)\n" }
         }
         out += section("members", ["NAME", "ADDRESS", "STATE"], status.members.map { [$0.name, $0.address, $0.state] })
-        out += section("vips", ["NAME", "ADDRESS", "STATE", "HOLDER"], status.vips.map { [$0.name, $0.address, $0.state, $0.holder ?? "-"] })
+        out += vipSection(status.vips)
         if let convergence = status.convergence { out += "this node: \(convergence)\n" }
         out += unitSection(status.units)
         return out
+    }
+
+    static func vipSection(_ vips: [VIPStatus], now: Int = Int(time(nil))) -> String {
+        section("vips", ["NAME", "ADDRESS", "STATE", "HOLDER", "PRIORITY", "SINCE", "WHY"], vips.map {
+            [$0.name, $0.address, $0.state, $0.holder ?? "-", $0.priority.map(String.init) ?? "-",
+             $0.since.map { "\(max(0, now - $0))s ago" } ?? "-", $0.reason ?? ""]
+        })
     }
 
     static func unitSection(_ units: [UnitStatus]) -> String {

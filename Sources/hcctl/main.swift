@@ -27,10 +27,10 @@ struct ConnectionOptions: ParsableArguments {
     var socket: String = AgentConfig.defaultSocket
 
     /// Sends one request; prints why and exits 3 when the agent cannot be reached, 1 when it refuses.
-    func send(_ command: ControlRequest.Command, document: String? = nil, file: String? = nil) throws -> ControlReply {
+    func send(_ command: ControlRequest.Command, document: String? = nil, file: String? = nil, vip: String? = nil) throws -> ControlReply {
         let reply: ControlReply
         do {
-            reply = try ControlClient(path: socket).send(ControlRequest(command: command, document: document, file: file))
+            reply = try ControlClient(path: socket).send(ControlRequest(command: command, document: document, file: file, vip: vip))
         } catch {
             printError("hcctl: \(error)")
             throw ExitCode(Exit.unreachable)
@@ -49,7 +49,7 @@ struct HCCtl: ParsableCommand {
         abstract: "Control the local homecloud agent.",
         discussion: "Exit status: 0 ok, 1 the agent refused the request, 2 usage, 3 the agent is unreachable.",
         version: "0.1.0",
-        subcommands: [Status.self, Units.self, Plan.self, Apply.self, Reload.self]
+        subcommands: [Status.self, Units.self, VIPs.self, Plan.self, Apply.self, Reload.self]
     )
     // Declared here too, so --socket may come before the subcommand: `hcctl --socket PATH status`.
     @OptionGroup var connection: ConnectionOptions
@@ -91,6 +91,42 @@ struct Units: ParsableCommand {
         } else {
             if let convergence = status.convergence { print("\(status.node): \(convergence)") }
             print(StatusText.unitSection(status.units), terminator: "")
+        }
+    }
+}
+
+struct VIPs: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vip",
+        abstract: "This node's view of the VIPs (state, holder, priority, last transition), or hand one over.",
+        subcommands: [Show.self, Handover.self],
+        defaultSubcommand: Show.self
+    )
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "State, holder, priority and the last transition of every VIP.")
+        @OptionGroup var connection: ConnectionOptions
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() throws {
+            guard let status = try connection.send(.status).status else { throw ExitCode(Exit.refused) }
+            if json {
+                try printJSON(status.vips)
+            } else {
+                print(StatusText.vipSection(status.vips), terminator: "")
+            }
+        }
+    }
+
+    struct Handover: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Move a VIP this node holds to the next board, make before break: it stays here until the other board has announced it.")
+        @OptionGroup var connection: ConnectionOptions
+        @Argument(help: "The VIP's name.") var name: String
+
+        func run() throws {
+            let reply = try connection.send(.handover, vip: name)
+            print(reply.message ?? "ok")
         }
     }
 }

@@ -39,7 +39,14 @@ import Testing
         #expect(await ask(commands, #"{"v":2,"id":1,"command":"status"}"#) == .failure(
             ControlError(.unsupportedVersion, "this agent speaks protocol version 1; the request has 2"), id: 1))
         #expect(await ask(commands, #"{"command":"status"}"#).error?.code == .unsupportedVersion)
-        #expect(await ask(commands, #"{"v":1,"command":"fly"}"#).error == ControlError(.unknownCommand, "unknown command \"fly\"; known: status, reload, plan, apply"))
+        #expect(await ask(commands, #"{"v":1,"command":"fly"}"#).error == ControlError(.unknownCommand, "unknown command \"fly\"; known: status, reload, plan, apply, handover"))
+    }
+
+    @Test func handoverNamesItsVIPAndNeedsVRRP() async {
+        let (commands, _) = await commands()
+        #expect(await ask(commands, #"{"v":1,"command":"handover"}"#).error == ControlError(.badRequest, "handover needs \"vip\": the VIP's name"))
+        #expect(await ask(commands, #"{"v":1,"command":"handover","vip":"front"}"#, uid: 1000).error?.code == .forbidden)
+        #expect(await ask(commands, #"{"v":1,"command":"handover","vip":"front"}"#).error == ControlError(.failed, "VRRP is not running on this node"))
     }
 
     @Test func changesNeedRoot() async {

@@ -49,8 +49,9 @@ struct VRRPChannelTests {
             }
             defer { deadline.cancel() }
             let payload: [UInt8] = [0x31, 51, 100, 1, 0, 100, 0, 0] + (family == .ipv4 ? [10, 88, 1, 250] : [UInt8](repeating: 0xfd, count: 16))
+            let sourceAddress = family == .ipv4 ? IPAddress("10.88.1.1")! : IPAddress("fd88:1::1")!
             let group = family == .ipv4 ? VRRPChannel.ipv4Group : VRRPChannel.ipv6Group
-            try sender.send(payload, to: group)
+            try sender.send(payload, to: group, from: sourceAddress)
             let multicast = try #require(await packets.next())
             #expect(multicast.payload == payload)
             #expect(multicast.hopLimit == 255)
@@ -58,9 +59,9 @@ struct VRRPChannelTests {
             if family == .ipv4 {
                 #expect(multicast.source == IPAddress("10.88.1.1"))
             } else {
-                #expect(multicast.source.bytes.prefix(2) == [0xfe, 0x80])  // from the link-local address
+                #expect(multicast.source == sourceAddress)  // the source asked for, not the kernel's choice
             }
-            try sender.send(payload, to: family == .ipv4 ? IPAddress("10.88.1.2")! : IPAddress("fd88:1::2")!)
+            try sender.send(payload, to: family == .ipv4 ? IPAddress("10.88.1.2")! : IPAddress("fd88:1::2")!, from: sourceAddress)
             let unicast = try #require(await packets.next())
             #expect(unicast.payload == payload && unicast.hopLimit == 255)
             sender.close()

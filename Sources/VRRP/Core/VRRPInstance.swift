@@ -288,7 +288,8 @@ public struct VRRPInstance: Sendable {
         adverTimer = now + settings.advertInterval
         announcementsLeft = Self.repeatAnnouncements
         announceTimer = now + Self.announcementSpacing
-        return [.addAddresses, .sendAdvertisement(ownAdvertisement(priority: priority)), .announce, move(to: .master, reason, now)]
+        // Clients first: the old master lets go when it hears the advertisement, and by then they should know.
+        return [.addAddresses, .announce, .sendAdvertisement(ownAdvertisement(priority: priority)), move(to: .master, reason, now)]
     }
 
     private mutating func becomeBackup(reason: String, now: Duration, removeAddresses: Bool) -> [Action] {

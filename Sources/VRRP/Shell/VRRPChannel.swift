@@ -1,4 +1,6 @@
 // Sends and receives VRRP packets (IP protocol 112) on one interface through a raw socket, IPv4 or IPv6.
+// The socket constants (SOCK_RAW, IPPROTO_IPV6) come through libnl's headers: Glibc's module does not export them all.
+import CNetlinkRoute
 import HomecloudSchema
 import Synchronization
 #if canImport(Glibc)
@@ -58,8 +60,7 @@ public final class VRRPChannel: Sendable {
             try set(SOL_SOCKET, SO_BINDTODEVICE, name, socklen_t(strlen(name) + 1), "bind to \(interface)")
         }
         // Reads wake up now and then, so close() ends the reader thread without any signalling.
-        var timeout = timeval(tv_sec: 0, tv_usec: 250_000)
-        try set(SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size), "set a read timeout")
+        guard setReadTimeout(fd, milliseconds: 250) else { throw VRRPChannelError(description: "cannot set a read timeout") }
         var hops: Int32 = 255
         var off: Int32 = 0
         var on: Int32 = 1
@@ -94,55 +95,75 @@ public final class VRRPChannel: Sendable {
         }
     }
 
-    /// Sends one VRRP packet (the kernel adds the IP header with this interface's primary address).
-    public func send(_ payload: [UInt8], to destination: IPAddress) throws {
-        let sent: Int
+    /// Sends one VRRP packet from `source`, an address of this interface: the checksum covers the source, so
+    /// the kernel must not choose another one (a VIP on the same interface, say). The kernel adds the IP header.
+    public func send(_ payload: [UInt8], to destination: IPAddress, from source: IPAddress) throws {
+        // sockaddr and one control message (struct cmsghdr: size_t length, int level, int type; then the data,
+        // aligned to 8): IP_PKTINFO's in_pktinfo or IPV6_PKTINFO's in6_pktinfo names the source.
+        var name = sockaddr_storage()
+        var nameLength: socklen_t
+        var control: [UInt8]
         switch destination.family {
         case .ipv4:
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            withUnsafeMutableBytes(of: &address.sin_addr) { $0.copyBytes(from: destination.bytes) }
-            sent = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, payload, payload.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            nameLength = socklen_t(MemoryLayout<sockaddr_in>.size)
+            withUnsafeMutableBytes(of: &name) { raw in
+                raw.storeBytes(of: sa_family_t(AF_INET), toByteOffset: 0, as: sa_family_t.self)
+                raw.baseAddress!.advanced(by: 4).copyMemory(from: destination.bytes, byteCount: 4)
             }
+            let info = withUnsafeBytes(of: Int32(index)) { Array($0) } + source.bytes + [0, 0, 0, 0]
+            control = Self.controlMessage(level: Int32(IPPROTO_IP), type: 8 /* IP_PKTINFO */, data: info)
         case .ipv6:
-            var address = sockaddr_in6()
-            address.sin6_family = sa_family_t(AF_INET6)
-            address.sin6_scope_id = index
-            withUnsafeMutableBytes(of: &address.sin6_addr) { $0.copyBytes(from: destination.bytes) }
-            sent = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, payload, payload.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+            nameLength = socklen_t(MemoryLayout<sockaddr_in6>.size)
+            withUnsafeMutableBytes(of: &name) { raw in
+                raw.storeBytes(of: sa_family_t(AF_INET6), toByteOffset: 0, as: sa_family_t.self)
+                raw.baseAddress!.advanced(by: 8).copyMemory(from: destination.bytes, byteCount: 16)
+                raw.storeBytes(of: index, toByteOffset: 24, as: UInt32.self)  // sin6_scope_id
+            }
+            let info = source.bytes + withUnsafeBytes(of: Int32(index)) { Array($0) }
+            control = Self.controlMessage(level: Int32(IPPROTO_IPV6), type: 50 /* IPV6_PKTINFO */, data: info)
+        }
+        var data = payload
+        let sent: Int = data.withUnsafeMutableBytes { bytes in
+            control.withUnsafeMutableBytes { controlBytes in
+                withUnsafeMutablePointer(to: &name) { namePointer in
+                    var vector = iovec(iov_base: bytes.baseAddress, iov_len: bytes.count)
+                    return withUnsafeMutablePointer(to: &vector) { vectorPointer in
+                        var message = msghdr()
+                        message.msg_name = UnsafeMutableRawPointer(namePointer)
+                        message.msg_namelen = nameLength
+                        message.msg_iov = vectorPointer
+                        message.msg_iovlen = 1
+                        message.msg_control = controlBytes.baseAddress
+                        message.msg_controllen = controlBytes.count
+                        return sendmsg(fd, &message, 0)
+                    }
+                }
             }
         }
         guard sent == payload.count else {
-            throw VRRPChannelError(description: "cannot send to \(destination) on \(interface): \(String(cString: strerror(errno)))")
+            throw VRRPChannelError(description: "cannot send to \(destination) from \(source) on \(interface): \(String(cString: strerror(errno)))")
         }
+    }
+
+    static func controlMessage(level: Int32, type: Int32, data: [UInt8]) -> [UInt8] {
+        let header = MemoryLayout<Int>.size + 8
+        let length = header + data.count
+        var bytes = withUnsafeBytes(of: length) { Array($0) } + withUnsafeBytes(of: level) { Array($0) } + withUnsafeBytes(of: type) { Array($0) } + data
+        bytes += [UInt8](repeating: 0, count: (8 - bytes.count % 8) % 8)
+        return bytes
     }
 
     /// Packets as they arrive, read on a thread of this channel's own, until close(). Call once.
     public func packets() -> AsyncStream<Received> {
         let (stream, continuation) = AsyncStream.makeStream(of: Received.self, bufferingPolicy: .bufferingNewest(64))
-        final class Reader: @unchecked Sendable {
-            let channel: VRRPChannel
-            let sink: AsyncStream<Received>.Continuation
-            init(channel: VRRPChannel, sink: AsyncStream<Received>.Continuation) {
-                self.channel = channel
-                self.sink = sink
-            }
-        }
-        var thread = pthread_t()
         readerStarted.store(true, ordering: .releasing)
-        let reader = Unmanaged.passRetained(Reader(channel: self, sink: continuation)).toOpaque()
-        pthread_create(&thread, nil, { raw in
-            let reader = Unmanaged<Reader>.fromOpaque(raw!).takeRetainedValue()
-            while !reader.channel.closed.load(ordering: .acquiring) {
-                if let packet = reader.channel.receiveOne() { reader.sink.yield(packet) }
+        runOnReaderThread { [self] in
+            while !closed.load(ordering: .acquiring) {
+                if let packet = receiveOne() { continuation.yield(packet) }
             }
-            Glibc.close(reader.channel.fd)
-            reader.sink.finish()
-            return nil
-        }, reader)
-        pthread_detach(thread)
+            Glibc.close(fd)
+            continuation.finish()
+        }
         return stream
     }
 

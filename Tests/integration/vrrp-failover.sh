@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Three agents hold one VIP by VRRP on a namespace LAN: the highest priority wins; failover on kill -9 with the
+# link cut; a restart removes the VIP the crash left and preempts; graceful stop and planned handover move it
+# with no lost ping; link down gives it up; a stranger's packets change nothing.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+source "$here/lib/checks.sh"
+LAB_NAME=hcv
+LAB_NET=10.79.0
+source "$root/scripts/lab.sh"
+require_root
+
+bin=${BIN:-$root/.build/release}
+work=$(mktemp -d /tmp/hcv.XXXXXX)
+cleanup() { lab_down; [ -n "${KEEP_WORK:-}" ] && echo "kept $work" || rm -rf "$work"; }
+trap cleanup EXIT
+
+vip=$(lab_ip 250)
+lab_up 4  # boards 1-3 run agents; board 4 is a client
+for i in 1 2 3; do
+  mkdir -p "$work/n$i"
+  cat >"$work/n$i/agent.yaml" <<YAML
+node: n$i
+bind: $(lab_ip $i):7964
+socket: $work/n$i/hc.sock
+state_dir: $work/n$i/state
+desired: $work/desired.yaml
+metrics: 127.0.0.1:9646
+YAML
+done
+cat >"$work/desired.yaml" <<YAML
+generation: 1
+cluster: lab
+nodes: { n1: [], n2: [], n3: [] }
+vips:
+  - name: front
+    address: $vip/24
+    interface: eth0
+    vrid: 51
+    advert: 100ms
+    priority: { default: 100, n1: 150, n2: 120 }
+YAML
+start_agent() { lab_start "$1" "$work/n$1/log" "$bin/hcagent" --config "$work/n$1/agent.yaml" >"$work/n$1/pid"; }
+for i in 1 2 3; do start_agent $i; done
+state_of() { "$bin/hcctl" --socket "$work/n$1/hc.sock" vip --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["state"])'; }
+holds() { lab_exec "$1" ip -4 addr show dev eth0 | grep -q "inet $vip/"; }
+holders() { local i out=""; for i in 1 2 3; do holds $i && out+="n$i "; done; echo "${out% }"; }
+only_holder() { local now; now=$(holders); echo "holders: $now"; test "$now" = "$1"; }
+is_state() { test "$(state_of "$1")" = "$2"; }
+export bin work vip LAB_NAME
+export -f state_of holds holders only_holder is_state lab_exec lab_ns
+# Pings the VIP from the client every 10 ms; prints the longest gap between replies in ms.
+ping_gap_start() { lab_exec 4 ping -D -n -i 0.01 "$vip" >"$work/ping" 2>&1 & echo $! >"$work/ping.pid"; sleep 0.5; }
+ping_gap_stop() {
+  kill "$(cat "$work/ping.pid")" 2>/dev/null; wait "$(cat "$work/ping.pid")" 2>/dev/null
+  python3 - "$work/ping" <<'PY'
+import re, sys
+times = [float(m.group(1)) for m in re.finditer(r'^\[(\d+\.\d+)\].*bytes from', open(sys.argv[1]).read(), re.M)]
+gaps = [b - a for a, b in zip(times, times[1:])]
+print(int(max(gaps) * 1000) if gaps else 999999)
+PY
+}
+
+echo "election"
+check "n1 (priority 150) becomes master" wait_until 10 is_state 1 master
+check "the others are backup" bash -c "is_state 2 backup && is_state 3 backup"
+check "the VIP is on n1 only" only_holder n1
+check "the client reaches the VIP" lab_exec 4 ping -c 1 -W 1 "$vip"
+check "hcctl vip shows holder, priority and why" bash -c "$bin/hcctl --socket $work/n2/hc.sock vip | tee /dev/stderr | grep -E '^  front +$vip/24 +backup +$(lab_ip 1) +120 '"
+check "the advertisements are VRRPv3 at 100 ms with TTL 255" bash -c "
+  timeout 2 ip netns exec hcv-n4 tcpdump -c 3 -vni eth0 'ip proto 112' 2>/dev/null | tee /dev/stderr | grep -c 'ttl 255.*\|VRRPv3, Advertisement, vrid 51, prio 150, intvl 10cs' | grep -q '[1-9]'"
+
+echo "master dies (kill -9, link cut)"
+ping_gap_start
+kill -9 "$(cat "$work/n1/pid")"
+lab_cut 1
+check "n2 (priority 120) takes over" wait_until 5 is_state 2 master
+sleep 1
+gap=$(ping_gap_stop)
+echo "  (longest ping gap: $gap ms)"
+check "the client lost the VIP for under 1 s" test "$gap" -lt 1000
+check "the VIP is on n2 (and still on the dead n1)" only_holder "n1 n2"
+
+echo "n1 restarts: removes the VIP it left, then preempts"
+lab_heal 1
+start_agent 1
+check "the stale VIP is removed and n1 holds it again, alone" wait_until 10 only_holder n1
+check "the log says it removed what the crash left" grep -q "left by an earlier run" "$work/n1/log"
+check "n2 went back to backup" wait_until 5 is_state 2 backup
+
+echo "graceful stop of the master"
+sleep 1
+ping_gap_start
+kill -TERM "$(cat "$work/n1/pid")"
+wait "$(cat "$work/n1/pid")" 2>/dev/null
+stopped=$?
+check "n2 holds the VIP after n1's stop" wait_until 5 is_state 2 master
+sleep 0.5
+gap=$(ping_gap_stop)
+echo "  (longest ping gap: $gap ms)"
+check "n1 exited 0" test "$stopped" = 0
+check "the client's longest gap is under 30 ms" test "$gap" -lt 30
+check "the VIP is on n2 only" only_holder n2
+
+echo "planned handover"
+ping_gap_start
+check "hcctl vip handover front on the master" "$bin/hcctl" --socket "$work/n2/hc.sock" vip handover front
+check "n3 takes it" wait_until 5 is_state 3 master
+sleep 1
+gap=$(ping_gap_stop)
+echo "  (longest ping gap: $gap ms)"
+check "the client's longest gap is under 30 ms" test "$gap" -lt 30
+check "n2 stays backup though its priority is higher" bash -c "is_state 2 backup && only_holder n3"
+check "handover on a backup is refused with exit 1" bash -c "$bin/hcctl --socket $work/n2/hc.sock vip handover front; test \$? = 1"
+
+echo "link down on the master"
+lab_exec 3 ip link set eth0 down
+check "n3 goes to fault and gives the VIP up" wait_until 3 is_state 3 fault
+check "n2 takes over" wait_until 3 is_state 2 master
+check "the VIP left n3" bash -c "! ip netns exec hcv-n3 ip -4 addr show dev eth0 | grep -q 'inet $vip/'"
+lab_exec 3 ip link set eth0 up
+check "n3 is backup again when the link returns" wait_until 3 is_state 3 backup
+
+echo "a stranger's packets change nothing"
+check "garbage, a bad checksum and TTL 64 are sent to the group" lab_exec 4 python3 - "$(lab_ip 4)" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 112)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(sys.argv[1]))
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 255)
+for packet in [b'\x00\xff junk', b'\x31\x33\xff\x01\x00\x0a\x00\x00' + bytes(4), b'\x31']:
+    s.sendto(packet, ('224.0.0.18', 0))
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 64)
+s.sendto(b'\x31\x33\xff\x01\x00\x0a\x00\x00' + bytes(4), ('224.0.0.18', 0))
+PY
+sleep 0.5
+check "the master is unchanged" is_state 2 master
+check "drops are counted by reason" bash -c "out=\$(lab_exec 2 curl -sf http://127.0.0.1:9646/metrics | grep hcagent_vrrp_packets_dropped_total); echo \"\$out\"; grep -q 'reason=\"bad_checksum\"} [1-9]' <<<\"\$out\" && grep -q 'reason=\"hop_limit\"} [1-9]' <<<\"\$out\""
+
+finish
