@@ -18,12 +18,16 @@ check() {
   fi
 }
 
-# wait_until SECONDS COMMAND...: polls every 50 ms until COMMAND succeeds.
+# wait_until SECONDS COMMAND...: polls every 50 ms until COMMAND succeeds; on timeout the last try's output
+# is shown, so a failed check says what it saw.
 wait_until() {
   local limit=$1 start=$SECONDS
   shift
   until "$@" >/dev/null 2>&1; do
-    ((SECONDS - start >= limit)) && return 1
+    if ((SECONDS - start >= limit)); then
+      "$@"
+      return 1
+    fi
     sleep 0.05
   done
 }
