@@ -62,12 +62,15 @@ YAML
   for ((i = 1; i <= boards; i++)); do
     for _ in $(seq 100); do "$bin/hcctl" --socket "$work/n$i/hcagent.sock" status >/dev/null 2>&1 && break; sleep 0.1; done
   done
+  # VRRP elects hc1-n1 (priority 150) within a master down interval (about 0.35 s).
+  for _ in $(seq 60); do "$bin/hcctl" --socket "$work/n1/hcagent.sock" vip --json 2>/dev/null | grep -q '"state" *: *"master"' && break; sleep 0.1; done
   echo "3 boards up: namespaces $(lab_ns 1)..$(lab_ns $boards) on bridge $(lab_bridge), $(lab_ip 1)-$(lab_ip $boards)"
   echo
   echo "\$ hcctl --socket $work/n1/hcagent.sock status"
   "$bin/hcctl" --socket "$work/n1/hcagent.sock" status
   echo
   echo "Try: $bin/hcctl --socket $work/n2/hcagent.sock status --json"
+  echo "     $bin/hcctl --socket $work/n1/hcagent.sock vip handover front   # then: ... n2 ... vip"
   echo "     logs in $work/n*/hcagent.log; edit $work/n1/desired.yaml and watch hcctl status"
 }
 

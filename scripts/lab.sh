@@ -46,6 +46,9 @@ lab_down() {
   local ns
   for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^${LAB_NAME}-n[0-9]*$"); do
     ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+    # The pair goes with this end at once; left to the namespace, it lingers until the killed processes are
+    # gone, and a lab_up right after would find the name taken.
+    ip link del "${LAB_NAME}v${ns##*-n}" 2>/dev/null || true
     ip netns del "$ns"
   done
   ip link del "$(lab_bridge)" 2>/dev/null || true

@@ -132,6 +132,14 @@ final class VRRPDriver {
             for name in routers.keys where routers[name]!.linkIndex == change.index && routers[name]!.problem == nil {
                 perform(routers[name]!.instance.onLink(up: change.up, now: now), for: name)
             }
+            // An interface that was missing (a USB adapter, a late rename) may be there now.
+            for (name, router) in routers where router.problem != nil {
+                let retry = makeRouter(router.vip, quiet: true)
+                guard retry.problem == nil else { continue }
+                routers[name] = retry
+                logger.info("VIP \(name): \(router.vip.interface) is there now")
+                perform(routers[name]!.instance.start(linkUp: (try? LinkFacts.read(interface: router.vip.interface))?.up ?? false, now: now), for: name)
+            }
         case .timer:
             let time = now
             for name in routers.keys {
@@ -181,7 +189,7 @@ final class VRRPDriver {
         }
     }
 
-    private func makeRouter(_ vip: VirtualIP) -> Router {
+    private func makeRouter(_ vip: VirtualIP, quiet: Bool = false) -> Router {
         let family = vip.address.address.family
         let key = ChannelKey(interface: vip.interface, family: family)
         var problem: String?
@@ -205,7 +213,7 @@ final class VRRPDriver {
         } catch {
             problem = "\(error)"
         }
-        if let problem { logger.error("VIP \(vip.name): \(problem)") }
+        if let problem, !quiet { logger.error("VIP \(vip.name): \(problem)") }
         let settings = VRRPInstance.Settings(
             vrid: UInt8(vip.vrid), addresses: [vip.address.address], advertInterval: vip.advert, priority: vip.priority.of(node),
             preempt: vip.preempt, preemptDelay: vip.preemptDelay, primaryAddress: primary)
