@@ -33,6 +33,7 @@ let package = Package(
         .target(
             name: "Gossip",
             dependencies: [
+                "HomecloudSchema",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -65,7 +66,7 @@ let package = Package(
         .testTarget(name: "VRRPTests", dependencies: ["VRRP", "CNetlinkRoute"]),
         .testTarget(
             name: "GossipTests",
-            dependencies: ["Gossip", .product(name: "NIOEmbedded", package: "swift-nio")]
+            dependencies: ["Gossip", "HomecloudSchema", .product(name: "NIOEmbedded", package: "swift-nio")]
         ),
         .testTarget(
             name: "AgentRuntimeTests",
