@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // C libraries, found with pkg-config and installed from Debian's packages.
@@ -36,6 +37,7 @@ let package = Package(
                 "HomecloudSchema",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
 
@@ -43,7 +45,7 @@ let package = Package(
         .target(
             name: "AgentRuntime",
             dependencies: [
-                "HomecloudSchema", "Reconciler", "VRRP", "CSystemd",
+                "HomecloudSchema", "Reconciler", "VRRP", "Gossip", "CSystemd",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,0 +1,77 @@
+// The cluster's keys: every gossip datagram and stream is sealed with ChaCha20-Poly1305 under the primary key
+// and opened with whichever key fits, so keys can be rotated on a live cluster.
+import Crypto
+import HomecloudSchema
+
+public struct GossipKeyringError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var description: String
+}
+
+public struct GossipKeyring: Sendable {
+    /// The primary first: it seals; all of them open.
+    public private(set) var keys: [[UInt8]]
+
+    /// Sealed = version (1 byte) + nonce (12) + ciphertext + tag (16): 29 bytes more than the plaintext.
+    public static let overhead = 1 + 12 + 16
+    static let version: UInt8 = 1
+
+    public init(keys: [[UInt8]]) throws {
+        guard !keys.isEmpty else { throw GossipKeyringError(description: "a keyring needs at least one key") }
+        for key in keys where key.count != 32 {
+            throw GossipKeyringError(description: "a gossip key is 32 bytes (base64: 44 characters); one has \(key.count)")
+        }
+        self.keys = keys
+    }
+
+    /// A key file: one base64 key per line (the first is the primary), `#` comments allowed.
+    public static func parse(_ text: String, file: String) throws -> GossipKeyring {
+        var keys: [[UInt8]] = []
+        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let content = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+            guard content.contains(where: { $0 != " " && $0 != "\t" && $0 != "\r" }) else { continue }
+            guard let key = Base64.decode(content), key.count == 32 else {
+                throw GossipKeyringError(description: "\(file):\(number + 1): not a key: expected 32 random bytes in base64, such as the output of `head -c 32 /dev/urandom | base64`")
+            }
+            keys.append(key)
+        }
+        guard !keys.isEmpty else { throw GossipKeyringError(description: "\(file): no key in the file") }
+        return try GossipKeyring(keys: keys)
+    }
+
+    /// The text of a key file holding these keys, primary first.
+    public var fileText: String { keys.map { Base64.encode($0) + "\n" }.joined() }
+
+    public func seal(_ plaintext: [UInt8]) -> [UInt8] {
+        // A random 96-bit nonce per message: at gossip's rates a repeat is far beyond any board's lifetime.
+        let box = try! ChaChaPoly.seal(plaintext, using: SymmetricKey(data: keys[0]))
+        return [Self.version] + Array(box.nonce) + Array(box.ciphertext) + Array(box.tag)
+    }
+
+    /// The plaintext, or nil when no key opens it (a stranger, a wrong key, a damaged or truncated packet).
+    public func open(_ sealed: [UInt8]) -> [UInt8]? {
+        guard sealed.count >= Self.overhead, sealed[0] == Self.version,
+              let box = try? ChaChaPoly.SealedBox(combined: sealed[1...]) else { return nil }
+        for key in keys {
+            if let plaintext = try? ChaChaPoly.open(box, using: SymmetricKey(data: key)) { return Array(plaintext) }
+        }
+        return nil
+    }
+
+    // MARK: rotation (hcctl keys)
+
+    public mutating func install(_ key: [UInt8]) throws {
+        guard key.count == 32 else { throw GossipKeyringError(description: "a gossip key is 32 bytes; this one has \(key.count)") }
+        if !keys.contains(key) { keys.append(key) }
+    }
+
+    public mutating func use(_ key: [UInt8]) throws {
+        guard let index = keys.firstIndex(of: key) else { throw GossipKeyringError(description: "that key is not installed; install it first") }
+        keys.swapAt(0, index)
+    }
+
+    public mutating func remove(_ key: [UInt8]) throws {
+        guard let index = keys.firstIndex(of: key) else { throw GossipKeyringError(description: "that key is not installed") }
+        guard index != 0 else { throw GossipKeyringError(description: "that key is the primary; use another key first") }
+        keys.remove(at: index)
+    }
+}

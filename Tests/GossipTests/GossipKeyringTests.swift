@@ -1,0 +1,66 @@
+// Sealing with the keyring: round trips, wrong keys and damage refused, rotation without a gap; base64 keys.
+import HomecloudSchema
+import Testing
+@testable import Gossip
+
+let keyA = [UInt8](repeating: 0xA1, count: 32)
+let keyB = [UInt8](repeating: 0xB2, count: 32)
+
+@Suite struct GossipKeyringTests {
+    @Test func sealedBytesOpenOnlyWithTheKey() throws {
+        let ring = try GossipKeyring(keys: [keyA])
+        let message = Array("ping from hc1-n1".utf8)
+        let sealed = ring.seal(message)
+        #expect(sealed.count == message.count + GossipKeyring.overhead)
+        #expect(ring.open(sealed) == message)
+        #expect(ring.seal(message) != sealed, "a fresh nonce every time")
+        #expect(try GossipKeyring(keys: [keyB]).open(sealed) == nil)
+    }
+
+    @Test func damagedTruncatedOrForeignBytesAreRefused() throws {
+        let ring = try GossipKeyring(keys: [keyA])
+        let sealed = ring.seal(Array("hello".utf8))
+        for index in sealed.indices {
+            var damaged = sealed
+            damaged[index] ^= 0x01
+            #expect(ring.open(damaged) == nil, "flipped byte \(index)")
+        }
+        for length in 0..<sealed.count { #expect(ring.open(Array(sealed.prefix(length))) == nil) }
+        #expect(ring.open(Array("plain text gossip".utf8)) == nil)
+    }
+
+    @Test func rotationKeepsEveryNodeTalking() throws {
+        // Step 1: every node installs B (still sealing with A); step 2: every node uses B; step 3: remove A.
+        var old = try GossipKeyring(keys: [keyA])
+        var new = try GossipKeyring(keys: [keyA])
+        try new.install(keyB)
+        #expect(new.open(old.seal([1])) == [1] && old.open(new.seal([2])) == [2])
+        try new.use(keyB)
+        try old.install(keyB)
+        #expect(old.open(new.seal([3])) == [3] && new.open(old.seal([4])) == [4])
+        #expect(throws: GossipKeyringError.self) { try new.remove(keyB) }
+        try new.remove(keyA)
+        #expect(new.keys == [keyB])
+        #expect(throws: GossipKeyringError.self) { try new.use(keyA) }
+    }
+
+    @Test func keyFilesAreBase64LinesWithLocatedErrors() throws {
+        let text = "# the cluster's keys\n\(Base64.encode(keyA))\n\n\(Base64.encode(keyB))  # next\n"
+        #expect(try GossipKeyring.parse(text, file: "k").keys == [keyA, keyB])
+        #expect(try GossipKeyring.parse(GossipKeyring(keys: [keyB, keyA]).fileText, file: "k").keys == [keyB, keyA])
+        #expect(throws: GossipKeyringError(description: "k:2: not a key: expected 32 random bytes in base64, such as the output of `head -c 32 /dev/urandom | base64`")) {
+            try GossipKeyring.parse("\(Base64.encode(keyA))\nc2hvcnQ=\n", file: "k")
+        }
+        #expect(throws: GossipKeyringError(description: "k: no key in the file")) { try GossipKeyring.parse("# none\n", file: "k") }
+    }
+
+    @Test func base64RoundTripsAndRefusesJunk() {
+        var random = SplitMix64(seed: 4648)
+        for length in 0..<70 {
+            let bytes = (0..<length).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+            #expect(Base64.decode(Base64.encode(bytes)) == bytes)
+        }
+        #expect(Base64.encode(Array("foobar".utf8)) == "Zm9vYmFy" && Base64.encode(Array("fo".utf8)) == "Zm8=")
+        for junk in ["abc", "a=bc", "ab=c", "====", "Zm9v!mFy", "Zm8==="] { #expect(Base64.decode(junk) == nil, "\(junk)") }
+    }
+}
