@@ -16,7 +16,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // C libraries, found with pkg-config and installed from Debian's packages.
@@ -56,7 +56,7 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
-        .executableTarget(name: "hcagent", dependencies: ["AgentRuntime"]),
+        .executableTarget(name: "hcagent", dependencies: ["AgentRuntime", "Gossip"]),
         .executableTarget(
             name: "hcctl",
             dependencies: ["HomecloudSchema", .product(name: "ArgumentParser", package: "swift-argument-parser")]

@@ -19,10 +19,12 @@ hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 
 lab_up 2
 cp "$root/examples/desired.yaml" "$work/desired.yaml"
+head -c 32 /dev/urandom | base64 >"$work/gossip.key"
 cat >"$work/agent.yaml" <<YAML
 node: hc1-n1
 bind: $(lab_ip 1):7964
 interface: eth0
+key_file: $work/gossip.key
 socket: $work/hcagent.sock
 state_dir: $work/state
 desired: $work/desired.yaml
@@ -69,7 +71,8 @@ inside useradd -m dnas
 printf '[Service]\nExecStart=/bin/sleep infinity\n[Install]\nWantedBy=multi-user.target\n' | inside sh -c 'cat > /etc/systemd/system/k3s.service'
 inside systemctl daemon-reload
 inside mkdir -p /etc/homecloud
-printf 'node: hc1-n1\nbind: 127.0.0.1:7964\n' | inside sh -c 'cat > /etc/homecloud/agent.yaml'
+inside sh -c 'head -c 32 /dev/urandom | base64 > /etc/homecloud/gossip.key'
+printf 'node: hc1-n1\nbind: 127.0.0.1:7964\nkey_file: /etc/homecloud/gossip.key\n' | inside sh -c 'cat > /etc/homecloud/agent.yaml'
 inside sh -c 'cat > /etc/homecloud/desired.yaml' <"$root/examples/desired.yaml"
 inside systemctl start hcagent.service
 sleep "$settle"

@@ -27,8 +27,9 @@ start_board() {  # start_board IMPL BOARD ADVERT_SECONDS
   local impl=$1 i=$2 advert=$3 dir="$work/n$2"
   mkdir -p "$dir"
   if [ "$impl" = hcagent ]; then
-    printf 'node: n%s\nbind: %s:7964\nsocket: %s/hc.sock\nstate_dir: %s/state\ndesired: %s/desired.yaml\nmetrics: 127.0.0.1:9646\n' \
-      "$i" "$(lab_ip "$i")" "$dir" "$dir" "$work" >"$dir/agent.yaml"
+    [ -e "$work/gossip.key" ] || head -c 32 /dev/urandom | base64 >"$work/gossip.key"
+    printf 'node: n%s\nbind: %s:7964\nkey_file: %s/gossip.key\nsocket: %s/hc.sock\nstate_dir: %s/state\ndesired: %s/desired.yaml\nmetrics: 127.0.0.1:9646\n' \
+      "$i" "$(lab_ip "$i")" "$work" "$dir" "$dir" "$work" >"$dir/agent.yaml"
     lab_start "$i" "$dir/log" "$bin/hcagent" --config "$dir/agent.yaml" >"$dir/pid"
   else
     cat >"$dir/keepalived.conf" <<CONF

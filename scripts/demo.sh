@@ -22,6 +22,8 @@ up() {
   rm -rf "$work"
   local i joins=""
   for ((i = 1; i <= boards; i++)); do joins+="${joins:+, }$(lab_ip $i):7964"; done
+  mkdir -p "$work"
+  head -c 32 /dev/urandom | base64 >"$work/gossip.key"  # one cluster key, shared by the boards
   for ((i = 1; i <= boards; i++)); do
     mkdir -p "$work/n$i"
     cat >"$work/n$i/agent.yaml" <<YAML
@@ -29,6 +31,7 @@ node: hc1-n$i
 bind: $(lab_ip $i):7964
 join: [$joins]
 interface: eth0
+key_file: $work/gossip.key
 socket: $work/n$i/hcagent.sock
 state_dir: $work/n$i/state
 desired: $work/n$i/desired.yaml

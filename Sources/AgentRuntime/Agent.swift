@@ -2,6 +2,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Gossip
 import HomecloudSchema
 import Logging
 import Metrics
@@ -53,11 +54,28 @@ public enum Agent {
     }
 
     /// Runs until SIGTERM or SIGINT. Throws only for a failure to start (a socket that cannot be bound).
-    public static func run(config: AgentConfig, logger: Logger, registry: PrometheusCollectorRegistry) async throws {
+    /// The gossip keyring from `key_file`. Without one the agent refuses to start, unless `insecure` (the
+    /// --insecure-gossip flag, for tests): gossip carries the desired state, so it is never open by accident.
+    public static func loadKeyring(config: AgentConfig, insecure: Bool) -> Result<GossipKeyring?, FileRejected> {
+        guard let path = config.keyFile else {
+            if insecure { return .success(nil) }
+            return .failure(FileRejected([Diagnostic(file: AgentConfig.defaultPath, mark: nil, path: "key_file", message:
+                "not set: gossip is always encrypted; set key_file to a file with 32 random bytes in base64 (head -c 32 /dev/urandom | base64), the same on every board, or start with --insecure-gossip (tests only)")]))
+        }
+        do {
+            return .success(try GossipKeyring.parse(try TextFile.read(path), file: path))
+        } catch let error as TextFile.Failure {
+            return .failure(FileRejected([Diagnostic(file: path, mark: nil, path: "", message: "\(error.reason); create it with head -c 32 /dev/urandom | base64 > \(path) and copy it to every board")]))
+        } catch {
+            return .failure(FileRejected([Diagnostic(file: path, mark: nil, path: "", message: "\(error)")]))
+        }
+    }
+
+    public static func run(config: AgentConfig, keyring: GossipKeyring?, logger: Logger, registry: PrometheusCollectorRegistry) async throws {
         let notifier = SystemdNotifier()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         do {
-            try await serve(config: config, logger: logger, registry: registry, notifier: notifier, group: group)
+            try await serve(config: config, keyring: keyring, logger: logger, registry: registry, notifier: notifier, group: group)
         } catch {
             try? await group.shutdownGracefully()
             throw error
@@ -66,7 +84,7 @@ public enum Agent {
         logger.info("hcagent stopped")
     }
 
-    private static func serve(config: AgentConfig, logger: Logger, registry: PrometheusCollectorRegistry,
+    private static func serve(config: AgentConfig, keyring: GossipKeyring?, logger: Logger, registry: PrometheusCollectorRegistry,
                               notifier: SystemdNotifier, group: MultiThreadedEventLoopGroup) async throws {
 
         let state = AgentState(config: config, logger: logger, notifier: notifier)
@@ -79,6 +97,12 @@ public enum Agent {
             control, metrics, DesiredStateWatcher(state: state, path: config.desired),
             ReconcilerService(state: state, logger: logger), VRRPService(state: state, logger: logger),
         ]
+        // Gossip last: a graceful stop ends it first, so the others hear this node leave before its VIPs move.
+        guard let advertised = GossipService.advertisedAddress(for: config) else {
+            throw GossipTransportError(description: "cannot tell which address peers should use for this board: set advertise in agent.yaml")
+        }
+        let transport = try await GossipTransport.bind(host: config.bind.host, port: config.bind.port, group: group)
+        services.append(GossipService(state: state, transport: transport, keyring: keyring, advertised: advertised, logger: logger))
         if let interval = notifier.watchdogInterval {
             let loop = group.next()
             services.append(WatchdogService(notifier: notifier, interval: interval) {

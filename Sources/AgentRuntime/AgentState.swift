@@ -15,6 +15,7 @@ public actor AgentState {
     private var documentSubscribers: [AsyncStream<DesiredState>.Continuation] = []
     private var unitReport: (convergence: String, units: [UnitStatus])?
     private var vipReport: [VIPStatus]?
+    private var memberReport: [MemberStatus]?
     private var heldSubscribers: [AsyncStream<Set<String>>.Continuation] = []
     private var held: Set<String> = []
     private var handoverHandler: (@Sendable (String) async -> Result<String, ControlError>)?
@@ -87,6 +88,36 @@ public actor AgentState {
             notifier.status(statusLine)
         }
         return outcome
+    }
+
+    /// A document a peer runs (gossip): taken if it is newer (or wins an equal-generation conflict).
+    public func offerFromPeer(text: String, from peer: String) {
+        let outcome = store.offerFromPeer(text: text, file: "gossip from \(peer)")
+        switch outcome {
+        case .accepted(let generation):
+            if store.conflict == generation {
+                logger.warning("generation \(generation) exists with two contents; the one with the higher content hash wins (from \(peer))")
+            }
+            logger.info("desired-state document accepted", metadata: ["generation": "\(generation)", "from": "\(peer)"])
+            generationGauge.record(Int64(clamping: generation))
+            persist()
+            if let document = store.current {
+                for subscriber in documentSubscribers { subscriber.yield(document) }
+            }
+            notifier.status(statusLine)
+        case .rejected(let diagnostics):
+            logger.warning("a document from \(peer) was refused: \(diagnostics.map(\.description).joined(separator: "; "))")
+        case .unchanged, .stale:
+            break
+        }
+    }
+
+    /// The text in force, exactly as accepted (what gossip hands to peers).
+    public var documentText: String? { store.currentText }
+
+    /// Gossip's member list, this node included.
+    public func publishMembers(_ members: [MemberStatus]) {
+        memberReport = members
     }
 
     /// What the reconciler would do for a document, when it runs; set by the reconciler itself.
@@ -188,7 +219,7 @@ public actor AgentState {
             cluster: document?.cluster,
             version: Self.version,
             desired: DesiredSummary(generation: document?.generation, file: config.desired, rejected: store.rejected),
-            members: [MemberStatus(name: config.node, address: address, state: "alive")],
+            members: memberReport ?? [MemberStatus(name: config.node, address: address, state: "alive")],
             // Until VRRP reports, every VIP of the document is in VRRP's Initialize state.
             vips: vipReport ?? (document?.vips ?? []).map { VIPStatus(name: $0.name, address: $0.address.description, state: "init", holder: nil) },
             units: units,

@@ -48,6 +48,29 @@ public struct DesiredStateStore: Sendable {
         }
     }
 
+    /// A document a peer runs, received by gossip. A higher generation wins; the same generation with other
+    /// content goes to the text with the higher content hash, the same on every board (reported as a
+    /// conflict). A peer's bad document is refused without touching `rejected`, which is about local files.
+    public mutating func offerFromPeer(text: String, file: String) -> Outcome {
+        guard case .success(let document) = DesiredStateParser.parse(text, file: file) else {
+            return .rejected([Diagnostic(file: file, mark: nil, path: "", message: "a peer's document does not parse here")])
+        }
+        if let current, let currentText {
+            if text == currentText { return .unchanged }
+            if document.generation < current.generation { return .stale(generation: document.generation) }
+            if document.generation == current.generation {
+                guard DocumentHash.of(text) > DocumentHash.of(currentText) else { return .unchanged }
+                conflict = document.generation
+            }
+        }
+        current = document
+        currentText = text
+        return .accepted(generation: document.generation)
+    }
+
+    /// The last generation seen with two different contents (resolved by content hash), for hcctl status.
+    public private(set) var conflict: UInt64?
+
     /// `hcctl apply`: takes a valid document whatever its generation, as the next generation after the one in
     /// force (its text keeps every byte but the generation's value). A refusal is the caller's, not the file's.
     public mutating func apply(text: String, file: String) -> Outcome {

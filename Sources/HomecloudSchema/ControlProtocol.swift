@@ -166,11 +166,25 @@ public struct DesiredSummary: Codable, Sendable, Equatable {
 public struct MemberStatus: Codable, Sendable, Equatable {
     public var name: String
     public var address: String
+    /// alive, suspect, dead or left.
     public var state: String
-    public init(name: String, address: String, state: String) {
+    /// Gossip's view, once gossip runs: the member's incarnation, since when (Unix seconds) it is in this
+    /// state, its roles, agent version and the desired generation it runs.
+    public var incarnation: UInt64?
+    public var since: Int?
+    public var roles: [String]?
+    public var version: String?
+    public var generation: UInt64?
+    public init(name: String, address: String, state: String, incarnation: UInt64? = nil, since: Int? = nil,
+                roles: [String]? = nil, version: String? = nil, generation: UInt64? = nil) {
         self.name = name
         self.address = address
         self.state = state
+        self.incarnation = incarnation
+        self.since = since
+        self.roles = roles
+        self.version = version
+        self.generation = generation
     }
 }
 

@@ -60,7 +60,15 @@ extension Diagnostic: JSONWritable {
 }
 
 extension MemberStatus: JSONWritable {
-    public var json: JSONValue { .object([("name", .string(name)), ("address", .string(address)), ("state", .string(state))]) }
+    public var json: JSONValue {
+        var members: [(String, JSONValue)] = [("name", .string(name)), ("address", .string(address)), ("state", .string(state))]
+        if let incarnation { members.append(("incarnation", JSONValue.integer(incarnation))) }
+        if let since { members.append(("since", JSONValue.integer(since))) }
+        if let roles { members.append(("roles", .array(roles.map { .string($0) }))) }
+        if let version { members.append(("version", .string(version))) }
+        if let generation { members.append(("generation", JSONValue.integer(generation))) }
+        return .object(members)
+    }
 }
 
 extension VIPStatus: JSONWritable {

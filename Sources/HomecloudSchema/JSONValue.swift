@@ -42,6 +42,11 @@ public enum JSONValue: Sendable, Equatable {
         return nil
     }
 
+    public var array: [JSONValue]? {
+        if case .array(let items) = self { return items }
+        return nil
+    }
+
     // MARK: writing
 
     /// Compact JSON text, one line (no raw newlines: the control protocol is line-framed).

@@ -1,6 +1,7 @@
 // hcagent: the node agent. `hcagent [--config FILE]` runs it; `hcagent --check` tests its files like `nginx -t`.
 // Its few options are parsed by hand: ArgumentParser alone would add about 0.4 MiB to a daemon's resident memory.
 import AgentRuntime
+import Gossip
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -10,13 +11,14 @@ import Metrics
 import Prometheus
 
 let usage = """
-    usage: hcagent [--config FILE] [--check] [--log-level LEVEL]
+    usage: hcagent [--config FILE] [--check] [--log-level LEVEL] [--insecure-gossip]
 
     The homecloud node agent: gossip membership, the cluster's virtual IP, and the board's systemd units.
 
       --config FILE       the agent's configuration (default: \(AgentConfig.defaultPath))
       --check             check agent.yaml and the desired-state document it names, print every error, exit
       --log-level LEVEL   trace, debug, info, notice, warning or error (default: info)
+      --insecure-gossip   gossip in the clear when agent.yaml has no key_file (tests only)
       --version           print the version
       -h, --help          print this help
 
@@ -28,6 +30,7 @@ struct Options {
     var config = AgentConfig.defaultPath
     var check = false
     var logLevel = Logger.Level.info
+    var insecureGossip = false
 }
 
 func printError(_ text: String) {
@@ -54,6 +57,7 @@ func parseOptions(_ arguments: [String]) -> Options {
         switch flag {
         case "--config": options.config = value(for: flag, inline: inline)
         case "--check": options.check = true
+        case "--insecure-gossip": options.insecureGossip = true
         case "--log-level":
             let text = value(for: flag, inline: inline)
             guard let level = Logger.Level(rawValue: text), level != .critical else {
@@ -93,10 +97,19 @@ case .failure(let rejected):
 case .success(let loaded):
     config = loaded
 }
+let keyring: GossipKeyring?
+switch Agent.loadKeyring(config: config, insecure: options.insecureGossip) {
+case .failure(let rejected):
+    for diagnostic in rejected.diagnostics { logger.critical("\(diagnostic)") }
+    exit(2)
+case .success(let loaded):
+    keyring = loaded
+    if loaded == nil { logger.warning("gossip is NOT encrypted (--insecure-gossip): for tests only") }
+}
 let registry = PrometheusCollectorRegistry()
 MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 do {
-    try await Agent.run(config: config, logger: logger, registry: registry)
+    try await Agent.run(config: config, keyring: keyring, logger: logger, registry: registry)
 } catch {
     logger.critical("cannot start: \(error)")
     exit(1)

@@ -18,11 +18,18 @@ enum StatusText {
             out += "         last document REFUSED; the generation above stays in force:\n"
             for diagnostic in status.desired.rejected { out += "           \(diagnostic)\n" }
         }
-        out += section("members", ["NAME", "ADDRESS", "STATE"], status.members.map { [$0.name, $0.address, $0.state] })
+        out += memberSection(status.members)
         out += vipSection(status.vips)
         if let convergence = status.convergence { out += "this node: \(convergence)\n" }
         out += unitSection(status.units)
         return out
+    }
+
+    static func memberSection(_ members: [MemberStatus], now: Int = Int(time(nil))) -> String {
+        section("members", ["NAME", "ADDRESS", "STATE", "INCARNATION", "SINCE", "GENERATION", "ROLES"], members.map {
+            [$0.name, $0.address, $0.state, $0.incarnation.map(String.init) ?? "-", $0.since.map { "\(max(0, now - $0))s ago" } ?? "-",
+             $0.generation.map(String.init) ?? "-", $0.roles?.joined(separator: ",") ?? ""]
+        })
     }
 
     static func vipSection(_ vips: [VIPStatus], now: Int = Int(time(nil))) -> String {

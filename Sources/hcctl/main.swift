@@ -49,7 +49,7 @@ struct HCCtl: ParsableCommand {
         abstract: "Control the local homecloud agent.",
         discussion: "Exit status: 0 ok, 1 the agent refused the request, 2 usage, 3 the agent is unreachable.",
         version: "0.1.0",
-        subcommands: [Status.self, Units.self, VIPs.self, Plan.self, Apply.self, Reload.self]
+        subcommands: [Status.self, Members.self, Units.self, VIPs.self, Plan.self, Apply.self, Reload.self]
     )
     // Declared here too, so --socket may come before the subcommand: `hcctl --socket PATH status`.
     @OptionGroup var connection: ConnectionOptions
@@ -91,6 +91,21 @@ struct Units: ParsableCommand {
         } else {
             if let convergence = status.convergence { print("\(status.node): \(convergence)") }
             print(StatusText.unitSection(status.units), terminator: "")
+        }
+    }
+}
+
+struct Members: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "The cluster's members as gossip sees them from this board.")
+    @OptionGroup var connection: ConnectionOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        guard let status = try connection.send(.status).status else { throw ExitCode(Exit.refused) }
+        if json {
+            try printJSON(status.members)
+        } else {
+            print(StatusText.memberSection(status.members), terminator: "")
         }
     }
 }

@@ -35,6 +35,26 @@ import Testing
         #expect(store.current?.roles.first?.units.first?.name == "b.service")
     }
 
+    @Test func aPeersDocumentWinsByGenerationThenByContentHashOnEveryBoard() {
+        let one = document(5, unit: "a.service"), other = document(5, unit: "b.service")
+        let winner = DocumentHash.of(one) > DocumentHash.of(other) ? one : other
+        // Two boards that start from either text end up with the same one, whichever they hear first.
+        for (mine, theirs) in [(one, other), (other, one)] {
+            var store = DesiredStateStore()
+            _ = store.offer(text: mine, file: "d")
+            let outcome = store.offerFromPeer(text: theirs, file: "gossip")
+            #expect(store.currentText == winner)
+            #expect(outcome == (theirs == winner ? .accepted(generation: 5) : .unchanged))
+            #expect(store.conflict == (theirs == winner ? 5 : nil))
+        }
+        var store = DesiredStateStore()
+        _ = store.offer(text: document(5), file: "d")
+        #expect(store.offerFromPeer(text: document(4, unit: "z.service"), file: "g") == .stale(generation: 4))
+        #expect(store.offerFromPeer(text: document(6, unit: "z.service"), file: "g") == .accepted(generation: 6))
+        #expect(store.offerFromPeer(text: "generation: 7\ncluster: [\n", file: "g") != .accepted(generation: 7))
+        #expect(store.current?.generation == 6 && store.rejected.isEmpty, "a peer's bad document is not the local file's fault")
+    }
+
     @Test func applyTakesTheNextGenerationAndKeepsTheTextAsWritten() {
         var store = DesiredStateStore()
         _ = store.offer(text: document(5), file: "d")

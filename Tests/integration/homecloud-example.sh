@@ -22,7 +22,8 @@ for unit in k3s k3s-agent; do
 done
 inside systemctl daemon-reload
 inside mkdir -p /etc/homecloud
-printf 'node: hc1-n1\nbind: 127.0.0.1:7964\n' | inside sh -c 'cat > /etc/homecloud/agent.yaml'
+inside sh -c 'head -c 32 /dev/urandom | base64 > /etc/homecloud/gossip.key'
+printf 'node: hc1-n1\nbind: 127.0.0.1:7964\nkey_file: /etc/homecloud/gossip.key\n' | inside sh -c 'cat > /etc/homecloud/agent.yaml'
 inside sh -c 'cat > /etc/homecloud/desired.yaml' <"$root/examples/desired.yaml"
 
 active() { [ "$(unit_property "$1" ActiveState)" = active ]; }

@@ -24,7 +24,8 @@ inside systemctl daemon-reload
 inside systemctl enable --now hct-old.service 2>/dev/null
 inside systemctl start hct-bystander.service
 inside mkdir -p /etc/homecloud
-printf 'node: rc1\nbind: 127.0.0.1:7964\n' | inside sh -c 'cat > /etc/homecloud/agent.yaml'
+inside sh -c 'head -c 32 /dev/urandom | base64 > /etc/homecloud/gossip.key'
+printf 'node: rc1\nbind: 127.0.0.1:7964\nkey_file: /etc/homecloud/gossip.key\n' | inside sh -c 'cat > /etc/homecloud/agent.yaml'
 inside sh -c 'cat > /etc/homecloud/desired.yaml' <<'YAML'
 generation: 1
 cluster: lab

@@ -16,9 +16,11 @@ container_boot hct-sd1 || exit 1
 unit() { inside systemctl show -p "$1" --value hcagent.service; }
 
 inside mkdir -p /etc/homecloud
+inside sh -c 'head -c 32 /dev/urandom | base64 > /etc/homecloud/gossip.key'
 inside sh -c 'cat > /etc/homecloud/agent.yaml' <<'YAML'
 node: sd1
 bind: 127.0.0.1:7964
+key_file: /etc/homecloud/gossip.key
 YAML
 inside sh -c 'cat > /etc/homecloud/desired.yaml' <<'YAML'
 generation: 4

@@ -17,12 +17,14 @@ trap cleanup EXIT
 
 vip=$(lab_ip 250)
 lab_up 4
+head -c 32 /dev/urandom | base64 >"$work/gossip.key"
 for i in 1 3; do
   mkdir -p "$work/n$i"
   cat >"$work/n$i/agent.yaml" <<YAML
 node: n$i
 bind: $(lab_ip $i):7964
 socket: $work/n$i/hc.sock
+key_file: $work/gossip.key
 state_dir: $work/n$i/state
 desired: $work/desired.yaml
 metrics: 127.0.0.1:9646

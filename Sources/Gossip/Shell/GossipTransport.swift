@@ -10,6 +10,7 @@ public struct GossipPacket: Sendable {
 
 public struct GossipTransportError: Error, Sendable, CustomStringConvertible {
     public var description: String
+    public init(description: String) { self.description = description }
 }
 
 /// One UDP socket and one TCP listener on the same address, as memberlist's net transport has. Streams carry

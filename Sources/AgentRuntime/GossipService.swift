@@ -1,0 +1,383 @@
+// Runs gossip: the SWIM core over the UDP/TCP transport with every packet sealed; spreads this node's
+// metadata and the desired-state document, keeps its peers for a restart, and publishes members for hcctl.
+import Gossip
+import HomecloudSchema
+import Logging
+import Metrics
+import NIOCore
+import ServiceLifecycle
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct GossipService: Service {
+    let state: AgentState
+    let transport: GossipTransport
+    /// nil only with --insecure-gossip (tests).
+    let keyring: GossipKeyring?
+    let advertised: GossipAddress
+    let logger: Logger
+
+    /// The core wants a tick about every 10 ms: probe timeouts are 100 ms.
+    static let tickInterval = Duration.milliseconds(10)
+    /// After `leave`, keep ticking this long so the news of it spreads before the sockets close.
+    static let leaveLinger = Duration.milliseconds(500)
+
+    public init(state: AgentState, transport: GossipTransport, keyring: GossipKeyring?, advertised: GossipAddress, logger: Logger) {
+        self.state = state
+        self.transport = transport
+        self.keyring = keyring
+        self.advertised = advertised
+        self.logger = logger
+    }
+
+    enum Input: Sendable {
+        case datagram(GossipPacket)
+        case tick
+        /// A peer opened a push-pull stream: its frame, and where our answer goes.
+        case exchange([UInt8], CheckedContinuation<[UInt8]?, Never>)
+        /// Our push-pull came back with the peer's frame.
+        case answered([UInt8], from: String)
+        case document(DesiredState)
+        case stop
+    }
+
+    public func run() async throws {
+        let (inputs, sink) = AsyncStream.makeStream(of: Input.self)
+        let driver = await GossipDriver(state: state, transport: transport, keyring: keyring, advertised: advertised, sink: sink, logger: logger)
+        let documents = await state.documents()
+        let transport = self.transport
+        await withDiscardingTaskGroup { group in
+            group.addTask { for await packet in transport.packets() { sink.yield(.datagram(packet)) } }
+            group.addTask {
+                try? await transport.serveStreams { frame, _ in
+                    await withCheckedContinuation { answer in
+                        if case .terminated = sink.yield(.exchange(frame, answer)) { answer.resume(returning: nil) }
+                    }
+                }
+            }
+            group.addTask { for await document in documents { sink.yield(.document(document)) } }
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: Self.tickInterval, tolerance: .milliseconds(2))
+                    sink.yield(.tick)
+                }
+            }
+            await withGracefulShutdownHandler {
+                for await input in inputs {
+                    if await driver.step(input) == .finished { break }
+                }
+            } onGracefulShutdown: {
+                sink.yield(.stop)
+            }
+            sink.finish()
+            group.cancelAll()
+            await transport.close()
+        }
+    }
+
+    /// The address peers use for this node: `advertise`, else `bind` when it is not a wildcard, else the first
+    /// IPv4 address of `interface` (or of any interface that is up and not loopback).
+    public static func advertisedAddress(for config: AgentConfig) -> GossipAddress? {
+        if let chosen = config.advertisedAddress {
+            return IPAddress(chosen.host).flatMap { GossipAddress(host: $0.bytes, port: UInt16(chosen.port)) }
+        }
+        var list: UnsafeMutablePointer<ifaddrs>?
+        guard getifaddrs(&list) == 0 else { return nil }
+        defer { freeifaddrs(list) }
+        var candidates: [(name: String, bytes: [UInt8])] = []
+        var entry = list
+        while let current = entry {
+            defer { entry = current.pointee.ifa_next }
+            guard let address = current.pointee.ifa_addr, address.pointee.sa_family == sa_family_t(AF_INET),
+                  current.pointee.ifa_flags & UInt32(IFF_LOOPBACK) == 0, current.pointee.ifa_flags & UInt32(IFF_UP) != 0 else { continue }
+            let bytes = address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { pointer in
+                withUnsafeBytes(of: pointer.pointee.sin_addr) { Array($0) }
+            }
+            candidates.append((String(cString: current.pointee.ifa_name), bytes))
+        }
+        let pick = candidates.first { $0.name == config.interface } ?? candidates.first
+        return pick.flatMap { GossipAddress(host: $0.bytes, port: UInt16(config.bind.port)) }
+    }
+}
+
+/// The loop's state: the core, its clock, and the shell's bookkeeping. Used by the service's own task only.
+final class GossipDriver {
+    enum Outcome { case running, finished }
+
+    private var core: SWIMCore
+    private let state: AgentState
+    private let transport: GossipTransport
+    private let keyring: GossipKeyring?
+    private let sink: AsyncStream<GossipService.Input>.Continuation
+    private let logger: Logger
+    private let origin = ContinuousClock.now
+    private let peersPath: String
+    private let incarnationPath: String
+    private var savedIncarnation: UInt64
+    private var leavingUntil: Duration?
+    private var membersChanged = true
+    private var lastFetch: [String: Duration] = [:]
+    private var lastStates: [String: GossipMember.State] = [:]
+    /// Configured and cached peers: while one of them is not an active member, it is tried again, every 2 s
+    /// at first and then less often (up to 30 s): a peer that started after this node, a partition longer
+    /// than the core remembers the other side, a house where every board rebooted at once.
+    private var seeds: [GossipAddress] = []
+    private var nextRejoin: Duration = .zero
+    private var rejoinInterval = Duration.seconds(2)
+    private var documentGeneration: UInt64 = 0
+    private var documentHash: UInt64 = 0
+    private var roles: [String] = []
+    private var decodeDropsSeen = 0
+    private let droppedUnsealed = Counter(label: "hcagent_gossip_packets_dropped_total", dimensions: [("reason", "unsealed")])
+    private let droppedUndecodable = Counter(label: "hcagent_gossip_packets_dropped_total", dimensions: [("reason", "undecodable")])
+    private let aliveGauge = Gauge(label: "hcagent_gossip_members_alive")
+
+    init(state: AgentState, transport: GossipTransport, keyring: GossipKeyring?, advertised: GossipAddress,
+         sink: AsyncStream<GossipService.Input>.Continuation, logger: Logger) async {
+        let config = state.config
+        self.state = state
+        self.transport = transport
+        self.keyring = keyring
+        self.sink = sink
+        self.logger = logger
+        TextFile.makeDirectories(config.stateDir)
+        peersPath = config.stateDir + "/peers"
+        // A restarted node outbids whatever the cluster remembers of its last run.
+        incarnationPath = config.stateDir + "/incarnation"
+        let incarnation = ((try? TextFile.read(incarnationPath)).flatMap { UInt64($0.split(separator: "\n").first ?? "") } ?? 0) + 1
+        try? TextFile.writeAtomically(incarnationPath, "\(incarnation)\n")
+        savedIncarnation = incarnation
+        var seed = SystemRandomNumberGenerator()
+        core = SWIMCore(name: config.node, address: advertised, incarnation: incarnation, random: SplitMix64(seed: seed.next()))
+        // Seeds: the configured peers and the ones the last run knew, so a board rejoins even when every
+        // configured address is down after a power cut.
+        var seeds: [GossipAddress] = config.join.compactMap { peer in
+            IPAddress(peer.host).flatMap { GossipAddress(host: $0.bytes, port: UInt16(peer.port)) }
+        }
+        for line in ((try? TextFile.read(peersPath)) ?? "").split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            if fields.count == 2, let address = HostPort(String(fields[1])),
+               let host = IPAddress(address.host), let peer = GossipAddress(host: host.bytes, port: UInt16(address.port)),
+               !seeds.contains(peer) { seeds.append(peer) }
+        }
+        seeds.removeAll { $0 == advertised }
+        self.seeds = seeds
+        logger.info("gossip on \(advertised) (incarnation \(incarnation)), joining \(seeds.isEmpty ? "no one yet" : seeds.map(\.description).joined(separator: ", "))")
+        if let document = await state.document { noteDocument(document, text: await state.documentText) }
+        await perform(core.join(seeds: seeds, now: now))
+        nextRejoin = now + rejoinInterval
+    }
+
+    /// Metadata changes trigger a fetch at once; this catches a fetch that failed or was held back.
+    private var nextDocumentCheck: Duration = .zero
+
+    private func checkForNewerDocuments() async {
+        guard now >= nextDocumentCheck else { return }
+        nextDocumentCheck = now + .seconds(1)
+        for member in core.members { await fetchNewerDocument(from: member) }
+    }
+
+    private func rejoinMissingSeeds() async {
+        guard now >= nextRejoin, leavingUntil == nil else { return }
+        let present = Set(core.members.filter { $0.isActive }.map(\.address))
+        let missing = seeds.filter { !present.contains($0) }
+        if missing.isEmpty {
+            rejoinInterval = .seconds(2)
+        } else {
+            await perform(core.join(seeds: missing, now: now))
+            rejoinInterval = min(rejoinInterval * 2, .seconds(30))
+        }
+        nextRejoin = now + rejoinInterval
+    }
+
+    private var now: Duration { origin.duration(to: .now) }
+
+    func step(_ input: GossipService.Input) async -> Outcome {
+        switch input {
+        case .datagram(let packet):
+            guard let from = Self.gossipAddress(packet.from) else { break }
+            guard let plain = open(packet.bytes) else {
+                droppedUnsealed.increment()
+                break
+            }
+            await perform(core.onDatagram(plain, from: from, now: now))
+        case .tick:
+            await perform(core.onTick(now: now))
+            await rejoinMissingSeeds()
+            await checkForNewerDocuments()
+            if let until = leavingUntil, now >= until { return .finished }
+        case .exchange(let frame, let answer):
+            answer.resume(returning: seal(await ourFrame()))
+            await absorb(frame, from: "a peer")
+        case .answered(let frame, let from):
+            await absorb(frame, from: from)
+        case .document(let document):
+            noteDocument(document, text: await state.documentText)
+            if let actions = try? core.setMetadata(metadata(), now: now) { await perform(actions) }
+        case .stop:
+            await perform(core.leave(now: now))
+            leavingUntil = now + GossipService.leaveLinger
+        }
+        if core.droppedPackets > decodeDropsSeen {
+            droppedUndecodable.increment(by: core.droppedPackets - decodeDropsSeen)
+            decodeDropsSeen = core.droppedPackets
+        }
+        if membersChanged {
+            membersChanged = false
+            await publishMembers()
+        }
+        // Every incarnation this node has used (refutations, metadata changes, its leave) is kept: the next run
+        // starts above it, or the cluster would go on believing the old news.
+        if core.incarnation != savedIncarnation {
+            savedIncarnation = core.incarnation
+            try? TextFile.writeAtomically(incarnationPath, "\(savedIncarnation)\n")
+        }
+        return .running
+    }
+
+    // MARK: sealing and frames
+
+    private func seal(_ bytes: [UInt8]) -> [UInt8] { keyring?.seal(bytes) ?? bytes }
+    private func open(_ bytes: [UInt8]) -> [UInt8]? { keyring.map { $0.open(bytes) } ?? bytes }
+
+    /// A push-pull frame: the member state's length (4 bytes, big-endian), the state, then the document in
+    /// force as text (possibly empty). Documents ride the TCP exchange: they are larger than a datagram.
+    private func ourFrame() async -> [UInt8] {
+        let stateBytes = GossipCodec.encodeState(core.pushPullState())
+        let length = UInt32(stateBytes.count)
+        let header: [UInt8] = [UInt8(length >> 24), UInt8((length >> 16) & 0xFF), UInt8((length >> 8) & 0xFF), UInt8(length & 0xFF)]
+        return header + stateBytes + Array((await state.documentText ?? "").utf8)
+    }
+
+    private func absorb(_ sealed: [UInt8], from peer: String) async {
+        guard let frame = open(sealed), frame.count >= 4 else {
+            droppedUnsealed.increment()
+            return
+        }
+        let length = Int(frame[0]) << 24 | Int(frame[1]) << 16 | Int(frame[2]) << 8 | Int(frame[3])
+        guard frame.count >= 4 + length, let remote = try? GossipCodec.decodeState(Array(frame[4..<(4 + length)])) else {
+            droppedUndecodable.increment()
+            return
+        }
+        await perform(core.onPushPull(remote, now: now))
+        let text = String(decoding: frame[(4 + length)...], as: UTF8.self)
+        if !text.isEmpty { await state.offerFromPeer(text: text, from: peer) }
+    }
+
+    private func pushPull(with address: GossipAddress, name: String) async {
+        guard let socket = Self.socketAddress(address) else { return }
+        let frame = seal(await ourFrame())
+        let transport = self.transport, sink = self.sink
+        Task {
+            if let answer = try? await transport.exchange(frame, with: socket) { sink.yield(.answered(answer, from: name)) }
+        }
+    }
+
+    // MARK: actions
+
+    private func perform(_ actions: [GossipAction]) async {
+        for action in actions {
+            switch action {
+            case .send(let bytes, let to):
+                if let address = Self.socketAddress(to) { transport.send(seal(bytes), to: address) }
+            case .pushPull(let to):
+                await pushPull(with: to, name: "\(to)")
+            case .memberChanged(let member):
+                membersChanged = true
+                if member.name != core.name, lastStates[member.name] != member.state {
+                    lastStates[member.name] = member.state
+                    logger.notice("member \(member.name) (\(member.address)) is \(member.state)")
+                }
+                await fetchNewerDocument(from: member)
+            }
+        }
+    }
+
+    /// A member whose metadata says it runs a newer document (or the winning one of a conflict): fetch it
+    /// now by push-pull, at most every 2 s per member.
+    private func fetchNewerDocument(from member: GossipMember) async {
+        guard member.state == .alive, member.name != core.name, let theirs = NodeMetadata(member.metadata) else { return }
+        let newer = theirs.generation > documentGeneration
+            || (theirs.generation == documentGeneration && theirs.hash != documentHash && theirs.hash > documentHash)
+        guard newer, now - (lastFetch[member.name] ?? .seconds(-10)) >= .seconds(2) else { return }
+        lastFetch[member.name] = now
+        await pushPull(with: member.address, name: member.name)
+    }
+
+    private func noteDocument(_ document: DesiredState, text: String?) {
+        documentGeneration = document.generation
+        documentHash = text.map(DocumentHash.of) ?? 0
+        roles = document.nodes.first { $0.name == core.name }?.roles ?? []
+    }
+
+    private func metadata() -> [UInt8] {
+        NodeMetadata(version: AgentState.version, generation: documentGeneration, hash: documentHash, roles: roles).bytes
+    }
+
+    private func publishMembers() async {
+        var wallNow = timespec()
+        clock_gettime(CLOCK_REALTIME, &wallNow)
+        let elapsed = now
+        let members = core.members.map { member -> MemberStatus in
+            let meta = NodeMetadata(member.metadata)
+            return MemberStatus(name: member.name, address: "\(member.address)", state: "\(member.state)",
+                                incarnation: member.incarnation,
+                                since: Int(wallNow.tv_sec) - Int((elapsed - member.since).components.seconds),
+                                roles: meta?.roles, version: meta?.version, generation: meta.map { $0.generation })
+        }
+        aliveGauge.record(core.activeMemberCount)
+        await state.publishMembers(members)
+        let peers = core.members.filter { $0.name != core.name && $0.isActive }.map { "\($0.name) \($0.address)\n" }.joined()
+        try? TextFile.writeAtomically(peersPath, peers)
+    }
+
+    // MARK: addresses
+
+    static func socketAddress(_ address: GossipAddress) -> SocketAddress? {
+        guard let ip = IPAddress(bytes: address.host) else { return nil }
+        return try? SocketAddress(ipAddress: ip.description, port: Int(address.port))
+    }
+
+    static func gossipAddress(_ address: SocketAddress) -> GossipAddress? {
+        guard let text = address.ipAddress, let ip = IPAddress(text), let port = address.port else { return nil }
+        return GossipAddress(host: ip.bytes, port: UInt16(port))
+    }
+}
+
+/// What a node tells the others about itself in gossip metadata (at most 512 bytes): agent version, the
+/// desired generation and content hash it runs, and its roles. JSON, so a later version can add fields.
+struct NodeMetadata: Equatable {
+    var version: String
+    var generation: UInt64
+    var hash: UInt64
+    var roles: [String]
+
+    init(version: String, generation: UInt64, hash: UInt64, roles: [String]) {
+        self.version = version
+        self.generation = generation
+        self.hash = hash
+        self.roles = roles
+    }
+
+    init?(_ bytes: [UInt8]) {
+        guard !bytes.isEmpty, let value = try? JSONValue.parse(bytes), let version = value["v"]?.string,
+              let generation = value["g"]?.int, let hashText = value["h"]?.string, let hash = UInt64(hashText, radix: 16) else { return nil }
+        self.version = version
+        self.generation = UInt64(max(0, generation))
+        self.hash = hash
+        roles = value["r"]?.array?.compactMap(\.string) ?? []
+    }
+
+    var bytes: [UInt8] {
+        var encoded = Array(JSONValue.object([
+            ("v", .string(version)), ("g", JSONValue.integer(generation)), ("h", .string(String(hash, radix: 16))),
+            ("r", .array(roles.map { .string($0) })),
+        ]).serialized.utf8)
+        // Roles are what may not fit: drop them before going over the limit.
+        if encoded.count > GossipMember.maxMetadataBytes {
+            encoded = NodeMetadata(version: version, generation: generation, hash: hash, roles: []).bytes
+        }
+        return encoded
+    }
+}

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Five agents gossip on a namespace LAN, encrypted: they find each other from one seed, spread a document
+# applied on any board, see a crashed board dead and a stopped one left, ignore a stranger with another key
+# and garbage datagrams, rejoin from their peer cache, accept a board back under a new address, and reform
+# after every board restarts at once.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+source "$here/lib/checks.sh"
+LAB_NAME=hcc
+LAB_NET=10.84.0
+source "$root/scripts/lab.sh"
+require_root
+
+bin=${BIN:-$root/.build/release}
+work=$(mktemp -d /tmp/hcc.XXXXXX)
+cleanup() { lab_down; [ -n "${KEEP_WORK:-}" ] && echo "kept $work" || rm -rf "$work"; }
+trap cleanup EXIT
+
+lab_up 6  # boards 1-5 form the cluster; board 6 is a stranger with another key
+head -c 32 /dev/urandom | base64 >"$work/gossip.key"
+head -c 32 /dev/urandom | base64 >"$work/stranger.key"
+configure() {  # configure BOARD ADDRESS JOIN KEY
+  mkdir -p "$work/n$1"
+  cat >"$work/n$1/agent.yaml" <<YAML
+node: n$1
+bind: $2:7964
+join: [$3]
+key_file: $work/$4
+socket: $work/n$1/hc.sock
+state_dir: $work/n$1/state
+desired: $work/n$1/desired.yaml
+metrics: 127.0.0.1:9646
+YAML
+}
+for i in 1 2 3 4 5; do configure $i "$(lab_ip $i)" "$(lab_ip 1):7964" gossip.key; done
+configure 6 "$(lab_ip 6)" "$(lab_ip 1):7964" stranger.key
+cat >"$work/n1/desired.yaml" <<YAML
+generation: 1
+cluster: lab
+nodes: { n1: [web], n2: [web], n3: [], n4: [], n5: [] }
+roles:
+  web:
+    units: []
+YAML
+start_agent() { lab_start "$1" "$work/n$1/log.$(date +%s%N)" "$bin/hcagent" --config "$work/n$1/agent.yaml" >"$work/n$1/pid"; }
+# SIGTERM, then wait for the process to be gone (it leaves the cluster first, for about half a second).
+stop_agent() { local pid; pid=$(cat "$work/n$1/pid"); kill -TERM "$pid"; wait_until 5 bash -c "! kill -0 $pid 2>/dev/null"; }
+members_json() { "$bin/hcctl" --socket "$work/n$1/hc.sock" members --json; }
+# sees BOARD "NAME=STATE ..." : every listed member has that state in BOARD's view
+sees() {
+  local board=$1
+  shift
+  members_json "$board" | python3 -c '
+import json, sys
+view = {m["name"]: m["state"] for m in json.load(sys.stdin)}
+want = dict(pair.split("=") for pair in sys.argv[1:])
+bad = {n: view.get(n) for n, s in want.items() if view.get(n) != s}
+print("view:", view)
+sys.exit(1 if bad else 0)' "$@"
+}
+all_see() {  # all_see "BOARDS" PAIRS...
+  local boards=$1 b
+  shift
+  for b in $boards; do sees "$b" "$@" || return 1; done
+}
+generation_of() { "$bin/hcctl" --socket "$work/n$1/hc.sock" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["desired"]["generation"])'; }
+all_at_generation() { local g=$1 b; shift; for b in "$@"; do [ "$(generation_of "$b")" = "$g" ] || return 1; done; }
+export bin work
+export -f members_json sees all_see generation_of all_at_generation
+
+echo "five boards find each other from one seed"
+for i in 1 2 3 4 5; do start_agent $i; done
+alive5="n1=alive n2=alive n3=alive n4=alive n5=alive"
+start=$SECONDS
+check "every board sees all five alive" wait_until 10 all_see "1 2 3 4 5" $alive5
+check "members show roles and the generation each runs" bash -c "members_json 3 | python3 -c '
+import json, sys
+m = {x[\"name\"]: x for x in json.load(sys.stdin)}
+assert m[\"n1\"][\"roles\"] == [\"web\"] and m[\"n1\"][\"generation\"] == 1 and m[\"n1\"][\"incarnation\"] >= 1, m
+'"
+check "the document reached the boards that had none" wait_until 5 all_at_generation 1 2 3 4 5
+
+echo "a document applied on any board reaches all"
+sed 's/generation: 1/generation: 1/; s/n3: \[\]/n3: [web]/' "$work/n1/desired.yaml" >"$work/next.yaml"
+check "hcctl apply on n4" "$bin/hcctl" --socket "$work/n4/hc.sock" apply "$work/next.yaml"
+check "every board runs generation 2 within 3 s" wait_until 3 all_at_generation 2 1 2 3 4 5
+
+echo "strangers change nothing"
+start_agent 6
+lab_exec 2 python3 -c "
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for p in [b'', b'\x00' * 40, b'junk' * 100, bytes(range(256))]: s.sendto(p, ('$(lab_ip 1)', 7964))
+"
+sleep 2
+check "a board with another key never joins" bash -c "! members_json 1 | grep -q '\"n6\"'"
+check "the stranger sees no one" bash -c "members_json 6 | python3 -c 'import json,sys; assert len(json.load(sys.stdin)) == 1'"
+check "its packets and the garbage are dropped and counted" bash -c "
+  ip netns exec hcc-n1 curl -sf http://127.0.0.1:9646/metrics | grep 'hcagent_gossip_packets_dropped_total{reason=\"unsealed\"}' | grep -qv ' 0$'"
+check "the cluster is unchanged" all_see "1 2 3 4 5" $alive5
+ip netns pids hcc-n6 | xargs -r kill -9
+
+echo "a crash is seen by every survivor"
+lab_cut 5
+kill -9 "$(cat "$work/n5/pid")"
+cut_at=$(date +%s%N)
+check "n1-n4 see n5 dead" wait_until 6 all_see "1 2 3 4" n5=dead
+echo "  (all survivors saw it dead after $((($(date +%s%N) - cut_at) / 1000000)) ms)"
+
+echo "a graceful stop is a leave, not a death"
+kill -TERM "$(cat "$work/n4/pid")"
+check "n1-n3 see n4 left" wait_until 5 all_see "1 2 3" n4=left
+
+echo "a restart rejoins from the peer cache, with every configured seed down"
+stop_agent 2
+sed -i "s|^join: .*|join: [10.84.0.99:7964]|" "$work/n2/agent.yaml"
+start_agent 2
+check "n2 is back in every view" wait_until 10 all_see "1 2 3" n1=alive n2=alive n3=alive
+
+echo "a board comes back under its name with a new address"
+lab_heal 5
+lab_exec 5 ip addr add 10.84.0.55/24 dev eth0
+sed -i "s|^bind: .*|bind: 10.84.0.55:7964|" "$work/n5/agent.yaml"
+start_agent 5
+check "n5 is alive again at 10.84.0.55" wait_until 10 bash -c "all_see '1 2 3' n5=alive && members_json 1 | grep -q '10.84.0.55:7964'"
+
+echo "every board restarts at once (a power cut of the house)"
+for i in 1 2 3 5; do kill -9 "$(cat "$work/n$i/pid")" || echo "  n$i was not running"; done
+sleep 0.5
+for i in 1 2 3 4 5; do start_agent $i; done
+check "the cluster reforms by itself" wait_until 15 all_see "1 2 3 4 5" $alive5
+check "and keeps generation 2" all_at_generation 2 1 2 3 4 5
+
+finish
