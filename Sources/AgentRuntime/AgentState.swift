@@ -19,6 +19,7 @@ public actor AgentState {
     private var heldSubscribers: [AsyncStream<Set<String>>.Continuation] = []
     private var held: Set<String> = []
     private var handoverHandler: (@Sendable (String) async -> Result<String, ControlError>)?
+    private var keysHandler: (@Sendable (ControlRequest.Command, [UInt8]?) async -> Result<String, ControlError>)?
 
     public init(config: AgentConfig, logger: Logger, notifier: SystemdNotifier = SystemdNotifier()) {
         self.config = config
@@ -184,6 +185,16 @@ public actor AgentState {
 
     public func setHandoverHandler(_ handler: (@Sendable (String) async -> Result<String, ControlError>)?) {
         handoverHandler = handler
+    }
+
+    public func setKeysHandler(_ handler: (@Sendable (ControlRequest.Command, [UInt8]?) async -> Result<String, ControlError>)?) {
+        keysHandler = handler
+    }
+
+    /// hcctl keys list|install|use|remove.
+    public func keys(_ command: ControlRequest.Command, key: [UInt8]?) async -> Result<String, ControlError> {
+        guard let keysHandler else { return .failure(ControlError(.failed, "gossip is not running on this node")) }
+        return await keysHandler(command, key)
     }
 
     /// hcctl vip handover NAME.

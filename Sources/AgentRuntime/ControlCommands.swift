@@ -47,6 +47,18 @@ public struct ControlCommands: Sendable {
             case .success(let message): return .success(id: id, message: message)
             case .failure(let error): return .failure(error, id: id)
             }
+        case .keysList, .keysInstall, .keysUse, .keysRemove:
+            var key: [UInt8]?
+            if command != .keysList {
+                guard let text = request["key"]?.string, let decoded = Base64.decode(text), decoded.count == 32 else {
+                    return .failure(ControlError(.badRequest, "\(name) needs \"key\": 32 bytes in base64"), id: id)
+                }
+                key = decoded
+            }
+            switch await state.keys(command, key: key) {
+            case .success(let message): return .success(id: id, message: message)
+            case .failure(let error): return .failure(error, id: id)
+            }
         case .plan, .apply:
             guard let text = request["document"]?.string else {
                 return .failure(ControlError(.badRequest, "\(name) needs \"document\": the document's text"), id: id)

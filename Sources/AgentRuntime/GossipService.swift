@@ -39,6 +39,7 @@ public struct GossipService: Service {
         /// Our push-pull came back with the peer's frame.
         case answered([UInt8], from: String)
         case document(DesiredState)
+        case keys(ControlRequest.Command, [UInt8]?, CheckedContinuation<Result<String, ControlError>, Never>)
         case stop
     }
 
@@ -47,6 +48,13 @@ public struct GossipService: Service {
         let driver = await GossipDriver(state: state, transport: transport, keyring: keyring, advertised: advertised, sink: sink, logger: logger)
         let documents = await state.documents()
         let transport = self.transport
+        await state.setKeysHandler { command, key in
+            await withCheckedContinuation { answer in
+                if case .terminated = sink.yield(.keys(command, key, answer)) {
+                    answer.resume(returning: .failure(ControlError(.failed, "gossip is stopping")))
+                }
+            }
+        }
         await withDiscardingTaskGroup { group in
             group.addTask { for await packet in transport.packets() { sink.yield(.datagram(packet)) } }
             group.addTask {
@@ -70,6 +78,7 @@ public struct GossipService: Service {
             } onGracefulShutdown: {
                 sink.yield(.stop)
             }
+            await state.setKeysHandler(nil)
             sink.finish()
             group.cancelAll()
             await transport.close()
@@ -108,7 +117,10 @@ final class GossipDriver {
     private var core: SWIMCore
     private let state: AgentState
     private let transport: GossipTransport
-    private let keyring: GossipKeyring?
+    private var keyring: GossipKeyring?
+    /// Where rotations are kept (key_file may be read-only, as /etc is under the unit's sandbox); at start
+    /// its keys join key_file's and its first key stays the primary.
+    private let keyringPath: String
     private let sink: AsyncStream<GossipService.Input>.Continuation
     private let logger: Logger
     private let origin = ContinuousClock.now
@@ -138,10 +150,17 @@ final class GossipDriver {
         let config = state.config
         self.state = state
         self.transport = transport
-        self.keyring = keyring
         self.sink = sink
         self.logger = logger
         TextFile.makeDirectories(config.stateDir)
+        keyringPath = config.stateDir + "/keyring"
+        var ring = keyring
+        if var merged = keyring, let text = try? TextFile.read(keyringPath), let kept = try? GossipKeyring.parse(text, file: keyringPath) {
+            for key in kept.keys { try? merged.install(key) }
+            try? merged.use(kept.keys[0])
+            ring = merged
+        }
+        self.keyring = ring
         peersPath = config.stateDir + "/peers"
         // A restarted node outbids whatever the cluster remembers of its last run.
         incarnationPath = config.stateDir + "/incarnation"
@@ -215,6 +234,8 @@ final class GossipDriver {
         case .document(let document):
             noteDocument(document, text: await state.documentText)
             if let actions = try? core.setMetadata(metadata(), now: now) { await perform(actions) }
+        case .keys(let command, let key, let answer):
+            answer.resume(returning: changeKeys(command, key))
         case .stop:
             await perform(core.leave(now: now))
             leavingUntil = now + GossipService.leaveLinger
@@ -234,6 +255,32 @@ final class GossipDriver {
             try? TextFile.writeAtomically(incarnationPath, "\(savedIncarnation)\n")
         }
         return .running
+    }
+
+    private func changeKeys(_ command: ControlRequest.Command, _ key: [UInt8]?) -> Result<String, ControlError> {
+        guard var ring = keyring else { return .failure(ControlError(.failed, "gossip runs without encryption here (--insecure-gossip)")) }
+        do {
+            switch command {
+            case .keysInstall: try ring.install(key ?? [])
+            case .keysUse: try ring.use(key ?? [])
+            case .keysRemove: try ring.remove(key ?? [])
+            default: break
+            }
+        } catch {
+            return .failure(ControlError(.failed, "\(error)"))
+        }
+        if command != .keysList {
+            do {
+                try TextFile.writeAtomically(keyringPath, ring.fileText)
+            } catch {
+                return .failure(ControlError(.failed, "cannot keep the keyring in \(keyringPath): \(error)"))
+            }
+            keyring = ring
+            logger.notice("gossip keyring changed (\(command.rawValue)): primary \(GossipKeyring.fingerprint(ring.keys[0])), \(ring.keys.count) keys")
+        }
+        return .success(ring.keys.enumerated().map { index, key in
+            "\(index == 0 ? "primary" : "       ") \(GossipKeyring.fingerprint(key))"
+        }.joined(separator: "\n"))
     }
 
     // MARK: sealing and frames

@@ -20,12 +20,20 @@ public struct ControlRequest: Codable, Sendable, Equatable {
         case apply
         /// Hand a VIP this node holds to another board, make before break (`vip`: its name).
         case handover
+        /// The gossip keyring: fingerprints, the primary first (never the keys).
+        case keysList = "keys-list"
+        /// Add `key` (base64) to this board's keyring; it opens packets at once, seals once used. Root only.
+        case keysInstall = "keys-install"
+        /// Seal with `key` from now on (it must be installed). Root only.
+        case keysUse = "keys-use"
+        /// Forget `key` (not the primary). Root only.
+        case keysRemove = "keys-remove"
 
         /// Requests that change the agent's state need uid 0.
         public var changesState: Bool {
             switch self {
-            case .status, .plan: return false
-            case .reload, .apply, .handover: return true
+            case .status, .plan, .keysList: return false
+            case .reload, .apply, .handover, .keysInstall, .keysUse, .keysRemove: return true
             }
         }
     }
@@ -39,14 +47,17 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     public var file: String?
     /// The VIP's name, for handover.
     public var vip: String?
+    /// A gossip key in base64, for keys-install, keys-use and keys-remove.
+    public var key: String?
 
-    public init(command: Command, id: Int? = nil, document: String? = nil, file: String? = nil, vip: String? = nil) {
+    public init(command: Command, id: Int? = nil, document: String? = nil, file: String? = nil, vip: String? = nil, key: String? = nil) {
         self.v = ControlProtocol.version
         self.id = id
         self.command = command
         self.document = document
         self.file = file
         self.vip = vip
+        self.key = key
     }
 }
 

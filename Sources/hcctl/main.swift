@@ -27,10 +27,10 @@ struct ConnectionOptions: ParsableArguments {
     var socket: String = AgentConfig.defaultSocket
 
     /// Sends one request; prints why and exits 3 when the agent cannot be reached, 1 when it refuses.
-    func send(_ command: ControlRequest.Command, document: String? = nil, file: String? = nil, vip: String? = nil) throws -> ControlReply {
+    func send(_ command: ControlRequest.Command, document: String? = nil, file: String? = nil, vip: String? = nil, key: String? = nil) throws -> ControlReply {
         let reply: ControlReply
         do {
-            reply = try ControlClient(path: socket).send(ControlRequest(command: command, document: document, file: file, vip: vip))
+            reply = try ControlClient(path: socket).send(ControlRequest(command: command, document: document, file: file, vip: vip, key: key))
         } catch {
             printError("hcctl: \(error)")
             throw ExitCode(Exit.unreachable)
@@ -49,7 +49,7 @@ struct HCCtl: ParsableCommand {
         abstract: "Control the local homecloud agent.",
         discussion: "Exit status: 0 ok, 1 the agent refused the request, 2 usage, 3 the agent is unreachable.",
         version: "0.1.0",
-        subcommands: [Status.self, Members.self, Units.self, VIPs.self, Plan.self, Apply.self, Reload.self]
+        subcommands: [Status.self, Members.self, Units.self, VIPs.self, Keys.self, Plan.self, Apply.self, Reload.self]
     )
     // Declared here too, so --socket may come before the subcommand: `hcctl --socket PATH status`.
     @OptionGroup var connection: ConnectionOptions
@@ -107,6 +107,41 @@ struct Members: ParsableCommand {
         } else {
             print(StatusText.memberSection(status.members), terminator: "")
         }
+    }
+}
+
+struct Keys: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "This board's gossip keyring. To rotate: install the new key on every board, use it on every board, then remove the old one.",
+        subcommands: [List.self, Install.self, Use.self, Remove.self],
+        defaultSubcommand: List.self
+    )
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Key fingerprints, the primary (sealing) key first.")
+        @OptionGroup var connection: ConnectionOptions
+        func run() throws { print(try connection.send(.keysList).message ?? "") }
+    }
+
+    struct Install: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add a key (32 bytes, base64); it opens packets at once (root only).")
+        @OptionGroup var connection: ConnectionOptions
+        @Argument(help: "The key in base64, e.g. from head -c 32 /dev/urandom | base64.") var key: String
+        func run() throws { print(try connection.send(.keysInstall, key: key).message ?? "ok") }
+    }
+
+    struct Use: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Seal with an installed key from now on (root only).")
+        @OptionGroup var connection: ConnectionOptions
+        @Argument(help: "The key in base64.") var key: String
+        func run() throws { print(try connection.send(.keysUse, key: key).message ?? "ok") }
+    }
+
+    struct Remove: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Forget a key that is not the primary (root only).")
+        @OptionGroup var connection: ConnectionOptions
+        @Argument(help: "The key in base64.") var key: String
+        func run() throws { print(try connection.send(.keysRemove, key: key).message ?? "ok") }
     }
 }
 

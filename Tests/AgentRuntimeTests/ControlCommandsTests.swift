@@ -39,7 +39,7 @@ import Testing
         #expect(await ask(commands, #"{"v":2,"id":1,"command":"status"}"#) == .failure(
             ControlError(.unsupportedVersion, "this agent speaks protocol version 1; the request has 2"), id: 1))
         #expect(await ask(commands, #"{"command":"status"}"#).error?.code == .unsupportedVersion)
-        #expect(await ask(commands, #"{"v":1,"command":"fly"}"#).error == ControlError(.unknownCommand, "unknown command \"fly\"; known: status, reload, plan, apply, handover"))
+        #expect(await ask(commands, #"{"v":1,"command":"fly"}"#).error == ControlError(.unknownCommand, "unknown command \"fly\"; known: status, reload, plan, apply, handover, keys-list, keys-install, keys-use, keys-remove"))
     }
 
     @Test func handoverNamesItsVIPAndNeedsVRRP() async {
@@ -47,6 +47,13 @@ import Testing
         #expect(await ask(commands, #"{"v":1,"command":"handover"}"#).error == ControlError(.badRequest, "handover needs \"vip\": the VIP's name"))
         #expect(await ask(commands, #"{"v":1,"command":"handover","vip":"front"}"#, uid: 1000).error?.code == .forbidden)
         #expect(await ask(commands, #"{"v":1,"command":"handover","vip":"front"}"#).error == ControlError(.failed, "VRRP is not running on this node"))
+    }
+
+    @Test func keyCommandsCheckTheirKeyAndNeedGossip() async {
+        let (commands, _) = await commands()
+        #expect(await ask(commands, #"{"v":1,"command":"keys-install","key":"c2hvcnQ="}"#).error == ControlError(.badRequest, "keys-install needs \"key\": 32 bytes in base64"))
+        #expect(await ask(commands, #"{"v":1,"command":"keys-list"}"#, uid: 1000).error == ControlError(.failed, "gossip is not running on this node"))
+        #expect(await ask(commands, #"{"v":1,"command":"keys-remove","key":"c2hvcnQ="}"#, uid: 1000).error?.code == .forbidden)
     }
 
     @Test func changesNeedRoot() async {

@@ -132,4 +132,24 @@ for i in 1 2 3 4 5; do start_agent $i; done
 check "the cluster reforms by itself" wait_until 15 all_see "1 2 3 4 5" $alive5
 check "and keeps generation 2" all_at_generation 2 1 2 3 4 5
 
+echo "keys rotate on the live cluster"
+old=$(cat "$work/gossip.key")
+new=$(head -c 32 /dev/urandom | base64)
+keys() { "$bin/hcctl" --socket "$work/n$1/hc.sock" keys "${@:2}"; }
+check "keys list shows the primary's fingerprint, never the key" bash -c "
+  out=\$($bin/hcctl --socket $work/n1/hc.sock keys); echo \"\$out\"
+  grep -Eq '^primary [0-9a-f]{16}\$' <<<\"\$out\" && ! grep -qF '$old' <<<\"\$out\""
+for i in 1 2 3 4 5; do keys $i install "$new" >/dev/null; done
+for i in 1 2 3 4 5; do keys $i use "$new" >/dev/null; done
+check "while boards switch to the new key the cluster holds" all_see "1 2 3 4 5" $alive5
+check "the primary key cannot be removed (exit 1)" bash -c "
+  k=\$(head -c 32 /dev/urandom | base64); $bin/hcctl --socket $work/n1/hc.sock keys install \$k >/dev/null
+  $bin/hcctl --socket $work/n1/hc.sock keys use \$k >/dev/null; $bin/hcctl --socket $work/n1/hc.sock keys remove \$k; test \$? = 1"
+keys 1 use "$new" >/dev/null
+for i in 1 2 3 4 5; do keys $i remove "$old" >/dev/null; done
+sleep 2
+check "with the old key removed everywhere, all five are still alive" all_see "1 2 3 4 5" $alive5
+check "the rotated keyring is kept in state_dir, mode 0600, for the next start" bash -c "
+  grep -qF '$new' $work/n3/state/keyring && test \$(stat -c %a $work/n3/state/keyring) = 600"
+
 finish

@@ -57,6 +57,11 @@ public struct GossipKeyring: Sendable {
         return nil
     }
 
+    /// What hcctl shows for a key: the first 8 bytes of its SHA-256, never the key.
+    public static func fingerprint(_ key: [UInt8]) -> String {
+        SHA256.hash(data: key).prefix(8).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+    }
+
     // MARK: rotation (hcctl keys)
 
     public mutating func install(_ key: [UInt8]) throws {
