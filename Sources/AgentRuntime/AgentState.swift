@@ -16,6 +16,9 @@ public actor AgentState {
     private var unitReport: (convergence: String, units: [UnitStatus])?
     private var vipReport: [VIPStatus]?
     private var memberReport: [MemberStatus]?
+    private var liveSubscribers: [AsyncStream<Set<String>>.Continuation] = []
+    private var liveMembers: Set<String>?
+    private var convergenceSubscribers: [AsyncStream<String>.Continuation] = []
     private var heldSubscribers: [AsyncStream<Set<String>>.Continuation] = []
     private var held: Set<String> = []
     private var handoverHandler: (@Sendable (String) async -> Result<String, ControlError>)?
@@ -119,6 +122,26 @@ public actor AgentState {
     /// Gossip's member list, this node included.
     public func publishMembers(_ members: [MemberStatus]) {
         memberReport = members
+        let live = Set(members.filter { $0.state == "alive" || $0.state == "suspect" }.map(\.name))
+        guard live != liveMembers else { return }
+        liveMembers = live
+        for subscriber in liveSubscribers { subscriber.yield(live) }
+    }
+
+    /// The names of the live members (alive or suspect) at every change: `one` placement follows them.
+    public func liveMemberChanges() -> AsyncStream<Set<String>> {
+        let (stream, continuation) = AsyncStream.makeStream(of: Set<String>.self, bufferingPolicy: .bufferingNewest(1))
+        if let liveMembers { continuation.yield(liveMembers) }
+        liveSubscribers.append(continuation)
+        return stream
+    }
+
+    /// This node's convergence at every change, for gossip's metadata (so every board shows every board's).
+    public func convergenceChanges() -> AsyncStream<String> {
+        let (stream, continuation) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(1))
+        if let convergence = unitReport?.convergence { continuation.yield(convergence) }
+        convergenceSubscribers.append(continuation)
+        return stream
     }
 
     /// What the reconciler would do for a document, when it runs; set by the reconciler itself.
@@ -163,7 +186,10 @@ public actor AgentState {
     public func publishUnits(convergence: String, units: [UnitStatus]) {
         let changed = unitReport?.convergence != convergence
         unitReport = (convergence, units)
-        if changed { notifier.status(statusLine) }
+        if changed {
+            notifier.status(statusLine)
+            for subscriber in convergenceSubscribers { subscriber.yield(convergence) }
+        }
     }
 
     /// VRRP's view of this node's VIPs, and which of them it holds (for `vip:NAME` placement).

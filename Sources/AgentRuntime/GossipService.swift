@@ -39,6 +39,7 @@ public struct GossipService: Service {
         /// Our push-pull came back with the peer's frame.
         case answered([UInt8], from: String)
         case document(DesiredState)
+        case convergence(String)
         case keys(ControlRequest.Command, [UInt8]?, CheckedContinuation<Result<String, ControlError>, Never>)
         case stop
     }
@@ -47,6 +48,7 @@ public struct GossipService: Service {
         let (inputs, sink) = AsyncStream.makeStream(of: Input.self)
         let driver = await GossipDriver(state: state, transport: transport, keyring: keyring, advertised: advertised, sink: sink, logger: logger)
         let documents = await state.documents()
+        let convergences = await state.convergenceChanges()
         let transport = self.transport
         await state.setKeysHandler { command, key in
             await withCheckedContinuation { answer in
@@ -65,6 +67,7 @@ public struct GossipService: Service {
                 }
             }
             group.addTask { for await document in documents { sink.yield(.document(document)) } }
+            group.addTask { for await convergence in convergences { sink.yield(.convergence(convergence)) } }
             group.addTask {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: Self.tickInterval, tolerance: .milliseconds(2))
@@ -140,6 +143,7 @@ final class GossipDriver {
     private var documentGeneration: UInt64 = 0
     private var documentHash: UInt64 = 0
     private var roles: [String] = []
+    private var convergence: String?
     private var decodeDropsSeen = 0
     private let droppedUnsealed = Counter(label: "hcagent_gossip_packets_dropped_total", dimensions: [("reason", "unsealed")])
     private let droppedUndecodable = Counter(label: "hcagent_gossip_packets_dropped_total", dimensions: [("reason", "undecodable")])
@@ -233,6 +237,9 @@ final class GossipDriver {
             await absorb(frame, from: from)
         case .document(let document):
             noteDocument(document, text: await state.documentText)
+            if let actions = try? core.setMetadata(metadata(), now: now) { await perform(actions) }
+        case .convergence(let convergence):
+            self.convergence = convergence
             if let actions = try? core.setMetadata(metadata(), now: now) { await perform(actions) }
         case .keys(let command, let key, let answer):
             answer.resume(returning: changeKeys(command, key))
@@ -359,7 +366,8 @@ final class GossipDriver {
     }
 
     private func metadata() -> [UInt8] {
-        NodeMetadata(version: AgentState.version, generation: documentGeneration, hash: documentHash, roles: roles).bytes
+        NodeMetadata(version: AgentState.version, generation: documentGeneration, hash: documentHash, roles: roles,
+                     convergence: convergence).bytes
     }
 
     private func publishMembers() async {
@@ -371,7 +379,8 @@ final class GossipDriver {
             return MemberStatus(name: member.name, address: "\(member.address)", state: "\(member.state)",
                                 incarnation: member.incarnation,
                                 since: Int(wallNow.tv_sec) - Int((elapsed - member.since).components.seconds),
-                                roles: meta?.roles, version: meta?.version, generation: meta.map { $0.generation })
+                                roles: meta?.roles, version: meta?.version, generation: meta.map { $0.generation },
+                                convergence: meta?.convergence)
         }
         aliveGauge.record(core.activeMemberCount)
         await state.publishMembers(members)
@@ -399,12 +408,15 @@ struct NodeMetadata: Equatable {
     var generation: UInt64
     var hash: UInt64
     var roles: [String]
+    /// converged, converging or degraded; nil before the reconciler has said.
+    var convergence: String?
 
-    init(version: String, generation: UInt64, hash: UInt64, roles: [String]) {
+    init(version: String, generation: UInt64, hash: UInt64, roles: [String], convergence: String? = nil) {
         self.version = version
         self.generation = generation
         self.hash = hash
         self.roles = roles
+        self.convergence = convergence
     }
 
     init?(_ bytes: [UInt8]) {
@@ -414,16 +426,19 @@ struct NodeMetadata: Equatable {
         self.generation = UInt64(max(0, generation))
         self.hash = hash
         roles = value["r"]?.array?.compactMap(\.string) ?? []
+        convergence = value["c"]?.string
     }
 
     var bytes: [UInt8] {
-        var encoded = Array(JSONValue.object([
+        var members: [(String, JSONValue)] = [
             ("v", .string(version)), ("g", JSONValue.integer(generation)), ("h", .string(String(hash, radix: 16))),
             ("r", .array(roles.map { .string($0) })),
-        ]).serialized.utf8)
+        ]
+        if let convergence { members.append(("c", .string(convergence))) }
+        var encoded = Array(JSONValue.object(members).serialized.utf8)
         // Roles are what may not fit: drop them before going over the limit.
         if encoded.count > GossipMember.maxMetadataBytes {
-            encoded = NodeMetadata(version: version, generation: generation, hash: hash, roles: []).bytes
+            encoded = NodeMetadata(version: version, generation: generation, hash: hash, roles: [], convergence: convergence).bytes
         }
         return encoded
     }

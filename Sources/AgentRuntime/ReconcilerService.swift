@@ -19,6 +19,8 @@ public struct ReconcilerService: Service {
         case document(DesiredState)
         /// The VIPs this node holds (VRRP): `vip:NAME` units follow them.
         case vips(Set<String>)
+        /// The live members (gossip): `one` units go to one of the live nodes of their role.
+        case members(Set<String>)
         case bus(SystemdBus.Event)
         case timer
         /// hcctl plan: the steps a document would cause here, from a copy of the planner.
@@ -39,6 +41,7 @@ public struct ReconcilerService: Service {
         let (inputs, sink) = AsyncStream.makeStream(of: Input.self)
         let documents = await state.documents()
         let held = await state.heldVIPs()
+        let live = await state.liveMemberChanges()
         let driver = ReconcileDriver(node: state.config.node, bus: bus, state: state, sink: sink, logger: logger)
         await state.setPlanner { document in
             await withCheckedContinuation { answer in
@@ -50,6 +53,7 @@ public struct ReconcilerService: Service {
             group.addTask { for await document in documents { sink.yield(.document(document)) } }
             group.addTask { for await event in bus.events { sink.yield(.bus(event)) } }
             group.addTask { for await names in held { sink.yield(.vips(names)) } }
+            group.addTask { for await names in live { sink.yield(.members(names)) } }
             await withGracefulShutdownHandler {
                 for await input in inputs { await driver.step(input) }
             } onGracefulShutdown: {
@@ -70,6 +74,8 @@ final class ReconcileDriver {
     private let sink: AsyncStream<ReconcilerService.Input>.Continuation
     private let logger: Logger
     private var pathToUnit: [String: String] = [:]
+    /// Gossip's live members, once gossip has said.
+    private var live: Set<String>?
     private var timer: Task<Void, Never>?
     private let startsCounter = Counter(label: "hcagent_reconcile_starts_total")
     private let stopsCounter = Counter(label: "hcagent_reconcile_stops_total")
@@ -94,9 +100,13 @@ final class ReconcileDriver {
         switch input {
         case .document(let document):
             actions = core.onDocument(document, now: .now)
+            if let live { actions += core.onMembers(Self.liveByRole(live, in: document), now: .now) }
             for name in managedNames() { actions += await read(name) }
         case .vips(let held):
             actions = core.onVIPs(held: held, now: .now)
+        case .members(let names):
+            live = names
+            if let document = core.document { actions = core.onMembers(Self.liveByRole(names, in: document), now: .now) }
         case .bus(.unitChanged(let path)):
             if let name = pathToUnit[path] { actions = await read(name) }
         case .bus(.jobRemoved(let unit, let result)):
@@ -135,6 +145,16 @@ final class ReconcileDriver {
             case .wakeUp: return nil
             }
         }
+    }
+
+    /// Role → the live nodes that have it in the document (the document says who has which role; gossip
+    /// says who is alive).
+    static func liveByRole(_ live: Set<String>, in document: DesiredState) -> [String: [String]] {
+        var result: [String: [String]] = [:]
+        for node in document.nodes where live.contains(node.name) {
+            for role in node.roles { result[role, default: []].append(node.name) }
+        }
+        return result
     }
 
     private func managedNames() -> [String] {

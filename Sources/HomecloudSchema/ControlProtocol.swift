@@ -186,8 +186,10 @@ public struct MemberStatus: Codable, Sendable, Equatable {
     public var roles: [String]?
     public var version: String?
     public var generation: UInt64?
+    /// That board's units: converged, converging or degraded.
+    public var convergence: String?
     public init(name: String, address: String, state: String, incarnation: UInt64? = nil, since: Int? = nil,
-                roles: [String]? = nil, version: String? = nil, generation: UInt64? = nil) {
+                roles: [String]? = nil, version: String? = nil, generation: UInt64? = nil, convergence: String? = nil) {
         self.name = name
         self.address = address
         self.state = state
@@ -196,6 +198,7 @@ public struct MemberStatus: Codable, Sendable, Equatable {
         self.roles = roles
         self.version = version
         self.generation = generation
+        self.convergence = convergence
     }
 }
 

@@ -67,6 +67,7 @@ extension MemberStatus: JSONWritable {
         if let roles { members.append(("roles", .array(roles.map { .string($0) }))) }
         if let version { members.append(("version", .string(version))) }
         if let generation { members.append(("generation", JSONValue.integer(generation))) }
+        if let convergence { members.append(("convergence", .string(convergence))) }
         return .object(members)
     }
 }

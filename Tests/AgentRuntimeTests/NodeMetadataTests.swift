@@ -1,5 +1,6 @@
 // What a board gossips about itself: version, generation, content hash and roles, within 512 bytes.
 import Gossip
+import HomecloudSchema
 import Testing
 @testable import AgentRuntime
 
@@ -16,5 +17,18 @@ import Testing
         #expect(NodeMetadata([]) == nil)
         #expect(NodeMetadata(Array("not json".utf8)) == nil)
         #expect(NodeMetadata(Array(#"{"v":"1","g":1}"#.utf8)) == nil)
+    }
+}
+
+@Suite struct LiveByRoleTests {
+    @Test func theDocumentSaysWhoHasARoleAndGossipWhoIsAlive() throws {
+        let document = try DesiredStateParser.parse("generation: 1\ncluster: c\nnodes: { a: [web, db], b: [web], c: [db] }\nroles: { web: { units: [] }, db: { units: [] } }\n", file: "d").get()
+        #expect(ReconcileDriver.liveByRole(["a", "c", "stranger"], in: document) == ["web": ["a"], "db": ["a", "c"]])
+        #expect(ReconcileDriver.liveByRole([], in: document).isEmpty)
+    }
+
+    @Test func convergenceRidesTheMetadata() {
+        let metadata = NodeMetadata(version: "0.1.0", generation: 3, hash: 9, roles: ["web"], convergence: "degraded")
+        #expect(NodeMetadata(metadata.bytes)?.convergence == "degraded")
     }
 }
