@@ -19,6 +19,8 @@ public actor AgentState {
     private var liveSubscribers: [AsyncStream<Set<String>>.Continuation] = []
     private var liveMembers: Set<String>?
     private var convergenceSubscribers: [AsyncStream<String>.Continuation] = []
+    private var peerAddressSubscribers: [AsyncStream<[IPAddress]>.Continuation] = []
+    private var peerAddresses: [IPAddress] = []
     private var heldSubscribers: [AsyncStream<Set<String>>.Continuation] = []
     private var held: Set<String> = []
     private var handoverHandler: (@Sendable (String) async -> Result<String, ControlError>)?
@@ -122,7 +124,13 @@ public actor AgentState {
     /// Gossip's member list, this node included.
     public func publishMembers(_ members: [MemberStatus]) {
         memberReport = members
-        let live = Set(members.filter { $0.state == "alive" || $0.state == "suspect" }.map(\.name))
+        let liveStatuses = members.filter { $0.state == "alive" || $0.state == "suspect" }
+        let addresses = liveStatuses.filter { $0.name != config.node }.compactMap { HostPort($0.address).flatMap { IPAddress($0.host) } }
+        if addresses != peerAddresses {
+            peerAddresses = addresses
+            for subscriber in peerAddressSubscribers { subscriber.yield(addresses) }
+        }
+        let live = Set(liveStatuses.map(\.name))
         guard live != liveMembers else { return }
         liveMembers = live
         for subscriber in liveSubscribers { subscriber.yield(live) }
@@ -133,6 +141,14 @@ public actor AgentState {
         let (stream, continuation) = AsyncStream.makeStream(of: Set<String>.self, bufferingPolicy: .bufferingNewest(1))
         if let liveMembers { continuation.yield(liveMembers) }
         liveSubscribers.append(continuation)
+        return stream
+    }
+
+    /// The addresses of the other live members at every change: VRRP's `unicast: members` peers.
+    public func peerAddressChanges() -> AsyncStream<[IPAddress]> {
+        let (stream, continuation) = AsyncStream.makeStream(of: [IPAddress].self, bufferingPolicy: .bufferingNewest(1))
+        continuation.yield(peerAddresses)
+        peerAddressSubscribers.append(continuation)
         return stream
     }
 

@@ -23,6 +23,8 @@ public struct VRRPService: Service {
 
     enum Input: Sendable {
         case document(DesiredState)
+        /// The other live gossip members' addresses, for `unicast: members`.
+        case peers([IPAddress])
         case packet(VRRPDriver.ChannelKey, VRRPChannel.Received)
         case link(LinkWatcher.Change)
         case timer
@@ -46,6 +48,7 @@ public struct VRRPService: Service {
         let (inputs, sink) = AsyncStream.makeStream(of: Input.self)
         let driver = VRRPDriver(node: state.config.node, stateDir: state.config.stateDir, table: table, state: state, sink: sink, logger: logger)
         let documents = await state.documents()
+        let peers = await state.peerAddressChanges()
         await state.setHandoverHandler { name in
             await withCheckedContinuation { answer in
                 if case .terminated = sink.yield(.handover(name, answer)) {
@@ -56,6 +59,7 @@ public struct VRRPService: Service {
         await withDiscardingTaskGroup { group in
             group.addTask { for await document in documents { sink.yield(.document(document)) } }
             group.addTask { for await change in links.changes() { sink.yield(.link(change)) } }
+            group.addTask { for await addresses in peers { sink.yield(.peers(addresses)) } }
             await withGracefulShutdownHandler {
                 for await input in inputs {
                     if await driver.step(input) == .finished { break }
@@ -101,6 +105,16 @@ final class VRRPDriver {
     private var channels: [ChannelKey: VRRPChannel] = [:]
     private var timer: Task<Void, Never>?
     private var stopping = false
+    private var memberPeers: [IPAddress] = []
+
+    /// Where a router's advertisements go and whom it hears: the listed peers, the live gossip members, or
+    /// (neither) the multicast group and anyone.
+    private func unicastPeers(_ router: Router) -> [IPAddress]? {
+        if router.vip.unicastToMembers {
+            return memberPeers.filter { $0.family == router.channel.family }
+        }
+        return router.vip.unicast.isEmpty ? nil : router.vip.unicast
+    }
     private let origin = ContinuousClock.now
     private let transitionsCounter = Counter(label: "hcagent_vrrp_transitions_total")
 
@@ -126,6 +140,8 @@ final class VRRPDriver {
         switch input {
         case .document(let document):
             if !stopping { await reconfigure(document) }
+        case .peers(let addresses):
+            memberPeers = addresses
         case .packet(let key, let received):
             receive(received, on: key)
         case .link(let change):
@@ -258,8 +274,7 @@ final class VRRPDriver {
             return
         }
         guard let name = routers.first(where: { $0.value.channel == key && $0.value.instance.settings.vrid == advertisement.vrid })?.key else { return }
-        let unicast = routers[name]!.vip.unicast
-        guard unicast.isEmpty || unicast.contains(received.source) else {
+        guard unicastPeers(routers[name]!).map({ $0.contains(received.source) }) ?? true else {
             strangerCounter.increment()
             return
         }
@@ -283,7 +298,7 @@ final class VRRPDriver {
                 case .sendAdvertisement(let advertisement):
                     guard let channel = channels[router.channel] else { continue }
                     let source = router.instance.settings.primaryAddress
-                    let destinations = router.vip.unicast.isEmpty ? [router.channel.family == .ipv4 ? VRRPChannel.ipv4Group : VRRPChannel.ipv6Group] : router.vip.unicast
+                    let destinations = unicastPeers(router) ?? [router.channel.family == .ipv4 ? VRRPChannel.ipv4Group : VRRPChannel.ipv6Group]
                     for destination in destinations {
                         try channel.send(advertisement.encoded(source: source, destination: destination), to: destination, from: source)
                     }

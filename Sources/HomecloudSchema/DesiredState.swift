@@ -99,6 +99,9 @@ public struct VirtualIP: Sendable, Equatable {
     public var preemptDelay: Duration
     /// Peers to send advertisements to, for networks that block multicast; empty: the VRRP multicast group.
     public var unicast: [IPAddress]
+    /// `unicast: members`: the peers are the live gossip members' addresses (of the VIP's family), as they come
+    /// and go.
+    public var unicastToMembers: Bool
 
     /// 100 ms: a dead master's VIP moves within 3 intervals plus the skew (about 0.36 s at priority 100), for
     /// 10 packets of 50-70 bytes a second per VIP; keepalived's 1 s default takes 3.6 s.
@@ -116,7 +119,7 @@ public struct VirtualIP: Sendable, Equatable {
 
     public init(name: String, address: IPPrefix, interface: String, vrid: Int, advert: Duration = defaultAdvert,
                 priority: Priority = Priority(default: 100), track: [String] = [], preempt: Bool = true,
-                preemptDelay: Duration = .zero, unicast: [IPAddress] = []) {
+                preemptDelay: Duration = .zero, unicast: [IPAddress] = [], unicastToMembers: Bool = false) {
         self.name = name
         self.address = address
         self.interface = interface
@@ -127,6 +130,7 @@ public struct VirtualIP: Sendable, Equatable {
         self.preempt = preempt
         self.preemptDelay = preemptDelay
         self.unicast = unicast
+        self.unicastToMembers = unicastToMembers
     }
 }
 

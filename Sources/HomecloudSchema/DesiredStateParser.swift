@@ -216,7 +216,10 @@ public enum DesiredStateParser {
             reader.duration($0, at: path.key("preempt_delay"), in: .zero ... .seconds(3600))
         } ?? .zero
         var unicast: [IPAddress] = []
-        if let unicastNode = fields["unicast"], let items = reader.sequence(unicastNode, at: path.key("unicast")) {
+        var unicastToMembers = false
+        if let unicastNode = fields["unicast"], case .scalar(let word, _) = unicastNode.content, word == "members" {
+            unicastToMembers = true
+        } else if let unicastNode = fields["unicast"], let items = reader.sequence(unicastNode, at: path.key("unicast")) {
             for (index, item) in items.enumerated() {
                 guard let text = reader.string(item, at: path.key("unicast").index(index)) else { continue }
                 if let peer = IPAddress(text), peer.family == address?.address.family {
@@ -228,7 +231,8 @@ public enum DesiredStateParser {
         }
         guard reader.diagnostics.count == errorsBefore, let name, let address, let interface, let vrid else { return nil }
         return VirtualIP(name: name, address: address, interface: interface, vrid: vrid, advert: advert,
-                         priority: priority, track: track, preempt: preempt, preemptDelay: preemptDelay, unicast: unicast)
+                         priority: priority, track: track, preempt: preempt, preemptDelay: preemptDelay, unicast: unicast,
+                         unicastToMembers: unicastToMembers)
     }
 
     /// `priority: 120`, or `priority: { default: 100, hc1-n1: 150 }`. 255 is VRRP's address owner and 0 means

@@ -55,6 +55,16 @@ private let minimal = """
         #expect(state.roles.isEmpty && state.vips.isEmpty && state.probes.isEmpty)
     }
 
+    @Test func unicastPeersAreListedOrTheGossipMembers() throws {
+        let base = "generation: 1\ncluster: c\nnodes: { n1: [] }\nvips:\n  - { name: v, address: 10.0.0.9/24, interface: eth0, vrid: 9, "
+        let listed = try parse(base + "unicast: [10.0.0.2, 10.0.0.3] }\n").get().vips[0]
+        #expect(listed.unicast == [IPAddress("10.0.0.2")!, IPAddress("10.0.0.3")!] && !listed.unicastToMembers)
+        let members = try parse(base + "unicast: members }\n").get().vips[0]
+        #expect(members.unicast.isEmpty && members.unicastToMembers)
+        #expect(try parse(base + "}\n").get().vips[0].advert == .milliseconds(100), "hcagent's default advert")
+        #expect(errors(base + "unicast: [fd00::2] }\n") == ["desired.yaml:5:74: vips[0].unicast[0]: \"fd00::2\" is not an address of the VIP's family"])
+    }
+
     @Test func unknownKeyIsLocatedWithItsPath() {
         let text = minimal.replacingFirst("state: running", with: "state: running, enable: true")
         #expect(errors(text) == ["desired.yaml:8:48: roles.web.units[0].enable: unknown key (known keys: name, state, enabled, placement)"])

@@ -42,6 +42,9 @@ nodes: { n1: [web], n2: [web], n3: [], n4: [], n5: [] }
 roles:
   web:
     units: []
+vips:
+  # VRRP to the gossip members' addresses instead of the multicast group.
+  - { name: front, address: 10.84.0.250/24, interface: eth0, vrid: 60, priority: { default: 100, n1: 150 }, unicast: members }
 YAML
 start_agent() { lab_start "$1" "$work/n$1/log.$(date +%s%N)" "$bin/hcagent" --config "$work/n$1/agent.yaml" >"$work/n$1/pid"; }
 # SIGTERM, then wait for the process to be gone (it leaves the cluster first, for about half a second).
@@ -85,6 +88,14 @@ echo "a document applied on any board reaches all"
 sed 's/generation: 1/generation: 1/; s/n3: \[\]/n3: [web]/' "$work/n1/desired.yaml" >"$work/next.yaml"
 check "hcctl apply on n4" "$bin/hcctl" --socket "$work/n4/hc.sock" apply "$work/next.yaml"
 check "every board runs generation 2 within 3 s" wait_until 3 all_at_generation 2 1 2 3 4 5
+
+echo "VRRP to the gossip members (unicast: members)"
+holders() { local i out=""; for i in 1 2 3 4 5; do ip netns exec hcc-n$i ip -4 addr show dev eth0 | grep -q "inet 10.84.0.250/" && out+="n$i "; done; echo "${out% }"; }
+export -f holders
+check "n1 alone holds the VIP" wait_until 5 bash -c '[ "$(holders)" = n1 ]'
+check "its advertisements go to the members' addresses, none to the multicast group" bash -c "
+  out=\$(timeout 1 ip netns exec hcc-n2 tcpdump -nli eth0 'ip proto 112' 2>/dev/null); echo \"\$out\" | tail -3
+  grep -q '10.84.0.1 > 10.84.0.2: VRRPv3' <<<\"\$out\" && ! grep -q '224.0.0.18' <<<\"\$out\""
 
 echo "strangers change nothing"
 start_agent 6
