@@ -23,7 +23,13 @@ public actor AgentState {
     private var peerAddresses: [IPAddress] = []
     private var heldSubscribers: [AsyncStream<Set<String>>.Continuation] = []
     private var held: Set<String> = []
-    private var handoverHandler: (@Sendable (String) async -> Result<String, ControlError>)?
+    private var handoverHandler: (@Sendable (String, String?) async -> Result<String, ControlError>)?
+    /// Handovers this board asks of others (VIP → node), carried in its gossip metadata.
+    private var outgoingHandovers: [String: String] = [:]
+    private var outgoingSubscribers: [AsyncStream<[String: String]>.Continuation] = []
+    /// VIPs other boards ask this board to take, as gossip brings them.
+    private var incomingHandovers: Set<String> = []
+    private var incomingSubscribers: [AsyncStream<Set<String>>.Continuation] = []
     private var keysHandler: (@Sendable (ControlRequest.Command, [UInt8]?) async -> Result<String, ControlError>)?
 
     public init(config: AgentConfig, logger: Logger, notifier: SystemdNotifier = SystemdNotifier()) {
@@ -225,8 +231,34 @@ public actor AgentState {
         return stream
     }
 
-    public func setHandoverHandler(_ handler: (@Sendable (String) async -> Result<String, ControlError>)?) {
+    public func setHandoverHandler(_ handler: (@Sendable (String, String?) async -> Result<String, ControlError>)?) {
         handoverHandler = handler
+    }
+
+    public func setOutgoingHandovers(_ requests: [String: String]) {
+        guard requests != outgoingHandovers else { return }
+        outgoingHandovers = requests
+        for subscriber in outgoingSubscribers { subscriber.yield(requests) }
+    }
+
+    public func outgoingHandoverChanges() -> AsyncStream<[String: String]> {
+        let (stream, continuation) = AsyncStream.makeStream(of: [String: String].self, bufferingPolicy: .bufferingNewest(1))
+        continuation.yield(outgoingHandovers)
+        outgoingSubscribers.append(continuation)
+        return stream
+    }
+
+    public func setIncomingHandovers(_ vips: Set<String>) {
+        guard vips != incomingHandovers else { return }
+        incomingHandovers = vips
+        for subscriber in incomingSubscribers { subscriber.yield(vips) }
+    }
+
+    public func incomingHandoverChanges() -> AsyncStream<Set<String>> {
+        let (stream, continuation) = AsyncStream.makeStream(of: Set<String>.self, bufferingPolicy: .bufferingNewest(1))
+        continuation.yield(incomingHandovers)
+        incomingSubscribers.append(continuation)
+        return stream
     }
 
     public func setKeysHandler(_ handler: (@Sendable (ControlRequest.Command, [UInt8]?) async -> Result<String, ControlError>)?) {
@@ -239,10 +271,14 @@ public actor AgentState {
         return await keysHandler(command, key)
     }
 
-    /// hcctl vip handover NAME.
-    public func handOver(vip name: String) async -> Result<String, ControlError> {
+    /// hcctl vip handover NAME [--to NODE].
+    public func handOver(vip name: String, to target: String? = nil) async -> Result<String, ControlError> {
         guard let handoverHandler else { return .failure(ControlError(.failed, "VRRP is not running on this node")) }
-        return await handoverHandler(name)
+        if let target, target != config.node, let members = memberReport,
+           !members.contains(where: { $0.name == target && $0.state == "alive" }) {
+            return .failure(ControlError(.failed, "\(target) is not an alive member (see hcctl members)"))
+        }
+        return await handoverHandler(name, target)
     }
 
     /// One line for `systemctl status` (STATUS=).

@@ -43,7 +43,7 @@ public struct ControlCommands: Sendable {
             guard let vip = request["vip"]?.string else {
                 return .failure(ControlError(.badRequest, "handover needs \"vip\": the VIP's name"), id: id)
             }
-            switch await state.handOver(vip: vip) {
+            switch await state.handOver(vip: vip, to: request["to"]?.string) {
             case .success(let message): return .success(id: id, message: message)
             case .failure(let error): return .failure(error, id: id)
             }

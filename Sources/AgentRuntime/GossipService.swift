@@ -40,6 +40,7 @@ public struct GossipService: Service {
         case answered([UInt8], from: String)
         case document(DesiredState)
         case convergence(String)
+        case handovers([String: String])
         case keys(ControlRequest.Command, [UInt8]?, CheckedContinuation<Result<String, ControlError>, Never>)
         case stop
     }
@@ -49,6 +50,7 @@ public struct GossipService: Service {
         let driver = await GossipDriver(state: state, transport: transport, keyring: keyring, advertised: advertised, sink: sink, logger: logger)
         let documents = await state.documents()
         let convergences = await state.convergenceChanges()
+        let handovers = await state.outgoingHandoverChanges()
         let transport = self.transport
         await state.setKeysHandler { command, key in
             await withCheckedContinuation { answer in
@@ -68,6 +70,7 @@ public struct GossipService: Service {
             }
             group.addTask { for await document in documents { sink.yield(.document(document)) } }
             group.addTask { for await convergence in convergences { sink.yield(.convergence(convergence)) } }
+            group.addTask { for await requests in handovers { sink.yield(.handovers(requests)) } }
             group.addTask {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: Self.tickInterval, tolerance: .milliseconds(2))
@@ -144,6 +147,7 @@ final class GossipDriver {
     private var documentHash: UInt64 = 0
     private var roles: [String] = []
     private var convergence: String?
+    private var handovers: [String: String] = [:]
     private var decodeDropsSeen = 0
     private let droppedUnsealed = Counter(label: "hcagent_gossip_packets_dropped_total", dimensions: [("reason", "unsealed")])
     private let droppedUndecodable = Counter(label: "hcagent_gossip_packets_dropped_total", dimensions: [("reason", "undecodable")])
@@ -240,6 +244,9 @@ final class GossipDriver {
             if let actions = try? core.setMetadata(metadata(), now: now) { await perform(actions) }
         case .convergence(let convergence):
             self.convergence = convergence
+            if let actions = try? core.setMetadata(metadata(), now: now) { await perform(actions) }
+        case .handovers(let requests):
+            handovers = requests
             if let actions = try? core.setMetadata(metadata(), now: now) { await perform(actions) }
         case .keys(let command, let key, let answer):
             answer.resume(returning: changeKeys(command, key))
@@ -366,8 +373,10 @@ final class GossipDriver {
     }
 
     private func metadata() -> [UInt8] {
-        NodeMetadata(version: AgentState.version, generation: documentGeneration, hash: documentHash, roles: roles,
-                     convergence: convergence).bytes
+        var metadata = NodeMetadata(version: AgentState.version, generation: documentGeneration, hash: documentHash, roles: roles,
+                                    convergence: convergence)
+        metadata.handovers = handovers
+        return metadata.bytes
     }
 
     private func publishMembers() async {
@@ -384,6 +393,11 @@ final class GossipDriver {
         }
         aliveGauge.record(core.activeMemberCount)
         await state.publishMembers(members)
+        // What live boards ask of this one.
+        let asked = core.members.filter { $0.state == .alive && $0.name != core.name }.flatMap { member in
+            (NodeMetadata(member.metadata)?.handovers ?? [:]).filter { $0.value == core.name }.map(\.key)
+        }
+        await state.setIncomingHandovers(Set(asked))
         let peers = core.members.filter { $0.name != core.name && $0.isActive }.map { "\($0.name) \($0.address)\n" }.joined()
         try? TextFile.writeAtomically(peersPath, peers)
     }
@@ -410,6 +424,8 @@ struct NodeMetadata: Equatable {
     var roles: [String]
     /// converged, converging or degraded; nil before the reconciler has said.
     var convergence: String?
+    /// Targeted handovers this node asks for: VIP name → the node that should take it.
+    var handovers: [String: String] = [:]
 
     init(version: String, generation: UInt64, hash: UInt64, roles: [String], convergence: String? = nil) {
         self.version = version
@@ -427,6 +443,9 @@ struct NodeMetadata: Equatable {
         self.hash = hash
         roles = value["r"]?.array?.compactMap(\.string) ?? []
         convergence = value["c"]?.string
+        if case .object(let pairs)? = value["ho"] {
+            for (vip, target) in pairs { if let target = target.string { handovers[vip] = target } }
+        }
     }
 
     var bytes: [UInt8] {
@@ -435,10 +454,15 @@ struct NodeMetadata: Equatable {
             ("r", .array(roles.map { .string($0) })),
         ]
         if let convergence { members.append(("c", .string(convergence))) }
+        if !handovers.isEmpty {
+            members.append(("ho", .object(handovers.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.string($0.value)) })))
+        }
         var encoded = Array(JSONValue.object(members).serialized.utf8)
         // Roles are what may not fit: drop them before going over the limit.
         if encoded.count > GossipMember.maxMetadataBytes {
-            encoded = NodeMetadata(version: version, generation: generation, hash: hash, roles: [], convergence: convergence).bytes
+            var trimmed = self
+            trimmed.roles = []
+            encoded = trimmed.bytes
         }
         return encoded
     }

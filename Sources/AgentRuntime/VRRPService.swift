@@ -28,7 +28,9 @@ public struct VRRPService: Service {
         case packet(VRRPDriver.ChannelKey, VRRPChannel.Received)
         case link(LinkWatcher.Change)
         case timer
-        case handover(String, CheckedContinuation<Result<String, ControlError>, Never>)
+        case handover(String, to: String?, CheckedContinuation<Result<String, ControlError>, Never>)
+        /// VIPs other boards ask this one to take (gossip).
+        case handoverRequests(Set<String>)
         case stop
         case stopDeadline
     }
@@ -49,9 +51,10 @@ public struct VRRPService: Service {
         let driver = VRRPDriver(node: state.config.node, stateDir: state.config.stateDir, table: table, state: state, sink: sink, logger: logger)
         let documents = await state.documents()
         let peers = await state.peerAddressChanges()
-        await state.setHandoverHandler { name in
+        let incoming = await state.incomingHandoverChanges()
+        await state.setHandoverHandler { name, target in
             await withCheckedContinuation { answer in
-                if case .terminated = sink.yield(.handover(name, answer)) {
+                if case .terminated = sink.yield(.handover(name, to: target, answer)) {
                     answer.resume(returning: .failure(ControlError(.failed, "VRRP is stopping")))
                 }
             }
@@ -60,6 +63,7 @@ public struct VRRPService: Service {
             group.addTask { for await document in documents { sink.yield(.document(document)) } }
             group.addTask { for await change in links.changes() { sink.yield(.link(change)) } }
             group.addTask { for await addresses in peers { sink.yield(.peers(addresses)) } }
+            group.addTask { for await vips in incoming { sink.yield(.handoverRequests(vips)) } }
             await withGracefulShutdownHandler {
                 for await input in inputs {
                     if await driver.step(input) == .finished { break }
@@ -106,6 +110,45 @@ final class VRRPDriver {
     private var timer: Task<Void, Never>?
     private var stopping = false
     private var memberPeers: [IPAddress] = []
+    /// Handovers this board asked for: VIP → (successor, until when it may take over).
+    private var askedOfOthers: [String: (node: String, until: Duration)] = [:]
+    /// VIPs other boards ask this board to take, and those it has raised its priority for.
+    private var requestedOfMe: Set<String> = []
+    private var boosted: Set<String> = []
+    /// The priority a chosen successor advertises: above any configured one (1-254), so it wins.
+    static let successorPriority = 254
+    static let successorWindow = Duration.seconds(10)
+
+    /// Carries targeted handovers forward after every input: the successor raises its priority while asked
+    /// (and keeps it while it holds the VIP, or the others would preempt it back); the old master forgets
+    /// its request once it has stepped down, or after the window.
+    private func settleHandovers() async {
+        for (name, request) in askedOfOthers {
+            guard let router = routers[name] else { askedOfOthers[name] = nil; continue }
+            if router.instance.state != .master {
+                askedOfOthers[name] = nil
+            } else if now > request.until {
+                logger.warning("VIP \(name): \(request.node) did not take over within \(VRRPDriver.successorWindow); keeping it")
+                routers[name]!.instance.stopDeferring()
+                askedOfOthers[name] = nil
+            }
+        }
+        await state.setOutgoingHandovers(askedOfOthers.mapValues(\.node))
+        for name in routers.keys {
+            let base = routers[name]!.vip.priority.of(node)
+            let state = routers[name]!.instance.state
+            let wanted = requestedOfMe.contains(name) && (state == .backup || state == .master)
+            let keep = boosted.contains(name) && state == .master
+            if wanted || keep {
+                if !boosted.contains(name) { logger.notice("VIP \(name): taking over as the chosen successor") }
+                boosted.insert(name)
+                perform(routers[name]!.instance.setPriority(Self.successorPriority, now: now), for: name)
+            } else if boosted.contains(name) {
+                boosted.remove(name)
+                perform(routers[name]!.instance.setPriority(base, now: now), for: name)
+            }
+        }
+    }
 
     /// Where a router's advertisements go and whom it hears: the listed peers, the live gossip members, or
     /// (neither) the multicast group and anyone.
@@ -163,8 +206,10 @@ final class VRRPDriver {
                     perform(routers[name]!.instance.onTimer(now: time), for: name)
                 }
             }
-        case .handover(let name, let answer):
-            answer.resume(returning: handOver(name))
+        case .handover(let name, let target, let answer):
+            answer.resume(returning: handOver(name, to: target))
+        case .handoverRequests(let vips):
+            requestedOfMe = vips
         case .stop:
             stopping = true
             for name in routers.keys { perform(routers[name]!.instance.stop(now: now), for: name) }
@@ -176,6 +221,7 @@ final class VRRPDriver {
         case .stopDeadline:
             for name in routers.keys { perform(routers[name]!.instance.finishStop(now: now), for: name) }
         }
+        await settleHandovers()
         await publish()
         if stopping, routers.values.allSatisfy({ $0.instance.state == .stopped }) { return .finished }
         armTimer()
@@ -238,13 +284,19 @@ final class VRRPDriver {
                       problem: problem)
     }
 
-    private func handOver(_ name: String) -> Result<String, ControlError> {
+    private func handOver(_ name: String, to target: String?) -> Result<String, ControlError> {
         guard let router = routers[name] else {
             let known = routers.keys.sorted().joined(separator: ", ")
             return .failure(ControlError(.failed, "no VIP named \(name) runs here\(known.isEmpty ? "" : " (known: \(known))")"))
         }
         guard router.instance.state == .master else {
             return .failure(ControlError(.failed, "this node does not hold \(name) (it is \(router.instance.state.rawValue)); ask the holder"))
+        }
+        if let target {
+            guard target != node else { return .failure(ControlError(.failed, "this node already holds \(name)")) }
+            routers[name]!.instance.deferToSuccessor()
+            askedOfOthers[name] = (target, now + Self.successorWindow)
+            return .success("handing \(name) over to \(target): it stays here until \(target) announces it")
         }
         perform(routers[name]!.instance.handOver(now: now), for: name)
         return .success("handing \(name) over: it stays here until another board announces it")

@@ -49,8 +49,11 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     public var vip: String?
     /// A gossip key in base64, for keys-install, keys-use and keys-remove.
     public var key: String?
+    /// The board a handover goes to; none: whichever board the election picks.
+    public var to: String?
 
-    public init(command: Command, id: Int? = nil, document: String? = nil, file: String? = nil, vip: String? = nil, key: String? = nil) {
+    public init(command: Command, id: Int? = nil, document: String? = nil, file: String? = nil, vip: String? = nil, key: String? = nil,
+                to: String? = nil) {
         self.v = ControlProtocol.version
         self.id = id
         self.command = command
@@ -58,6 +61,7 @@ public struct ControlRequest: Codable, Sendable, Equatable {
         self.file = file
         self.vip = vip
         self.key = key
+        self.to = to
     }
 }
 

@@ -27,10 +27,11 @@ struct ConnectionOptions: ParsableArguments {
     var socket: String = AgentConfig.defaultSocket
 
     /// Sends one request; prints why and exits 3 when the agent cannot be reached, 1 when it refuses.
-    func send(_ command: ControlRequest.Command, document: String? = nil, file: String? = nil, vip: String? = nil, key: String? = nil) throws -> ControlReply {
+    func send(_ command: ControlRequest.Command, document: String? = nil, file: String? = nil, vip: String? = nil, key: String? = nil,
+              to: String? = nil) throws -> ControlReply {
         let reply: ControlReply
         do {
-            reply = try ControlClient(path: socket).send(ControlRequest(command: command, document: document, file: file, vip: vip, key: key))
+            reply = try ControlClient(path: socket).send(ControlRequest(command: command, document: document, file: file, vip: vip, key: key, to: to))
         } catch {
             printError("hcctl: \(error)")
             throw ExitCode(Exit.unreachable)
@@ -173,9 +174,10 @@ struct VIPs: ParsableCommand {
             abstract: "Move a VIP this node holds to the next board, make before break: it stays here until the other board has announced it.")
         @OptionGroup var connection: ConnectionOptions
         @Argument(help: "The VIP's name.") var name: String
+        @Option(help: "The board to hand it to (default: whichever board the election picks).") var to: String?
 
         func run() throws {
-            let reply = try connection.send(.handover, vip: name)
+            let reply = try connection.send(.handover, vip: name, to: to)
             print(reply.message ?? "ok")
         }
     }

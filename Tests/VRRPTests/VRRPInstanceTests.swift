@@ -154,6 +154,26 @@ extension [VRRPInstance.Action] {
         #expect(r.state == .backup)
     }
 
+    @Test func aMasterDeferringToAChosenSuccessorStepsDownForItAndStaysDown() {
+        var r = router(priority: 200)
+        _ = r.start(linkUp: true, now: .zero)
+        _ = r.onTimer(now: r.nextDeadline!)
+        r.deferToSuccessor()
+        #expect(r.onTimer(now: r.nextDeadline!).sentPriorities == [200], "still master, advertising as before")
+        // The successor advertises 254 (its boost) and takes over; later it advertises its own 100.
+        #expect(r.onAdvertisement(advert(254), from: lowerAddress, now: .seconds(5)).first == .removeAddresses)
+        var now = Duration.seconds(5)
+        for _ in 0..<10 {
+            now += .seconds(1)
+            _ = r.onAdvertisement(advert(100), from: lowerAddress, now: now)
+            #expect(r.onTimer(now: now).isEmpty)
+        }
+        #expect(r.state == .backup)
+        r.stopDeferring()
+        _ = r.onAdvertisement(advert(100), from: lowerAddress, now: now + .seconds(1))
+        #expect(r.onTimer(now: r.nextDeadline!).transitions == [.master], "preempts again once it stops deferring")
+    }
+
     @Test func handoverWithNoOneToTakeOverKeepsTheVIP() {
         var r = router()
         _ = r.start(linkUp: true, now: .zero)

@@ -97,6 +97,13 @@ check "its advertisements go to the members' addresses, none to the multicast gr
   out=\$(timeout 1 ip netns exec hcc-n2 tcpdump -nli eth0 'ip proto 112' 2>/dev/null); echo \"\$out\" | tail -3
   grep -q '10.84.0.1 > 10.84.0.2: VRRPv3' <<<\"\$out\" && ! grep -q '224.0.0.18' <<<\"\$out\""
 
+echo "planned handover to a chosen board"
+check "hcctl vip handover front --to n3, on the holder" "$bin/hcctl" --socket "$work/n1/hc.sock" vip handover front --to n3
+check "n3 holds the VIP, alone" wait_until 5 bash -c '[ "$(holders)" = n3 ]'
+check "and keeps it: nobody preempts it back" bash -c 'sleep 2; [ "$(holders)" = n3 ]'
+check "a handover to a board that is not a member is refused" bash -c "
+  $bin/hcctl --socket $work/n3/hc.sock vip handover front --to nobody 2>&1 | grep -q 'nobody is not an alive member'"
+
 echo "strangers change nothing"
 start_agent 6
 lab_exec 2 python3 -c "

@@ -247,6 +247,19 @@ public struct VRRPInstance: Sendable {
         return [.sendAdvertisement(ownAdvertisement(priority: 0))]
     }
 
+    /// Handover to one chosen board: that board raises its priority above this one's and takes over; this
+    /// router keeps the VIP until it hears it (the usual higher-priority step-down) and then does not preempt
+    /// back. Nothing happens unless this router is master.
+    public mutating func deferToSuccessor() {
+        guard state == .master else { return }
+        deferring = true
+    }
+
+    /// The chosen successor never came: preempt again as usual.
+    public mutating func stopDeferring() {
+        deferring = false
+    }
+
     /// Graceful stop: as a handover, ending in `stopped`. The shell waits for `state == .stopped` (within its
     /// budget), then calls `finishStop` in any case.
     public mutating func stop(now: Duration) -> [Action] {
