@@ -36,6 +36,7 @@ lab_start() {
   shift 2
   ip netns exec "$(lab_ns "$board")" "$@" >"$log" 2>&1 &
   echo $!
+  disown $! 2>/dev/null || true  # lab_down kills it; the shell need not announce that
 }
 
 # A board dies as a power cut would look from the LAN: its link goes dark.

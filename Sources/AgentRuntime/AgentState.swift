@@ -16,20 +16,15 @@ public actor AgentState {
     private var unitReport: (convergence: String, units: [UnitStatus])?
     private var vipReport: [VIPStatus]?
     private var memberReport: [MemberStatus]?
-    private var liveSubscribers: [AsyncStream<Set<String>>.Continuation] = []
-    private var liveMembers: Set<String>?
-    private var convergenceSubscribers: [AsyncStream<String>.Continuation] = []
-    private var peerAddressSubscribers: [AsyncStream<[IPAddress]>.Continuation] = []
-    private var peerAddresses: [IPAddress] = []
-    private var heldSubscribers: [AsyncStream<Set<String>>.Continuation] = []
-    private var held: Set<String> = []
+    private var liveMembers = ChangeBroadcast<Set<String>>()
+    private var convergence = ChangeBroadcast<String>()
+    private var peerAddresses = ChangeBroadcast<[IPAddress]>([])
+    private var held = ChangeBroadcast<Set<String>>([])
     private var handoverHandler: (@Sendable (String, String?) async -> Result<String, ControlError>)?
     /// Handovers this board asks of others (VIP → node), carried in its gossip metadata.
-    private var outgoingHandovers: [String: String] = [:]
-    private var outgoingSubscribers: [AsyncStream<[String: String]>.Continuation] = []
+    private var outgoingHandovers = ChangeBroadcast<[String: String]>([:])
     /// VIPs other boards ask this board to take, as gossip brings them.
-    private var incomingHandovers: Set<String> = []
-    private var incomingSubscribers: [AsyncStream<Set<String>>.Continuation] = []
+    private var incomingHandovers = ChangeBroadcast<Set<String>>([])
     private var keysHandler: (@Sendable (ControlRequest.Command, [UInt8]?) async -> Result<String, ControlError>)?
 
     public init(config: AgentConfig, logger: Logger, notifier: SystemdNotifier = SystemdNotifier()) {
@@ -132,39 +127,18 @@ public actor AgentState {
         memberReport = members
         let liveStatuses = members.filter { $0.state == "alive" || $0.state == "suspect" }
         let addresses = liveStatuses.filter { $0.name != config.node }.compactMap { HostPort($0.address).flatMap { IPAddress($0.host) } }
-        if addresses != peerAddresses {
-            peerAddresses = addresses
-            for subscriber in peerAddressSubscribers { subscriber.yield(addresses) }
-        }
-        let live = Set(liveStatuses.map(\.name))
-        guard live != liveMembers else { return }
-        liveMembers = live
-        for subscriber in liveSubscribers { subscriber.yield(live) }
+        peerAddresses.publish(addresses)
+        liveMembers.publish(Set(liveStatuses.map(\.name)))
     }
 
     /// The names of the live members (alive or suspect) at every change: `one` placement follows them.
-    public func liveMemberChanges() -> AsyncStream<Set<String>> {
-        let (stream, continuation) = AsyncStream.makeStream(of: Set<String>.self, bufferingPolicy: .bufferingNewest(1))
-        if let liveMembers { continuation.yield(liveMembers) }
-        liveSubscribers.append(continuation)
-        return stream
-    }
+    public func liveMemberChanges() -> AsyncStream<Set<String>> { liveMembers.follow() }
 
     /// The addresses of the other live members at every change: VRRP's `unicast: members` peers.
-    public func peerAddressChanges() -> AsyncStream<[IPAddress]> {
-        let (stream, continuation) = AsyncStream.makeStream(of: [IPAddress].self, bufferingPolicy: .bufferingNewest(1))
-        continuation.yield(peerAddresses)
-        peerAddressSubscribers.append(continuation)
-        return stream
-    }
+    public func peerAddressChanges() -> AsyncStream<[IPAddress]> { peerAddresses.follow() }
 
     /// This node's convergence at every change, for gossip's metadata (so every board shows every board's).
-    public func convergenceChanges() -> AsyncStream<String> {
-        let (stream, continuation) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(1))
-        if let convergence = unitReport?.convergence { continuation.yield(convergence) }
-        convergenceSubscribers.append(continuation)
-        return stream
-    }
+    public func convergenceChanges() -> AsyncStream<String> { convergence.follow() }
 
     /// What the reconciler would do for a document, when it runs; set by the reconciler itself.
     private var planner: (@Sendable (DesiredState) async -> [String])?
@@ -205,61 +179,31 @@ public actor AgentState {
     }
 
     /// The reconciler's view of this node's units.
-    public func publishUnits(convergence: String, units: [UnitStatus]) {
-        let changed = unitReport?.convergence != convergence
-        unitReport = (convergence, units)
-        if changed {
-            notifier.status(statusLine)
-            for subscriber in convergenceSubscribers { subscriber.yield(convergence) }
-        }
+    public func publishUnits(convergence newConvergence: String, units: [UnitStatus]) {
+        unitReport = (newConvergence, units)
+        if convergence.publish(newConvergence) { notifier.status(statusLine) }
     }
 
     /// VRRP's view of this node's VIPs, and which of them it holds (for `vip:NAME` placement).
     public func publishVIPs(_ vips: [VIPStatus]) {
         vipReport = vips
-        let nowHeld = Set(vips.filter { $0.state == "master" }.map(\.name))
-        guard nowHeld != held else { return }
-        held = nowHeld
-        for subscriber in heldSubscribers { subscriber.yield(nowHeld) }
+        held.publish(Set(vips.filter { $0.state == "master" }.map(\.name)))
     }
 
     /// The names of the VIPs this node holds, now and at every change.
-    public func heldVIPs() -> AsyncStream<Set<String>> {
-        let (stream, continuation) = AsyncStream.makeStream(of: Set<String>.self, bufferingPolicy: .bufferingNewest(1))
-        continuation.yield(held)
-        heldSubscribers.append(continuation)
-        return stream
-    }
+    public func heldVIPs() -> AsyncStream<Set<String>> { held.follow() }
 
     public func setHandoverHandler(_ handler: (@Sendable (String, String?) async -> Result<String, ControlError>)?) {
         handoverHandler = handler
     }
 
-    public func setOutgoingHandovers(_ requests: [String: String]) {
-        guard requests != outgoingHandovers else { return }
-        outgoingHandovers = requests
-        for subscriber in outgoingSubscribers { subscriber.yield(requests) }
-    }
+    public func setOutgoingHandovers(_ requests: [String: String]) { outgoingHandovers.publish(requests) }
 
-    public func outgoingHandoverChanges() -> AsyncStream<[String: String]> {
-        let (stream, continuation) = AsyncStream.makeStream(of: [String: String].self, bufferingPolicy: .bufferingNewest(1))
-        continuation.yield(outgoingHandovers)
-        outgoingSubscribers.append(continuation)
-        return stream
-    }
+    public func outgoingHandoverChanges() -> AsyncStream<[String: String]> { outgoingHandovers.follow() }
 
-    public func setIncomingHandovers(_ vips: Set<String>) {
-        guard vips != incomingHandovers else { return }
-        incomingHandovers = vips
-        for subscriber in incomingSubscribers { subscriber.yield(vips) }
-    }
+    public func setIncomingHandovers(_ vips: Set<String>) { incomingHandovers.publish(vips) }
 
-    public func incomingHandoverChanges() -> AsyncStream<Set<String>> {
-        let (stream, continuation) = AsyncStream.makeStream(of: Set<String>.self, bufferingPolicy: .bufferingNewest(1))
-        continuation.yield(incomingHandovers)
-        incomingSubscribers.append(continuation)
-        return stream
-    }
+    public func incomingHandoverChanges() -> AsyncStream<Set<String>> { incomingHandovers.follow() }
 
     public func setKeysHandler(_ handler: (@Sendable (ControlRequest.Command, [UInt8]?) async -> Result<String, ControlError>)?) {
         keysHandler = handler

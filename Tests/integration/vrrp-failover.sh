@@ -51,14 +51,9 @@ for i in 1 2 3 4; do
 done
 start_agent() { lab_start "$1" "$work/n$1/log" "$bin/hcagent" --config "$work/n$1/agent.yaml" >"$work/n$1/pid"; }
 for i in 1 2 3; do start_agent $i; done
-state_of() { "$bin/hcctl" --socket "$work/n$1/hc.sock" vip --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["state"])'; }
-holds() { lab_exec "$1" ip -4 addr show dev eth0 | grep -q "inet $vip/"; }
 holds6() { lab_exec "$1" ip -6 addr show dev eth0 | grep -q "inet6 fd79::250/64"; }
-holders() { local i out=""; for i in 1 2 3; do holds $i && out+="n$i "; done; echo "${out% }"; }
-only_holder() { local now; now=$(holders); echo "holders: $now"; test "$now" = "$1"; }
-is_state() { test "$(state_of "$1")" = "$2"; }
-export bin work vip LAB_NAME
-export -f state_of holds holds6 holders only_holder is_state lab_exec lab_ns
+source "$here/lib/vrrp.sh"
+export -f holds6
 # Pings the VIP from the client every 10 ms; ping_stop prints the longest gap between replies in ms and how
 # many pings went unanswered ("GAP LOST"). The lab's timers space pings 16-28 ms apart with nothing
 # happening, so the checks count lost pings rather than time a gap.

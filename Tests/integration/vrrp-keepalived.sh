@@ -58,14 +58,9 @@ start_keepalived() {
   lab_start 2 "$work/keepalived.log" keepalived -f "$work/keepalived.conf" -p "$work/k.pid" -r "$work/kv.pid" \
     -c "$work/kc.pid" -n -l -D >/dev/null
 }
-state_of() { "$bin/hcctl" --socket "$work/n$1/hc.sock" vip --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["state"])'; }
-is_state() { test "$(state_of "$1")" = "$2"; }
 keepalived_is() { grep -E 'Entering (MASTER|BACKUP|FAULT) STATE' "$work/keepalived.log" | tail -1 | grep -q "Entering $1 STATE"; }
-holds() { lab_exec "$1" ip -4 addr show dev eth0 | grep -q "inet $vip/"; }
-holders() { local i out=""; for i in 1 2 3; do holds $i && out+="n$i "; done; echo "${out% }"; }
-only_holder() { local now; now=$(holders); echo "holders: $now"; test "$now" = "$1"; }
-export bin work vip LAB_NAME
-export -f state_of is_state keepalived_is holds holders only_holder lab_exec lab_ns
+source "$here/lib/vrrp.sh"
+export -f keepalived_is
 
 start_agent 1
 start_keepalived
