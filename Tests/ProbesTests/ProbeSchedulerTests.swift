@@ -1,0 +1,79 @@
+// The scheduler on virtual time: spread, bounded, timeouts as failures, hysteresis, VIP adjustments.
+import HomecloudSchema
+import Testing
+@testable import Probes
+
+let t0 = ContinuousClock.now
+
+func probe(_ name: String, interval: Duration = .seconds(1), timeout: Duration = .milliseconds(500), fall: Int = 2,
+           weight: Int = 0) -> Probe {
+    Probe(name: name, check: .tcp(host: "127.0.0.1", port: 1), interval: interval, timeout: timeout, rise: 2, fall: fall, weight: weight)
+}
+
+extension [ProbeScheduler.Action] {
+    var started: [String] { compactMap { if case .run(let name, _) = $0 { name } else { nil } } }
+}
+
+@Suite struct ProbeSchedulerTests {
+    @Test func probesOfOneIntervalAreSpreadOverIt() {
+        var scheduler = ProbeScheduler(seed: 1)
+        scheduler.onProbes((0..<20).map { probe("p\($0)") }, now: t0)
+        var firstRun: [String: Duration] = [:]
+        var now = t0
+        while now < t0 + .seconds(1) {
+            for name in scheduler.onTick(now: now).started {
+                firstRun[name] = t0.duration(to: now)
+                _ = scheduler.onResult(probe: name, .pass, now: now)
+            }
+            now += .milliseconds(10)
+        }
+        #expect(firstRun.count == 20)
+        #expect(Set(firstRun.values).count > 10, "not all at once: \(firstRun.values.sorted())")
+    }
+
+    @Test func concurrencyIsBoundedAndTheRestWait() {
+        var scheduler = ProbeScheduler(maxInFlight: 3, seed: 2)
+        scheduler.onProbes((0..<10).map { probe("p\($0)") }, now: t0)
+        let first = scheduler.onTick(now: t0 + .seconds(1)).started
+        #expect(first.count == 3)
+        #expect(scheduler.onTick(now: t0 + .seconds(1)).started.isEmpty, "no more while three run")
+        _ = scheduler.onResult(probe: first[0], .pass, now: t0 + .milliseconds(1100))
+        #expect(scheduler.onTick(now: t0 + .milliseconds(1100)).started.count == 1)
+    }
+
+    @Test func fallFailuresMakeItFailingAndTheScheduleDoesNotDrift() {
+        var scheduler = ProbeScheduler(seed: 3)
+        scheduler.onProbes([probe("api", fall: 2, weight: -60)], now: t0)
+        var now = t0
+        var runs: [Duration] = []
+        var transitions: [ProbeHysteresis.Health] = []
+        while now < t0 + .seconds(5) {
+            for case .run(let name, let deadline) in scheduler.onTick(now: now) {
+                runs.append(t0.duration(to: now))
+                // Every check hangs until its deadline: a timeout, a failure.
+                for case .changed(_, let transition) in scheduler.onResult(probe: name, .fail("timed out"), now: deadline) {
+                    transitions.append(transition.to)
+                }
+            }
+            now += .milliseconds(10)
+        }
+        #expect(transitions == [.failing])
+        #expect(scheduler.health(of: "api") == .failing)
+        #expect(scheduler.priorityAdjustment(tracking: ["api", "unknown"]) == -60)
+        // One second apart, though each run took half a second.
+        #expect(zip(runs, runs.dropFirst()).allSatisfy { $1 - $0 >= .milliseconds(990) && $1 - $0 <= .milliseconds(1010) }, "\(runs)")
+        let status = scheduler.statuses[0]
+        #expect(status.lastResult == .fail("timed out") && status.lastLatency == .milliseconds(500) && status.consecutiveFailures >= 2)
+    }
+
+    @Test func anUnchangedProbeKeepsItsStateAndAChangedOneStartsOver() {
+        var scheduler = ProbeScheduler(seed: 4)
+        scheduler.onProbes([probe("a"), probe("b")], now: t0)
+        for name in scheduler.onTick(now: t0 + .seconds(1)).started { _ = scheduler.onResult(probe: name, .pass, now: t0 + .seconds(1)) }
+        #expect(scheduler.health(of: "a") == .healthy)
+        scheduler.onProbes([probe("a"), probe("b", interval: .seconds(2))], now: t0 + .seconds(2))
+        #expect(scheduler.health(of: "a") == .healthy && scheduler.health(of: "b") == .unknown)
+        scheduler.onProbes([probe("a")], now: t0 + .seconds(3))
+        #expect(scheduler.health(of: "b") == nil)
+    }
+}
