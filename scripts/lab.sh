@@ -29,14 +29,21 @@ lab_exec() {
   ip netns exec "$(lab_ns "$board")" "$@"
 }
 
-# lab_start BOARD LOGFILE CMD...: runs CMD on the board in the background; prints its pid (ip netns exec
-# execs CMD, so the pid is CMD's own and signals reach it).
-lab_start() {
+# lab_start_child BOARD LOGFILE CMD...: runs CMD on the board in the background; prints its pid (ip netns
+# exec execs CMD, so the pid is CMD's own and signals reach it). It stays this shell's child, so `wait PID`
+# returns its exit status.
+lab_start_child() {
   local board=$1 log=$2
   shift 2
   ip netns exec "$(lab_ns "$board")" "$@" >"$log" 2>&1 &
   echo $!
-  disown $! 2>/dev/null || true  # lab_down kills it; the shell need not announce that
+}
+
+# lab_start: the same, disowned, for what lab_down kills: the shell need not announce each kill. `wait`
+# cannot follow it (it returns at once): use lab_start_child where a test needs the exit status.
+lab_start() {
+  lab_start_child "$@"
+  disown $! 2>/dev/null || true
 }
 
 # A board dies as a power cut would look from the LAN: its link goes dark.

@@ -42,7 +42,9 @@ roles:
 vips:
   - { name: front, address: $(lab_ip 100)/24, interface: eth0, vrid: 51, advert: 100ms }
 YAML
-  lab_start $i "$work/n$i/log" "$bin/hcagent" --config "$work/n$i/agent.yaml" >"$work/n$i/pid"
+  # n1 is stopped and waited for below: it stays this shell's child.
+  launch=lab_start; [ "$i" = 1 ] && launch=lab_start_child
+  $launch $i "$work/n$i/log" "$bin/hcagent" --config "$work/n$i/agent.yaml" >"$work/n$i/pid"
 done
 hcctl() { "$bin/hcctl" "$@"; }
 sock() { echo "$work/n$1/hc.sock"; }

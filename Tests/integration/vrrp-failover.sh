@@ -49,7 +49,7 @@ for i in 1 2 3 4; do
   lab_exec $i ip addr add "fd79::$i/64" dev eth0 nodad
   wait_until 5 bash -c "ip netns exec $(lab_ns $i) ip -6 addr show dev eth0 scope link | grep -q inet6 && ! ip netns exec $(lab_ns $i) ip -6 addr show dev eth0 | grep -q tentative"
 done
-start_agent() { lab_start "$1" "$work/n$1/log" "$bin/hcagent" --config "$work/n$1/agent.yaml" >"$work/n$1/pid"; }
+start_agent() { ${launch:-lab_start} "$1" "$work/n$1/log" "$bin/hcagent" --config "$work/n$1/agent.yaml" >"$work/n$1/pid"; }
 for i in 1 2 3; do start_agent $i; done
 holds6() { lab_exec "$1" ip -6 addr show dev eth0 | grep -q "inet6 fd79::250/64"; }
 source "$here/lib/vrrp.sh"
@@ -98,7 +98,7 @@ check "the client reaches the IPv6 VIP on n2 (unsolicited NA)" lab_exec 4 ping -
 
 echo "n1 restarts: removes the VIP it left, then preempts"
 lab_heal 1
-start_agent 1
+launch=lab_start_child start_agent 1  # stopped and waited for below
 check "the stale VIP is removed and n1 holds it again, alone" wait_until 10 only_holder n1
 check "the log says it removed what the crash left" grep -q "left by an earlier run" "$work/n1/log"
 check "n2 went back to backup" wait_until 5 is_state 2 backup
