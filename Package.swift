@@ -29,7 +29,14 @@ let package = Package(
 
         // Protocol cores (pure) and their shells.
         .target(name: "Reconciler", dependencies: ["HomecloudSchema", "CSystemd"]),
-        .target(name: "Probes", dependencies: ["HomecloudSchema"]),
+        .target(
+            name: "Probes",
+            dependencies: [
+                "HomecloudSchema",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .target(name: "VRRP", dependencies: ["HomecloudSchema", "CNetlinkRoute"]),
         .target(
             name: "Gossip",
@@ -45,7 +52,7 @@ let package = Package(
         .target(
             name: "AgentRuntime",
             dependencies: [
-                "HomecloudSchema", "Reconciler", "VRRP", "Gossip", "CSystemd",
+                "HomecloudSchema", "Reconciler", "VRRP", "Gossip", "Probes", "CSystemd",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -64,7 +71,7 @@ let package = Package(
 
         .testTarget(name: "HomecloudSchemaTests", dependencies: ["HomecloudSchema"]),
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler"]),
-        .testTarget(name: "ProbesTests", dependencies: ["Probes"]),
+        .testTarget(name: "ProbesTests", dependencies: ["Probes", .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "VRRPTests", dependencies: ["VRRP", "CNetlinkRoute"]),
         .testTarget(
             name: "GossipTests",

@@ -1,0 +1,68 @@
+// Runs a probe's command in a process group of its own and waits for it without holding a pooled thread;
+// cancelling kills the whole group, so a hung check leaves nothing behind.
+import HomecloudSchema
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+enum ProcessRun {
+    static func run(_ argv: [String]) async -> ProbeHysteresis.Result {
+        guard !argv.isEmpty else { return .fail("no command") }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+        posix_spawnattr_setpgroup(&attributes, 0)
+        // The check sees nothing of the agent: no stdin, no output into its journal (its sockets are CLOEXEC).
+        var files = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&files)
+        defer { posix_spawn_file_actions_destroy(&files) }
+        posix_spawn_file_actions_addopen(&files, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&files, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_adddup2(&files, 1, 2)
+        var pid: pid_t = 0
+        let arguments = argv.map { strdup($0) } + [nil]
+        defer { for argument in arguments { free(argument) } }
+        let spawned = posix_spawnp(&pid, argv[0], &files, &attributes, arguments, environ)
+        guard spawned == 0 else { return .fail("cannot run \(argv[0]): \(String(cString: strerror(spawned)))") }
+        let child = pid
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (answer: CheckedContinuation<ProbeHysteresis.Result, Never>) in
+                // waitpid blocks: on a thread of its own, not the cooperative pool.
+                waitOnThread(child) { status in
+                    if status == 0 {
+                        answer.resume(returning: .pass)
+                    } else if status & 0x7F != 0 {
+                        answer.resume(returning: .fail("\(argv[0]) killed by signal \(status & 0x7F)"))
+                    } else {
+                        answer.resume(returning: .fail("\(argv[0]) exited with \((status >> 8) & 0xFF)"))
+                    }
+                }
+            }
+        } onCancel: {
+            kill(-child, SIGKILL)
+        }
+    }
+
+    private static func waitOnThread(_ pid: pid_t, _ done: @escaping @Sendable (Int32) -> Void) {
+        final class Job: Sendable {
+            let pid: pid_t
+            let done: @Sendable (Int32) -> Void
+            init(pid: pid_t, done: @escaping @Sendable (Int32) -> Void) {
+                self.pid = pid
+                self.done = done
+            }
+        }
+        var thread = pthread_t()
+        let job = Unmanaged.passRetained(Job(pid: pid, done: done)).toOpaque()
+        pthread_create(&thread, nil, { raw in
+            let job = Unmanaged<Job>.fromOpaque(raw!).takeRetainedValue()
+            var status: Int32 = 0
+            while waitpid(job.pid, &status, 0) < 0 && errno == EINTR {}
+            job.done(status)
+            return nil
+        }, job)
+        pthread_detach(thread)
+    }
+}
