@@ -95,7 +95,8 @@ public enum Agent {
         let metrics = try await MetricsServer.bind(host: config.metrics.host, port: config.metrics.port, registry: registry, group: group, logger: logger)
         var services: [any Service] = [
             control, metrics, DesiredStateWatcher(state: state, path: config.desired),
-            ReconcilerService(state: state, logger: logger), VRRPService(state: state, logger: logger),
+            ReconcilerService(state: state, logger: logger), ProbeService(state: state, group: group, logger: logger),
+            VRRPService(state: state, logger: logger),
         ]
         // Gossip last: a graceful stop ends it first, so the others hear this node leave before its VIPs move.
         guard let advertised = GossipService.advertisedAddress(for: config) else {

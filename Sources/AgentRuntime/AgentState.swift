@@ -25,12 +25,20 @@ public actor AgentState {
     private var outgoingHandovers = ChangeBroadcast<[String: String]>([:])
     /// VIPs other boards ask this board to take, as gossip brings them.
     private var incomingHandovers = ChangeBroadcast<Set<String>>([])
+    private var probeReport: [ProbeStatus] = []
+    private var probeSummary = ChangeBroadcast<ProbeSummary>()
+    private var priorityAdjustments = ChangeBroadcast<[String: Int]>([:])
+    private var unitStateReader: (@Sendable (String) async -> String?)?
+    /// Probes' restart asks for the reconciler (events, not a state: each ask counts).
+    public nonisolated let unitHealthReports: AsyncStream<UnitHealthReport>
+    private let unitHealthSink: AsyncStream<UnitHealthReport>.Continuation
     private var keysHandler: (@Sendable (ControlRequest.Command, [UInt8]?) async -> Result<String, ControlError>)?
 
     public init(config: AgentConfig, logger: Logger, notifier: SystemdNotifier = SystemdNotifier()) {
         self.config = config
         self.logger = logger
         self.notifier = notifier
+        (unitHealthReports, unitHealthSink) = AsyncStream.makeStream(of: UnitHealthReport.self, bufferingPolicy: .bufferingNewest(256))
     }
 
     /// Where the last accepted document is kept, so a restarted board enforces it even with no peers and no file.
@@ -184,6 +192,25 @@ public actor AgentState {
         if convergence.publish(newConvergence) { notifier.status(statusLine) }
     }
 
+    /// The probes' view, for hcctl probes and status.
+    public func publishProbes(_ probes: [ProbeStatus]) {
+        probeReport = probes
+        probeSummary.publish(ProbeSummary(count: probes.count, failing: probes.filter { $0.state == "failing" }.map(\.name)))
+    }
+    /// How many probes run here and which fail, for the gossip metadata.
+    public func probeSummaryChanges() -> AsyncStream<ProbeSummary> { probeSummary.follow() }
+
+    /// VIP name → the weights of its failing tracked probes (VRRP adds them to the base priority).
+    public func setPriorityAdjustments(_ adjustments: [String: Int]) { priorityAdjustments.publish(adjustments) }
+    public func priorityAdjustmentChanges() -> AsyncStream<[String: Int]> { priorityAdjustments.follow() }
+
+    /// A probe with `restart: true` on its unit: failing (restart it, through the backoff) or passing again.
+    public nonisolated func reportUnitHealth(_ report: UnitHealthReport) { unitHealthSink.yield(report) }
+
+    /// A unit's ActiveState through the reconciler's bus, for `unit` probes.
+    public func setUnitStateReader(_ reader: (@Sendable (String) async -> String?)?) { unitStateReader = reader }
+    public func unitState(_ name: String) async -> String? { await unitStateReader?(name) }
+
     /// VRRP's view of this node's VIPs, and which of them it holds (for `vip:NAME` placement).
     public func publishVIPs(_ vips: [VIPStatus]) {
         vipReport = vips
@@ -256,7 +283,19 @@ public actor AgentState {
             // Until VRRP reports, every VIP of the document is in VRRP's Initialize state.
             vips: vipReport ?? (document?.vips ?? []).map { VIPStatus(name: $0.name, address: $0.address.description, state: "init", holder: nil) },
             units: units,
-            convergence: unitReport?.convergence
+            convergence: unitReport?.convergence,
+            probes: probeReport
         )
     }
+}
+
+/// What a `restart: true` probe says of its unit.
+public enum UnitHealthReport: Sendable, Equatable {
+    case failing(unit: String, reason: String)
+    case healthy(unit: String)
+}
+
+public struct ProbeSummary: Sendable, Equatable {
+    public var count: Int
+    public var failing: [String]
 }

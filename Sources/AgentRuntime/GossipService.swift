@@ -40,6 +40,8 @@ public struct GossipService: Service {
         case answered([UInt8], from: String)
         case document(DesiredState)
         case convergence(String)
+        case probes(ProbeSummary)
+        case heldVIPs(Set<String>)
         case handovers([String: String])
         case keys(ControlRequest.Command, [UInt8]?, CheckedContinuation<Result<String, ControlError>, Never>)
         case stop
@@ -50,6 +52,8 @@ public struct GossipService: Service {
         let driver = await GossipDriver(state: state, transport: transport, keyring: keyring, advertised: advertised, sink: sink, logger: logger)
         let documents = await state.documents()
         let convergences = await state.convergenceChanges()
+        let probeSummaries = await state.probeSummaryChanges()
+        let held = await state.heldVIPs()
         let handovers = await state.outgoingHandoverChanges()
         let transport = self.transport
         await state.setKeysHandler { command, key in
@@ -70,6 +74,8 @@ public struct GossipService: Service {
             }
             group.addTask { for await document in documents { sink.yield(.document(document)) } }
             group.addTask { for await convergence in convergences { sink.yield(.convergence(convergence)) } }
+            group.addTask { for await summary in probeSummaries { sink.yield(.probes(summary)) } }
+            group.addTask { for await names in held { sink.yield(.heldVIPs(names)) } }
             group.addTask { for await requests in handovers { sink.yield(.handovers(requests)) } }
             group.addTask {
                 while !Task.isCancelled {
@@ -147,6 +153,8 @@ final class GossipDriver {
     private var documentHash: UInt64 = 0
     private var roles: [String] = []
     private var convergence: String?
+    private var probeSummary: ProbeSummary?
+    private var heldVIPs: [String] = []
     private var handovers: [String: String] = [:]
     private var decodeDropsSeen = 0
     private let droppedUnsealed = Counter(label: "hcagent_gossip_packets_dropped_total", dimensions: [("reason", "unsealed")])
@@ -244,6 +252,12 @@ final class GossipDriver {
             if let actions = try? core.setMetadata(metadata(), now: now) { await perform(actions) }
         case .convergence(let convergence):
             self.convergence = convergence
+            if let actions = try? core.setMetadata(metadata(), now: now) { await perform(actions) }
+        case .probes(let summary):
+            probeSummary = summary
+            if let actions = try? core.setMetadata(metadata(), now: now) { await perform(actions) }
+        case .heldVIPs(let names):
+            heldVIPs = names.sorted()
             if let actions = try? core.setMetadata(metadata(), now: now) { await perform(actions) }
         case .handovers(let requests):
             handovers = requests
@@ -376,6 +390,8 @@ final class GossipDriver {
         var metadata = NodeMetadata(version: AgentState.version, generation: documentGeneration, hash: documentHash, roles: roles,
                                     convergence: convergence)
         metadata.handovers = handovers
+        metadata.probes = probeSummary
+        metadata.vips = heldVIPs
         return metadata.bytes
     }
 
@@ -389,7 +405,8 @@ final class GossipDriver {
                                 incarnation: member.incarnation,
                                 since: Int(wallNow.tv_sec) - Int((elapsed - member.since).components.seconds),
                                 roles: meta?.roles, version: meta?.version, generation: meta.map { $0.generation },
-                                convergence: meta?.convergence)
+                                convergence: meta?.convergence, probes: meta?.probes?.count, failingProbes: meta?.probes?.failing,
+                                vips: meta?.vips)
         }
         aliveGauge.record(core.activeMemberCount)
         await state.publishMembers(members)
@@ -426,6 +443,9 @@ struct NodeMetadata: Equatable {
     var convergence: String?
     /// Targeted handovers this node asks for: VIP name → the node that should take it.
     var handovers: [String: String] = [:]
+    /// Its probes (nil before they have run) and the VIPs it holds.
+    var probes: ProbeSummary?
+    var vips: [String] = []
 
     init(version: String, generation: UInt64, hash: UInt64, roles: [String], convergence: String? = nil) {
         self.version = version
@@ -446,6 +466,10 @@ struct NodeMetadata: Equatable {
         if case .object(let pairs)? = value["ho"] {
             for (vip, target) in pairs { if let target = target.string { handovers[vip] = target } }
         }
+        if let count = value["pn"]?.int {
+            probes = ProbeSummary(count: max(0, Int(count)), failing: value["pf"]?.array?.compactMap(\.string) ?? [])
+        }
+        vips = value["vh"]?.array?.compactMap(\.string) ?? []
     }
 
     var bytes: [UInt8] {
@@ -457,11 +481,27 @@ struct NodeMetadata: Equatable {
         if !handovers.isEmpty {
             members.append(("ho", .object(handovers.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.string($0.value)) })))
         }
+        if let probes {
+            members.append(("pn", JSONValue.integer(probes.count)))
+            if !probes.failing.isEmpty { members.append(("pf", .array(probes.failing.map { .string($0) }))) }
+        }
+        if !vips.isEmpty { members.append(("vh", .array(vips.map { .string($0) }))) }
         var encoded = Array(JSONValue.object(members).serialized.utf8)
-        // Roles are what may not fit: drop them before going over the limit.
+        // Lists are what may not fit: drop the roles, then the failing probes' names (keeping that some fail:
+        // "?"), then the VIPs, before going over the limit.
         if encoded.count > GossipMember.maxMetadataBytes {
             var trimmed = self
-            trimmed.roles = []
+            if !trimmed.roles.isEmpty {
+                trimmed.roles = []
+            } else if let probes = trimmed.probes, probes.failing != ["?"], !probes.failing.isEmpty {
+                trimmed.probes?.failing = ["?"]
+            } else if !trimmed.vips.isEmpty {
+                trimmed.vips = []
+            } else if !trimmed.handovers.isEmpty {
+                trimmed.handovers = [:]
+            } else {
+                return encoded
+            }
             encoded = trimmed.bytes
         }
         return encoded

@@ -25,6 +25,8 @@ public struct ReconcilerService: Service {
         case timer
         /// hcctl plan: the steps a document would cause here, from a copy of the planner.
         case plan(DesiredState, CheckedContinuation<[String], Never>)
+        /// A probe's verdict on a unit it may restart.
+        case probe(UnitHealthReport)
     }
 
     public func run() async throws {
@@ -43,6 +45,7 @@ public struct ReconcilerService: Service {
         let held = await state.heldVIPs()
         let live = await state.liveMemberChanges()
         let driver = ReconcileDriver(node: state.config.node, bus: bus, state: state, sink: sink, logger: logger)
+        await state.setUnitStateReader { name in (try? await bus.readUnit(name))?.unit.activeState }
         await state.setPlanner { document in
             await withCheckedContinuation { answer in
                 if case .terminated = sink.yield(.plan(document, answer)) { answer.resume(returning: []) }
@@ -54,12 +57,14 @@ public struct ReconcilerService: Service {
             group.addTask { for await event in bus.events { sink.yield(.bus(event)) } }
             group.addTask { for await names in held { sink.yield(.vips(names)) } }
             group.addTask { for await names in live { sink.yield(.members(names)) } }
+            group.addTask { for await report in state.unitHealthReports { sink.yield(.probe(report)) } }
             await withGracefulShutdownHandler {
                 for await input in inputs { await driver.step(input) }
             } onGracefulShutdown: {
                 sink.finish()
             }
             await state.setPlanner(nil)
+            await state.setUnitStateReader(nil)
             group.cancelAll()
         }
     }
@@ -79,6 +84,7 @@ final class ReconcileDriver {
     private var timer: Task<Void, Never>?
     private let startsCounter = Counter(label: "hcagent_reconcile_starts_total")
     private let stopsCounter = Counter(label: "hcagent_reconcile_stops_total")
+    private let restartsCounter = Counter(label: "hcagent_reconcile_probe_restarts_total")
     private let failuresCounter = Counter(label: "hcagent_reconcile_failed_calls_total")
     private let unitGauges = [
         ReconcileCore.Convergence.converged, .converging, .degraded,
@@ -117,6 +123,11 @@ final class ReconcileDriver {
             for name in managedNames() { actions += await read(name) }
         case .timer:
             actions = core.onTimer(now: .now)
+        case .probe(.failing(let unit, let reason)):
+            actions = core.onProbeFailing(unit: unit, reason: reason, now: .now)
+            if actions.isEmpty { logger.info("\(unit): its probe fails (\(reason)); not restarted now (backoff, a job under way, or not run here)") }
+        case .probe(.healthy(let unit)):
+            actions = core.onProbeHealthy(unit: unit, now: .now)
         case .plan(let document, let answer):
             answer.resume(returning: await dryRun(document))
             return
@@ -139,6 +150,7 @@ final class ReconcileDriver {
             switch action {
             case .start(let name): return "start \(name)"
             case .stop(let name): return "stop \(name)"
+            case .restart(let name): return "restart \(name)"
             case .resetFailed(let name): return "reset-failed \(name)"
             case .enable(let names): return "enable \(names.joined(separator: " "))"
             case .disable(let names): return "disable \(names.joined(separator: " "))"
@@ -187,6 +199,10 @@ final class ReconcileDriver {
                     logger.info("stopping \(name)")
                     stopsCounter.increment()
                     try await bus.stopUnit(name)
+                case .restart(let name):
+                    logger.notice("restarting \(name): its probe fails")
+                    restartsCounter.increment()
+                    try await bus.restartUnit(name)
                 case .resetFailed(let name):
                     try await bus.resetFailedUnit(name)
                 case .enable(let names):
@@ -212,7 +228,7 @@ final class ReconcileDriver {
                 failuresCounter.increment()
                 // A refused job ends like a failed one: the planner backs off instead of retrying at once.
                 switch action {
-                case .start(let name), .stop(let name):
+                case .start(let name), .stop(let name), .restart(let name):
                     pending += core.onJobDone(unit: name, result: .failed, now: .now)
                 case .enable(let names), .disable(let names):
                     pending += core.onEnableDone(units: names, now: .now)

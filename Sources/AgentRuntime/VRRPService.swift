@@ -31,6 +31,8 @@ public struct VRRPService: Service {
         case handover(String, to: String?, CheckedContinuation<Result<String, ControlError>, Never>)
         /// VIPs other boards ask this one to take (gossip).
         case handoverRequests(Set<String>)
+        /// VIP → the weights of its failing tracked probes.
+        case adjustments([String: Int])
         case stop
         case stopDeadline
     }
@@ -52,6 +54,7 @@ public struct VRRPService: Service {
         let documents = await state.documents()
         let peers = await state.peerAddressChanges()
         let incoming = await state.incomingHandoverChanges()
+        let adjustments = await state.priorityAdjustmentChanges()
         await state.setHandoverHandler { name, target in
             await withCheckedContinuation { answer in
                 if case .terminated = sink.yield(.handover(name, to: target, answer)) {
@@ -64,6 +67,7 @@ public struct VRRPService: Service {
             group.addTask { for await change in links.changes() { sink.yield(.link(change)) } }
             group.addTask { for await addresses in peers { sink.yield(.peers(addresses)) } }
             group.addTask { for await vips in incoming { sink.yield(.handoverRequests(vips)) } }
+            group.addTask { for await changes in adjustments { sink.yield(.adjustments(changes)) } }
             await withGracefulShutdownHandler {
                 for await input in inputs {
                     if await driver.step(input) == .finished { break }
@@ -115,6 +119,8 @@ final class VRRPDriver {
     /// VIPs other boards ask this board to take, and those it has raised its priority for.
     private var requestedOfMe: Set<String> = []
     private var boosted: Set<String> = []
+    /// VIP → the weights of its failing tracked probes, added to the document's priority.
+    private var adjustments: [String: Int] = [:]
     /// The priority a chosen successor advertises: above any configured one (1-254), so it wins.
     static let successorPriority = 254
     static let successorWindow = Duration.seconds(10)
@@ -135,7 +141,7 @@ final class VRRPDriver {
         }
         await state.setOutgoingHandovers(askedOfOthers.mapValues(\.node))
         for name in routers.keys {
-            let base = routers[name]!.vip.priority.of(node)
+            let base = max(1, min(254, routers[name]!.vip.priority.of(node) + (adjustments[name] ?? 0)))
             let state = routers[name]!.instance.state
             let wanted = requestedOfMe.contains(name) && (state == .backup || state == .master)
             let keep = boosted.contains(name) && state == .master
@@ -143,7 +149,7 @@ final class VRRPDriver {
                 if !boosted.contains(name) { logger.notice("VIP \(name): taking over as the chosen successor") }
                 boosted.insert(name)
                 perform(routers[name]!.instance.setPriority(Self.successorPriority, now: now), for: name)
-            } else if boosted.contains(name) {
+            } else {
                 boosted.remove(name)
                 perform(routers[name]!.instance.setPriority(base, now: now), for: name)
             }
@@ -210,6 +216,8 @@ final class VRRPDriver {
             answer.resume(returning: handOver(name, to: target))
         case .handoverRequests(let vips):
             requestedOfMe = vips
+        case .adjustments(let changes):
+            adjustments = changes
         case .stop:
             stopping = true
             for name in routers.keys { perform(routers[name]!.instance.stop(now: now), for: name) }

@@ -141,10 +141,12 @@ public struct StatusReport: Codable, Sendable, Equatable {
     public var units: [UnitStatus]
     /// This node's convergence: converged, converging or degraded; nil while the reconciler is not running.
     public var convergence: String?
+    /// This node's probes.
+    public var probes: [ProbeStatus]
 
     public init(node: String, cluster: String?, version: String, desired: DesiredSummary,
                 members: [MemberStatus] = [], vips: [VIPStatus] = [], units: [UnitStatus] = [],
-                convergence: String? = nil) {
+                convergence: String? = nil, probes: [ProbeStatus] = []) {
         self.node = node
         self.cluster = cluster
         self.version = version
@@ -153,6 +155,45 @@ public struct StatusReport: Codable, Sendable, Equatable {
         self.vips = vips
         self.units = units
         self.convergence = convergence
+        self.probes = probes
+    }
+
+    enum CodingKeys: String, CodingKey { case node, cluster, version, desired, members, vips, units, convergence, probes }
+
+    /// Older agents send no probes: an empty list then.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        node = try container.decode(String.self, forKey: .node)
+        cluster = try container.decodeIfPresent(String.self, forKey: .cluster)
+        version = try container.decode(String.self, forKey: .version)
+        desired = try container.decode(DesiredSummary.self, forKey: .desired)
+        members = try container.decode([MemberStatus].self, forKey: .members)
+        vips = try container.decode([VIPStatus].self, forKey: .vips)
+        units = try container.decode([UnitStatus].self, forKey: .units)
+        convergence = try container.decodeIfPresent(String.self, forKey: .convergence)
+        probes = try container.decodeIfPresent([ProbeStatus].self, forKey: .probes) ?? []
+    }
+}
+
+public struct ProbeStatus: Codable, Sendable, Equatable {
+    public var name: String
+    /// unknown, healthy or failing.
+    public var state: String
+    /// pass, or what failed; nil before the first run.
+    public var last: String?
+    public var latencyMs: Int?
+    public var passes: Int
+    public var failures: Int
+    /// Unix seconds of the last change of state.
+    public var since: Int
+    public init(name: String, state: String, last: String?, latencyMs: Int?, passes: Int, failures: Int, since: Int) {
+        self.name = name
+        self.state = state
+        self.last = last
+        self.latencyMs = latencyMs
+        self.passes = passes
+        self.failures = failures
+        self.since = since
     }
 }
 
@@ -192,8 +233,14 @@ public struct MemberStatus: Codable, Sendable, Equatable {
     public var generation: UInt64?
     /// That board's units: converged, converging or degraded.
     public var convergence: String?
+    /// That board's probes: how many it runs and which of them fail.
+    public var probes: Int?
+    public var failingProbes: [String]?
+    /// The VIPs that board holds.
+    public var vips: [String]?
     public init(name: String, address: String, state: String, incarnation: UInt64? = nil, since: Int? = nil,
-                roles: [String]? = nil, version: String? = nil, generation: UInt64? = nil, convergence: String? = nil) {
+                roles: [String]? = nil, version: String? = nil, generation: UInt64? = nil, convergence: String? = nil,
+                probes: Int? = nil, failingProbes: [String]? = nil, vips: [String]? = nil) {
         self.name = name
         self.address = address
         self.state = state
@@ -203,6 +250,9 @@ public struct MemberStatus: Codable, Sendable, Equatable {
         self.version = version
         self.generation = generation
         self.convergence = convergence
+        self.probes = probes
+        self.failingProbes = failingProbes
+        self.vips = vips
     }
 }
 

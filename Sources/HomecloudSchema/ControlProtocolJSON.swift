@@ -38,8 +38,17 @@ extension StatusReport: JSONWritable {
         .object([
             ("node", .string(node)), ("cluster", cluster.json), ("version", .string(version)),
             ("desired", desired.json), ("members", members.json), ("vips", vips.json), ("units", units.json),
-            ("convergence", convergence.json),
+            ("convergence", convergence.json), ("probes", .array(probes.map(\.json))),
         ])
+    }
+}
+
+extension ProbeStatus: JSONWritable {
+    public var json: JSONValue {
+        var members: [(String, JSONValue)] = [("name", .string(name)), ("state", .string(state)), ("last", last.json)]
+        if let latencyMs { members.append(("latencyMs", JSONValue.integer(latencyMs))) }
+        members += [("passes", JSONValue.integer(passes)), ("failures", JSONValue.integer(failures)), ("since", JSONValue.integer(since))]
+        return .object(members)
     }
 }
 
@@ -68,6 +77,9 @@ extension MemberStatus: JSONWritable {
         if let version { members.append(("version", .string(version))) }
         if let generation { members.append(("generation", JSONValue.integer(generation))) }
         if let convergence { members.append(("convergence", .string(convergence))) }
+        if let probes { members.append(("probes", JSONValue.integer(probes))) }
+        if let failingProbes { members.append(("failingProbes", .array(failingProbes.map { .string($0) }))) }
+        if let vips { members.append(("vips", .array(vips.map { .string($0) }))) }
         return .object(members)
     }
 }

@@ -8,8 +8,13 @@ public struct ProbeScheduler: Sendable {
     public enum Action: Sendable, Equatable {
         /// Start the check; the shell cancels it at `deadline` and reports `fail("timed out …")`.
         case run(probe: String, deadline: ContinuousClock.Instant)
-        /// A probe changed health (for VIP priorities and restarts, which the shell applies).
+        /// A probe changed health (for VIP priorities, which the shell applies).
         case changed(probe: String, ProbeHysteresis.Transition)
+        /// A `restart: true` probe has failed `fall` times more: ask the reconciler to restart its unit (the
+        /// reconciler's backoff decides whether it does now). Asked again every `fall` failures while failing.
+        case restart(unit: String, probe: String, reason: String)
+        /// That probe passes again.
+        case recovered(unit: String, probe: String)
     }
 
     public struct Status: Sendable, Equatable {
@@ -80,7 +85,16 @@ public struct ProbeScheduler: Sendable {
         entry.nextRun = max(entry.nextRun + entry.probe.interval, now)
         let transition = entry.hysteresis.onResult(result, now: now)
         entries[name] = entry
-        return transition.map { [.changed(probe: name, $0)] } ?? []
+        var actions = transition.map { [Action.changed(probe: name, $0)] } ?? []
+        if entry.probe.restart, let unit = entry.probe.unit {
+            let failures = entry.hysteresis.consecutiveFailures
+            if case .fail(let why) = result, entry.hysteresis.health == .failing, failures % entry.probe.fall == 0 {
+                actions.append(.restart(unit: unit, probe: name, reason: why))
+            } else if let transition, transition.from == .failing, transition.to == .healthy {
+                actions.append(.recovered(unit: unit, probe: name))
+            }
+        }
+        return actions
     }
 
     /// When the shell must tick next: the earliest due probe that is not running.

@@ -8,6 +8,8 @@ public struct ReconcileCore: Sendable {
     public enum Action: Sendable, Equatable {
         case start(String)
         case stop(String)
+        /// A running unit that its probe finds unhealthy (probe `restart: true`).
+        case restart(String)
         case resetFailed(String)
         case enable([String])
         case disable([String])
@@ -43,6 +45,8 @@ public struct ReconcileCore: Sendable {
         var enableInFlight = false
         /// Enablement changed: decide again only from a fresh read of UnitFileState.
         var awaitingFileState = false
+        /// Why its probe asks for restarts, while it does (cleared when the probe is healthy again).
+        var probeFailure: String?
     }
 
     public init(node: String, backoff: RestartBackoff = RestartBackoff(), seed: UInt64) {
@@ -116,6 +120,31 @@ public struct ReconcileCore: Sendable {
 
     public mutating func onTimer(now: ContinuousClock.Instant) -> [Action] { plan(now: now) }
 
+    /// A probe with `restart: true` has failed `fall` times on a unit this node runs: restart it, counted as a
+    /// failure of the unit, so the same backoff applies as to a unit that crashes (the probe asks again while
+    /// it keeps failing; asks inside the backoff are ignored). A unit the document does not run here, one
+    /// with a job under way, or one given up on as degraded is left alone.
+    public mutating func onProbeFailing(unit name: String, reason: String, now: ContinuousClock.Instant) -> [Action] {
+        guard wantsUp(name), let seen = observed[name], seen.isUp else { return [] }
+        var track = tracks[name] ?? Track()
+        track.probeFailure = reason
+        defer { tracks[name] = track }
+        guard !track.jobInFlight, !track.awaitingState, track.failures < backoff.attempts else { return [] }
+        if let retryAt = track.retryAt, retryAt > now { return [] }
+        countFailure(&track, now: now)
+        track.jobInFlight = true
+        track.attemptOpen = true
+        track.upSinceStart = false
+        track.upSince = nil
+        return [.restart(name)]
+    }
+
+    /// The unit's probe passes again.
+    public mutating func onProbeHealthy(unit name: String, now: ContinuousClock.Instant) -> [Action] {
+        tracks[name]?.probeFailure = nil
+        return []
+    }
+
     // MARK: planning
 
     /// The units this node must manage: every unit of its roles, with the role it came from.
@@ -152,7 +181,8 @@ public struct ReconcileCore: Sendable {
         for (unit, role) in managed {
             guard let seen = observed[unit.name], seen.loadState == "loaded" else { continue }
             var track = tracks[unit.name] ?? Track()
-            if let since = track.upSince, now - since >= backoff.stableAfter {
+            // Up for a while with no probe complaining: recovered.
+            if let since = track.upSince, now - since >= backoff.stableAfter, track.probeFailure == nil {
                 track.failures = 0
                 track.attemptOpen = false
             }
@@ -226,6 +256,11 @@ public struct ReconcileCore: Sendable {
             } else if up && !seen.isUp && track.failures >= backoff.attempts {
                 state = .degraded
                 reason = "failed \(track.failures) times in a row (systemd result: \(seen.result)); not retried until it changes"
+            } else if let probeFailure = track.probeFailure, up && seen.isUp {
+                state = track.failures >= backoff.attempts ? .degraded : .converging
+                reason = track.failures >= backoff.attempts
+                    ? "restarted \(track.failures) times, its probe still fails (\(probeFailure)); not restarted again until it changes"
+                    : "its probe fails (\(probeFailure)); restarted \(track.failures) times"
             } else if up != seen.isUp || track.jobInFlight {
                 state = .converging
                 if let retryAt = track.retryAt, retryAt > now {

@@ -37,9 +37,10 @@ extension SystemdBus {
         }
     }
 
-    /// Queues a start (or stop) job in mode "replace"; its end arrives as `.jobRemoved`.
+    /// Queues a start (stop, restart) job in mode "replace"; its end arrives as `.jobRemoved`.
     public func startUnit(_ name: String) async throws { try await job("StartUnit", name) }
     public func stopUnit(_ name: String) async throws { try await job("StopUnit", name) }
+    public func restartUnit(_ name: String) async throws { try await job("RestartUnit", name) }
 
     public func resetFailedUnit(_ name: String) async throws {
         try await perform { bus in

@@ -20,15 +20,31 @@ enum StatusText {
         }
         out += memberSection(status.members)
         out += vipSection(status.vips)
+        if !status.probes.isEmpty { out += probeSection(status.probes) }
         if let convergence = status.convergence { out += "this node: \(convergence)\n" }
         out += unitSection(status.units)
         return out
     }
 
     static func memberSection(_ members: [MemberStatus], now: Int = Int(time(nil))) -> String {
-        section("members", ["NAME", "ADDRESS", "STATE", "INCARNATION", "SINCE", "GENERATION", "UNITS", "ROLES"], members.map {
+        section("members", ["NAME", "ADDRESS", "STATE", "INCARNATION", "SINCE", "GENERATION", "UNITS", "PROBES", "VIPS", "ROLES"], members.map {
             [$0.name, $0.address, $0.state, $0.incarnation.map(String.init) ?? "-", $0.since.map { "\(max(0, now - $0))s ago" } ?? "-",
-             $0.generation.map(String.init) ?? "-", $0.convergence ?? "-", $0.roles?.joined(separator: ",") ?? ""]
+             $0.generation.map(String.init) ?? "-", $0.convergence ?? "-", probeSummary($0), $0.vips.map { $0.isEmpty ? "-" : $0.joined(separator: ",") } ?? "-",
+             $0.roles?.joined(separator: ",") ?? ""]
+        })
+    }
+
+    /// "3 ok", "FAILING k3s-api (1 of 3)", or "-" when that board has not said.
+    static func probeSummary(_ member: MemberStatus) -> String {
+        guard let count = member.probes else { return "-" }
+        let failing = member.failingProbes ?? []
+        return failing.isEmpty ? "\(count) ok" : "FAILING \(failing.joined(separator: ",")) (\(failing.count) of \(count))"
+    }
+
+    static func probeSection(_ probes: [ProbeStatus], now: Int = Int(time(nil))) -> String {
+        section("probes", ["NAME", "STATE", "IN A ROW", "LATENCY", "SINCE", "LAST"], probes.map {
+            [$0.name, $0.state, $0.state == "failing" ? "\($0.failures) failed" : "\($0.passes) passed",
+             $0.latencyMs.map { "\($0) ms" } ?? "-", "\(max(0, now - $0.since))s ago", $0.last ?? "-"]
         })
     }
 

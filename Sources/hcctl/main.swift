@@ -50,7 +50,7 @@ struct HCCtl: ParsableCommand {
         abstract: "Control the local homecloud agent.",
         discussion: "Exit status: 0 ok, 1 the agent refused the request, 2 usage, 3 the agent is unreachable.",
         version: "0.1.0",
-        subcommands: [Status.self, Members.self, Units.self, VIPs.self, Keys.self, Plan.self, Apply.self, Reload.self]
+        subcommands: [Status.self, Members.self, Units.self, VIPs.self, Probes.self, Keys.self, Plan.self, Apply.self, Reload.self]
     )
     // Declared here too, so --socket may come before the subcommand: `hcctl --socket PATH status`.
     @OptionGroup var connection: ConnectionOptions
@@ -107,6 +107,21 @@ struct Members: ParsableCommand {
             try printJSON(status.members)
         } else {
             print(StatusText.memberSection(status.members), terminator: "")
+        }
+    }
+}
+
+struct Probes: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "This board's probes: state, last result and latency, passes or failures in a row, since.")
+    @OptionGroup var connection: ConnectionOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        guard let status = try connection.send(.status).status else { throw ExitCode(Exit.refused) }
+        if json {
+            try printJSON(status.probes)
+        } else {
+            print(StatusText.probeSection(status.probes), terminator: "")
         }
     }
 }

@@ -27,6 +27,20 @@ import Testing
         #expect(ReconcileDriver.liveByRole([], in: document).isEmpty)
     }
 
+    @Test func probeHealthAndHeldVIPsRideTheMetadata() {
+        var metadata = NodeMetadata(version: "0.1.0", generation: 3, hash: 9, roles: ["web"])
+        #expect(NodeMetadata(metadata.bytes)?.probes == nil)  // not said yet
+        metadata.probes = ProbeSummary(count: 3, failing: ["k3s-api"])
+        metadata.vips = ["front"]
+        #expect(NodeMetadata(metadata.bytes) == metadata)
+        // Too many failing names to fit: the count stays, the names give way to "?".
+        metadata.roles = []
+        metadata.probes = ProbeSummary(count: 200, failing: (0..<200).map { "probe-\($0)" })
+        let decoded = NodeMetadata(metadata.bytes)
+        #expect(metadata.bytes.count <= GossipMember.maxMetadataBytes)
+        #expect(decoded?.probes == ProbeSummary(count: 200, failing: ["?"]) && decoded?.vips == ["front"])
+    }
+
     @Test func convergenceRidesTheMetadata() {
         let metadata = NodeMetadata(version: "0.1.0", generation: 3, hash: 9, roles: ["web"], convergence: "degraded")
         #expect(NodeMetadata(metadata.bytes)?.convergence == "degraded")

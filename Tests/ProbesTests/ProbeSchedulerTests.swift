@@ -76,4 +76,34 @@ extension [ProbeScheduler.Action] {
         scheduler.onProbes([probe("a")], now: t0 + .seconds(3))
         #expect(scheduler.health(of: "b") == nil)
     }
+
+    @Test func aRestartProbeAsksForItsUnitEveryFallFailuresThenSaysWhenItRecovers() {
+        var scheduler = ProbeScheduler(seed: 5)
+        var hung = probe("sync", fall: 3)
+        hung.restart = true
+        hung.unit = "syncthing@dnas.service"
+        scheduler.onProbes([hung, probe("plain", fall: 3)], now: t0)
+        var asks: [Int] = []
+        var recovered: [String] = []
+        for second in 1...10 {
+            let now = t0 + .seconds(second)
+            for name in scheduler.onTick(now: now).started {
+                let result: ProbeHysteresis.Result = second <= 7 ? .fail("stale") : .pass
+                for action in scheduler.onResult(probe: name, result, now: now) {
+                    switch action {
+                    case .restart(let unit, let probe, let reason):
+                        #expect(unit == "syncthing@dnas.service" && probe == "sync" && reason == "stale")
+                        asks.append(second)
+                    case .recovered(let unit, _):
+                        recovered.append(unit)
+                    default:
+                        break
+                    }
+                }
+            }
+        }
+        // Failures 3 and 6 (the probe without restart asks nothing); healthy again after rise 2 passes.
+        #expect(asks == [3, 6])
+        #expect(recovered == ["syncthing@dnas.service"])
+    }
 }

@@ -114,6 +114,41 @@ import Testing
         #expect(core.onDocument(document(2), now: now + .seconds(1001)).contains(.start("web.service")))
     }
 
+    @Test func aFailingProbeRestartsItsUnitWithTheSameBackoffThenLeavesItDegraded() {
+        var (core, _) = started()
+        _ = core.onJobDone(unit: "web.service", result: .done, now: at(1))
+        _ = core.onUnit(unit("web.service", "active"), now: at(1))
+        // Units this node does not run, or that are not up, are not restarted for a probe.
+        #expect(core.onProbeFailing(unit: "sshd.service", reason: "x", now: at(2)).isEmpty)
+        #expect(core.onProbeFailing(unit: "smbd.service", reason: "x", now: at(2)).isEmpty)  // vip:front not held
+        var now = at(2)
+        var restarts: [ContinuousClock.Instant] = []
+        for _ in 0..<40 {
+            if core.onProbeFailing(unit: "web.service", reason: "connect refused", now: now) == [.restart("web.service")] {
+                restarts.append(now)
+                // Asked again while the restart runs: nothing more.
+                #expect(core.onProbeFailing(unit: "web.service", reason: "connect refused", now: now).isEmpty)
+                _ = core.onJobDone(unit: "web.service", result: .done, now: now)
+                _ = core.onUnit(unit("web.service", "active"), now: now)
+            }
+            now = now + .seconds(3)  // the probe asks again every fall × interval
+        }
+        #expect(restarts.count == 5, "restarts at \(restarts.map { $0 - at(2) })")
+        for (earlier, later) in zip(restarts, restarts.dropFirst()) {
+            #expect(later - earlier >= .seconds(3))  // never closer than the backoff or the probe's own pace
+        }
+        // The backoff grows: the last gap is longer than the first.
+        #expect(restarts[4] - restarts[3] > restarts[1] - restarts[0])
+        let web = core.report(now: now).units.first { $0.name == "web.service" }
+        #expect(web?.state == .degraded)
+        #expect(web?.reason?.contains("connect refused") == true)
+        // The probe healthy again and the unit up for a while: restarts are allowed again.
+        _ = core.onProbeHealthy(unit: "web.service", now: now)
+        _ = core.onTimer(now: now + .seconds(31))
+        #expect(core.report(now: now + .seconds(31)).units.first { $0.name == "web.service" }?.state == .converged)
+        #expect(core.onProbeFailing(unit: "web.service", reason: "again", now: now + .seconds(32)) == [.restart("web.service")])
+    }
+
     @Test func aUnitThatExitsAtOnceCountsAsFailedButAStopByHandDoesNot() {
         var (core, _) = started()
         _ = core.onJobDone(unit: "web.service", result: .done, now: at(1))

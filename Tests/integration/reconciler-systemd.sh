@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The reconciler against a real systemd (systemd-nspawn): units started, stopped, enabled and disabled as the
 # document says; drift undone; a failing unit backed off then degraded; units outside the document untouched;
-# the last accepted document enforced after a restart with no desired.yaml.
+# a hung unit restarted by its probe; the last accepted document enforced after a restart with no desired.yaml.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -20,6 +20,8 @@ printf '[Service]\nExecStart=/bin/sleep infinity\n[Install]\nWantedBy=multi-user
 printf '[Service]\nExecStart=/bin/false\n' | unit_file hct-flaky.service
 printf '[Service]\nExecStart=/bin/sleep infinity\n' | unit_file hct-bystander.service
 printf '[Service]\nExecStart=/bin/sleep infinity\n' | unit_file hct-idle.service
+# A service with a heartbeat file: "hung" (SIGSTOP) it stops beating; only its probe can tell.
+printf '[Service]\nExecStart=/bin/sh -c "while :; do touch /run/hct-hung.beat; sleep 0.3; done"\n' | unit_file hct-hung.service
 inside systemctl daemon-reload
 inside systemctl enable --now hct-old.service 2>/dev/null
 inside systemctl start hct-bystander.service
@@ -88,6 +90,37 @@ check "hcctl plan locates an error without asking the agent" bash -c "
 check "hcctl apply takes it as generation 2" bash -c "nsenter -t $init -a hcctl apply /root/next.yaml | grep -qx 'generation 2 accepted'"
 check "... and the new unit runs" wait_until 10 active hct-idle.service
 check "... and the dropped unit is left alone, not stopped" bash -c "! nsenter -t $init -a journalctl -u hcagent.service --no-pager | grep -q 'stopping hct-flaky'"
+
+echo "a probe restarts a hung unit"
+inside sh -c 'cat > /root/probed.yaml' <<'YAML'
+generation: 1
+cluster: lab
+nodes: { rc1: [app] }
+roles:
+  app:
+    units:
+      - { name: hct-web.service, state: running, enabled: true }
+      - { name: hct-idle.service, state: running }
+      - { name: hct-hung.service, state: running }
+probes:
+  hung-beat: { file: /run/hct-hung.beat, max_age: 1s, interval: 500ms, rise: 1, fall: 2, unit: hct-hung.service, restart: true }
+  web-up: { unit: hct-web.service, interval: 1s }
+YAML
+check "hcctl apply with the probes" bash -c "nsenter -t $init -a hcctl apply /root/probed.yaml | grep -qx 'generation 3 accepted'"
+check "the probes are healthy (file and unit kinds)" wait_until 10 bash -c "
+  out=\$(nsenter -t $init -a hcctl probes); grep -qE '^  hung-beat +healthy' <<<\"\$out\" && grep -qE '^  web-up +healthy' <<<\"\$out\" || { echo \"\$out\"; false; }"
+before=$(unit_property hct-hung.service InvocationID)
+hung_at=$(date +%s%N)
+inside systemctl kill -s STOP hct-hung.service
+check "the hung unit is restarted by its probe (a new invocation)" wait_until 15 bash -c "
+  id=\$(nsenter -t $init -a systemctl show -p InvocationID --value hct-hung.service); test -n \"\$id\" && test \"\$id\" != $before"
+echo "  (hung to restarted: $((($(date +%s%N) - hung_at) / 1000000)) ms; max_age 1 s + fall 2 x 500 ms)"
+check "... and runs, beating again: the probe is healthy" wait_until 10 bash -c "
+  nsenter -t $init -a hcctl probes | grep -qE '^  hung-beat +healthy' && test \"\$(nsenter -t $init -a systemctl show -p ActiveState --value hct-hung.service)\" = active"
+check "the agent's log says why it restarted it" bash -c "nsenter -t $init -a journalctl -u hcagent.service --no-pager | grep -q 'restarting hct-hung.service: its probe fails'"
+check "metrics count the probe restart and the probes' health" bash -c "
+  out=\$(nsenter -t $init -a curl -sf http://127.0.0.1:9646/metrics); grep -E '^hcagent_reconcile_probe_restarts_total [1-9]' <<<\"\$out\" &&
+  grep -E '^hcagent_probe_health\{probe=\"hung-beat\"\} 1' <<<\"\$out\" && grep -qE '^hcagent_probe_duration_seconds_count\{probe=\"web-up\"\} [1-9]' <<<\"\$out\" || { echo \"\$out\" | grep -E 'probe'; false; }"
 
 inside systemctl stop hcagent.service
 inside rm /etc/homecloud/desired.yaml

@@ -24,6 +24,7 @@ for i in 1 2 3; do
   cat >"$work/n$i/agent.yaml" <<YAML
 node: n$i
 bind: $(lab_ip $i):7964
+join: [$(lab_ip 1):7964, $(lab_ip 2):7964, $(lab_ip 3):7964]
 socket: $work/n$i/hc.sock
 key_file: $work/gossip.key
 state_dir: $work/n$i/state
@@ -135,6 +136,31 @@ check "n2 takes over" wait_until 3 is_state 2 master
 check "the VIP left n3" bash -c "! ip netns exec hcv-n3 ip -4 addr show dev eth0 | grep -q 'inet $vip/'"
 lab_exec 3 ip link set eth0 up
 check "n3 is backup again when the link returns" wait_until 3 is_state 3 backup
+
+echo "a tracked probe moves the VIP (the probes issue)"
+# n2 is master now (priority 120), n3 backup (100), n1 stopped. Each board probes its own k3s API; the
+# stand-in is a TCP listener on each. Weight -100 puts n2 below n3 when n2's listener dies.
+listener() { ip netns exec "$(lab_ns "$1")" python3 -c 'import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", 6443)); s.listen(64)
+while True: c,_=s.accept(); c.close()' & echo $! >"$work/listener$1.pid"; disown $!; }
+listener 2
+listener 3
+sleep 0.3
+sed -i 's/^generation: .*/generation: 2/' "$work/desired.yaml"
+cat >>"$work/desired.yaml" <<YAML
+probes:
+  k3s-api: { tcp: "127.0.0.1:6443", interval: 200ms, timeout: 100ms, rise: 2, fall: 2, weight: -100 }
+YAML
+sed -i 's/    priority: { default: 100, n1: 150, n2: 120 }$/    priority: { default: 100, n1: 150, n2: 120 }\n    track: [k3s-api]/' "$work/desired.yaml"
+check "the probe is healthy on the master" wait_until 5 bash -c "$bin/hcctl --socket $work/n2/hc.sock probes | grep -E '^  k3s-api +healthy'"
+kill "$(cat "$work/listener2.pid")"
+killed_at=$(date +%s%N)
+check "with its listener killed, n3 takes the VIP" wait_until 5 is_state 3 master
+echo "  (listener killed to n3 master: $((($(date +%s%N) - killed_at) / 1000000)) ms; bound: fall 2 x 200 ms + timeout + skew)"
+check "hcctl probes on n2 says failing and why" bash -c "$bin/hcctl --socket $work/n2/hc.sock probes | tee /dev/stderr | grep -E '^  k3s-api +failing +[0-9]+ failed .*connect'"
+check "n2's VIP priority is 20 (120 - 100)" bash -c "$bin/hcctl --socket $work/n2/hc.sock vip --json | grep -q '\"priority\" *: *20'"
+check "hcctl status on n3 shows n2's failing probe (gossip)" wait_until 3 bash -c "out=\$($bin/hcctl --socket $work/n3/hc.sock status); grep -qE '^  n2 .*FAILING k3s-api \\(1 of 1\\)' <<<\"\$out\" || { echo \"\$out\"; false; }"
+listener 2
+check "the listener back, n2 takes the VIP again" wait_until 5 is_state 2 master
 
 echo "a stranger's packets change nothing"
 check "garbage, a bad checksum and TTL 64 are sent to the group" lab_exec 4 python3 - "$(lab_ip 4)" <<'PY'
