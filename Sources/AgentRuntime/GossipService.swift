@@ -18,8 +18,8 @@ public struct GossipService: Service {
     let advertised: GossipAddress
     let logger: Logger
 
-    /// The core wants a tick about every 10 ms: probe timeouts are 100 ms.
-    static let tickInterval = Duration.milliseconds(10)
+    /// How late a timer may fire: small against the 100 ms probe timeout.
+    static let timerTolerance = Duration.milliseconds(2)
     /// After `leave`, keep ticking this long so the news of it spreads before the sockets close.
     static let leaveLinger = Duration.milliseconds(500)
 
@@ -77,16 +77,24 @@ public struct GossipService: Service {
             group.addTask { for await summary in probeSummaries { sink.yield(.probes(summary)) } }
             group.addTask { for await names in held { sink.yield(.heldVIPs(names)) } }
             group.addTask { for await requests in handovers { sink.yield(.handovers(requests)) } }
-            group.addTask {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: Self.tickInterval, tolerance: .milliseconds(2))
-                    sink.yield(.tick)
-                }
-            }
             await withGracefulShutdownHandler {
+                // One timer, armed for the next deadline: an idle board wakes a few times a second, not 100.
+                var armed: ContinuousClock.Instant?
+                var timer: Task<Void, Never>?
+                sink.yield(.tick)
                 for await input in inputs {
+                    if case .tick = input { armed = nil }
                     if await driver.step(input) == .finished { break }
+                    let wake = driver.nextWake
+                    if let armed, armed <= wake { continue }
+                    timer?.cancel()
+                    armed = wake
+                    timer = Task {
+                        try? await Task.sleep(until: wake, tolerance: Self.timerTolerance, clock: .continuous)
+                        if !Task.isCancelled { sink.yield(.tick) }
+                    }
                 }
+                timer?.cancel()
             } onGracefulShutdown: {
                 sink.yield(.stop)
             }
@@ -227,6 +235,15 @@ final class GossipDriver {
     }
 
     private var now: Duration { origin.duration(to: .now) }
+
+    /// When the loop must tick next: the core's next deadline, or the shell's own (rejoin, document check,
+    /// the end of a leave). At once before the core's first tick.
+    var nextWake: ContinuousClock.Instant {
+        guard let coreDeadline = core.nextDeadline else { return .now }
+        var next = min(coreDeadline, nextDocumentCheck)
+        if let leavingUntil { next = min(next, leavingUntil) } else { next = min(next, nextRejoin) }
+        return origin + next
+    }
 
     func step(_ input: GossipService.Input) async -> Outcome {
         switch input {

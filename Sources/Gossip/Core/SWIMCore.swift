@@ -177,8 +177,30 @@ public struct SWIMCore: Sendable {
         return [.memberChanged(myself)]
     }
 
-    /// Advances timers: probes, suspicions, nacks owed, gossip, push-pull, forgetting the departed. Call it
-    /// often (every 10 ms or so); between deadlines it does nothing.
+    /// When `onTick` next has something to do: the shell sleeps until then (or until a datagram comes).
+    /// nil only before the first tick, which is due at once.
+    public var nextDeadline: Duration? {
+        guard let nextProbeAt, let nextGossipAt, let nextPushPullAt, let nextReconnectAt else { return nil }
+        var deadlines = [nextPushPullAt, nextReconnectAt]
+        // A gossip round with nothing queued does nothing: no need to wake for it.
+        if !broadcasts.isEmpty { deadlines.append(nextGossipAt) }
+        if let probe {
+            deadlines.append(probe.indirectSent ? probe.end : probe.directDeadline)
+        } else {
+            deadlines.append(nextProbeAt)
+        }
+        for suspectName in suspects {
+            if let deadline = records[suspectName]?.suspicion?.deadline { deadlines.append(deadline) }
+        }
+        for relay in relays { deadlines.append(relay.nackSent ? relay.expiresAt : min(relay.nackAt, relay.expiresAt)) }
+        for departedName in departed {
+            if let since = records[departedName]?.member.since { deadlines.append(since + settings.departedRetention) }
+        }
+        return deadlines.min()
+    }
+
+    /// Advances timers: probes, suspicions, nacks owed, gossip, push-pull, forgetting the departed. Call it at
+    /// `nextDeadline` (calling it sooner is harmless: between deadlines it does nothing).
     public mutating func onTick(now: Duration) -> [GossipAction] {
         var actions: [GossipAction] = []
         if nextProbeAt == nil {

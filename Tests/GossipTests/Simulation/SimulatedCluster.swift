@@ -155,7 +155,13 @@ struct SimulatedCluster {
             for delivery in due { deliver(delivery) }
         }
         for index in nodes.indices where nodes[index].running {
-            apply(nodes[index].core.onTick(now: now), of: index)
+            // The shell sleeps until nextDeadline: a tick before it must have nothing to do.
+            let deadline = nodes[index].core.nextDeadline
+            let actions = nodes[index].core.onTick(now: now)
+            if let deadline, now < deadline, !actions.isEmpty, invariantViolations.count < 10 {
+                invariantViolations.append("\(now): \(nodes[index].core.name) acted before its next deadline \(deadline): \(actions)")
+            }
+            apply(actions, of: index)
         }
         if checkInvariantsEveryStep && invariantViolations.count < 10 { checkInvariants() }
     }
