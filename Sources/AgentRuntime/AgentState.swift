@@ -25,7 +25,7 @@ public actor AgentState {
     private var outgoingHandovers = ChangeBroadcast<[String: String]>([:])
     /// VIPs other boards ask this board to take, as gossip brings them.
     private var incomingHandovers = ChangeBroadcast<Set<String>>([])
-    private var probeReport: [ProbeStatus] = []
+    private var probeReporter: (@Sendable () async -> [ProbeStatus])?
     private var probeSummary = ChangeBroadcast<ProbeSummary>()
     private var priorityAdjustments = ChangeBroadcast<[String: Int]>([:])
     private var unitStateReader: (@Sendable (String) async -> String?)?
@@ -192,11 +192,11 @@ public actor AgentState {
         if convergence.publish(newConvergence) { notifier.status(statusLine) }
     }
 
-    /// The probes' view, for hcctl probes and status.
-    public func publishProbes(_ probes: [ProbeStatus]) {
-        probeReport = probes
-        probeSummary.publish(ProbeSummary(count: probes.count, failing: probes.filter { $0.state == "failing" }.map(\.name)))
-    }
+    /// Where hcctl probes and status read the probes' live view; set by the probe service while it runs.
+    public func setProbeReporter(_ reporter: (@Sendable () async -> [ProbeStatus])?) { probeReporter = reporter }
+
+    /// How many probes run here and which fail (at every change of health).
+    public func publishProbeSummary(_ summary: ProbeSummary) { probeSummary.publish(summary) }
     /// How many probes run here and which fail, for the gossip metadata.
     public func probeSummaryChanges() -> AsyncStream<ProbeSummary> { probeSummary.follow() }
 
@@ -267,7 +267,8 @@ public actor AgentState {
 
     public var document: DesiredState? { store.current }
 
-    public func status() -> StatusReport {
+    public func status() async -> StatusReport {
+        let probes = await probeReporter?() ?? []
         let document = store.current
         let address = config.advertisedAddress?.description ?? config.bind.description
         // Until the reconciler has read systemd: desired from the document, active unknown.
@@ -284,7 +285,7 @@ public actor AgentState {
             vips: vipReport ?? (document?.vips ?? []).map { VIPStatus(name: $0.name, address: $0.address.description, state: "init", holder: nil) },
             units: units,
             convergence: unitReport?.convergence,
-            probes: probeReport
+            probes: probes
         )
     }
 }

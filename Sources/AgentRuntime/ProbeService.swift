@@ -1,5 +1,5 @@
-// Runs the document's probes: the scheduler decides when, the checks run beside the loop, and what they
-// find moves VIP priorities (through VRRP) and shows in hcctl probes.
+// Runs the document's probes (ProbeRunner, on an event loop) and carries what they find to the agent state:
+// VIP priorities (through VRRP), the gossip summary, restarts asked of the reconciler, and hcctl probes.
 import HomecloudSchema
 import Logging
 import Metrics
@@ -21,75 +21,38 @@ public struct ProbeService: Service {
         self.logger = logger
     }
 
-    enum Input: Sendable {
-        case document(DesiredState)
-        case tick
-        case result(String, ProbeHysteresis.Result)
-    }
-
     public func run() async throws {
-        let (inputs, sink) = AsyncStream.makeStream(of: Input.self)
-        let documents = await state.documents()
         let state = self.state
-        let checks = ProbeChecks(group: group) { name in await state.unitState(name) }
+        // One loop for the timer, the connects and the results: no thread hops between them.
+        let loop = group.next()
+        let checks = ProbeChecks(group: loop) { name in await state.unitState(name) }
+        let (effects, effectSink) = AsyncStream.makeStream(of: ProbeRunner.Effect.self)
         var seed = SystemRandomNumberGenerator()
-        var scheduler = ProbeScheduler(seed: seed.next())
-        var vips: [VirtualIP] = []
-        var probes: [String: Probe] = [:]
-        var timer: Task<Void, Never>?
-        let logger = self.logger
+        let runner = ProbeRunner(loop: loop, checks: checks, seed: seed.next(), effects: effectSink, logger: logger)
+        await state.setProbeReporter { (try? await loop.submit { runner.report() }.get()) ?? [] }
+        let (documents, documentSink) = AsyncStream.makeStream(of: DesiredState.self, bufferingPolicy: .bufferingNewest(1))
+        let accepted = await state.documents()
         await withDiscardingTaskGroup { group in
-            group.addTask { for await document in documents { sink.yield(.document(document)) } }
-            await withGracefulShutdownHandler {
-                for await input in inputs {
-                    let now = ContinuousClock.now
-                    var actions: [ProbeScheduler.Action] = []
-                    switch input {
-                    case .document(let document):
-                        vips = document.vips
-                        probes = Dictionary(uniqueKeysWithValues: document.probes.map { ($0.name, $0) })
-                        scheduler.onProbes(document.probes, now: now)
-                    case .tick:
-                        break
-                    case .result(let name, let result):
-                        actions += scheduler.onResult(probe: name, result, now: now)
-                        ProbeMetrics.record(name, result: result, status: scheduler.statuses.first { $0.name == name })
-                    }
-                    actions += scheduler.onTick(now: now)
-                    for action in actions {
-                        switch action {
-                        case .run(let name, let deadline):
-                            guard let probe = probes[name] else { continue }
-                            let timeout = now.duration(to: deadline)
-                            group.addTask { sink.yield(.result(name, await checks.run(probe.check, timeout: timeout))) }
-                        case .changed(let name, let transition):
-                            logger.notice("probe \(name): \(transition.from.rawValue) -> \(transition.to.rawValue): \(transition.reason)")
-                        case .restart(let unit, let name, let reason):
-                            state.reportUnitHealth(.failing(unit: unit, reason: "probe \(name): \(reason)"))
-                        case .recovered(let unit, _):
-                            state.reportUnitHealth(.healthy(unit: unit))
-                        }
-                    }
-                    var adjustments: [String: Int] = [:]
-                    for vip in vips where !vip.track.isEmpty {
-                        adjustments[vip.name] = scheduler.priorityAdjustment(tracking: vip.track)
-                    }
-                    await state.setPriorityAdjustments(adjustments)
-                    await state.publishProbes(Self.report(scheduler.statuses, now: now))
-                    timer?.cancel()
-                    if let next = scheduler.nextDeadline {
-                        timer = Task {
-                            try? await Task.sleep(until: next, tolerance: .milliseconds(5), clock: .continuous)
-                            if !Task.isCancelled { sink.yield(.tick) }
-                        }
+            group.addTask { for await document in accepted { documentSink.yield(document) } }
+            group.addTask {
+                for await effect in effects {
+                    switch effect {
+                    case .adjustments(let adjustments): await state.setPriorityAdjustments(adjustments)
+                    case .summary(let summary): await state.publishProbeSummary(summary)
+                    case .unitHealth(let report): state.reportUnitHealth(report)
                     }
                 }
-            } onGracefulShutdown: {
-                sink.finish()
             }
-            timer?.cancel()
+            await withGracefulShutdownHandler {
+                for await document in documents { loop.execute { runner.onDocument(document) } }
+            } onGracefulShutdown: {
+                documentSink.finish()
+            }
+            try? await loop.submit { runner.stop() }.get()
+            effectSink.finish()
             group.cancelAll()
         }
+        await state.setProbeReporter(nil)
     }
 
     static func report(_ statuses: [ProbeScheduler.Status], now: ContinuousClock.Instant) -> [ProbeStatus] {
@@ -110,19 +73,24 @@ public struct ProbeService: Service {
     }
 }
 
-/// Per probe: its latency (a histogram) and its health (a gauge: 1 healthy, 0 unknown, -1 failing).
-enum ProbeMetrics {
-    static func record(_ name: String, result: ProbeHysteresis.Result, status: ProbeScheduler.Status?) {
-        guard let status else { return }
-        if let latency = status.lastLatency {
-            Metrics.Timer(label: "hcagent_probe_duration_seconds", dimensions: [("probe", name)]).recordNanoseconds(
-                Int64(latency / .nanoseconds(1)))
-        }
+/// Per probe: its latency (a histogram) and its health (a gauge: 1 healthy, 0 unknown, -1 failing). Made once
+/// per probe: looking a metric up by label on every result cost more than the check itself.
+struct ProbeMetrics {
+    let duration: Metrics.Timer
+    let health: Gauge
+
+    init(_ name: String) {
+        duration = Metrics.Timer(label: "hcagent_probe_duration_seconds", dimensions: [("probe", name)])
+        health = Gauge(label: "hcagent_probe_health", dimensions: [("probe", name)])
+    }
+
+    func record(_ status: ProbeScheduler.Status) {
+        if let latency = status.lastLatency { duration.recordNanoseconds(Int64(latency / .nanoseconds(1))) }
         let value: Int = switch status.health {
         case .healthy: 1
         case .unknown: 0
         case .failing: -1
         }
-        Gauge(label: "hcagent_probe_health", dimensions: [("probe", name)]).record(value)
+        health.record(value)
     }
 }

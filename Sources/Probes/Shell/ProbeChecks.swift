@@ -1,5 +1,5 @@
-// Carries out one probe check: a TCP connect, an HTTP GET, a command (its process group killed on timeout),
-// a file's presence and age, or a unit's state (asked of the caller, who holds the systemd bus).
+// Carries out one probe check on an event loop: a TCP connect, an HTTP GET, a command (its process group killed
+// on timeout), a file's presence and age, or a unit's state (asked of the caller, who holds the systemd bus).
 import HomecloudSchema
 import NIOCore
 import NIOPosix
@@ -7,93 +7,179 @@ import NIOPosix
 import Glibc
 #endif
 
+/// Every check but `unit` runs as callbacks on one event loop, with its deadline a timer of that loop: no task,
+/// no thread hop per run (50 probes a second through Swift tasks cost several times the checks themselves).
 public struct ProbeChecks: Sendable {
-    let group: EventLoopGroup
+    let loop: EventLoop
     /// A unit's ActiveState, from the reconciler's bus; nil when it cannot be read.
     let unitState: @Sendable (String) async -> String?
 
     public init(group: EventLoopGroup, unitState: @escaping @Sendable (String) async -> String?) {
-        self.group = group
+        self.loop = group.next()
         self.unitState = unitState
     }
 
     /// The check's result; past `timeout` it is cancelled and fails.
     public func run(_ check: Probe.Check, timeout: Duration) async -> ProbeHysteresis.Result {
-        await withTaskGroup(of: ProbeHysteresis.Result?.self) { race in
-            race.addTask { await self.check(check, timeout: timeout) }
-            race.addTask {
-                try? await Task.sleep(for: timeout)
-                return Task.isCancelled ? nil : .fail("timed out after \(timeout)")
+        (try? await start(check, timeout: timeout).get()) ?? .fail("no result")
+    }
+
+    /// Starts the check; the future, completed on the loop, always succeeds: with a failure on error or timeout.
+    public func start(_ check: Probe.Check, timeout: Duration) -> EventLoopFuture<ProbeHysteresis.Result> {
+        let outcome = Outcome(loop.makePromise(of: ProbeHysteresis.Result.self))
+        let deadline = loop.scheduleTask(in: .nanoseconds(Int64(timeout / .nanoseconds(1)))) {
+            outcome.finish(.fail("timed out after \(timeout)"), cancellingTheCheck: true)
+        }
+        outcome.promise.futureResult.whenComplete { _ in deadline.cancel() }
+        loop.execute { self.begin(check, timeout: timeout, outcome) }
+        return outcome.promise.futureResult
+    }
+
+    private func begin(_ check: Probe.Check, timeout: Duration, _ outcome: Outcome) {
+        switch check {
+        case .tcp(let host, let port):
+            let connected = connect(host, port, timeout: timeout) { $0.eventLoop.makeSucceededVoidFuture() }
+            connected.whenComplete { result in
+                switch result {
+                case .success(let channel):
+                    channel.close(promise: nil)
+                    outcome.finish(.pass)
+                case .failure(ChannelError.connectTimeout):
+                    outcome.finish(.fail("connect to \(host):\(port): timed out after \(timeout)"))
+                case .failure(let error):
+                    outcome.finish(.fail("connect to \(host):\(port): \(error)"))
+                }
             }
-            let first = await race.next() ?? .fail("no result")
-            race.cancelAll()
-            return first ?? .fail("cancelled")
+        case .http(let url, let expect, let body):
+            http(url, expect: expect, body: body, timeout: timeout, outcome)
+        case .exec(let argv):
+            ProcessRun.start(argv, on: loop, outcome)
+        case .file(let path, let maxAge):
+            outcome.finish(Self.file(path, maxAge: maxAge))
+        case .unit(let name):
+            let unitState = self.unitState, loop = self.loop
+            Task {  // the bus is async: the one kind that needs a task
+                let state = await unitState(name)
+                let result: ProbeHysteresis.Result = state.map { $0 == "active" ? .pass : .fail("\(name) is \($0)") } ?? .fail("cannot read \(name)")
+                loop.execute { outcome.finish(result) }
+            }
         }
     }
 
-    private func check(_ check: Probe.Check, timeout: Duration) async -> ProbeHysteresis.Result {
-        switch check {
-        case .tcp(let host, let port):
-            do {
-                let channel = try await ClientBootstrap(group: group).connectTimeout(.milliseconds(Int64(timeout / .milliseconds(1))))
-                    .connect(host: host, port: port).get()
-                try? await channel.close()
-                return .pass
-            } catch {
-                return .fail("connect to \(host):\(port): \(error)")
+    /// A connection to an IP address goes straight to it; a name goes through NIO's resolver.
+    private func connect(_ host: String, _ port: Int, timeout: Duration,
+                         _ initializer: @escaping @Sendable (Channel) -> EventLoopFuture<Void>) -> EventLoopFuture<Channel> {
+        let bootstrap = ClientBootstrap(group: loop).connectTimeout(.milliseconds(Int64(timeout / .milliseconds(1))))
+            .channelInitializer(initializer)
+        if let address = try? SocketAddress(ipAddress: host, port: port) { return bootstrap.connect(to: address) }
+        return bootstrap.connect(host: host, port: port)
+    }
+
+    static func file(_ path: String, maxAge: Duration?) -> ProbeHysteresis.Result {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return .fail("\(path): \(String(cString: strerror(errno)))") }
+        if let maxAge {
+            var now = timespec()
+            clock_gettime(CLOCK_REALTIME, &now)
+            let age = Duration.seconds(now.tv_sec - info.st_mtim.tv_sec) + .nanoseconds(now.tv_nsec - info.st_mtim.tv_nsec)
+            guard age <= maxAge else {
+                return .fail("\(path) is \(DurationText.format(age)) old, more than \(DurationText.format(maxAge))")
             }
-        case .http(let url, let expect, let body):
-            return await http(url, expect: expect, body: body, timeout: timeout)
-        case .exec(let argv):
-            return await ProcessRun.run(argv)
-        case .file(let path, let maxAge):
-            var info = stat()
-            guard stat(path, &info) == 0 else { return .fail("\(path): \(String(cString: strerror(errno)))") }
-            if let maxAge {
-                var now = timespec()
-                clock_gettime(CLOCK_REALTIME, &now)
-                let age = Duration.seconds(now.tv_sec - info.st_mtim.tv_sec) + .nanoseconds(now.tv_nsec - info.st_mtim.tv_nsec)
-                guard age <= maxAge else {
-                    return .fail("\(path) is \(DurationText.format(age)) old, more than \(DurationText.format(maxAge))")
-                }
-            }
-            return .pass
-        case .unit(let name):
-            guard let state = await unitState(name) else { return .fail("cannot read \(name)") }
-            return state == "active" ? .pass : .fail("\(name) is \(state)")
         }
+        return .pass
     }
 
     /// A plain HTTP/1.0 GET (health endpoints on the board itself: no TLS, no redirects).
-    private func http(_ url: String, expect: ClosedRange<Int>, body wanted: String?, timeout: Duration) async -> ProbeHysteresis.Result {
-        guard let target = HTTPTarget(url) else { return .fail("\(url) is not an http:// URL") }
-        do {
-            let channel = try await ClientBootstrap(group: group).connectTimeout(.milliseconds(Int64(timeout / .milliseconds(1))))
-                .connect(host: target.host, port: target.port) { channel in
-                    channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
-                }
-            let response: [UInt8] = try await channel.executeThenClose { inbound, outbound in
-                try await outbound.write(ByteBuffer(string: "GET \(target.path) HTTP/1.0\r\nHost: \(target.host)\r\nUser-Agent: hcagent\r\n\r\n"))
-                var bytes: [UInt8] = []
-                for try await chunk in inbound {
-                    bytes += chunk.readableBytesView
-                    if bytes.count > 65536 { break }  // a health answer is small; read no more than this
-                }
-                return bytes
-            }
-            let text = String(decoding: response, as: UTF8.self)
-            let headerEnd = response.indices.first { response[$0...].starts(with: [13, 10, 13, 10]) }
-            let statusLine = text.prefix { $0 != "\r" && $0 != "\n" }.split(separator: " ")
-            guard statusLine.count >= 2, let status = Int(statusLine[1]) else { return .fail("\(url): not an HTTP answer") }
-            guard expect.contains(status) else { return .fail("\(url): status \(status)") }
-            if let wanted {
-                let body = headerEnd.map { String(decoding: response[($0 + 4)...], as: UTF8.self) } ?? ""
-                guard body.utf8.count >= wanted.utf8.count, contains(body, wanted) else { return .fail("\(url): the body lacks \"\(wanted)\"") }
-            }
-            return .pass
-        } catch {
-            return .fail("\(url): \(error)")
+    private func http(_ url: String, expect: ClosedRange<Int>, body wanted: String?, timeout: Duration, _ outcome: Outcome) {
+        guard let target = HTTPTarget(url) else { return outcome.finish(.fail("\(url) is not an http:// URL")) }
+        let answer = loop.makePromise(of: [UInt8].self)
+        let request = "GET \(target.path) HTTP/1.0\r\nHost: \(target.host)\r\nUser-Agent: hcagent\r\n\r\n"
+        let connected = connect(target.host, target.port, timeout: timeout) { channel in
+            channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(HTTPAnswerReader(request: request, answer: answer)) }
         }
+        connected.whenFailure { answer.fail($0) }
+        outcome.onCancel { connected.whenSuccess { $0.close(promise: nil) } }
+        answer.futureResult.whenComplete { result in
+            switch result {
+            case .success(let response): outcome.finish(Self.judge(response, url: url, expect: expect, body: wanted))
+            case .failure(let error): outcome.finish(.fail("\(url): \(error)"))
+            }
+        }
+    }
+
+    static func judge(_ response: [UInt8], url: String, expect: ClosedRange<Int>, body wanted: String?) -> ProbeHysteresis.Result {
+        let text = String(decoding: response, as: UTF8.self)
+        let headerEnd = response.indices.first { response[$0...].starts(with: [13, 10, 13, 10]) }
+        let statusLine = text.prefix { $0 != "\r" && $0 != "\n" }.split(separator: " ")
+        guard statusLine.count >= 2, let status = Int(statusLine[1]) else { return .fail("\(url): not an HTTP answer") }
+        guard expect.contains(status) else { return .fail("\(url): status \(status)") }
+        if let wanted {
+            let body = headerEnd.map { String(decoding: response[($0 + 4)...], as: UTF8.self) } ?? ""
+            guard body.utf8.count >= wanted.utf8.count, contains(body, wanted) else { return .fail("\(url): the body lacks \"\(wanted)\"") }
+        }
+        return .pass
+    }
+}
+
+/// One run's result, decided once on the loop: by the check, or by its deadline (which then cancels the check).
+final class Outcome: @unchecked Sendable {  // touched on its promise's loop only
+    let promise: EventLoopPromise<ProbeHysteresis.Result>
+    private var cancel: [() -> Void] = []
+    private var done = false
+
+    init(_ promise: EventLoopPromise<ProbeHysteresis.Result>) { self.promise = promise }
+
+    func finish(_ result: ProbeHysteresis.Result, cancellingTheCheck: Bool = false) {
+        promise.futureResult.eventLoop.preconditionInEventLoop()
+        guard !done else { return }
+        done = true
+        let pending = cancel
+        cancel = []
+        promise.succeed(result)
+        if cancellingTheCheck { for undo in pending { undo() } }
+    }
+
+    /// What to do to the check if its deadline decides first: close its connection, kill its process group.
+    func onCancel(_ undo: @escaping () -> Void) {
+        if done { return }
+        cancel.append(undo)
+    }
+}
+
+/// Sends the request once connected and gathers the answer until the server closes (HTTP/1.0).
+private final class HTTPAnswerReader: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    let request: String
+    let answer: EventLoopPromise<[UInt8]>
+    var bytes: [UInt8] = []
+    var answered = false
+
+    init(request: String, answer: EventLoopPromise<[UInt8]>) {
+        self.request = request
+        self.answer = answer
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: request)), promise: nil)
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        bytes += unwrapInboundIn(data).readableBytesView
+        if bytes.count > 65536 { context.close(promise: nil) }  // a health answer is small; read no more than this
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if !answered { answer.succeed(bytes) }
+        answered = true
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if !answered { answer.fail(error) }
+        answered = true
+        context.close(promise: nil)
     }
 }
 

@@ -1,14 +1,15 @@
-// Runs a probe's command in a process group of its own and waits for it without holding a pooled thread;
-// cancelling kills the whole group, so a hung check leaves nothing behind.
+// Runs a probe's command in a process group of its own and waits for it off the event loop; at its deadline
+// the whole group is killed, so a hung check leaves nothing behind.
 import HomecloudSchema
-import Synchronization
+import NIOCore
 #if canImport(Glibc)
 import Glibc
 #endif
 
 enum ProcessRun {
-    static func run(_ argv: [String]) async -> ProbeHysteresis.Result {
-        guard !argv.isEmpty else { return .fail("no command") }
+    /// Spawns the command and finishes `outcome` when it exits; if the deadline comes first, its group is killed.
+    static func start(_ argv: [String], on loop: EventLoop, _ outcome: Outcome) {
+        guard !argv.isEmpty else { return outcome.finish(.fail("no command")) }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -25,23 +26,19 @@ enum ProcessRun {
         let arguments = argv.map { strdup($0) } + [nil]
         defer { for argument in arguments { free(argument) } }
         let spawned = posix_spawnp(&pid, argv[0], &files, &attributes, arguments, environ)
-        guard spawned == 0 else { return .fail("cannot run \(argv[0]): \(String(cString: strerror(spawned)))") }
-        let child = pid
-        return await withTaskCancellationHandler {
-            await withCheckedContinuation { (answer: CheckedContinuation<ProbeHysteresis.Result, Never>) in
-                // waitpid blocks: on a thread of its own, not the cooperative pool.
-                waitOnThread(child) { status in
-                    if status == 0 {
-                        answer.resume(returning: .pass)
-                    } else if status & 0x7F != 0 {
-                        answer.resume(returning: .fail("\(argv[0]) killed by signal \(status & 0x7F)"))
-                    } else {
-                        answer.resume(returning: .fail("\(argv[0]) exited with \((status >> 8) & 0xFF)"))
-                    }
-                }
+        guard spawned == 0 else { return outcome.finish(.fail("cannot run \(argv[0]): \(String(cString: strerror(spawned)))")) }
+        let child = pid, name = argv[0]
+        outcome.onCancel { kill(-child, SIGKILL) }
+        // waitpid blocks: on a thread of its own, never the event loop's.
+        waitOnThread(child) { status in
+            let result: ProbeHysteresis.Result = if status == 0 {
+                .pass
+            } else if status & 0x7F != 0 {
+                .fail("\(name) killed by signal \(status & 0x7F)")
+            } else {
+                .fail("\(name) exited with \((status >> 8) & 0xFF)")
             }
-        } onCancel: {
-            kill(-child, SIGKILL)
+            loop.execute { outcome.finish(result) }
         }
     }
 
