@@ -1,17 +1,24 @@
 # container.sh: one board with a real systemd, booted with systemd-nspawn from the host's /usr (see LAB.md),
 # with a staged `make install` as its /usr/local. Source after checks.sh; needs $root and $work.
 
-# container_boot NAME: installs into $work/stage, boots the container, sets $init (its PID 1) and $nspawn.
+# container_boot NAME [NETNS]: installs into $work/stage (once per $work), boots the container, sets $init (its
+# PID 1) and $nspawn. With NETNS (a namespace of scripts/lab.sh, /run/netns/NETNS) the container is that board
+# of the lab, on its eth0; without, it has a private network with only lo. Several can run at once: keep each
+# one's $init and $nspawn (container_stop stops the one in $nspawn).
 container_boot() {
-  local name=$1
-  make -s -C "$root" install DESTDIR="$work/stage" PREFIX=/usr/local >"$work/install.log" 2>&1 || { cat "$work/install.log"; return 1; }
+  local name=$1 netns=${2:-} network=(--private-network)
+  if [ ! -x "$work/stage/usr/local/bin/hcagent" ]; then
+    make -s -C "$root" install DESTDIR="$work/stage" PREFIX=/usr/local >"$work/install.log" 2>&1 || { cat "$work/install.log"; return 1; }
+  fi
+  # CAP_NET_ADMIN is kept only with --private-network; the lab's namespace needs it said (VRRP's netlink).
+  [ -n "$netns" ] && network=(--network-namespace-path="/run/netns/$netns" --capability=CAP_NET_ADMIN)
   # The host's own services stay masked in the container: wait-online would hold the boot for 2 minutes.
   systemd-nspawn --directory=/ --volatile=yes --boot --machine="$name" --register=no --keep-unit \
-    --console=passive --private-network --bind-ro="$work/stage/usr/local:/usr/local" \
+    --console=passive "${network[@]}" --bind-ro="$work/stage/usr/local:/usr/local" \
     systemd.firstboot=off systemd.mask=systemd-networkd-wait-online.service \
-    systemd.mask=keepalived.service systemd.mask=nftables.service >"$work/console.log" 2>&1 &
+    systemd.mask=keepalived.service systemd.mask=nftables.service >"$work/console-$name.log" 2>&1 &
   nspawn=$!
-  wait_until 30 container_init_pid || { echo "the container did not boot"; cat "$work/console.log"; return 1; }
+  wait_until 30 container_init_pid || { echo "the container did not boot"; cat "$work/console-$name.log"; return 1; }
   init=$(container_init_pid)
   wait_until 60 container_booted || { echo "systemd in the container did not finish booting"; inside systemctl --failed; return 1; }
 }
