@@ -107,20 +107,20 @@ final class ReconcileDriver {
         case .document(let document):
             actions = core.onDocument(document, now: .now)
             if let live { actions += core.onMembers(Self.liveByRole(live, in: document), now: .now) }
-            for name in managedNames() { actions += await read(name) }
+            actions += await read(managedNames())
         case .vips(let held):
             actions = core.onVIPs(held: held, now: .now)
         case .members(let names):
             live = names
             if let document = core.document { actions = core.onMembers(Self.liveByRole(names, in: document), now: .now) }
         case .bus(.unitChanged(let path)):
-            if let name = pathToUnit[path] { actions = await read(name) }
+            if let name = pathToUnit[path] { actions = await read([name]) }
         case .bus(.jobRemoved(let unit, let result)):
             guard managedNames().contains(unit) else { break }
             actions = core.onJobDone(unit: unit, result: ReconcileCore.JobResult(rawValue: result) ?? .failed, now: .now)
-            actions += await read(unit)
+            actions += await read([unit])
         case .bus(.unitFilesChanged):
-            for name in managedNames() { actions += await read(name) }
+            actions = await read(managedNames())
         case .timer:
             actions = core.onTimer(now: .now)
         case .probe(.failing(let unit, let reason)):
@@ -141,11 +141,11 @@ final class ReconcileDriver {
     private func dryRun(_ document: DesiredState) async -> [String] {
         var copy = core
         var actions = copy.onDocument(document, now: .now)
+        var unread: [ObservedUnit] = []
         for unit in UnitsForNode.units(of: node, in: document) where !pathToUnit.values.contains(unit.name) {
-            if let (_, observed) = try? await bus.readUnit(unit.name) {
-                actions += copy.onUnit(observed, now: .now)
-            }
+            if let (_, observed) = try? await bus.readUnit(unit.name) { unread.append(observed) }
         }
+        if !unread.isEmpty { actions += copy.onUnits(unread, now: .now) }
         return actions.compactMap { action in
             switch action {
             case .start(let name): return "start \(name)"
@@ -174,15 +174,20 @@ final class ReconcileDriver {
         return UnitsForNode.units(of: node, in: document).map(\.name)
     }
 
-    private func read(_ name: String) async -> [ReconcileCore.Action] {
-        do {
-            let (path, unit) = try await bus.readUnit(name)
-            pathToUnit[path] = name
-            return core.onUnit(unit, now: .now)
-        } catch {
-            logger.warning("cannot read \(name): \(error)")
-            return []
+    /// Reads the units, then plans once: planning after each read would enable (a daemon reload each) and
+    /// start the units of a new document one by one, each waiting behind the reload before it.
+    private func read(_ names: [String]) async -> [ReconcileCore.Action] {
+        var units: [ObservedUnit] = []
+        for name in names {
+            do {
+                let (path, unit) = try await bus.readUnit(name)
+                pathToUnit[path] = name
+                units.append(unit)
+            } catch {
+                logger.warning("cannot read \(name): \(error)")
+            }
         }
+        return units.isEmpty ? [] : core.onUnits(units, now: .now)
     }
 
     private func carryOut(_ actions: [ReconcileCore.Action]) async {
@@ -209,12 +214,12 @@ final class ReconcileDriver {
                     logger.info("enabling \(names.joined(separator: " "))")
                     try await bus.enableUnitFiles(names)
                     pending += core.onEnableDone(units: names, now: .now)
-                    for name in names { pending += await read(name) }
+                    pending += await read(names)
                 case .disable(let names):
                     logger.info("disabling \(names.joined(separator: " "))")
                     try await bus.disableUnitFiles(names)
                     pending += core.onEnableDone(units: names, now: .now)
-                    for name in names { pending += await read(name) }
+                    pending += await read(names)
                 case .wakeUp(let at):
                     timer?.cancel()
                     let sink = self.sink

@@ -77,6 +77,18 @@ public struct ReconcileCore: Sendable {
     }
 
     public mutating func onUnit(_ unit: ObservedUnit, now: ContinuousClock.Instant) -> [Action] {
+        observe(unit, now: now)
+        return plan(now: now)
+    }
+
+    /// Several units read at once (a new document, unit files changed): all are observed before one plan, so
+    /// the units to enable or disable go to systemd in one call, and so one daemon reload, not one each.
+    public mutating func onUnits(_ units: [ObservedUnit], now: ContinuousClock.Instant) -> [Action] {
+        for unit in units { observe(unit, now: now) }
+        return plan(now: now)
+    }
+
+    private mutating func observe(_ unit: ObservedUnit, now: ContinuousClock.Instant) {
         let before = observed[unit.name]
         observed[unit.name] = unit
         var track = tracks[unit.name] ?? Track()
@@ -96,7 +108,6 @@ public struct ReconcileCore: Sendable {
             if attemptFailed || crashed { countFailure(&track, now: now) }
         }
         tracks[unit.name] = track
-        return plan(now: now)
     }
 
     public mutating func onJobDone(unit: String, result: JobResult, now: ContinuousClock.Instant) -> [Action] {

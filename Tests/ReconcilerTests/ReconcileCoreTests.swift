@@ -187,4 +187,17 @@ import Testing
         #expect(report.units.first?.state == .degraded)
         #expect(report.state == .degraded)
     }
+
+    /// A new document naming units not read before: read together, they are all started and enabled in one
+    /// call (one daemon reload); read one by one, each would have been enabled alone.
+    @Test func unitsReadTogetherAreEnabledInOneCall() {
+        let web = (1 ... 10).map { "{ name: u\($0).service, state: running, enabled: true }" }.joined(separator: ", ")
+        var core = ReconcileCore(node: "n1", seed: 7)
+        #expect(core.onDocument(document(web: web), now: at(0)).isEmpty)  // nothing read yet
+        let names = (1 ... 10).map { "u\($0).service" }
+        let actions = core.onUnits(names.map { unit($0, "inactive", file: "disabled") }, now: at(0))
+        #expect(actions == names.map { .start($0) } + [.enable(names)])
+        // The same units read again before systemd answers: nothing more is asked.
+        #expect(core.onUnits(names.map { unit($0, "inactive", file: "disabled") }, now: at(0)).isEmpty)
+    }
 }
