@@ -1,6 +1,9 @@
 // memberlist-peer: one HashiCorp memberlist node (DefaultLANConfig, encrypted) for bench/gossip.sh, which runs
 // it on a namespace board beside hcagent and reads its membership events from stdout, one per line:
-//   <unix nanoseconds> ready|alive|gone <node name>
+//
+//	<unix nanoseconds> start|ready|alive|gone <node name>
+//
+// start: before the memberlist is created; ready: once it has joined (or failed to).
 // memberlist reports a dead and a left member through the same callback; the benchmark never stops a node
 // gracefully, so "gone" is a death there.
 package main
@@ -59,6 +62,8 @@ func main() {
 		log.Fatal(err)
 	}
 
+	ev := &events{self: *name}
+	ev.print("start", *name)
 	conf := memberlist.DefaultLANConfig()
 	conf.Name = *name
 	conf.BindAddr = *bind
@@ -66,7 +71,6 @@ func main() {
 	conf.AdvertiseAddr = *bind
 	conf.AdvertisePort = *port
 	conf.SecretKey = key
-	ev := &events{self: *name}
 	conf.Events = ev
 	if !*verbose {
 		conf.LogOutput = io.Discard
