@@ -24,6 +24,33 @@ import Testing
         await b.close()
     }
 
+    /// A send the kernel refuses (EINVAL for port 0 here; EPERM from a firewall or ENETUNREACH without a route
+    /// on a board) makes NIO close the UDP socket: the transport must go on receiving and sending on its address.
+    @Test func aRefusedSendLeavesTheTransportWorking() async throws {
+        let a = try await GossipTransport.bind(host: "127.0.0.1", port: 0, group: MultiThreadedEventLoopGroup.singleton)
+        let b = try await GossipTransport.bind(host: "127.0.0.1", port: 0, group: MultiThreadedEventLoopGroup.singleton)
+        var fromB = a.packets().makeAsyncIterator()
+        var fromA = b.packets().makeAsyncIterator()
+        a.send([0], to: try SocketAddress(ipAddress: "127.0.0.1", port: 0))
+        try await Task.sleep(for: .milliseconds(100))
+        // Until the socket is replaced a datagram may be lost, as on any network: keep sending for a while.
+        let sending = Task {
+            for _ in 0..<40 where !Task.isCancelled {
+                b.send([4, 5], to: a.localAddress)
+                a.send([6, 7], to: b.localAddress)
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+        }
+        defer { sending.cancel() }
+        let received = try #require(await fromB.next())
+        #expect(received.bytes == [4, 5])
+        let sent = try #require(await fromA.next())
+        #expect(sent.bytes == [6, 7])
+        #expect(sent.from.port == a.localAddress.port, "the new socket is on the same port")
+        await a.close()
+        await b.close()
+    }
+
     @Test func silentPeersTimeOut() async throws {
         let a = try await GossipTransport.bind(host: "127.0.0.1", port: 0, group: MultiThreadedEventLoopGroup.singleton)
         let mute = try await GossipTransport.bind(host: "127.0.0.1", port: 0, group: MultiThreadedEventLoopGroup.singleton)

@@ -1,6 +1,7 @@
 // Moves gossip's bytes: UDP datagrams for probes and piggybacked updates, one TCP request/response per push-pull.
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// What the transport received: a datagram, already read whole. Sealing and parsing belong to the core.
 public struct GossipPacket: Sendable {
@@ -19,28 +20,40 @@ public final class GossipTransport: Sendable {
     /// A state or document larger than this is refused: a peer cannot make the agent allocate without bound.
     public static let maxFrameBytes = 4 * 1024 * 1024
 
+    typealias UDPChannel = NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>
+
     public let localAddress: SocketAddress
-    private let udp: NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>
+    /// The UDP socket now in use, nil once the transport is closed. It is replaced when NIO closes it on a
+    /// send error it does not expect (see `packets`).
+    private let udp: Mutex<UDPChannel?>
     private let tcp: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
     private let group: EventLoopGroup
+    private let host: String
+    /// How often a replacement UDP socket is tried while its address cannot be bound.
+    static let rebindInterval: Duration = .milliseconds(500)
 
-    private init(localAddress: SocketAddress, udp: NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>,
-                 tcp: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>, group: EventLoopGroup) {
+    private init(localAddress: SocketAddress, udp: UDPChannel, tcp: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>,
+                 group: EventLoopGroup, host: String) {
         self.localAddress = localAddress
-        self.udp = udp
+        self.udp = Mutex(udp)
         self.tcp = tcp
         self.group = group
+        self.host = host
+    }
+
+    static func bindUDP(host: String, port: Int, group: EventLoopGroup) async throws -> UDPChannel {
+        try await DatagramBootstrap(group: group)
+            .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            .bind(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try UDPChannel(wrappingChannelSynchronously: channel)
+                }
+            }
     }
 
     /// Binds UDP and TCP on host:port (port 0: any free port, the same for both).
     public static func bind(host: String, port: Int, group: EventLoopGroup) async throws -> GossipTransport {
-        let udp = try await DatagramBootstrap(group: group)
-            .channelOption(.socketOption(.so_reuseaddr), value: 1)
-            .bind(host: host, port: port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>(wrappingChannelSynchronously: channel)
-                }
-            }
+        let udp = try await bindUDP(host: host, port: port, group: group)
         guard let local = udp.channel.localAddress, let boundPort = local.port else {
             throw GossipTransportError(description: "the UDP socket has no local address")
         }
@@ -53,18 +66,27 @@ public final class GossipTransport: Sendable {
                     return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }
             }
-        return GossipTransport(localAddress: local, udp: udp, tcp: tcp, group: group)
+        return GossipTransport(localAddress: local, udp: udp, tcp: tcp, group: group, host: host)
     }
 
     /// Datagrams as they arrive, until the transport is closed. Call once.
+    ///
+    /// NIO closes a datagram channel when a send fails with an error it does not expect: EPERM from a
+    /// firewall's output rule, ENETUNREACH or EINVAL while the board's address or route is gone. The socket
+    /// would then stay closed, and the board deaf and mute on UDP for good while its TCP push-pulls kept
+    /// refuting its deaths: it would flap dead and alive forever. So a socket closed under us is replaced by a
+    /// new one on the same address (tried again every `rebindInterval` while the address cannot be bound),
+    /// and what was lost meanwhile is lost like any datagram.
     public func packets() -> AsyncStream<GossipPacket> {
-        let udp = self.udp
-        return AsyncStream { continuation in
+        AsyncStream { continuation in
             let task = Task {
-                try? await udp.executeThenClose { inbound, _ in
-                    for try await envelope in inbound {
-                        continuation.yield(GossipPacket(bytes: Array(envelope.data.readableBytesView), from: envelope.remoteAddress))
+                while let udp = self.udp.withLock({ $0 }) {
+                    try? await udp.executeThenClose { inbound, _ in
+                        for try await envelope in inbound {
+                            continuation.yield(GossipPacket(bytes: Array(envelope.data.readableBytesView), from: envelope.remoteAddress))
+                        }
                     }
+                    guard await self.replaceUDP() else { break }
                 }
                 continuation.finish()
             }
@@ -72,9 +94,27 @@ public final class GossipTransport: Sendable {
         }
     }
 
-    /// Sends one datagram; a send that fails (no route, a full buffer) is dropped like a lost packet.
+    /// Binds a new UDP socket on `localAddress` in place of the closed one; false once the transport is closed
+    /// or the caller cancelled.
+    private func replaceUDP() async -> Bool {
+        while !Task.isCancelled, udp.withLock({ $0 }) != nil {
+            if let fresh = try? await Self.bindUDP(host: host, port: localAddress.port ?? 0, group: group) {
+                let kept = udp.withLock { current -> Bool in
+                    guard current != nil else { return false }
+                    current = fresh
+                    return true
+                }
+                if !kept { try? await fresh.channel.close() }
+                return kept
+            }
+            try? await Task.sleep(for: Self.rebindInterval)
+        }
+        return false
+    }
+
+    /// Sends one datagram; a send that fails (no route, a full buffer, a firewall) is dropped like a lost packet.
     public func send(_ bytes: [UInt8], to address: SocketAddress) {
-        udp.channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: ByteBuffer(bytes: bytes)), promise: nil)
+        udp.withLock { $0 }?.channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: ByteBuffer(bytes: bytes)), promise: nil)
     }
 
     /// Answers push-pull streams with `respond` until cancelled: one frame in, one frame out, then close.
@@ -123,7 +163,11 @@ public final class GossipTransport: Sendable {
     }
 
     public func close() async {
-        try? await udp.channel.close()
+        let current = udp.withLock { current in
+            defer { current = nil }
+            return current
+        }
+        try? await current?.channel.close()
         try? await tcp.channel.close()
     }
 
