@@ -251,7 +251,7 @@ for n in $sizes; do
     done
     printf '%-10s N=%-2s join, last process started to all %s alive everywhere: %s (from its gossip start: %s)\n' \
       "$impl" "$n" "$n" "$(summary "${joins[@]}")" "$(summary "${gossip_joins[@]}")"
-    printf '%-10s N=%-2s crash seen dead at every survivor: %s (each survivor, ms: %s)\n' "$impl" "$n" \
+    printf '%-10s N=%-2s crash seen dead at every survivor: %s (per run, victim: ms until each survivor saw it: %s)\n' "$impl" "$n" \
       "$(summary "${crashes[@]}")" "${survivors[*]}"
   done
 done
