@@ -79,6 +79,8 @@ final class ReconcileDriver {
     private let sink: AsyncStream<ReconcilerService.Input>.Continuation
     private let logger: Logger
     private var pathToUnit: [String: String] = [:]
+    /// Each unit's ActiveState and SubState as last read, to tell a signal that changes nothing.
+    private var lastRead: [String: (active: String, sub: String)] = [:]
     /// Gossip's live members, once gossip has said.
     private var live: Set<String>?
     private var timer: Task<Void, Never>?
@@ -113,8 +115,13 @@ final class ReconcileDriver {
         case .members(let names):
             live = names
             if let document = core.document { actions = core.onMembers(Self.liveByRole(names, in: document), now: .now) }
-        case .bus(.unitChanged(let path)):
-            if let name = pathToUnit[path] { actions = await read([name]) }
+        case .bus(.unitChanged(let path, let activeState, let subState)):
+            guard let name = pathToUnit[path] else { break }
+            // Loading a unit (as every read of ours does) announces its states again; when they are the ones
+            // last read, nothing changed. Reading anyway kept systemd loading and unloading a stopped, disabled
+            // unit for seconds (each read loads it, each load signals, the signal brought another read).
+            if let activeState, let subState, let last = lastRead[name], last == (activeState, subState) { break }
+            actions = await read([name])
         case .bus(.jobRemoved(let unit, let result)):
             guard managedNames().contains(unit) else { break }
             actions = core.onJobDone(unit: unit, result: ReconcileCore.JobResult(rawValue: result) ?? .failed, now: .now)
@@ -182,6 +189,7 @@ final class ReconcileDriver {
             do {
                 let (path, unit) = try await bus.readUnit(name)
                 pathToUnit[path] = name
+                lastRead[name] = (unit.activeState, unit.subState)
                 units.append(unit)
             } catch {
                 logger.warning("cannot read \(name): \(error)")

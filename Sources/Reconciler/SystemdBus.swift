@@ -15,8 +15,8 @@ public struct SystemdBusError: Error, Sendable, CustomStringConvertible {
 /// cooperative pool ever blocks on the bus.
 public final class SystemdBus: @unchecked Sendable {
     public enum Event: Sendable, Equatable {
-        /// PropertiesChanged on a unit object.
-        case unitChanged(path: String)
+        /// PropertiesChanged on a unit object's Unit interface, with the states it carries (nil: not in it).
+        case unitChanged(path: String, activeState: String?, subState: String?)
         case jobRemoved(unit: String, result: String)
         case unitFilesChanged
     }
@@ -176,10 +176,20 @@ public final class SystemdBus: @unchecked Sendable {
         let member = sd_bus_message_get_member(message).map { String(cString: $0) } ?? ""
         switch member {
         case "PropertiesChanged":
-            if let path = sd_bus_message_get_path(message).map({ String(cString: $0) }),
-               path.hasPrefix("/org/freedesktop/systemd1/unit/") {
-                eventSink.yield(.unitChanged(path: path))
+            // Only the Unit interface: systemd sends the same change again on the Service interface (and sends
+            // both when a read of ours loads a unit it had unloaded, which the states let the driver ignore).
+            guard let path = sd_bus_message_get_path(message).map({ String(cString: $0) }),
+                  path.hasPrefix("/org/freedesktop/systemd1/unit/"),
+                  (try? Self.readString(message)) == "org.freedesktop.systemd1.Unit" else { return }
+            var activeState: String?, subState: String?
+            try? Self.readChangedProperties(message) { key, message in
+                switch key {
+                case "ActiveState": activeState = try Self.readVariantString(message)
+                case "SubState": subState = try Self.readVariantString(message)
+                default: try Self.check(sd_bus_message_skip(message, "v"), "cannot read properties")
+                }
             }
+            eventSink.yield(.unitChanged(path: path, activeState: activeState, subState: subState))
         case "JobRemoved":
             var id: UInt32 = 0
             var job: UnsafePointer<CChar>?

@@ -83,14 +83,19 @@ extension SystemdBus {
     static func readProperties(_ bus: OpaquePointer, path: String, interface: String,
                                read: (String, OpaquePointer) throws -> Void) throws {
         try call(bus, manager: "GetAll", path: path, interface: "org.freedesktop.DBus.Properties", read: { message in
-            try check(sd_bus_message_enter_container(message, CChar(UInt8(ascii: "a")), "{sv}"), "cannot read properties")
-            while try enter(message) {
-                let key = try readString(message)
-                try read(key, message)
-                try check(sd_bus_message_exit_container(message), "cannot read properties")
-            }
-            try check(sd_bus_message_exit_container(message), "cannot read properties")
+            try readChangedProperties(message, read)
         }) { try appendString($0, interface) }
+    }
+
+    /// Reads an a{sv} of properties (a GetAll reply, a PropertiesChanged signal), one `read` per key.
+    static func readChangedProperties(_ message: OpaquePointer, _ read: (String, OpaquePointer) throws -> Void) throws {
+        try check(sd_bus_message_enter_container(message, CChar(UInt8(ascii: "a")), "{sv}"), "cannot read properties")
+        while try enter(message) {
+            let key = try readString(message)
+            try read(key, message)
+            try check(sd_bus_message_exit_container(message), "cannot read properties")
+        }
+        try check(sd_bus_message_exit_container(message), "cannot read properties")
     }
 
     private static func enter(_ message: OpaquePointer) throws -> Bool {
