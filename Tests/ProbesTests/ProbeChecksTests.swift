@@ -55,6 +55,18 @@ import Testing
             Issue.record("a closed port passed"); return
         }
         #expect(why.contains("127.0.0.1:\(closedPort)") && why.contains("refused"), "\(why)")
+        // Refused within connect() itself, so decided without a channel.
+        guard case .fail(let atOnce)? = ProbeChecks.connectAtOnce("127.0.0.1", closedPort) else {
+            Issue.record("a refused loopback connect was not decided at once"); return
+        }
+        #expect(atOnce.contains("refused"), "\(atOnce)")
+    }
+
+    @Test func aLoopbackConnectIsDecidedWithoutAChannelAndANameGoesToNIO() async throws {
+        let (channel, port) = try await server(reply: "")
+        #expect(ProbeChecks.connectAtOnce("127.0.0.1", port) == .pass)
+        #expect(ProbeChecks.connectAtOnce("localhost", port) == nil)
+        try await channel.close()
     }
 
     @Test func httpChecksTheStatusRangeAndTheBody() async throws {

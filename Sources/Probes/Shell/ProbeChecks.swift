@@ -38,6 +38,7 @@ public struct ProbeChecks: Sendable {
     private func begin(_ check: Probe.Check, timeout: Duration, _ outcome: Outcome) {
         switch check {
         case .tcp(let host, let port):
+            if let result = Self.connectAtOnce(host, port) { return outcome.finish(result) }
             let connected = connect(host, port, timeout: timeout) { $0.eventLoop.makeSucceededVoidFuture() }
             connected.whenComplete { result in
                 switch result {
@@ -73,6 +74,44 @@ public struct ProbeChecks: Sendable {
             .channelInitializer(initializer)
         if let address = try? SocketAddress(ipAddress: host, port: port) { return bootstrap.connect(to: address) }
         return bootstrap.connect(host: host, port: port)
+    }
+
+    /// A connect that is over as soon as it is made needs no channel: on loopback (a board's own services) the
+    /// kernel completes the handshake, or refuses it, within connect() itself. So: a non-blocking socket,
+    /// connect, a poll that does not wait, close. nil when it is still under way (a remote host): the caller
+    /// then connects through NIO. A channel per check cost more than the connect.
+    static func connectAtOnce(_ host: String, _ port: Int) -> ProbeHysteresis.Result? {
+        var v4 = sockaddr_in(), v6 = sockaddr_in6()
+        let family: Int32
+        if inet_pton(AF_INET, host, &v4.sin_addr) == 1 {
+            family = AF_INET
+            v4.sin_family = sa_family_t(AF_INET)
+            v4.sin_port = in_port_t(UInt16(port).bigEndian)
+        } else if inet_pton(AF_INET6, host, &v6.sin6_addr) == 1 {
+            family = AF_INET6
+            v6.sin6_family = sa_family_t(AF_INET6)
+            v6.sin6_port = in_port_t(UInt16(port).bigEndian)
+        } else {
+            return nil  // a name: NIO resolves it
+        }
+        let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        let connected = family == AF_INET ? connectSocket(fd, &v4) : connectSocket(fd, &v6)
+        var failure = connected == 0 ? 0 : errno
+        if failure == EINPROGRESS {
+            var ready = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+            guard poll(&ready, 1, 0) == 1 else { return nil }
+            var size = socklen_t(MemoryLayout<Int32>.size)
+            guard getsockopt(fd, SOL_SOCKET, SO_ERROR, &failure, &size) == 0 else { return nil }
+        }
+        return failure == 0 ? .pass : .fail("connect to \(host):\(port): \(String(cString: strerror(failure)))")
+    }
+
+    private static func connectSocket<Address>(_ fd: Int32, _ address: inout Address) -> Int32 {
+        withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<Address>.size)) }
+        }
     }
 
     static func file(_ path: String, maxAge: Duration?) -> ProbeHysteresis.Result {
