@@ -14,6 +14,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 LAB_NAME=hgb
 LAB_NET=10.84.0
 source "$root/scripts/lab.sh"
+source "$root/bench/lib.sh"
 bin=${BIN:-$root/.build/release}
 work=$(mktemp -d /tmp/hgb.XXXXXX)
 trap 'lab_down; [ -n "${KEEP_WORK:-}" ] && echo "kept $work" || rm -rf "$work"' EXIT
@@ -207,16 +208,6 @@ steady_figures() {  # steady_figures N
 s = ($t1 - $t0) / 1e9
 print(round(($sent1 - $sent0) / $n / s), round(($recv1 - $recv0) / $n / s),
       '%.2f' % (100 * ($cpu1 - $cpu0) / $(getconf CLK_TCK) / s), $(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status"))"
-}
-
-summary() {  # min / median / max of the numbers given, or "fail (...)"
-  python3 - "$@" <<'PY'
-import sys
-values = sys.argv[1:]
-if not values or any(v == "fail" for v in values): print("fail (" + " ".join(values) + ")"); sys.exit()
-v = sorted(int(x) for x in values)
-print(f"{v[0]} / {v[len(v) // 2]} / {v[-1]} ms")
-PY
 }
 
 echo "gossip: hcagent beside memberlist 0.2.2, $(date -u +%F), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -13,6 +13,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 LAB_NAME=hcp
 LAB_NET=10.83.0
 source "$root/scripts/lab.sh"
+source "$root/bench/lib.sh"
 bin=${BIN:-$root/.build/release}
 work=$(mktemp -d /tmp/hcp.XXXXXX)
 trap 'lab_down; rm -rf "$work"' EXIT
@@ -189,16 +190,6 @@ else:
     print("fail")
 PY
   lab_down
-}
-
-summary() {
-  python3 - "$@" <<'PY'
-import sys
-values = sys.argv[1:]
-if not values or any(v == "fail" for v in values): print("fail (" + " ".join(values) + ")"); sys.exit()
-v = sorted(int(x) for x in values)
-print(f"{v[0]} / {v[len(v) // 2]} / {v[-1]} ms")
-PY
 }
 
 echo "Probes, hcagent beside keepalived 2.2.7 ($(date -u +%F), load $(cut -d' ' -f1-3 /proc/loadavg))"
