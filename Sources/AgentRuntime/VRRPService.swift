@@ -240,12 +240,20 @@ final class VRRPDriver {
 
     private func reconfigure(_ document: DesiredState) async {
         let wanted = document.nodes.contains(where: { $0.name == node }) ? document.vips : []
-        for (name, router) in routers where !wanted.contains(router.vip) {
+        // A VIP whose `track` list alone changed keeps its router: the tracked probes' weights arrive as
+        // adjustments; a new router would hand the VIP to a backup and preempt it back, for nothing.
+        func sameRouter(_ a: VirtualIP, _ b: VirtualIP) -> Bool {
+            var a = a
+            a.track = b.track
+            return a == b
+        }
+        for (name, router) in routers where !wanted.contains(where: { sameRouter($0, router.vip) }) {
             // Gone from the document, or changed: let go now (priority 0 tells the others to take over).
             perform(routers[name]!.instance.finishStop(now: now), for: name)
             routers[name] = nil
             logger.info("VIP \(name) (\(router.vip.address)) no longer runs here as it was")
         }
+        for vip in wanted where routers[vip.name] != nil { routers[vip.name]!.vip = vip }
         for vip in wanted where routers[vip.name] == nil {
             routers[vip.name] = makeRouter(vip)
             logger.info("VIP \(vip.name): \(vip.address) on \(vip.interface), vrid \(vip.vrid), priority \(vip.priority.of(node))")

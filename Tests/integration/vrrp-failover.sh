@@ -145,13 +145,17 @@ while True: c,_=s.accept(); c.close()' & echo $! >"$work/listener$1.pid"; disown
 listener 2
 listener 3
 sleep 0.3
-sed -i 's/^generation: .*/generation: 2/' "$work/desired.yaml"
-cat >>"$work/desired.yaml" <<YAML
+# The next document is written beside and renamed into place: the agents poll the file, and one that read
+# it half edited would take the VIP's change as a move of its own.
+sed 's/^generation: .*/generation: 2/' "$work/desired.yaml" >"$work/desired.next"
+cat >>"$work/desired.next" <<YAML
 probes:
   k3s-api: { tcp: "127.0.0.1:6443", interval: 200ms, timeout: 100ms, rise: 2, fall: 2, weight: -100 }
 YAML
-sed -i 's/    priority: { default: 100, n1: 150, n2: 120 }$/    priority: { default: 100, n1: 150, n2: 120 }\n    track: [k3s-api]/' "$work/desired.yaml"
+sed -i 's/    priority: { default: 100, n1: 150, n2: 120 }$/    priority: { default: 100, n1: 150, n2: 120 }\n    track: [k3s-api]/' "$work/desired.next"
+mv "$work/desired.next" "$work/desired.yaml"
 check "the probe is healthy on the master" wait_until 5 bash -c "$bin/hcctl --socket $work/n2/hc.sock probes | grep -E '^  k3s-api +healthy'"
+check "a new track list left the VIP where it was" bash -c "is_state 2 master && ! grep -q 'no longer runs here' $work/n2/log"
 kill "$(cat "$work/listener2.pid")"
 killed_at=$(date +%s%N)
 check "with its listener killed, n3 takes the VIP" wait_until 5 is_state 3 master
