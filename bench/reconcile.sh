@@ -22,9 +22,7 @@ source "$root/Tests/integration/lib/container.sh"
 rounds=${ROUNDS:-3}
 nspawns=()
 cleanup() {
-  local pid
-  for pid in "${nspawns[@]}"; do kill "$pid" 2>/dev/null; done
-  for pid in "${nspawns[@]}"; do wait "$pid" 2>/dev/null; done
+  containers_stop
   lab_down
   rm -rf "$work"
 }

@@ -17,9 +17,7 @@ require_root
 work=$(mktemp -d /tmp/hcr-cluster.XXXXXX)
 nspawns=()
 cleanup() {
-  local pid
-  for pid in "${nspawns[@]}"; do kill "$pid" 2>/dev/null; done
-  for pid in "${nspawns[@]}"; do wait "$pid" 2>/dev/null; done
+  containers_stop
   lab_down
   [ -n "${KEEP_WORK:-}" ] && echo "kept $work" || rm -rf "$work"
 }

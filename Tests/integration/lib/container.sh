@@ -26,6 +26,12 @@ container_boot() {
 container_init_pid() { pgrep -P "$nspawn" -x systemd; }
 container_booted() { [[ "$(inside systemctl is-system-running 2>/dev/null)" =~ ^(running|degraded)$ ]]; }
 container_stop() { [ -n "${nspawn:-}" ] && kill "$nspawn" 2>/dev/null && wait "$nspawn" 2>/dev/null; nspawn=; }
+# containers_stop: stops every container whose systemd-nspawn pid a script kept in its array nspawns, together.
+containers_stop() {
+  local pid
+  for pid in "${nspawns[@]}"; do kill "$pid" 2>/dev/null; done
+  for pid in "${nspawns[@]}"; do wait "$pid" 2>/dev/null; done
+}
 
 # inside CMD...: runs CMD in the container (all its namespaces).
 inside() { nsenter -t "$init" -a "$@"; }
