@@ -118,9 +118,9 @@ import Testing
         var node = coreKnowingPeers()
         let suspected = node.onDatagram(packet(.suspect(incarnation: 0, name: "b", from: "c")), from: Self.c, now: .seconds(1))
         #expect(changes(suspected).map(\.state) == [.suspect])
-        // 4 members: at most 2 confirmations (N − 2); alone, the suspicion lasts its maximum, 4.8 s.
-        #expect(changes(node.onTick(now: .milliseconds(5790))).isEmpty)
-        let expired = changes(node.onTick(now: .milliseconds(5800)))
+        // 4 members: at most 2 confirmations (N − 2); alone, the suspicion lasts its maximum: 6 × 3 × 200 ms.
+        #expect(changes(node.onTick(now: .milliseconds(4590))).isEmpty)
+        let expired = changes(node.onTick(now: .milliseconds(4600)))
         #expect(expired.map(\.name) == ["b"] && expired.map(\.state) == [.dead])
         #expect(node.member(named: "b")?.state == .dead)
     }
@@ -128,11 +128,30 @@ import Testing
     @Test func confirmationsShortenTheSuspicion() {
         var node = coreKnowingPeers()
         _ = node.onDatagram(packet(.suspect(incarnation: 0, name: "b", from: "c")), from: Self.c, now: .seconds(1))
-        // A second accuser: 4.8 − 4 × log 2 / log 3 ≈ 2.28 s; the same accuser again counts for nothing.
+        // A second accuser: 3.6 − 3 × log 2 / log 3 ≈ 1.71 s; the same accuser again counts for nothing.
         _ = node.onDatagram(packet(.suspect(incarnation: 0, name: "b", from: "c")), from: Self.c, now: .seconds(1))
         _ = node.onDatagram(packet(.suspect(incarnation: 0, name: "b", from: "d")), from: Self.d, now: .seconds(1))
-        #expect(changes(node.onTick(now: .milliseconds(3270))).isEmpty)
-        #expect(changes(node.onTick(now: .milliseconds(3290))).map(\.state) == [.dead])
+        #expect(changes(node.onTick(now: .milliseconds(2700))).isEmpty)
+        #expect(changes(node.onTick(now: .milliseconds(2720))).map(\.state) == [.dead])
+    }
+
+    @Test func hearingOfASuspicionProbesTheSuspectAndPassesTheNewsOnAtOnce() {
+        var node = coreKnowingPeers()
+        _ = node.onTick(now: .zero)
+        let firstProbe = node.nextDeadline
+        _ = node.onDatagram(packet(.suspect(incarnation: 0, name: "b", from: "c")), from: Self.c, now: .milliseconds(1))
+        #expect(node.nextDeadline == .milliseconds(1), "due at once, not at \(String(describing: firstProbe))")
+        let out = sent(node.onTick(now: .milliseconds(1)))
+        // Out of turn, the suspect is pinged, with the suspicion beside the ping (the buddy system)...
+        let pings = out.filter { $0.messages.contains { if case .ping(_, "b", "a", _) = $0 { true } else { false } } }
+        #expect(pings.map(\.to) == [Self.b])
+        #expect(pings.first?.messages.contains(.suspect(incarnation: 0, name: "b", from: "c")) == true)
+        // ...and the others hear of it now rather than at the next gossip round.
+        let gossiped = out.filter { $0.to != Self.b && $0.messages.contains(.suspect(incarnation: 0, name: "b", from: "c")) }
+        #expect(!gossiped.isEmpty)
+        // Its failure is this node's own accusation: a confirmation for everyone else.
+        let ended = sent(tick(&node, from: .milliseconds(2), for: .milliseconds(400)))
+        #expect(ended.contains { $0.messages.contains(.suspect(incarnation: 0, name: "b", from: "a")) })
     }
 
     @Test func anUnansweredProbeGoesIndirectThenSuspects() {
@@ -152,7 +171,9 @@ import Testing
         #expect(Set(requests.map(\.to)) == Set([Self.b, Self.c, Self.d]).subtracting([pings[0].to]))
         // One helper nacks, the other stays silent: the missing nack counts against our own health.
         _ = node.onDatagram(packet(.nack(seq: seq)), from: requests[0].to, now: started + .milliseconds(150))
-        let ended = changes(tick(&node, from: started + .milliseconds(160), for: .milliseconds(40)))
+        // The helpers have indirectProbeTimeout (200 ms) after the direct deadline: the probe ends at 300 ms.
+        #expect(changes(tick(&node, from: started + .milliseconds(160), for: .milliseconds(130))).isEmpty)
+        let ended = changes(tick(&node, from: started + .milliseconds(290), for: .milliseconds(20)))
         #expect(ended.map(\.name) == [targetName] && ended.map(\.state) == [.suspect])
         #expect(node.localHealth.score == 1)
     }

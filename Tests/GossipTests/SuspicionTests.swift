@@ -6,7 +6,7 @@ import Testing
     let interval = Duration.milliseconds(200)
 
     func timeouts(_ memberCount: Int) -> (min: Duration, max: Duration) {
-        Suspicion.timeouts(memberCount: memberCount, probeInterval: interval, suspicionMult: 4, suspicionMaxTimeoutMult: 6)
+        Suspicion.timeouts(memberCount: memberCount, gossipInterval: interval, suspicionMult: 4, suspicionMaxTimeoutMult: 6)
     }
 
     @Test func boundsGrowWithTheLogOfTheClusterSize() {

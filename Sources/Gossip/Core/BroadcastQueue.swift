@@ -21,6 +21,8 @@ public struct BroadcastQueue: Sendable {
     }
 
     public var count: Int { entries.count }
+    /// How many updates were ever queued: a change in it tells the core there is news to send.
+    public var enqueuedTotal: UInt64 { nextOrder }
     public var isEmpty: Bool { entries.isEmpty }
 
     /// How many datagrams carry each update in a cluster of `memberCount`.

@@ -1,34 +1,41 @@
 // SWIM and Lifeguard's knobs, with defaults for a LAN of a few to a few dozen Raspberry Pis.
 
-/// The defaults aim at: a crashed board seen dead by every survivor in about 2 s (median, 5 to 10 boards),
-/// and no healthy board ever declared dead while one board loses 20 % of its UDP packets (both ways). They
-/// were picked with Tests/GossipTests/Simulation (figures there, and below): at 10 boards a crash is seen
-/// after 1.0 s at best, 1.2 s median, 2.1 s at worst, and 600 s of 20 % loss on one board declared no one
-/// dead in any of 42 runs (at 30 % loss, 2 false deaths in 72 runs).
+/// The defaults aim at: a crashed board seen dead by every survivor within 2 s (median, 5 to 10 boards), no
+/// healthy board ever declared dead while one board loses 20 % of its UDP packets (both ways), and no more
+/// traffic than memberlist's LAN profile. They were picked with Tests/GossipTests/Simulation (figures there,
+/// and below): at 10 boards a crash is seen after 0.95 s at best, 1.8 s median, 3.9 s at worst (when no
+/// survivor happens to probe the crashed board for three intervals), and 600 s of 20 % loss on one board
+/// declared no one dead. Until 2026-12-01 the probe interval was 200 ms: 1.2 s median and 2.1 s at worst,
+/// for four times the traffic.
 public struct GossipSettings: Sendable, Equatable {
-    /// One member probed per interval. 200 ms (memberlist's LAN profile uses 1 s): detection time scales with
-    /// it (300 ms measured a 1.8 s median and 2.6 s worst case at 10 boards, too close to the goal), and at 10
-    /// boards it costs each board about 10 small datagrams a second when nothing changes, which a Pi does not
-    /// notice.
-    public var probeInterval: Duration = .milliseconds(200)
+    /// One member probed per interval. 1 s, as memberlist's LAN profile: each probe is a ping and an ack that
+    /// every board both sends and receives, about 90 bytes each on the wire, so the interval sets the steady
+    /// traffic (about 0.4 kB/s a board at 1 s; 1.9 kB/s at the 200 ms used before). Detection does not wait
+    /// for the round-robin to come around: whoever hears a suspicion probes the suspect at once (see SWIMCore).
+    public var probeInterval: Duration = .seconds(1)
     /// How long a direct ping waits for its ack before helpers are asked. 100 ms is 100 times a LAN round
-    /// trip, so only loss or a stalled board trips it; half the interval leaves the other half for the
-    /// indirect probes. Shorter asks helpers more often for nothing; longer leaves them no time.
+    /// trip, so only loss or a stalled board trips it.
     public var probeTimeout: Duration = .milliseconds(100)
+    /// How long, after the direct deadline, the helpers' pings may take before the target is suspected.
+    /// 200 ms: four LAN hops need a millisecond; the rest is room for a busy board. The probe, and with it the
+    /// time to a suspicion, ends at probeTimeout + this (300 ms), not at the end of the interval.
+    public var indirectProbeTimeout: Duration = .milliseconds(200)
     /// Helpers asked to ping a target that missed its direct ack. 3: with one lossy link, the chance that
     /// all three paths fail too is small (about 5 % at 20 % loss), and three more datagrams per failure is
     /// cheap.
     public var indirectProbes = 3
     /// A helper that got no ack from the target sends a nack this long after the request, early enough to
-    /// reach the requester before its probe ends (interval − timeout later), so missing nacks point at the
+    /// reach the requester before its probe ends (indirectProbeTimeout later), so missing nacks point at the
     /// requester's own network rather than the target.
-    public var nackTimeout: Duration = .milliseconds(60)
-    /// Minimum suspicion = suspicionMult × max(1, log10 N) × probe interval. 4 gives a suspect 800 ms at the
-    /// least to hear of it and refute. Measured at 10 boards: 2 detects in 1.03 s median but killed a board
-    /// at 20 % loss; 3: 1.04 s; 4: 1.18 s; 5: 1.36 s. Detection is mostly finding the crash and gathering
-    /// confirmations, so going lower buys little speed for real risk.
-    public var suspicionMult = 4
-    /// A suspicion nobody confirms lasts 6 × the minimum (4.8 s below 10 members): a lone accuser, perhaps
+    public var nackTimeout: Duration = .milliseconds(100)
+    /// Minimum suspicion = suspicionMult × max(1, log10 N) × gossip interval (memberlist multiplies its probe
+    /// interval instead; here refutations travel by gossip rounds, at once and then every gossipInterval, and
+    /// do not wait for probes). 3 gives a suspect 600 ms at the least, and that only once three others have
+    /// failed to reach it too: a board that answers nobody for longer is declared dead. Measured at 10
+    /// boards (1 s probes): 4 detects in 2.0 s median, 3 in 1.8 s; at 200 ms probes, 2 killed a board at
+    /// 20 % loss. Below 10 boards a suspect alone lasts 3.6 s (max below).
+    public var suspicionMult = 3
+    /// A suspicion nobody confirms lasts 6 × the minimum (3.6 s below 10 members): a lone accuser, perhaps
     /// the one with the bad network, cannot kill a member quickly. Independent accusers shorten it.
     public var suspicionMaxTimeoutMult = 6
     /// k: accusers beyond the first after which the suspicion is at its minimum. 3, or fewer in a cluster too

@@ -44,7 +44,7 @@ extension SWIMCore {
         }
         let wasAlive = record.member.state == .alive
         let memberCount = activeMemberCount
-        let timeouts = Suspicion.timeouts(memberCount: memberCount, probeInterval: settings.probeInterval,
+        let timeouts = Suspicion.timeouts(memberCount: memberCount, gossipInterval: settings.gossipInterval,
                                           suspicionMult: settings.suspicionMult,
                                           suspicionMaxTimeoutMult: settings.suspicionMaxTimeoutMult)
         // Besides the suspect and the first accuser, only N − 2 members could ever confirm.
@@ -59,6 +59,7 @@ extension SWIMCore {
         store(record.member, suspicion: Suspicion(accuser: accuser, start: now, minTimeout: minTimeout,
                                                   maxTimeout: maxTimeout, expectedConfirmations: expected))
         broadcasts.enqueue(.suspect(incarnation: incarnation, name: memberName, from: accuser))
+        if accuser != name { confirmSuspicion(of: memberName, now: now) }
         if wasAlive { actions.append(.memberChanged(record.member)) }
     }
 
@@ -124,7 +125,7 @@ extension SWIMCore {
     /// through a helper, learns the refutation even if the gossip of it passed that member by.
     func refutationStillFresh(now: Duration) -> Bool {
         guard let refutedAt else { return false }
-        let window = Suspicion.timeouts(memberCount: activeMemberCount, probeInterval: settings.probeInterval,
+        let window = Suspicion.timeouts(memberCount: activeMemberCount, gossipInterval: settings.gossipInterval,
                                         suspicionMult: settings.suspicionMult,
                                         suspicionMaxTimeoutMult: settings.suspicionMaxTimeoutMult).max
         return now - refutedAt <= window * localHealth.maxMultiplier

@@ -23,7 +23,13 @@ public struct GossipMetadataTooLarge: Error, Sendable, Equatable {
 /// timeout unless the member refutes it with a higher incarnation. Updates spread by piggybacking on every
 /// datagram and by a small gossip fan-out; push-pull repairs the rest.
 ///
-/// Beyond memberlist, added when the simulation showed boards at 20 % loss declared dead: a refutation
+/// Beyond memberlist, for detection within about 2 s at memberlist's probe rate: whoever hears of a new
+/// suspicion probes the suspect at once (its own failed probe is an independent confirmation, which
+/// shortens everyone's suspicion timer to the minimum within a few hundred milliseconds); a probe ends when
+/// its helpers' time is up, not at the end of the interval; and news (a suspicion, a death, a refutation)
+/// is gossiped the moment it is learned rather than at the next gossip round.
+///
+/// Also beyond memberlist, added when the simulation showed boards at 20 % loss declared dead: a refutation
 /// also rides on the refuter's acks for a while (helpers forward it with the ack), so whoever still suspects
 /// it learns of it by probing it; a stale accusation makes the accused gossip its alive message again; and a
 /// node's suspicion timeouts stretch with its own local health. And, when joins were missed and partitions
@@ -35,7 +41,8 @@ public struct SWIMCore: Sendable {
         var suspicion: Suspicion?
     }
 
-    /// The probe in progress: a direct ping, then, past `directDeadline`, indirect requests, until `end`.
+    /// The probe in progress: a direct ping, then, past `directDeadline`, indirect requests, until `end`
+    /// (probeTimeout + indirectProbeTimeout after the start, or the interval if that is shorter).
     struct Probe: Sendable {
         var seq: UInt32
         var target: String
@@ -85,6 +92,11 @@ public struct SWIMCore: Sendable {
     var probeOrder: [String] = []
     var probeCursor = 0
     var probe: Probe?
+    /// Members others suspect that this node has not probed since: probed next, at once, out of turn.
+    var suspectsToConfirm: [String] = []
+    static let maxSuspectsToConfirm = 8
+    /// `broadcasts.enqueuedTotal` when news was last sent off: more means news to gossip at once.
+    var newsSent: UInt64 = 0
     var relays: [Relay] = []
     var nextSeq: UInt32 = 0
     /// nil until the first tick, which staggers them so that boards started together do not probe in step.
@@ -163,6 +175,7 @@ public struct SWIMCore: Sendable {
         broadcasts.enqueue(.left(incarnation: incarnation, name: name))
         var actions: [GossipAction] = [.memberChanged(myself)]
         gossip(to: randomMembers(settings.gossipFanout, excluding: nil) { $0.isActive }, &actions)
+        newsSent = broadcasts.enqueuedTotal
         return actions
     }
 
@@ -174,6 +187,7 @@ public struct SWIMCore: Sendable {
         incarnation = nextIncarnation
         selfSince = now
         broadcasts.enqueue(aliveMessage)
+        gossipNewsAtOnce(now: now)
         return [.memberChanged(myself)]
     }
 
@@ -213,6 +227,7 @@ public struct SWIMCore: Sendable {
         advanceProbe(now: now, &actions)
         if !isLeaving, let due = nextProbeAt, due <= now, probe == nil { startProbe(now: now, &actions) }
         sendOwedNacks(now: now, &actions)
+        gossipNewsAtOnce(now: now)
         if let due = nextGossipAt, due <= now {
             nextGossipAt = now + settings.gossipInterval
             if !broadcasts.isEmpty {
@@ -257,7 +272,7 @@ public struct SWIMCore: Sendable {
                 guard relays.count < Self.maxRelays else { continue }
                 let relaySeq = takeSeq()
                 relays.append(Relay(seq: relaySeq, requesterSeq: seq, requester: sender, target: target, nackAt: now + settings.nackTimeout,
-                                    expiresAt: now + settings.probeInterval))
+                                    expiresAt: now + settings.indirectProbeTimeout))
                 send([.ping(seq: relaySeq, target: target, source: name, sourceAddress: address)], to: targetAddress, &actions)
             case let .ack(seq, _):
                 onAck(seq: seq, in: messages, &actions)
@@ -274,6 +289,7 @@ public struct SWIMCore: Sendable {
                 applyLeft(incarnation: incarnation, name: memberName, now: now, &actions)
             }
         }
+        gossipNewsAtOnce(now: now)
         return actions
     }
 
@@ -294,18 +310,19 @@ public struct SWIMCore: Sendable {
                 applyLeft(incarnation: entry.incarnation, name: entry.name, now: now, &actions)
             }
         }
+        gossipNewsAtOnce(now: now)
         return actions
     }
 
     // MARK: Probing
 
     private mutating func startProbe(now: Duration, _ actions: inout [GossipAction]) {
-        let interval = localHealth.scale(settings.probeInterval)
-        nextProbeAt = now + interval
-        guard let targetName = nextProbeTarget(), let target = records[targetName]?.member else { return }
+        nextProbeAt = now + localHealth.scale(settings.probeInterval)
+        guard let targetName = nextSuspectToConfirm() ?? nextProbeTarget(), let target = records[targetName]?.member else { return }
         let seq = takeSeq()
+        let length = min(settings.probeInterval, settings.probeTimeout + settings.indirectProbeTimeout)
         probe = Probe(seq: seq, target: targetName, directDeadline: now + localHealth.scale(settings.probeTimeout),
-                      end: now + interval)
+                      end: now + localHealth.scale(length))
         var messages: [GossipMessage] = []
         // Lifeguard's buddy system: a suspect hears of its suspicion from whoever probes it, at once.
         if target.state == .suspect {
@@ -313,6 +330,35 @@ public struct SWIMCore: Sendable {
         }
         messages.append(.ping(seq: seq, target: targetName, source: name, sourceAddress: address))
         send(messages, to: target.address, &actions)
+    }
+
+    /// A member someone else suspects, if this node has not probed it since hearing so and it is still suspect.
+    private mutating func nextSuspectToConfirm() -> String? {
+        while !suspectsToConfirm.isEmpty {
+            let candidate = suspectsToConfirm.removeFirst()
+            if records[candidate]?.member.state == .suspect { return candidate }
+        }
+        return nil
+    }
+
+    /// Someone else suspects `memberName`: probe it now (or as soon as the current probe ends). If it is down,
+    /// this node's failed probe confirms the suspicion independently, which Lifeguard counts to shorten the
+    /// timeout; if it is up, the ping tells it of the suspicion (the buddy system) and it refutes. Without
+    /// this, confirmations wait for the round-robin: at 1 s probes and 5 boards, 4 s for each prober.
+    mutating func confirmSuspicion(of memberName: String, now: Duration) {
+        guard !isLeaving, probe?.target != memberName, !suspectsToConfirm.contains(memberName),
+              suspectsToConfirm.count < Self.maxSuspectsToConfirm else { return }
+        suspectsToConfirm.append(memberName)
+        if let due = nextProbeAt, due > now { nextProbeAt = now }
+    }
+
+    /// News queued since the last look goes out now rather than at the next gossip round: a suspicion
+    /// reaches those who can confirm it, and a refutation or a death reaches everyone, a round sooner at
+    /// every hop. Each update is still sent only its limited number of times.
+    mutating func gossipNewsAtOnce(now: Duration) {
+        guard broadcasts.enqueuedTotal != newsSent else { return }
+        newsSent = broadcasts.enqueuedTotal
+        if let due = nextGossipAt, due > now { nextGossipAt = now }
     }
 
     /// The next member of the shuffled round, reshuffling when a pass ends. Departed members are skipped.

@@ -22,13 +22,14 @@ public struct Suspicion: Sendable, Equatable {
         accusers = [accuser]
     }
 
-    /// Timeouts for a cluster of `memberCount`: min = suspicionMult × max(1, log10 N) × probe interval, max =
-    /// suspicionMaxTimeoutMult × min. The log keeps pace with gossip, which needs about log N rounds to reach
-    /// everyone; below 10 members the floor of 1 keeps small clusters from condemning too fast.
-    public static func timeouts(memberCount: Int, probeInterval: Duration, suspicionMult: Int,
+    /// Timeouts for a cluster of `memberCount`: min = suspicionMult × max(1, log10 N) × gossip interval, max =
+    /// suspicionMaxTimeoutMult × min. A suspect refutes by gossip: it hears of the suspicion and its answer
+    /// spreads in rounds of the gossip interval, about log N of them to reach everyone; below 10 members the
+    /// floor of 1 keeps small clusters from condemning too fast.
+    public static func timeouts(memberCount: Int, gossipInterval: Duration, suspicionMult: Int,
                                 suspicionMaxTimeoutMult: Int) -> (min: Duration, max: Duration) {
         let scale = max(1, GossipMath.log10(Double(max(1, memberCount))))
-        let minimum = probeInterval * (Double(suspicionMult) * scale)
+        let minimum = gossipInterval * (Double(suspicionMult) * scale)
         return (minimum, minimum * suspicionMaxTimeoutMult)
     }
 

@@ -2,13 +2,13 @@
 // lossy board is never declared dead, partitions heal, restarts and leaves are understood. Every failure
 // message starts with the seed, which replays the run exactly.
 //
-// Figures with the default settings (debug build, 10 ms steps, 0.2-8 ms latency, 1 % loss in the crash runs):
-//   join through one seed, joins spread over 0.5 s, 10 seeds: everyone agrees 0.42 / 0.46 / 0.63 s (min /
-//     median / max) after the first join at N = 5, 0.57 / 0.61 / 0.80 s at N = 10
-//   crash, 20 seeds, seen dead by every survivor: N = 5 after 1.04 / 1.21 / 1.55 s, N = 10 after 1.00 / 1.17
-//     / 2.06 s
-//   20 % loss on one board for 600 s: 0 false deaths in 42 runs (N = 5, 8, 10); at 30 % loss, 2 in 72 runs
-//   crash at N = 1000, started converged: every survivor knows after 3.2 s (16 probe intervals)
+// Figures with the default settings (1 s probes; 10 ms steps, 0.2-8 ms latency, 1 % loss in the crash runs):
+//   join through one seed, joins spread over 0.5 s, 10 seeds: everyone agrees 0.39 / 0.39 / 0.40 s (min /
+//     median / max) after the first join at N = 5, 0.47 / 0.48 / 0.67 s at N = 10
+//   crash, 20 seeds, seen dead by every survivor: N = 5 after 0.97 / 1.65 / 3.70 s, N = 10 after 0.95 / 1.79
+//     / 3.93 s
+//   20 % loss on one board for 600 s: 0 false deaths in the 6 runs below
+//   crash at N = 1000, started converged: every survivor knows after 3.2 s (3 probe intervals)
 import HomecloudSchema
 import Testing
 @testable import Gossip
@@ -61,8 +61,9 @@ import Testing
             let survivors = cluster.running
             #expect(seen.count == survivors.count, "seed \(seed): only \(seen.keys.sorted()) of \(survivors) saw the crash")
             let delays = seen.values.map { $0 - crashedAt }.sorted()
+            // The worst case is chance: no survivor's round-robin reached the crashed board for a few intervals.
             if let last = delays.last {
-                #expect(last <= .seconds(4), "seed \(seed): a survivor took \(last) to see node-\(victim) dead")
+                #expect(last <= .seconds(5), "seed \(seed): a survivor took \(last) to see node-\(victim) dead")
             }
             all += delays
             if !delays.isEmpty { medians.append(delays[delays.count / 2]) }
@@ -93,7 +94,8 @@ import Testing
         cluster.joinAll()
         #expect(cluster.runUntilConverged(within: .seconds(10)) != nil, "seed \(seed): \(cluster.disagreements())")
         cluster.partition([[0, 1, 2], [3, 4, 5]])
-        cluster.run(for: .seconds(10))
+        // Each side's probes and helpers fail, so Lifeguard's local health stretches every timer on both sides.
+        cluster.run(for: .seconds(20))
         #expect(cluster.nodes[0].core.member(named: "node-4")?.state == .dead, "seed \(seed): the other side is dead")
         #expect(cluster.nodes[4].core.member(named: "node-0")?.state == .dead, "seed \(seed): the other side is dead")
         cluster.heal()
@@ -195,7 +197,7 @@ import Testing
         }
         let seen = cluster.firstSeen("node-7", .dead, since: crashedAt).values.map { $0 - crashedAt }.sorted()
         #expect(everyone != nil, "seed \(seed): \(seen.count) of \(size - 1) saw the crash in 30 s")
-        // min suspicion = 4 × log10(1000) × 200 ms = 2.4 s, plus finding and spreading it.
+        // min suspicion = 3 × log10(1000) × 200 ms (the gossip interval) = 1.8 s, plus finding and spreading it.
         #expect((everyone ?? .seconds(30)) <= .seconds(6), "seed \(seed)")
         expectSound(cluster, "N=\(size)")
         let rounds = Int(((everyone ?? .zero) / settings.probeInterval).rounded())
