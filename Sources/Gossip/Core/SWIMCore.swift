@@ -348,6 +348,11 @@ public struct SWIMCore: Sendable {
     mutating func confirmSuspicion(of memberName: String, now: Duration) {
         guard !isLeaving, probe?.target != memberName, !suspectsToConfirm.contains(memberName),
               suspectsToConfirm.count < Self.maxSuspectsToConfirm else { return }
+        // Lifeguard needs k confirmations: in a large cluster about 3k members (chosen by chance) probe, not
+        // all N, which keeps a suspicion's cost the same at 10 members or 1000. Up to 11 members, all do.
+        let others = max(1, activeMemberCount - 2)
+        let probers = 3 * settings.suspicionConfirmations
+        if probers < others, random.next() % UInt64(others) >= UInt64(probers) { return }
         suspectsToConfirm.append(memberName)
         if let due = nextProbeAt, due > now { nextProbeAt = now }
     }

@@ -36,9 +36,12 @@ public struct Suspicion: Sendable, Equatable {
     /// Confirmations so far: distinct accusers after the first.
     public var confirmations: Int { accusers.count - 1 }
 
-    /// Records an accuser; true when it is a new one (the caller then passes the suspicion on).
+    /// Records an accuser; true when it is a new one and the evidence was not yet complete (the caller then
+    /// passes the suspicion on). Past `expectedConfirmations` the timeout is at its minimum: more accusers
+    /// would add nothing but gossip, as many rounds as there are members in a large cluster.
     public mutating func confirm(by accuser: String) -> Bool {
-        accusers.insert(accuser).inserted
+        guard confirmations < expectedConfirmations else { return false }
+        return accusers.insert(accuser).inserted
     }
 
     public var timeout: Duration {
