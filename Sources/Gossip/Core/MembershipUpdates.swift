@@ -175,5 +175,6 @@ extension SWIMCore {
         if old.isActive { activeOthers -= 1 }
         suspects.removeAll { $0 == memberName }
         departed.removeAll { $0 == memberName }
+        lastProbedAt[memberName] = nil
     }
 }

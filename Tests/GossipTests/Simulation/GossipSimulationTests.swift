@@ -5,10 +5,10 @@
 // Figures with the default settings (1 s probes; 10 ms steps, 0.2-8 ms latency, 1 % loss in the crash runs):
 //   join through one seed, joins spread over 0.5 s, 10 seeds: everyone agrees 0.39 / 0.39 / 0.40 s (min /
 //     median / max) after the first join at N = 5, 0.47 / 0.48 / 0.67 s at N = 10
-//   crash, 20 seeds, seen dead by every survivor: N = 5 after 0.97 / 1.65 / 3.70 s, N = 10 after 0.95 / 1.79
-//     / 3.93 s
+//   crash, 20 seeds, seen dead by every survivor: N = 5 after 0.92 / 1.61 / 3.65 s, N = 10 after 0.90 / 1.74
+//     / 3.88 s
 //   20 % loss on one board for 600 s: 0 false deaths in the 6 runs below
-//   crash at N = 1000, started converged: every survivor knows after 3.2 s (3 probe intervals)
+//   crash at N = 1000, started converged: every survivor knows after 3.1 s (3 probe intervals)
 import HomecloudSchema
 import Testing
 @testable import Gossip
