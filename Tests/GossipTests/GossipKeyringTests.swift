@@ -1,4 +1,5 @@
-// Sealing with the keyring: round trips, wrong keys and damage refused, rotation without a gap; base64 keys.
+// Sealing with the keyring: the wire format, round trips, wrong keys and damage refused, rotation without a gap;
+// base64 keys.
 import HomecloudSchema
 import Testing
 @testable import Gossip
@@ -15,6 +16,18 @@ let keyB = [UInt8](repeating: 0xB2, count: 32)
         #expect(ring.open(sealed) == message)
         #expect(ring.seal(message) != sealed, "a fresh nonce every time")
         #expect(try GossipKeyring(keys: [keyB]).open(sealed) == nil)
+    }
+
+    @Test func opensThePacketFormatOlderAgentsSend() throws {
+        // Version 1, nonce, ciphertext, tag; no associated data. RFC 8439 §2.8.2's key, nonce and plaintext:
+        // its ciphertext, and the tag without its AAD (computed with Python's cryptography 48.0.0).
+        let packet = [1] + RFC8439.nonce + RFC8439.ciphertext + hexBytes("6a 23 a4 68 1f d5 94 56 ae a1 d2 9f 82 47 72 16")
+        #expect(try GossipKeyring(keys: [keyA, RFC8439.key]).open(packet) == RFC8439.plaintext)
+        #expect(try GossipKeyring(keys: [keyA]).open(packet) == nil)
+    }
+
+    @Test func fingerprintIsTheFirstEightBytesOfTheKeysSHA256() {
+        #expect(GossipKeyring.fingerprint(keyA) == "52fe6094743bfd4f")
     }
 
     @Test func damagedTruncatedOrForeignBytesAreRefused() throws {

@@ -1,6 +1,5 @@
 // The cluster's keys: every gossip datagram and stream is sealed with ChaCha20-Poly1305 under the primary key
 // and opened with whichever key fits, so keys can be rotated on a live cluster.
-import Crypto
 import HomecloudSchema
 
 public struct GossipKeyringError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -43,23 +42,27 @@ public struct GossipKeyring: Sendable {
 
     public func seal(_ plaintext: [UInt8]) -> [UInt8] {
         // A random 96-bit nonce per message: at gossip's rates a repeat is far beyond any board's lifetime.
-        let box = try! ChaChaPoly.seal(plaintext, using: SymmetricKey(data: keys[0]))
-        return [Self.version] + Array(box.nonce) + Array(box.ciphertext) + Array(box.tag)
+        // SystemRandomNumberGenerator reads getrandom(2).
+        var random = SystemRandomNumberGenerator()
+        var words = (random.next() as UInt64, random.next() as UInt64)
+        let nonce = withUnsafeBytes(of: &words) { Array($0.prefix(SystemCrypto.nonceSize)) }
+        return [Self.version] + nonce + SystemCrypto.chaChaPolySeal(plaintext[...], key: keys[0], nonce: nonce)
     }
 
     /// The plaintext, or nil when no key opens it (a stranger, a wrong key, a damaged or truncated packet).
     public func open(_ sealed: [UInt8]) -> [UInt8]? {
-        guard sealed.count >= Self.overhead, sealed[0] == Self.version,
-              let box = try? ChaChaPoly.SealedBox(combined: sealed[1...]) else { return nil }
+        guard sealed.count >= Self.overhead, sealed[0] == Self.version else { return nil }
+        let nonce = Array(sealed[1..<(1 + SystemCrypto.nonceSize)])
+        let box = sealed[(1 + SystemCrypto.nonceSize)...]
         for key in keys {
-            if let plaintext = try? ChaChaPoly.open(box, using: SymmetricKey(data: key)) { return Array(plaintext) }
+            if let plaintext = SystemCrypto.chaChaPolyOpen(box, key: key, nonce: nonce) { return plaintext }
         }
         return nil
     }
 
     /// What hcctl shows for a key: the first 8 bytes of its SHA-256, never the key.
     public static func fingerprint(_ key: [UInt8]) -> String {
-        SHA256.hash(data: key).prefix(8).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        SystemCrypto.sha256(key).prefix(8).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
     }
 
     // MARK: rotation (hcctl keys)
