@@ -2,11 +2,11 @@
 # Installs, from Debian's packages, what building and testing hcagent needs; does nothing when all is there.
 set -euo pipefail
 packages=(
-  pkg-config libsystemd-dev libyaml-dev libnl-3-dev libnl-route-3-dev libssl-dev   # C libraries the agent links
-  iproute2 nftables iputils-ping procps psmisc curl python3                        # the namespace lab
-  systemd systemd-container dbus                                                   # a real systemd in a container
-  keepalived tcpdump                                                               # the VRRP peer and packet captures
-  samba syncthing containerd                                                       # real units for the reconciler tests
+  pkg-config libsystemd-dev libyaml-dev libnl-3-dev libnl-route-3-dev libsodium-dev   # C libraries the agent links
+  iproute2 nftables iputils-ping procps psmisc curl python3                           # the namespace lab
+  systemd systemd-container dbus                                                      # a real systemd in a container
+  keepalived tcpdump                                                                  # the VRRP peer and packet captures
+  samba syncthing containerd                                                          # real units for the reconciler tests
 )
 missing=()
 for package in "${packages[@]}"; do

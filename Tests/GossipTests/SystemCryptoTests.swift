@@ -1,4 +1,4 @@
-// libcrypto's ChaCha20-Poly1305 and SHA-256 against published answers: RFC 8439 §2.8.2 and FIPS 180-2's "abc".
+// libsodium's ChaCha20-Poly1305 and SHA-256 against published answers: RFC 8439 §2.8.2 and FIPS 180-2's "abc".
 import Testing
 @testable import Gossip
 
