@@ -8,7 +8,6 @@ import Logging
 import Metrics
 import NIOCore
 import NIOPosix
-import Prometheus
 import ServiceLifecycle
 import UnixSignals
 
@@ -71,7 +70,7 @@ public enum Agent {
         }
     }
 
-    public static func run(config: AgentConfig, keyring: GossipKeyring?, logger: Logger, registry: PrometheusCollectorRegistry) async throws {
+    public static func run(config: AgentConfig, keyring: GossipKeyring?, logger: Logger, registry: MetricsRegistry) async throws {
         let notifier = SystemdNotifier()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         do {
@@ -84,7 +83,7 @@ public enum Agent {
         logger.info("hcagent stopped")
     }
 
-    private static func serve(config: AgentConfig, keyring: GossipKeyring?, logger: Logger, registry: PrometheusCollectorRegistry,
+    private static func serve(config: AgentConfig, keyring: GossipKeyring?, logger: Logger, registry: MetricsRegistry,
                               notifier: SystemdNotifier, group: MultiThreadedEventLoopGroup) async throws {
 
         let state = AgentState(config: config, logger: logger, notifier: notifier)

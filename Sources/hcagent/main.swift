@@ -8,7 +8,6 @@ import Glibc
 import HomecloudSchema
 import Logging
 import Metrics
-import Prometheus
 
 let usage = """
     usage: hcagent [--config FILE] [--check] [--log-level LEVEL] [--insecure-gossip]
@@ -106,15 +105,15 @@ case .success(let loaded):
     keyring = loaded
     if loaded == nil { logger.warning("gossip is NOT encrypted (--insecure-gossip): for tests only") }
 }
-let registry = PrometheusCollectorRegistry()
-MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+let registry = MetricsRegistry()
+MetricsSystem.bootstrap(registry)
 runWithMainThreadParked(config: config, keyring: keyring, logger: logger, registry: registry)
 
 /// Runs the agent in a task and parks the main thread until the task exits the process. Not top-level `await`:
 /// Swift's async main ends in dispatch_main(), whose pthread_exit() unwinds the main thread's stack through the
 /// binary's unwind tables (.eh_frame, .eh_frame_hdr) and so keeps about 0.5 MiB of them resident for nothing.
 /// Detached: nothing may wait for the main actor, whose queue no one drains now.
-func runWithMainThreadParked(config: AgentConfig, keyring: GossipKeyring?, logger: Logger, registry: PrometheusCollectorRegistry) -> Never {
+func runWithMainThreadParked(config: AgentConfig, keyring: GossipKeyring?, logger: Logger, registry: MetricsRegistry) -> Never {
     Task.detached {
         do {
             try await Agent.run(config: config, keyring: keyring, logger: logger, registry: registry)
