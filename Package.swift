@@ -22,6 +22,8 @@ let package = Package(
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         .systemLibrary(name: "CNetlinkRoute", pkgConfig: "libnl-route-3.0", providers: [.apt(["libnl-3-dev", "libnl-route-3-dev"])]),
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
+        // libc's epoll and pidfd headers, which the Glibc module does not import.
+        .systemLibrary(name: "CLinuxEvents"),
 
         // Pure value types shared by both executables: agent.yaml, desired.yaml, the control protocol.
         .target(name: "HomecloudSchema", dependencies: ["CYAML"]),
@@ -32,6 +34,7 @@ let package = Package(
             name: "Probes",
             dependencies: [
                 "HomecloudSchema",
+                "CLinuxEvents",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

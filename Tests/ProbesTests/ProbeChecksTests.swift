@@ -82,6 +82,46 @@ import Testing
         #expect(await checks.run(.http(url: down, expect: 500...503, body: nil), timeout: .seconds(2)) == .pass)
     }
 
+    @Test func httpFailsWithTheReasonWhenRefusedAndTimesOutWhenNoAnswerComes() async throws {
+        // Bound but not listening: refused within connect().
+        let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(holder) }
+        let closedPort = bindToAnyPort(holder)
+        let refused = "http://127.0.0.1:\(closedPort)/"
+        #expect(await checks.run(.http(url: refused, expect: 200...299, body: nil), timeout: .seconds(2))
+            == .fail("\(refused): connect: Connection refused"))
+        // Listening but never accepting nor answering: the deadline decides, and the check's socket is closed.
+        let silent = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(silent) }
+        let silentPort = bindToAnyPort(silent)
+        listen(silent, 8)
+        let url = "http://127.0.0.1:\(silentPort)/"
+        #expect(await checks.run(.http(url: url, expect: 200...299, body: nil), timeout: .milliseconds(200)) == .fail("timed out after 0.2 seconds"))
+        // The connection waits in the listener's queue; the check's end of it must have been closed.
+        let accepted = accept(silent, nil, nil)
+        defer { close(accepted) }
+        var request = [UInt8](repeating: 0, count: 512)
+        var ready = pollfd(fd: accepted, events: Int16(POLLIN), revents: 0)
+        #expect(poll(&ready, 1, 2000) == 1)
+        let sent = read(accepted, &request, request.count)
+        #expect(sent > 0 && String(decoding: request.prefix(sent), as: UTF8.self).hasPrefix("GET / HTTP/1.0\r\n"))
+        #expect(poll(&ready, 1, 2000) == 1 && read(accepted, &request, request.count) == 0, "the check left its socket open")
+    }
+
+    @Test func httpAnswersAreJudgedByStatusLineAndBody() {
+        func judge(_ answer: String, body: String? = nil) -> ProbeHysteresis.Result {
+            ProbeChecks.judge(Array(answer.utf8), url: "u", expect: 200...299, body: body)
+        }
+        #expect(judge("HTTP/1.1 204 No Content\r\n\r\n") == .pass)
+        #expect(judge("HTTP/1.0 301 Moved\r\nLocation: /x\r\n\r\n") == .fail("u: status 301"))
+        #expect(judge("SSH-2.0-OpenSSH_9.2\r\n") == .fail("u: not an HTTP answer"))
+        #expect(judge("") == .fail("u: not an HTTP answer"))
+        #expect(judge("HTTP/1.0 200 OK\r\nX: ready\r\n\r\nstarting", body: "ready") == .fail("u: the body lacks \"ready\""))
+        #expect(judge("HTTP/1.0 200 OK\r\n\r\nall ready", body: "ready") == .pass)
+        #expect(judge("HTTP/1.0 200 OK\r\n\r\n", body: "") == .pass)
+        #expect(judge("HTTP/1.0 200 OK\r\nno header end", body: "end") == .fail("u: the body lacks \"end\""))
+    }
+
     @Test func execPassesOnExitZeroAndSaysTheExitStatusOtherwise() async {
         #expect(await checks.run(.exec(["true"]), timeout: .seconds(2)) == .pass)
         #expect(await checks.run(.exec(["sh", "-c", "exit 3"]), timeout: .seconds(2)) == .fail("sh exited with 3"))
@@ -103,6 +143,34 @@ import Testing
         // Gone, or a zombie waiting for whoever inherited it.
         let state = readLine("/proc/\(grandchild)/stat").split(separator: " ").dropFirst(2).first
         #expect(state == nil || state == "Z", "the grandchild \(grandchild) is still in state \(state ?? "?")")
+    }
+
+    @Test func execSaysTheSignalAndReapsOnlyItsOwnChild() async {
+        let killed = await checks.run(.exec(["sh", "-c", "kill -KILL $$"]), timeout: .seconds(2))
+        #expect(killed == .fail("sh killed by signal 9"), "\(killed)")
+        // A child of the process that is not the probe's is left for its owner to reap.
+        var other: pid_t = 0
+        let arguments = [strdup("sleep"), strdup("0.3"), nil]
+        defer { for argument in arguments { free(argument) } }
+        #expect(posix_spawnp(&other, "sleep", nil, nil, arguments, environ) == 0)
+        #expect(await checks.run(.exec(["true"]), timeout: .seconds(2)) == .pass)
+        var status: Int32 = -1
+        #expect(waitpid(other, &status, 0) == other && status == 0)
+    }
+
+    @Test func manyCommandsAtOnceAreAllReaped() async {
+        let results = await withTaskGroup(of: ProbeHysteresis.Result.self) { group in
+            for _ in 0..<40 { group.addTask { await checks.run(.exec(["true"]), timeout: .seconds(10)) } }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(results.count == 40 && results.allSatisfy { $0 == .pass })
+        // Other tests' children come and go; a zombie of ours that stays is a run nobody reaped.
+        var lingering = zombieChildren()
+        for _ in 0..<5 where !lingering.isEmpty {
+            try? await Task.sleep(for: .milliseconds(100))
+            lingering = lingering.intersection(zombieChildren())
+        }
+        #expect(lingering.isEmpty, "zombies left behind: \(lingering)")
     }
 
     @Test func aFileMustExistAndBeFreshEnough() async throws {
@@ -136,6 +204,36 @@ import Testing
         #expect(HTTPTarget("https://localhost/") == nil)
         #expect(HTTPTarget("http://host:99999/") == nil)
     }
+}
+
+/// Binds a socket to a free loopback port and returns the port.
+func bindToAnyPort(_ fd: Int32) -> Int {
+    var address = sockaddr_in(sin_family: sa_family_t(AF_INET), sin_port: 0, sin_addr: in_addr(s_addr: inet_addr("127.0.0.1")), sin_zero: (0, 0, 0, 0, 0, 0, 0, 0))
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            _ = bind(fd, $0, length)
+            _ = getsockname(fd, $0, &length)
+        }
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// This process's children that have exited and not been reaped.
+func zombieChildren() -> Set<Int32> {
+    guard let directory = opendir("/proc") else { return [] }
+    defer { closedir(directory) }
+    var zombies: Set<Int32> = []
+    while let entry = readdir(directory) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        guard let pid = Int32(name) else { continue }
+        // "PID (COMMAND) STATE PPID ...": the command may hold spaces, so read after its closing parenthesis.
+        let stat = readLine("/proc/\(pid)/stat")
+        guard let close = stat.lastIndex(of: ")") else { continue }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        if fields.count > 1, fields[0] == "Z", Int32(fields[1]) == getpid() { zombies.insert(pid) }
+    }
+    return zombies
 }
 
 /// The first line of a small file (no Foundation in these targets).

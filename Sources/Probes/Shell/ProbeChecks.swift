@@ -81,24 +81,11 @@ public struct ProbeChecks: Sendable {
     /// connect, a poll that does not wait, close. nil when it is still under way (a remote host): the caller
     /// then connects through NIO. A channel per check cost more than the connect.
     static func connectAtOnce(_ host: String, _ port: Int) -> ProbeHysteresis.Result? {
-        var v4 = sockaddr_in(), v6 = sockaddr_in6()
-        let family: Int32
-        if inet_pton(AF_INET, host, &v4.sin_addr) == 1 {
-            family = AF_INET
-            v4.sin_family = sa_family_t(AF_INET)
-            v4.sin_port = in_port_t(UInt16(port).bigEndian)
-        } else if inet_pton(AF_INET6, host, &v6.sin6_addr) == 1 {
-            family = AF_INET6
-            v6.sin6_family = sa_family_t(AF_INET6)
-            v6.sin6_port = in_port_t(UInt16(port).bigEndian)
-        } else {
-            return nil  // a name: NIO resolves it
-        }
-        let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard let address = NumericAddress(host, port) else { return nil }  // a name: NIO resolves it
+        let fd = address.socket()
         guard fd >= 0 else { return nil }
         defer { close(fd) }
-        let connected = family == AF_INET ? connectSocket(fd, &v4) : connectSocket(fd, &v6)
-        var failure = connected == 0 ? 0 : errno
+        var failure = address.connect(fd) == 0 ? 0 : errno
         if failure == EINPROGRESS {
             var ready = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
             guard poll(&ready, 1, 0) == 1 else { return nil }
@@ -106,12 +93,6 @@ public struct ProbeChecks: Sendable {
             guard getsockopt(fd, SOL_SOCKET, SO_ERROR, &failure, &size) == 0 else { return nil }
         }
         return failure == 0 ? .pass : .fail("connect to \(host):\(port): \(String(cString: strerror(failure)))")
-    }
-
-    private static func connectSocket<Address>(_ fd: Int32, _ address: inout Address) -> Int32 {
-        withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<Address>.size)) }
-        }
     }
 
     static func file(_ path: String, maxAge: Duration?) -> ProbeHysteresis.Result {
@@ -126,6 +107,40 @@ public struct ProbeChecks: Sendable {
             }
         }
         return .pass
+    }
+}
+
+/// A numeric IPv4 or IPv6 address and port, ready for connect(); nil for a name.
+struct NumericAddress {
+    private var storage = sockaddr_storage()
+    private let length: socklen_t
+    let family: Int32
+
+    init?(_ host: String, _ port: Int) {
+        var v4 = sockaddr_in(), v6 = sockaddr_in6()
+        if inet_pton(AF_INET, host, &v4.sin_addr) == 1 {
+            v4.sin_family = sa_family_t(AF_INET)
+            v4.sin_port = in_port_t(UInt16(port).bigEndian)
+            (family, length) = (AF_INET, socklen_t(MemoryLayout<sockaddr_in>.size))
+            withUnsafeBytes(of: v4) { source in withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: source) } }
+        } else if inet_pton(AF_INET6, host, &v6.sin6_addr) == 1 {
+            v6.sin6_family = sa_family_t(AF_INET6)
+            v6.sin6_port = in_port_t(UInt16(port).bigEndian)
+            (family, length) = (AF_INET6, socklen_t(MemoryLayout<sockaddr_in6>.size))
+            withUnsafeBytes(of: v6) { source in withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: source) } }
+        } else {
+            return nil
+        }
+    }
+
+    /// A non-blocking stream socket of this address's family, or -1.
+    func socket() -> Int32 {
+        Glibc.socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    }
+
+    /// connect(2): 0, or -1 with errno (EINPROGRESS while a remote handshake goes on).
+    func connect(_ fd: Int32) -> Int32 {
+        withUnsafeBytes(of: storage) { Glibc.connect(fd, $0.baseAddress!.assumingMemoryBound(to: sockaddr.self), length) }
     }
 }
 

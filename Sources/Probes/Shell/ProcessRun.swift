@@ -1,5 +1,6 @@
-// Runs a probe's command in a process group of its own and waits for it off the event loop; at its deadline
-// the whole group is killed, so a hung check leaves nothing behind.
+// Runs a probe's command in a process group of its own and reaps it when its pidfd says it exited; at its
+// deadline the whole group is killed, so a hung check leaves nothing behind.
+import CLinuxEvents
 import HomecloudSchema
 import NIOCore
 #if canImport(Glibc)
@@ -29,17 +30,42 @@ enum ProcessRun {
         guard spawned == 0 else { return outcome.finish(.fail("cannot run \(argv[0]): \(String(cString: strerror(spawned)))")) }
         let child = pid, name = argv[0]
         outcome.onCancel { kill(-child, SIGKILL) }
-        // waitpid blocks: on a thread of its own, never the event loop's.
-        waitOnThread(child) { status in
-            let result: ProbeHysteresis.Result = if status == 0 {
-                .pass
-            } else if status & 0x7F != 0 {
-                .fail("\(name) killed by signal \(status & 0x7F)")
-            } else {
-                .fail("\(name) exited with \((status >> 8) & 0xFF)")
+        // The pidfd turns readable when the child exits, and the loop reaps exactly that child: no thread per run.
+        // The watch outlives a cancelled run, so the killed child is reaped too.
+        let pidfd = pidfd_open(child, 0)
+        if pidfd >= 0, let watcher = ReadinessWatcher.shared {
+            let watch = watcher.watch(pidfd)
+            @Sendable func reap() {
+                var status: Int32 = 0
+                switch waitpid(child, &status, WNOHANG) {
+                case child:
+                    watcher.forget(watch)
+                    close(pidfd)
+                    outcome.finish(result(status, name: name))
+                case 0:  // readable before the exit is visible to waitpid: wait again
+                    if watcher.arm(watch, on: loop, reap) { return }
+                    close(pidfd)
+                    waitOnThread(child) { status in loop.execute { outcome.finish(result(status, name: name)) } }
+                default:
+                    if errno == EINTR { return reap() }
+                    watcher.forget(watch)
+                    close(pidfd)
+                    outcome.finish(.fail("\(name): waitpid: \(String(cString: strerror(errno)))"))
+                }
             }
-            loop.execute { outcome.finish(result) }
+            if watcher.arm(watch, on: loop, reap) { return }
+            close(pidfd)
+        } else if pidfd >= 0 {
+            close(pidfd)
         }
+        // waitpid blocks: on a thread of its own, never the event loop's (kernels before 5.3, no epoll).
+        waitOnThread(child) { status in loop.execute { outcome.finish(result(status, name: name)) } }
+    }
+
+    static func result(_ status: Int32, name: String) -> ProbeHysteresis.Result {
+        if status == 0 { return .pass }
+        if status & 0x7F != 0 { return .fail("\(name) killed by signal \(status & 0x7F)") }
+        return .fail("\(name) exited with \((status >> 8) & 0xFF)")
     }
 
     private static func waitOnThread(_ pid: pid_t, _ done: @escaping @Sendable (Int32) -> Void) {
