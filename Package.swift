@@ -70,7 +70,10 @@ let package = Package(
 
         .testTarget(name: "HomecloudSchemaTests", dependencies: ["HomecloudSchema"]),
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler"]),
-        .testTarget(name: "ProbesTests", dependencies: ["Probes", .product(name: "NIOPosix", package: "swift-nio")]),
+        .testTarget(
+            name: "ProbesTests",
+            dependencies: ["Probes", .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
+        ),
         .testTarget(name: "VRRPTests", dependencies: ["VRRP", "CNetlinkRoute"]),
         .testTarget(
             name: "GossipTests",

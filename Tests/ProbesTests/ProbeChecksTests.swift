@@ -2,6 +2,7 @@
 // files; a hung command is killed with its whole process group at the timeout.
 import Glibc
 import HomecloudSchema
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import Testing
@@ -171,6 +172,18 @@ import Testing
             lingering = lingering.intersection(zombieChildren())
         }
         #expect(lingering.isEmpty, "zombies left behind: \(lingering)")
+    }
+
+    @Test func aShorterDeadlineStartedLaterStillComesFirst() async throws {
+        // The deadlines share one loop timer, armed for the earliest: the short one must re-arm it.
+        let order = NIOLockedValueBox<[String]>([])
+        let long = checks.start(.exec(["sleep", "2"]), timeout: .seconds(30))
+        long.whenComplete { _ in order.withLockedValue { $0.append("long") } }
+        let short = checks.start(.exec(["sleep", "30"]), timeout: .milliseconds(300))
+        short.whenComplete { _ in order.withLockedValue { $0.append("short") } }
+        #expect(try await short.get() == .fail("timed out after 0.3 seconds"))
+        #expect(try await long.get() == .pass)
+        #expect(order.withLockedValue { $0 } == ["short", "long"])
     }
 
     @Test func aFileMustExistAndBeFreshEnough() async throws {

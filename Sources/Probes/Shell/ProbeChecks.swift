@@ -7,16 +7,18 @@ import NIOPosix
 import Glibc
 #endif
 
-/// Every check but `unit` runs as callbacks on one event loop, with its deadline a timer of that loop: no task,
+/// Every check but `unit` runs as callbacks on one event loop, its deadline kept by that loop (Deadlines): no task,
 /// no thread hop per run (50 probes a second through Swift tasks cost several times the checks themselves).
 public struct ProbeChecks: Sendable {
     let loop: EventLoop
     /// A unit's ActiveState, from the reconciler's bus; nil when it cannot be read.
     let unitState: @Sendable (String) async -> String?
+    private let deadlines: Deadlines
 
     public init(group: EventLoopGroup, unitState: @escaping @Sendable (String) async -> String?) {
         self.loop = group.next()
         self.unitState = unitState
+        deadlines = Deadlines(loop: loop)
     }
 
     /// The check's result; past `timeout` it is cancelled and fails.
@@ -27,11 +29,10 @@ public struct ProbeChecks: Sendable {
     /// Starts the check; the future, completed on the loop, always succeeds: with a failure on error or timeout.
     public func start(_ check: Probe.Check, timeout: Duration) -> EventLoopFuture<ProbeHysteresis.Result> {
         let outcome = Outcome(loop.makePromise(of: ProbeHysteresis.Result.self))
-        let deadline = loop.scheduleTask(in: .nanoseconds(Int64(timeout / .nanoseconds(1)))) {
-            outcome.finish(.fail("timed out after \(timeout)"), cancellingTheCheck: true)
+        loop.execute {
+            self.deadlines.add(outcome, timeout: timeout)
+            self.begin(check, timeout: timeout, outcome)
         }
-        outcome.promise.futureResult.whenComplete { _ in deadline.cancel() }
-        loop.execute { self.begin(check, timeout: timeout, outcome) }
         return outcome.promise.futureResult
     }
 
@@ -144,18 +145,54 @@ struct NumericAddress {
     }
 }
 
+/// The deadlines of the checks in flight, on one loop timer armed for the earliest that may still come due. A NIO
+/// timer per run (scheduled, then cancelled a millisecond later) cost more than a file or loopback check itself;
+/// this one is re-armed only for a deadline sooner than the armed one, or when it fires.
+final class Deadlines: @unchecked Sendable {  // used on its loop only
+    private let loop: EventLoop
+    private var pending: [(at: NIODeadline, timeout: Duration, outcome: Outcome)] = []
+    private var armed: (at: NIODeadline, timer: Scheduled<Void>)?
+
+    init(loop: EventLoop) { self.loop = loop }
+
+    func add(_ outcome: Outcome, timeout: Duration) {
+        let at = NIODeadline.now() + .nanoseconds(Int64(timeout / .nanoseconds(1)))
+        pending.append((at, timeout, outcome))
+        if armed.map({ at < $0.at }) ?? true { arm(at) }
+    }
+
+    private func arm(_ at: NIODeadline) {
+        armed?.timer.cancel()
+        armed = (at, loop.scheduleTask(deadline: at) { self.fire() })
+    }
+
+    /// Fails the checks past their deadline; the ones finished meanwhile are dropped here, not one by one.
+    private func fire() {
+        armed = nil
+        let now = NIODeadline.now()
+        var expired: [(timeout: Duration, outcome: Outcome)] = []
+        pending.removeAll { entry in
+            if entry.outcome.isDone { return true }
+            if entry.at <= now { expired.append((entry.timeout, entry.outcome)) }
+            return entry.at <= now
+        }
+        for (timeout, outcome) in expired { outcome.finish(.fail("timed out after \(timeout)"), cancellingTheCheck: true) }
+        if let next = pending.lazy.map(\.at).min() { arm(next) }
+    }
+}
+
 /// One run's result, decided once on the loop: by the check, or by its deadline (which then cancels the check).
 final class Outcome: @unchecked Sendable {  // touched on its promise's loop only
     let promise: EventLoopPromise<ProbeHysteresis.Result>
     private var cancel: [() -> Void] = []
-    private var done = false
+    private(set) var isDone = false
 
     init(_ promise: EventLoopPromise<ProbeHysteresis.Result>) { self.promise = promise }
 
     func finish(_ result: ProbeHysteresis.Result, cancellingTheCheck: Bool = false) {
         promise.futureResult.eventLoop.preconditionInEventLoop()
-        guard !done else { return }
-        done = true
+        guard !isDone else { return }
+        isDone = true
         let pending = cancel
         cancel = []
         promise.succeed(result)
@@ -164,7 +201,7 @@ final class Outcome: @unchecked Sendable {  // touched on its promise's loop onl
 
     /// What to do to the check if its deadline decides first: close its connection, kill its process group.
     func onCancel(_ undo: @escaping () -> Void) {
-        if done { return }
+        if isDone { return }
         cancel.append(undo)
     }
 }
