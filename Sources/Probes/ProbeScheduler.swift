@@ -30,18 +30,24 @@ public struct ProbeScheduler: Sendable {
     struct Entry: Sendable {
         var probe: Probe
         var hysteresis: ProbeHysteresis
-        var nextRun: ContinuousClock.Instant
-        var startedAt: ContinuousClock.Instant?
         var lastResult: ProbeHysteresis.Result?
         var lastLatency: Duration?
+    }
+
+    /// What the scans on every tick and result read, apart from the rest: plain values, so a scan copies nothing
+    /// that must be retained (reading a field of an entry in place still copied whole entries in -Osize code).
+    struct Timing: Sendable {
+        var nextRun: ContinuousClock.Instant
+        var startedAt: ContinuousClock.Instant?
     }
 
     public let maxInFlight: Int
     /// How many start times one interval has: 20, so 50 probes at 1 s wake the agent 20 times a second, not 50.
     public static let slots = 20
-    /// By name, so statuses come out sorted; an array, not a dictionary, so the per-tick scans read fields in
-    /// place instead of copying whole entries (50 probes at 1 s made that copying the scheduler's main cost).
+    /// By name, so statuses come out sorted; `timing[i]` is `entries[i]`'s, and is all the per-tick scans read
+    /// (50 probes at 1 s made copying whole entries the scheduler's main cost).
     private var entries: [Entry] = []
+    private var timing: [Timing] = []
     private var indexByName: [String: Int] = [:]
     private var running = 0
     private var random: SplitMix64
@@ -55,29 +61,34 @@ public struct ProbeScheduler: Sendable {
     /// one starts over (unknown, with its grace).
     public mutating func onProbes(_ probes: [Probe], now: ContinuousClock.Instant) {
         var next: [Entry] = []
+        var nextTiming: [Timing] = []
         for probe in probes.sorted(by: { $0.name < $1.name }) {
             if let index = indexByName[probe.name], entries[index].probe == probe {
                 next.append(entries[index])
+                nextTiming.append(timing[index])
                 continue
             }
             // A fixed offset within the first interval spreads probes of the same interval apart, in one of
             // `slots` steps: probes that share a step share the timer's wake-up (a wake costs more than a check).
             let offset = probe.interval * (Double(random.next() % UInt64(Self.slots)) / Double(Self.slots))
-            next.append(Entry(probe: probe, hysteresis: ProbeHysteresis(probe: probe, start: now), nextRun: now + offset))
+            next.append(Entry(probe: probe, hysteresis: ProbeHysteresis(probe: probe, start: now)))
+            nextTiming.append(Timing(nextRun: now + offset))
         }
         entries = next
+        timing = nextTiming
         indexByName = Dictionary(uniqueKeysWithValues: entries.indices.map { (entries[$0].probe.name, $0) })
-        running = entries.indices.filter { entries[$0].startedAt != nil }.count
+        running = timing.filter { $0.startedAt != nil }.count
     }
 
     /// Probes due now start, longest due first (as many as the concurrency bound lets; the rest stay due).
     public mutating func onTick(now: ContinuousClock.Instant) -> [Action] {
         guard running < maxInFlight else { return [] }
-        var due = entries.indices.filter { entries[$0].startedAt == nil && entries[$0].nextRun <= now }
-        if due.count > maxInFlight - running { due.sort { entries[$0].nextRun < entries[$1].nextRun } }
+        var due = timing.indices.filter { timing[$0].startedAt == nil && timing[$0].nextRun <= now }
+        guard !due.isEmpty else { return [] }
+        if due.count > maxInFlight - running { due.sort { timing[$0].nextRun < timing[$1].nextRun } }
         var actions: [Action] = []
         for index in due.prefix(maxInFlight - running) {
-            entries[index].startedAt = now
+            timing[index].startedAt = now
             actions.append(.run(probe: entries[index].probe.name, deadline: now + entries[index].probe.timeout))
         }
         running += actions.count
@@ -87,12 +98,12 @@ public struct ProbeScheduler: Sendable {
     /// A check finished (or was cancelled at its deadline, as a failure). The next run is one interval after
     /// this one was due, not after it ended, so a slow check does not drift the schedule.
     public mutating func onResult(probe name: String, _ result: ProbeHysteresis.Result, now: ContinuousClock.Instant) -> [Action] {
-        guard let index = indexByName[name], let started = entries[index].startedAt else { return [] }
+        guard let index = indexByName[name], let started = timing[index].startedAt else { return [] }
         running -= 1
-        entries[index].startedAt = nil
+        timing[index].startedAt = nil
         entries[index].lastResult = result
         entries[index].lastLatency = started.duration(to: now)
-        entries[index].nextRun = max(entries[index].nextRun + entries[index].probe.interval, now)
+        timing[index].nextRun = max(timing[index].nextRun + entries[index].probe.interval, now)
         let transition = entries[index].hysteresis.onResult(result, now: now)
         let entry = entries[index]
         var actions = transition.map { [Action.changed(probe: name, $0)] } ?? []
@@ -110,8 +121,8 @@ public struct ProbeScheduler: Sendable {
     /// When the shell must tick next: the earliest due probe that is not running.
     public var nextDeadline: ContinuousClock.Instant? {
         var earliest: ContinuousClock.Instant?
-        for index in entries.indices where entries[index].startedAt == nil {
-            if earliest.map({ entries[index].nextRun < $0 }) ?? true { earliest = entries[index].nextRun }
+        for slot in timing where slot.startedAt == nil {
+            if earliest.map({ slot.nextRun < $0 }) ?? true { earliest = slot.nextRun }
         }
         return earliest
     }
