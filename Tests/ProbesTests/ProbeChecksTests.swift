@@ -109,6 +109,14 @@ import Testing
         #expect(poll(&ready, 1, 2000) == 1 && read(accepted, &request, request.count) == 0, "the check left its socket open")
     }
 
+    @Test func aLargeAnswerIsReadUpToTheLimitAndJudged() async throws {
+        // More than the 64 KiB read and more than the socket wakes the check for: judged on what it read.
+        let (big, port) = try await server(reply: "HTTP/1.0 200 OK\r\n\r\nready" + String(repeating: "x", count: 300_000))
+        defer { _ = big.close() }
+        let url = "http://127.0.0.1:\(port)/"
+        #expect(await checks.run(.http(url: url, expect: 200...299, body: "ready"), timeout: .seconds(5)) == .pass)
+    }
+
     @Test func httpAnswersAreJudgedByStatusLineAndBody() {
         func judge(_ answer: String, body: String? = nil) -> ProbeHysteresis.Result {
             ProbeChecks.judge(Array(answer.utf8), url: "u", expect: 200...299, body: body)

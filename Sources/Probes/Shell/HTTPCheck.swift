@@ -81,6 +81,7 @@ final class HTTPExchange: @unchecked Sendable {  // used on its loop only
     private var watch: ReadinessWatcher.Watch?
     private var sent = 0
     private var answer: [UInt8] = []
+    private var over = false
 
     init(request: [UInt8], loop: EventLoop, watcher: ReadinessWatcher, done: @escaping (Result<[UInt8], Failure>) -> Void) {
         self.request = request
@@ -129,6 +130,9 @@ final class HTTPExchange: @unchecked Sendable {  // used on its loop only
                 return fail("send")
             }
         }
+        // Woken only once the whole answer is in (the server's close) or the limit is: not once per segment.
+        var lowWater = Int32(Self.answerLimit)
+        setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowWater, socklen_t(MemoryLayout<Int32>.size))
         wait(writable: false) { $0.receive() }
     }
 
@@ -139,7 +143,7 @@ final class HTTPExchange: @unchecked Sendable {  // used on its loop only
                 if count > 0 { answer.append(contentsOf: chunk.prefix(count)) }
                 return count
             }
-            if count == 0 || answer.count > Self.answerLimit { return finish(.success(answer)) }
+            if count == 0 || answer.count >= Self.answerLimit { return finish(.success(answer)) }
             if count < 0 {
                 if errno == EAGAIN { return wait(writable: false) { $0.receive() } }
                 if errno != EINTR { return fail("receive") }
@@ -160,7 +164,8 @@ final class HTTPExchange: @unchecked Sendable {  // used on its loop only
     }
 
     private func finish(_ result: Result<[UInt8], Failure>) {
-        guard fd >= 0 else { return }
+        guard !over else { return }
+        over = true
         close()
         done(result)
     }
