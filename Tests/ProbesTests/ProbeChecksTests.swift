@@ -167,6 +167,17 @@ import Testing
         #expect(waitpid(other, &status, 0) == other && status == 0)
     }
 
+    @Test func aCommandStartsWithNoSignalIgnoredOrBlocked() async {
+        // The agent ignores SIGPIPE, and test runners and service managers may block signals: none of it may
+        // reach the check, or `cmd | head` and `kill -TERM` would behave otherwise than from a shell.
+        signal(SIGPIPE, SIG_IGN)
+        // sed reads its own dispositions and mask, which it has from the shell, which has them from the agent.
+        // Signals 1-31 only: glibc keeps its own real-time signals 32 and 33 for itself.
+        let clean = #"ign=$(sed -n 's/^SigIgn:[[:space:]]*//p' /proc/self/status); blk=$(sed -n 's/^SigBlk:[[:space:]]*//p' /proc/self/status); [ $((0x$ign & 0x7fffffff)) -eq 0 ] && [ $((0x$blk)) -eq 0 ]"#
+        #expect(await checks.run(.exec(["sh", "-c", clean]), timeout: .seconds(2)) == .pass)
+        #expect(await checks.run(.exec(["sh", "-c", "kill -PIPE $$; exit 0"]), timeout: .seconds(2)) == .fail("sh killed by signal 13"))
+    }
+
     @Test func manyCommandsAtOnceAreAllReaped() async {
         let results = await withTaskGroup(of: ProbeHysteresis.Result.self) { group in
             for _ in 0..<40 { group.addTask { await checks.run(.exec(["true"]), timeout: .seconds(10)) } }

@@ -14,8 +14,18 @@ enum ProcessRun {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+        // A fresh start for signals: the agent ignores SIGPIPE (and the lifecycle SIGQUIT), and whoever started it
+        // may have blocked signals; a child inherits both, so `cmd | head` or `kill -TERM` would behave otherwise
+        // than from a shell. Every catchable signal back to its default, none blocked.
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
         posix_spawnattr_setpgroup(&attributes, 0)
+        var defaults = sigset_t(), unblocked = sigset_t()
+        sigfillset(&defaults)
+        sigdelset(&defaults, SIGKILL)
+        sigdelset(&defaults, SIGSTOP)
+        sigemptyset(&unblocked)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setsigmask(&attributes, &unblocked)
         // The check sees nothing of the agent: no stdin, no output into its journal (its sockets are CLOEXEC).
         var files = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&files)
