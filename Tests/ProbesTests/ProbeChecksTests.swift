@@ -43,15 +43,7 @@ import Testing
         // A port bound but not listening refuses, and no other test can take it meanwhile.
         let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(holder) }
-        var address = sockaddr_in(sin_family: sa_family_t(AF_INET), sin_port: 0, sin_addr: in_addr(s_addr: inet_addr("127.0.0.1")), sin_zero: (0, 0, 0, 0, 0, 0, 0, 0))
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                _ = bind(holder, $0, length)
-                _ = getsockname(holder, $0, &length)
-            }
-        }
-        let closedPort = Int(UInt16(bigEndian: address.sin_port))
+        let closedPort = bindToAnyPort(holder)
         guard case .fail(let why) = await checks.run(.tcp(host: "127.0.0.1", port: closedPort), timeout: .seconds(2)) else {
             Issue.record("a closed port passed"); return
         }
