@@ -35,6 +35,7 @@ let package = Package(
             dependencies: [
                 "HomecloudSchema",
                 "CLinuxEvents",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

@@ -23,9 +23,17 @@ public struct ProbeService: Service {
 
     public func run() async throws {
         let state = self.state
-        // One loop for the timer, the connects and the results: no thread hops between them.
-        let loop = group.next()
-        let checks = ProbeChecks(group: loop) { name in await state.unitState(name) }
+        // One loop for the timer, the checks and their results: no thread hops between them.
+        let loop: ProbeLoop
+        do {
+            loop = try ProbeLoop()
+        } catch {
+            logger.error("probes off: \(error)")
+            try? await gracefulShutdown()
+            return
+        }
+        defer { loop.stop() }
+        let checks = ProbeChecks(loop: loop, channels: group) { name in await state.unitState(name) }
         let (effects, effectSink) = AsyncStream.makeStream(of: ProbeRunner.Effect.self)
         var seed = SystemRandomNumberGenerator()
         let runner = ProbeRunner(loop: loop, checks: checks, seed: seed.next(), effects: effectSink, logger: logger)

@@ -9,7 +9,8 @@ import Testing
 @testable import Probes
 
 @Suite struct ProbeChecksTests {
-    let checks = ProbeChecks(group: MultiThreadedEventLoopGroup.singleton) { name in
+    static let loop = try! ProbeLoop(name: "probes-tests")
+    let checks = ProbeChecks(loop: Self.loop, channels: MultiThreadedEventLoopGroup.singleton) { name in
         name == "up.service" ? "active" : name == "down.service" ? "failed" : nil
     }
 

@@ -11,9 +11,9 @@ extension ProbeChecks {
     func http(_ url: String, expect: ClosedRange<Int>, body wanted: String?, timeout: Duration, _ outcome: Outcome) {
         guard let target = HTTPTarget(url) else { return outcome.finish(.fail("\(url) is not an http:// URL")) }
         let request = "GET \(target.path) HTTP/1.0\r\nHost: \(target.host)\r\nUser-Agent: hcagent\r\n\r\n"
-        // A numeric address needs no resolver and no channel: a socket of its own, driven by the watcher.
-        if let address = NumericAddress(target.host, target.port), let watcher = ReadinessWatcher.shared {
-            let exchange = HTTPExchange(request: Array(request.utf8), loop: loop, watcher: watcher) { result in
+        // A numeric address needs no resolver and no channel: a socket of its own, watched by the probe loop.
+        if let address = NumericAddress(target.host, target.port) {
+            let exchange = HTTPExchange(request: Array(request.utf8), loop: loop) { result in
                 switch result {
                 case .success(let response): outcome.finish(Self.judge(response, url: url, expect: expect, body: wanted))
                 case .failure(let error): outcome.finish(.fail("\(url): \(error.reason)"))
@@ -22,13 +22,14 @@ extension ProbeChecks {
             outcome.onCancel { exchange.close() }
             return exchange.start(address)
         }
-        let answer = loop.makePromise(of: [UInt8].self)
+        // A name: NIO resolves it and a channel on one of its loops makes the exchange; the answer hops back.
+        let answer = channels.next().makePromise(of: [UInt8].self)
         let connected = connect(target.host, target.port, timeout: timeout) { channel in
             channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(HTTPAnswerReader(request: request, answer: answer)) }
         }
         connected.whenFailure { answer.fail($0) }
         outcome.onCancel { connected.whenSuccess { $0.close(promise: nil) } }
-        answer.futureResult.whenComplete { result in
+        answer.futureResult.hop(to: loop).whenComplete { result in
             switch result {
             case .success(let response): outcome.finish(Self.judge(response, url: url, expect: expect, body: wanted))
             case .failure(let error): outcome.finish(.fail("\(url): \(error)"))
@@ -65,8 +66,8 @@ func firstRange(of needle: [UInt8], in haystack: ArraySlice<UInt8>) -> Range<Int
 }
 
 /// One GET on a non-blocking socket: connect, send the request, read until the server closes (HTTP/1.0). Every
-/// step runs on the loop; the watcher only says when the socket is ready. Lives until closed.
-final class HTTPExchange: @unchecked Sendable {  // used on its loop only
+/// step runs on the probe loop, woken when the socket is ready. Lives until closed.
+final class HTTPExchange {  // used on its loop only
     struct Failure: Error {
         let reason: String
     }
@@ -74,30 +75,28 @@ final class HTTPExchange: @unchecked Sendable {  // used on its loop only
     /// A health answer is small: read no more than this.
     static let answerLimit = 65536
     private let request: [UInt8]
-    private let loop: EventLoop
-    private let watcher: ReadinessWatcher
+    private let loop: ProbeLoop
     private let done: (Result<[UInt8], Failure>) -> Void
     private var fd: Int32 = -1
-    private var watch: ReadinessWatcher.Watch?
+    private var watch: ProbeLoop.Watch?
     private var sent = 0
     private var answer: [UInt8] = []
     private var over = false
 
-    init(request: [UInt8], loop: EventLoop, watcher: ReadinessWatcher, done: @escaping (Result<[UInt8], Failure>) -> Void) {
+    init(request: [UInt8], loop: ProbeLoop, done: @escaping (Result<[UInt8], Failure>) -> Void) {
         self.request = request
         self.loop = loop
-        self.watcher = watcher
         self.done = done
     }
 
     func start(_ address: NumericAddress) {
         fd = address.socket()
         guard fd >= 0 else { return fail("socket") }
-        watch = watcher.watch(fd)
+        watch = loop.watch(fd)
         if address.connect(fd) == 0 { return send() }
         guard errno == EINPROGRESS else { return fail("connect") }
         // On loopback the handshake is over by the time connect() returns, even when it says EINPROGRESS: a poll
-        // that does not wait saves a trip through the watcher. Elsewhere the socket turns writable later.
+        // that does not wait saves a trip through epoll. Elsewhere the socket turns writable later.
         var ready = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
         if poll(&ready, 1, 0) == 1 { return connected() }
         wait(writable: true) { $0.connected() }
@@ -106,7 +105,7 @@ final class HTTPExchange: @unchecked Sendable {  // used on its loop only
     /// Closes the socket; a readiness still on its way then finds nothing to do. The result is not reported.
     func close() {
         guard fd >= 0 else { return }
-        if let watch { watcher.forget(watch) }
+        if let watch { loop.forget(watch) }
         Glibc.close(fd)
         fd = -1
     }
@@ -151,9 +150,9 @@ final class HTTPExchange: @unchecked Sendable {  // used on its loop only
         }
     }
 
-    private func wait(writable: Bool, then step: @escaping @Sendable (HTTPExchange) -> Void) {
+    private func wait(writable: Bool, then step: @escaping (HTTPExchange) -> Void) {
         guard let watch else { return }
-        let armed = watcher.arm(watch, writable: writable, on: loop) { [self] in
+        let armed = loop.arm(watch, writable: writable) { [self] in
             if fd >= 0 { step(self) }  // closed meanwhile: the deadline came first
         }
         if !armed { fail("watch") }

@@ -7,16 +7,19 @@ import NIOPosix
 import Glibc
 #endif
 
-/// Every check but `unit` runs as callbacks on one event loop, its deadline kept by that loop (Deadlines): no task,
+/// Every check but `unit` runs as callbacks on the probe loop, its deadline kept by that loop (Deadlines): no task,
 /// no thread hop per run (50 probes a second through Swift tasks cost several times the checks themselves).
 public struct ProbeChecks: Sendable {
-    let loop: EventLoop
+    let loop: ProbeLoop
+    /// Where a check that needs a channel (a host name to resolve) connects; its result hops back to `loop`.
+    let channels: EventLoopGroup
     /// A unit's ActiveState, from the reconciler's bus; nil when it cannot be read.
     let unitState: @Sendable (String) async -> String?
     private let deadlines: Deadlines
 
-    public init(group: EventLoopGroup, unitState: @escaping @Sendable (String) async -> String?) {
-        self.loop = group.next()
+    public init(loop: ProbeLoop, channels: EventLoopGroup, unitState: @escaping @Sendable (String) async -> String?) {
+        self.loop = loop
+        self.channels = channels
         self.unitState = unitState
         deadlines = Deadlines(loop: loop)
     }
@@ -41,7 +44,7 @@ public struct ProbeChecks: Sendable {
         case .tcp(let host, let port):
             if let result = Self.connectAtOnce(host, port) { return outcome.finish(result) }
             let connected = connect(host, port, timeout: timeout) { $0.eventLoop.makeSucceededVoidFuture() }
-            connected.whenComplete { result in
+            connected.hop(to: loop).whenComplete { result in
                 switch result {
                 case .success(let channel):
                     channel.close(promise: nil)
@@ -68,10 +71,10 @@ public struct ProbeChecks: Sendable {
         }
     }
 
-    /// A connection to an IP address goes straight to it; a name goes through NIO's resolver.
+    /// A channel on one of NIO's loops: to an IP address straight, to a name through NIO's resolver.
     func connect(_ host: String, _ port: Int, timeout: Duration,
                          _ initializer: @escaping @Sendable (Channel) -> EventLoopFuture<Void>) -> EventLoopFuture<Channel> {
-        let bootstrap = ClientBootstrap(group: loop).connectTimeout(.milliseconds(Int64(timeout / .milliseconds(1))))
+        let bootstrap = ClientBootstrap(group: channels).connectTimeout(.milliseconds(Int64(timeout / .milliseconds(1))))
             .channelInitializer(initializer)
         if let address = try? SocketAddress(ipAddress: host, port: port) { return bootstrap.connect(to: address) }
         return bootstrap.connect(host: host, port: port)

@@ -9,7 +9,7 @@ import Glibc
 
 enum ProcessRun {
     /// Spawns the command and finishes `outcome` when it exits; if the deadline comes first, its group is killed.
-    static func start(_ argv: [String], on loop: EventLoop, _ outcome: Outcome) {
+    static func start(_ argv: [String], on loop: ProbeLoop, _ outcome: Outcome) {
         guard !argv.isEmpty else { return outcome.finish(.fail("no command")) }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -43,29 +43,25 @@ enum ProcessRun {
         // The pidfd turns readable when the child exits, and the loop reaps exactly that child: no thread per run.
         // The watch outlives a cancelled run, so the killed child is reaped too.
         let pidfd = pidfd_open(child, 0)
-        if pidfd >= 0, let watcher = ReadinessWatcher.shared {
-            let watch = watcher.watch(pidfd)
-            @Sendable func reap() {
+        if pidfd >= 0 {
+            let watch = loop.watch(pidfd)
+            func reap() {
                 var status: Int32 = 0
                 switch waitpid(child, &status, WNOHANG) {
                 case child:
-                    watcher.forget(watch)
                     close(pidfd)
                     outcome.finish(result(status, name: name))
                 case 0:  // readable before the exit is visible to waitpid: wait again
-                    if watcher.arm(watch, on: loop, reap) { return }
+                    if loop.arm(watch, reap) { return }
                     close(pidfd)
                     waitOnThread(child) { status in loop.execute { outcome.finish(result(status, name: name)) } }
                 default:
                     if errno == EINTR { return reap() }
-                    watcher.forget(watch)
                     close(pidfd)
                     outcome.finish(.fail("\(name): waitpid: \(String(cString: strerror(errno)))"))
                 }
             }
-            if watcher.arm(watch, on: loop, reap) { return }
-            close(pidfd)
-        } else if pidfd >= 0 {
+            if loop.arm(watch, reap) { return }
             close(pidfd)
         }
         // waitpid blocks: on a thread of its own, never the event loop's (kernels before 5.3, no epoll).
