@@ -123,5 +123,12 @@ func runWithMainThreadParked(config: AgentConfig, keyring: GossipKeyring?, logge
         }
         exit(0)
     }
+    // Each probe command's exit sends the agent a SIGCHLD. Every other thread blocks it, so it came here and woke
+    // this thread for nothing (its default action is none; the probes reap through pidfds): blocked here too, it
+    // just stays pending.
+    var childSignals = sigset_t()
+    sigemptyset(&childSignals)
+    sigaddset(&childSignals, SIGCHLD)
+    pthread_sigmask(SIG_BLOCK, &childSignals, nil)
     while true { pause() }
 }
