@@ -56,6 +56,28 @@ import Testing
         #expect(atOnce.contains("refused"), "\(atOnce)")
     }
 
+    @Test func aTCPCheckEndsWithAResetAndLeavesNoSocketInTimeWait() async throws {
+        let (channel, port) = try await server(reply: "")
+        for _ in 0..<5 { #expect(ProbeChecks.connectAtOnce("127.0.0.1", port) == .pass) }
+        try await Task.sleep(for: .milliseconds(200))  // time for the server to close its side too
+        #expect(Self.timeWaitSockets(towards: port) == 0)
+        try await channel.close()
+    }
+
+    /// IPv4 sockets in TIME_WAIT (state 06) whose remote port is `port`, from /proc/net/tcp.
+    static func timeWaitSockets(towards port: Int) -> Int {
+        guard let file = fopen("/proc/net/tcp", "r") else { return -1 }
+        defer { fclose(file) }
+        var count = 0
+        var line = [CChar](repeating: 0, count: 512)
+        while fgets(&line, Int32(line.count), file) != nil {
+            let fields = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self).split(separator: " ")
+            guard fields.count > 3, let remotePort = fields[2].split(separator: ":").last, Int(remotePort, radix: 16) == port else { continue }
+            if fields[3] == "06" { count += 1 }
+        }
+        return count
+    }
+
     @Test func aLoopbackConnectIsDecidedWithoutAChannelAndANameGoesToNIO() async throws {
         let (channel, port) = try await server(reply: "")
         #expect(ProbeChecks.connectAtOnce("127.0.0.1", port) == .pass)

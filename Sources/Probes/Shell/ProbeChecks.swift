@@ -88,7 +88,7 @@ public struct ProbeChecks: Sendable {
         guard let address = NumericAddress(host, port) else { return nil }  // a name: NIO resolves it
         let fd = address.socket()
         guard fd >= 0 else { return nil }
-        defer { close(fd) }
+        defer { closeWithReset(fd) }
         var failure = address.connect(fd) == 0 ? 0 : errno
         if failure == EINPROGRESS {
             var ready = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
@@ -97,6 +97,14 @@ public struct ProbeChecks: Sendable {
             guard getsockopt(fd, SOL_SOCKET, SO_ERROR, &failure, &size) == 0 else { return nil }
         }
         return failure == 0 ? .pass : .fail("connect to \(host):\(port): \(String(cString: strerror(failure)))")
+    }
+
+    /// Ends a check's connection with a reset (SO_LINGER 0): a normal close leaves this side in TIME_WAIT for a
+    /// minute, so 20 checks a second kept about 1200 sockets and local ports there, and costs a FIN exchange.
+    static func closeWithReset(_ fd: Int32) {
+        var abort = linger(l_onoff: 1, l_linger: 0)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort, socklen_t(MemoryLayout<linger>.size))
+        close(fd)
     }
 
     static func file(_ path: String, maxAge: Duration?) -> ProbeHysteresis.Result {
