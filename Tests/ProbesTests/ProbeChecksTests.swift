@@ -33,7 +33,7 @@ import Testing
         init(reply: String) { self.reply = reply }
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             // Answer once the request's head has arrived (a GET has no body).
-            context.writeAndFlush(NIOAny(ByteBuffer(string: reply))).whenComplete { _ in context.close(promise: nil) }
+            context.writeAndFlush(NIOAny(ByteBuffer(string: reply))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
         }
     }
 
@@ -289,5 +289,6 @@ func readLine(_ path: String) -> String {
     defer { fclose(file) }
     var buffer = [CChar](repeating: 0, count: 64)
     guard fgets(&buffer, 64, file) != nil else { return "" }
-    return String(cString: buffer).split(separator: "\n").first.map(String.init) ?? ""
+    let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    return text.split(separator: "\n").first.map(String.init) ?? ""
 }
