@@ -24,6 +24,8 @@ let package = Package(
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
         // libc's epoll and pidfd headers, which the Glibc module does not import.
         .systemLibrary(name: "CLinuxEvents"),
+        // One thread per shell in epoll: its descriptors, its timer and the jobs handed to it (probes, VRRP).
+        .target(name: "Reactor", dependencies: ["CLinuxEvents"]),
 
         // Pure value types shared by both executables: agent.yaml, desired.yaml, the control protocol.
         .target(name: "HomecloudSchema", dependencies: ["CYAML"]),
@@ -35,6 +37,7 @@ let package = Package(
             dependencies: [
                 "HomecloudSchema",
                 "CLinuxEvents",
+                "Reactor",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -75,6 +78,7 @@ let package = Package(
             name: "ProbesTests",
             dependencies: ["Probes", .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
         ),
+        .testTarget(name: "ReactorTests", dependencies: ["Reactor", "CLinuxEvents"]),
         .testTarget(name: "VRRPTests", dependencies: ["VRRP", "CNetlinkRoute"]),
         .testTarget(
             name: "GossipTests",

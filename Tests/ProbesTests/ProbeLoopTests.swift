@@ -1,4 +1,4 @@
-// The probes' own event loop: tasks from any thread, timers in deadline order and cancellable, one-shot descriptor
+// The probes' event loop: tasks from any thread, timers in deadline order and cancellable, one-shot descriptor
 // readiness, and a stop that runs what was queued.
 import Glibc
 import NIOConcurrencyHelpers
@@ -55,10 +55,7 @@ import Testing
         let (reader, writer) = (ends[0], ends[1])
         defer { close(reader); close(writer) }
         let calls = NIOLockedValueBox(0)
-        let armed = try await loop.submit {
-            let watch = loop.watch(reader)
-            return loop.arm(watch) { calls.withLockedValue { $0 += 1 } }
-        }.get()
+        let armed = try await loop.submit { loop.arm(reader) { calls.withLockedValue { $0 += 1 } } }.get()
         #expect(armed)
         #expect(write(writer, "a", 1) == 1)
         try await waitUntil { calls.withLockedValue { $0 } == 1 }
@@ -66,10 +63,12 @@ import Testing
         #expect(write(writer, "b", 1) == 1)
         try await Task.sleep(for: .milliseconds(50))
         #expect(calls.withLockedValue { $0 } == 1)
+        #expect(try await loop.submit { loop.arm(reader) { calls.withLockedValue { $0 += 1 } } }.get())
+        try await waitUntil { calls.withLockedValue { $0 } == 2 }
         // A descriptor the kernel cannot watch (a regular file) is refused, not watched.
         let file = open("/proc/self/status", O_RDONLY)
         defer { close(file) }
-        #expect(try await loop.submit { loop.arm(loop.watch(file)) {} }.get() == false)
+        #expect(try await loop.submit { loop.arm(file) {} }.get() == false)
     }
 
     @Test func aForgottenWatchIsNeverCalled() async throws {
@@ -81,21 +80,26 @@ import Testing
         defer { close(reader); close(writer) }
         let calls = NIOLockedValueBox(0)
         try await loop.submit {
-            let watch = loop.watch(reader)
-            _ = loop.arm(watch) { calls.withLockedValue { $0 += 1 } }
-            loop.forget(watch)
+            _ = loop.arm(reader) { calls.withLockedValue { $0 += 1 } }
+            loop.forget(reader)
         }.get()
         #expect(write(writer, "a", 1) == 1)
         try await Task.sleep(for: .milliseconds(50))
         #expect(calls.withLockedValue { $0 } == 0)
     }
 
-    @Test func stopRunsWhatWasQueuedAndEndsTheThread() async throws {
+    @Test func stopRunsWhatWasQueuedCancelsTimersAndEndsTheThread() async throws {
         let loop = try ProbeLoop(name: "loop-stop")
         let ran = NIOLockedValueBox(false)
         loop.execute { usleep(20_000); ran.withLockedValue { $0 = true } }
+        // A timer not yet due fails as cancelled: nothing waits on its future forever.
+        let cancelled = NIOLockedValueBox(false)
+        loop.scheduleTask(in: .seconds(10)) {}.futureResult.whenFailure { error in
+            cancelled.withLockedValue { $0 = error as? EventLoopError == .cancelled }
+        }
         loop.stop()  // waits for the thread
         #expect(ran.withLockedValue { $0 })
+        #expect(cancelled.withLockedValue { $0 })
         loop.stop()  // a second stop is harmless
     }
 

@@ -78,7 +78,6 @@ final class HTTPExchange {  // used on its loop only
     private let loop: ProbeLoop
     private let done: (Result<[UInt8], Failure>) -> Void
     private var fd: Int32 = -1
-    private var watch: ProbeLoop.Watch?
     private var sent = 0
     private var answer: [UInt8] = []
     private var over = false
@@ -92,7 +91,6 @@ final class HTTPExchange {  // used on its loop only
     func start(_ address: NumericAddress) {
         fd = address.socket()
         guard fd >= 0 else { return fail("socket") }
-        watch = loop.watch(fd)
         if address.connect(fd) == 0 { return send() }
         guard errno == EINPROGRESS else { return fail("connect") }
         // On loopback the handshake is over by the time connect() returns, even when it says EINPROGRESS: a poll
@@ -105,7 +103,7 @@ final class HTTPExchange {  // used on its loop only
     /// Closes the socket; a readiness still on its way then finds nothing to do. The result is not reported.
     func close() {
         guard fd >= 0 else { return }
-        if let watch { loop.forget(watch) }
+        loop.forget(fd)
         Glibc.close(fd)
         fd = -1
     }
@@ -151,8 +149,7 @@ final class HTTPExchange {  // used on its loop only
     }
 
     private func wait(writable: Bool, then step: @escaping (HTTPExchange) -> Void) {
-        guard let watch else { return }
-        let armed = loop.arm(watch, writable: writable) { [self] in
+        let armed = loop.arm(fd, writable: writable) { [self] in
             if fd >= 0 { step(self) }  // closed meanwhile: the deadline came first
         }
         if !armed { fail("watch") }

@@ -44,24 +44,27 @@ enum ProcessRun {
         // The watch outlives a cancelled run, so the killed child is reaped too.
         let pidfd = pidfd_open(child, 0)
         if pidfd >= 0 {
-            let watch = loop.watch(pidfd)
             func reap() {
                 var status: Int32 = 0
                 switch waitpid(child, &status, WNOHANG) {
                 case child:
+                    loop.forget(pidfd)
                     close(pidfd)
                     outcome.finish(result(status, name: name))
                 case 0:  // readable before the exit is visible to waitpid: wait again
-                    if loop.arm(watch, reap) { return }
+                    if loop.arm(pidfd, reap) { return }
+                    loop.forget(pidfd)
                     close(pidfd)
                     waitOnThread(child) { status in loop.execute { outcome.finish(result(status, name: name)) } }
                 default:
                     if errno == EINTR { return reap() }
+                    loop.forget(pidfd)
                     close(pidfd)
                     outcome.finish(.fail("\(name): waitpid: \(String(cString: strerror(errno)))"))
                 }
             }
-            if loop.arm(watch, reap) { return }
+            if loop.arm(pidfd, reap) { return }
+            loop.forget(pidfd)
             close(pidfd)
         }
         // waitpid blocks: on a thread of its own, never the event loop's (kernels before 5.3, no epoll).
