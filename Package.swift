@@ -43,7 +43,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
-        .target(name: "VRRP", dependencies: ["HomecloudSchema", "CNetlinkRoute"]),
+        .target(name: "VRRP", dependencies: ["HomecloudSchema", "CNetlinkRoute", "CLinuxEvents"]),
         .target(
             name: "Gossip",
             dependencies: [
@@ -79,7 +79,7 @@ let package = Package(
             dependencies: ["Probes", .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
         ),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "CLinuxEvents"]),
-        .testTarget(name: "VRRPTests", dependencies: ["VRRP", "CNetlinkRoute"]),
+        .testTarget(name: "VRRPTests", dependencies: ["VRRP", "CNetlinkRoute", "CLinuxEvents"]),
         .testTarget(
             name: "GossipTests",
             dependencies: ["Gossip", "HomecloudSchema", .product(name: "NIOEmbedded", package: "swift-nio")]
