@@ -42,7 +42,8 @@ public struct LinkFacts: Sendable, Equatable {
     }
 }
 
-/// A netlink socket in RTMGRP_LINK: every change of a link's flags arrives as RTM_NEWLINK.
+/// A netlink socket in RTMGRP_LINK: every change of a link's flags arrives as RTM_NEWLINK. Non-blocking: its
+/// owner watches `descriptor` and takes the changes with `receivePending`.
 public final class LinkWatcher: Sendable {
     public struct Change: Sendable, Equatable {
         public var index: Int32
@@ -61,30 +62,40 @@ public final class LinkWatcher: Sendable {
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_nl>.size)) }
         }
-        guard bound == 0, setReadTimeout(fd, milliseconds: 250) else {
+        guard bound == 0, fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0 else {
             let reason = String(cString: strerror(errno))
             Glibc.close(fd)
             throw NetlinkError(description: "cannot listen to link changes: \(reason)")
         }
     }
 
-    /// Link changes as they come, until close(). Call once.
-    public func changes() -> AsyncStream<Change> {
-        let (stream, continuation) = AsyncStream.makeStream(of: Change.self, bufferingPolicy: .bufferingNewest(256))
-        runOnReaderThread { [self] in
-            var buffer = [UInt8](repeating: 0, count: 16 * 1024)
-            while !closed.load(ordering: .acquiring) {
-                let count = recv(fd, &buffer, buffer.count, 0)
-                guard count > 0 else { continue }
-                for change in Self.parse(Array(buffer[0..<count])) { continuation.yield(change) }
+    deinit { close() }
+
+    /// Readable when changes wait.
+    public var descriptor: Int32 { fd }
+
+    /// The changes waiting now, oldest first.
+    public func receivePending() -> [Change] {
+        var buffer = [UInt8](repeating: 0, count: 16 * 1024)
+        var changes: [Change] = []
+        for _ in 0..<64 {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            if count > 0 {
+                changes += Self.parse(Array(buffer[0..<count]))
+            } else if count < 0 && (errno == EINTR || errno == ENOBUFS) {
+                // ENOBUFS: the kernel dropped messages for want of room; the next ones are still worth reading.
+                continue
+            } else {
+                break
             }
-            Glibc.close(fd)
-            continuation.finish()
         }
-        return stream
+        return changes
     }
 
-    public func close() { closed.store(true, ordering: .releasing) }
+    /// Closes the socket (once); its owner stops watching the descriptor first.
+    public func close() {
+        if !closed.exchange(true, ordering: .acquiringAndReleasing) { Glibc.close(fd) }
+    }
 
     /// The RTM_NEWLINK messages of one datagram: nlmsghdr (length, type, flags, seq, pid) then ifinfomsg
     /// (family, pad, type, index, flags, change). Anything short or odd is skipped.

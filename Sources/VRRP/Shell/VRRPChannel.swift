@@ -12,8 +12,8 @@ public struct VRRPChannelError: Error, Sendable, CustomStringConvertible {
 }
 
 /// One raw socket bound to one interface, in the VRRP multicast group, sending with TTL / hop limit 255 (the
-/// receiver checks it: RFC 5798 §5.1.1.3). A reader thread of its own hands packets over with the facts the
-/// codec checks: source, destination and the TTL they arrived with; the VRRP header follows the IP header.
+/// receiver checks it: RFC 5798 §5.1.1.3). Non-blocking: its owner watches `descriptor` and takes the packets
+/// with the facts the codec checks: source, destination and the TTL they arrived with.
 public final class VRRPChannel: Sendable {
     public struct Received: Sendable, Equatable {
         /// The VRRP packet, without the IP header.
@@ -33,8 +33,9 @@ public final class VRRPChannel: Sendable {
     private let index: UInt32
     private let fd: Int32
     private let closed = Atomic<Bool>(false)
-    /// Once a reader thread runs, it owns the descriptor and closes it when it ends.
-    private let readerStarted = Atomic<Bool>(false)
+
+    /// Readable when packets wait: see `receivePending`.
+    public var descriptor: Int32 { fd }
 
     public init(interface: String, family: IPAddress.Family) throws {
         self.family = family
@@ -51,16 +52,15 @@ public final class VRRPChannel: Sendable {
         }
     }
 
-    deinit {
-        if !readerStarted.load(ordering: .acquiring) { Glibc.close(fd) }
-    }
+    deinit { close() }
 
     private func configure(index: Int32) throws {
         try interface.withCString { name in
             try set(SOL_SOCKET, SO_BINDTODEVICE, name, socklen_t(strlen(name) + 1), "bind to \(interface)")
         }
-        // Reads wake up now and then, so close() ends the reader thread without any signalling.
-        guard setReadTimeout(fd, milliseconds: 250) else { throw VRRPChannelError(description: "cannot set a read timeout") }
+        guard fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0 else {
+            throw VRRPChannelError(description: "cannot make the socket non-blocking: \(String(cString: strerror(errno)))")
+        }
         var hops: Int32 = 255
         var off: Int32 = 0
         var on: Int32 = 1
@@ -153,22 +153,27 @@ public final class VRRPChannel: Sendable {
         return bytes
     }
 
-    /// Packets as they arrive, read on a thread of this channel's own, until close(). Call once.
-    public func packets() -> AsyncStream<Received> {
-        let (stream, continuation) = AsyncStream.makeStream(of: Received.self, bufferingPolicy: .bufferingNewest(64))
-        readerStarted.store(true, ordering: .releasing)
-        runOnReaderThread { [self] in
-            while !closed.load(ordering: .acquiring) {
-                if let packet = receiveOne() { continuation.yield(packet) }
+    /// Hands every packet waiting now to `body`, in order (at most `limit`: the rest stay readable). Skips what
+    /// is not a whole packet.
+    public func receivePending(limit: Int = 64, _ body: (Received) -> Void) {
+        for _ in 0..<limit {
+            switch receiveOne() {
+            case .nothing: return
+            case .skipped: continue
+            case .packet(let packet): body(packet)
             }
-            Glibc.close(fd)
-            continuation.finish()
         }
-        return stream
     }
 
-    /// One packet, or nil after the read timeout or for anything that is not a whole packet.
-    private func receiveOne() -> Received? {
+    private enum Reading {
+        case packet(Received)
+        /// Not a whole packet (or an interrupted read).
+        case skipped
+        /// Nothing waits, or the socket fails.
+        case nothing
+    }
+
+    private func receiveOne() -> Reading {
         var buffer = [UInt8](repeating: 0, count: 2048)
         var control = [UInt8](repeating: 0, count: 256)
         var source = sockaddr_storage()
@@ -192,21 +197,22 @@ public final class VRRPChannel: Sendable {
                 }
             }
         }
-        guard count > 0 else { return nil }
+        if count < 0 && errno == EINTR { return .skipped }
+        guard count > 0 else { return count == 0 ? .skipped : .nothing }
         switch family {
         case .ipv4:
             // A raw IPv4 socket hands over the IP header too: read the TTL and addresses from it.
-            guard count >= 20 else { return nil }
+            guard count >= 20 else { return .skipped }
             let headerLength = Int(buffer[0] & 0x0F) * 4
             guard headerLength >= 20, count > headerLength,
-                  let from = IPAddress(bytes: Array(buffer[12..<16])), let to = IPAddress(bytes: Array(buffer[16..<20])) else { return nil }
-            return Received(payload: Array(buffer[headerLength..<count]), source: from, destination: to, hopLimit: Int(buffer[8]))
+                  let from = IPAddress(bytes: Array(buffer[12..<16])), let to = IPAddress(bytes: Array(buffer[16..<20])) else { return .skipped }
+            return .packet(Received(payload: Array(buffer[headerLength..<count]), source: from, destination: to, hopLimit: Int(buffer[8])))
         case .ipv6:
             let from = withUnsafeBytes(of: &source) { raw -> IPAddress? in
                 let address = raw.load(as: sockaddr_in6.self)
                 return IPAddress(bytes: withUnsafeBytes(of: address.sin6_addr) { Array($0) })
             }
-            guard let from else { return nil }
+            guard let from else { return .skipped }
             var hopLimit = -1
             var destination: IPAddress?
             // Walk the control messages (struct cmsghdr: size_t length, int level, int type, then data).
@@ -224,13 +230,12 @@ public final class VRRPChannel: Sendable {
                 }
                 offset += (length + 7) & ~7
             }
-            return Received(payload: Array(buffer[0..<count]), source: from, destination: destination, hopLimit: hopLimit)
+            return .packet(Received(payload: Array(buffer[0..<count]), source: from, destination: destination, hopLimit: hopLimit))
         }
     }
 
-    /// Stops receiving: the reader thread sees it within its read timeout (250 ms), closes the socket and ends
-    /// the packet stream. Without a reader, the socket closes with the channel.
+    /// Closes the socket (once); its owner stops watching the descriptor first.
     public func close() {
-        closed.store(true, ordering: .releasing)
+        if !closed.exchange(true, ordering: .acquiringAndReleasing) { Glibc.close(fd) }
     }
 }

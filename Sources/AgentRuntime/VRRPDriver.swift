@@ -1,0 +1,456 @@
+// The VRRP routers of this board, confined to one EventThread: timers, packets and link changes are handled
+// where they happen; the agent state hears only of changes (VIP states, handovers asked of others).
+import HomecloudSchema
+import Logging
+import Metrics
+import VRRP
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Routers by VIP name, their sockets and the one timer. Every method runs on `thread` (so no lock); what the
+/// agent state must know leaves as a Report, and only when it changed: an advertisement sent or heard costs
+/// one wake-up of the thread and nothing else.
+final class VRRPDriver: @unchecked Sendable {
+    enum Report: Sendable {
+        case vips([VIPStatus])
+        /// VIP → the node this board asked to take it, for the gossip metadata.
+        case outgoingHandovers([String: String])
+        /// A graceful stop is done: every router has stopped.
+        case stopped
+    }
+
+    struct ChannelKey: Hashable, Sendable {
+        var interface: String
+        var family: IPAddress.Family
+    }
+
+    /// A class, so that driving one router never copies the others: a dictionary of values mutated while
+    /// being iterated is copied whole, and that happened on every advertisement.
+    final class Router {
+        var vip: VirtualIP
+        var instance: VRRPInstance
+        let channel: ChannelKey
+        let linkIndex: Int32
+        let announcer: NeighbourAnnouncer?
+        /// Set when the interface or its address is missing: the router stays in fault and says why.
+        let problem: String?
+
+        init(vip: VirtualIP, instance: VRRPInstance, channel: ChannelKey, linkIndex: Int32, announcer: NeighbourAnnouncer?, problem: String?) {
+            self.vip = vip
+            self.instance = instance
+            self.channel = channel
+            self.linkIndex = linkIndex
+            self.announcer = announcer
+            self.problem = problem
+        }
+    }
+
+    /// What the agent state was last told of a VIP, as it comes from the router: compared after every event,
+    /// so it is turned into text only when it changed.
+    private struct Shown: Equatable {
+        var name: String
+        var address: IPPrefix
+        var state: VRRPInstance.State
+        var master: IPAddress?
+        var priority: Int
+        var problem: String?
+        var transition: VRRPInstance.Transition?
+    }
+
+    private let thread: EventThread
+    private let node: String
+    private let table: VIPAddressTable
+    private let links: LinkWatcher
+    private var owned: OwnedVIPs
+    private let reports: AsyncStream<Report>.Continuation
+    private let logger: Logger
+    private var routers: [String: Router] = [:]
+    private var channels: [ChannelKey: VRRPChannel] = [:]
+    private var stopping = false
+    /// A graceful stop lets go of the VIPs at this time at the latest.
+    private var stopDeadline: Duration?
+    /// The timer's callback, made once rather than at every arming.
+    private lazy var fire: () -> Void = { [weak self] in self?.onTimer() }
+    private var shown: [Shown]?
+    private var shownHandovers: [String: String] = [:]
+    /// False after what sets the routers' priorities changed: the document, the probes' weights, a new router.
+    private var prioritiesSettled = false
+    private var memberPeers: [IPAddress] = []
+    /// Handovers this board asked for: VIP → (successor, until when it may take over).
+    private var askedOfOthers: [String: (node: String, until: Duration)] = [:]
+    /// VIPs other boards ask this board to take, and those it has raised its priority for.
+    private var requestedOfMe: Set<String> = []
+    private var boosted: Set<String> = []
+    /// VIP → the weights of its failing tracked probes, added to the document's priority.
+    private var adjustments: [String: Int] = [:]
+    /// The priority a chosen successor advertises: above any configured one (1-254), so it wins.
+    static let successorPriority = 254
+    static let successorWindow = Duration.seconds(10)
+
+    /// Carries targeted handovers forward after every event: the successor raises its priority while asked
+    /// (and keeps it while it holds the VIP, or the others would preempt it back); the old master forgets
+    /// its request once it has stepped down, or after the window.
+    private func settleHandovers(now: Duration) {
+        if !askedOfOthers.isEmpty || !shownHandovers.isEmpty {
+            for (name, request) in askedOfOthers {
+                guard let router = routers[name] else { askedOfOthers[name] = nil; continue }
+                if router.instance.state != .master {
+                    askedOfOthers[name] = nil
+                } else if now > request.until {
+                    logger.warning("VIP \(name): \(request.node) did not take over within \(VRRPDriver.successorWindow); keeping it")
+                    router.instance.stopDeferring()
+                    askedOfOthers[name] = nil
+                }
+            }
+            let outgoing = askedOfOthers.mapValues(\.node)
+            if outgoing != shownHandovers {
+                shownHandovers = outgoing
+                reports.yield(.outgoingHandovers(outgoing))
+            }
+        }
+        // With no successor asked of this board, a priority moves only with the document or the probes' weights.
+        if requestedOfMe.isEmpty && boosted.isEmpty && prioritiesSettled { return }
+        prioritiesSettled = true
+        for (name, router) in routers {
+            let base = max(1, min(254, router.vip.priority.of(node) + (adjustments[name] ?? 0)))
+            let state = router.instance.state
+            let wanted = requestedOfMe.contains(name) && (state == .backup || state == .master)
+            let keep = boosted.contains(name) && state == .master
+            if wanted || keep {
+                if !boosted.contains(name) { logger.notice("VIP \(name): taking over as the chosen successor") }
+                boosted.insert(name)
+                perform(router.instance.setPriority(Self.successorPriority, now: now), for: router)
+            } else {
+                boosted.remove(name)
+                perform(router.instance.setPriority(base, now: now), for: router)
+            }
+        }
+    }
+
+    /// Where a router's advertisements go and whom it hears: the listed peers, the live gossip members, or
+    /// (neither) the multicast group and anyone.
+    private func unicastPeers(_ router: Router) -> [IPAddress]? {
+        if router.vip.unicastToMembers {
+            return memberPeers.filter { $0.family == router.channel.family }
+        }
+        return router.vip.unicast.isEmpty ? nil : router.vip.unicast
+    }
+    private let origin = ContinuousClock.now
+    private let transitionsCounter = Counter(label: "hcagent_vrrp_transitions_total")
+
+    init(thread: EventThread, node: String, stateDir: String, table: VIPAddressTable, links: LinkWatcher,
+         reports: AsyncStream<Report>.Continuation, logger: Logger) {
+        self.thread = thread
+        self.node = node
+        self.table = table
+        self.links = links
+        self.reports = reports
+        self.logger = logger
+        TextFile.makeDirectories(stateDir)
+        owned = OwnedVIPs(path: stateDir + "/owned-vips")
+        // A crashed run may have left VIPs behind: another board may hold them by now.
+        for entry in owned.removeStale(using: table) {
+            logger.warning("removed \(entry.prefix) from \(entry.interface), left by an earlier run")
+        }
+    }
+
+    private var now: Duration { origin.duration(to: .now) }
+
+    // MARK: events, each on the thread and each followed by settle()
+
+    func start() {
+        do {
+            try thread.watch(links.descriptor) { self.onLinkChanges() }
+        } catch {
+            logger.error("VRRP will not see links go up or down: \(error)")
+        }
+        settle()
+    }
+
+    func onDocument(_ document: DesiredState) {
+        if !stopping { reconfigure(document) }
+        prioritiesSettled = false
+        settle()
+    }
+
+    /// The other live gossip members' addresses, for `unicast: members`.
+    func onPeers(_ addresses: [IPAddress]) {
+        memberPeers = addresses
+        settle()
+    }
+
+    /// VIPs other boards ask this one to take (gossip).
+    func onHandoverRequests(_ vips: Set<String>) {
+        requestedOfMe = vips
+        settle()
+    }
+
+    /// VIP → the weights of its failing tracked probes.
+    func onAdjustments(_ changes: [String: Int]) {
+        adjustments = changes
+        prioritiesSettled = false
+        settle()
+    }
+
+    func handOver(_ name: String, to target: String?) -> Result<String, ControlError> {
+        defer { settle() }
+        return requestHandover(name, to: target)
+    }
+
+    /// A graceful stop: masters hand over, and let go when a successor has announced the VIP or the budget is up.
+    func stop() {
+        guard !stopping else { return }
+        stopping = true
+        stopDeadline = now + VRRPService.stopBudget
+        for router in routers.values { perform(router.instance.stop(now: now), for: router) }
+        settle()
+    }
+
+    private func onTimer() {
+        let time = now
+        if let deadline = stopDeadline, deadline <= time {
+            stopDeadline = nil
+            for router in routers.values { perform(router.instance.finishStop(now: time), for: router) }
+        }
+        for router in routers.values {
+            if let deadline = router.instance.nextDeadline, deadline <= time {
+                perform(router.instance.onTimer(now: time), for: router)
+            }
+        }
+        settle()
+    }
+
+    private func onPackets(on key: ChannelKey) {
+        channels[key]?.receivePending { receive($0, on: key) }
+        settle()
+    }
+
+    private func onLinkChanges() {
+        for change in links.receivePending() {
+            for router in routers.values where router.linkIndex == change.index && router.problem == nil {
+                perform(router.instance.onLink(up: change.up, now: now), for: router)
+            }
+        }
+        // An interface that was missing (a USB adapter, a late rename) may be there now.
+        for (name, router) in routers where router.problem != nil {
+            let retry = makeRouter(router.vip, quiet: true)
+            guard retry.problem == nil else { continue }
+            routers[name] = retry
+            prioritiesSettled = false
+            logger.info("VIP \(name): \(router.vip.interface) is there now")
+            perform(retry.instance.start(linkUp: (try? LinkFacts.read(interface: router.vip.interface))?.up ?? false, now: now), for: retry)
+        }
+        settle()
+    }
+
+    /// After every event: handovers carried forward, the agent state told what changed, the timer armed.
+    private func settle() {
+        settleHandovers(now: now)
+        publish()
+        if stopping, routers.values.allSatisfy({ $0.instance.state == .stopped }) {
+            thread.schedule(at: nil)
+            reports.yield(.stopped)
+            return
+        }
+        armTimer()
+    }
+
+    // MARK: routers
+
+    private func reconfigure(_ document: DesiredState) {
+        let wanted = document.nodes.contains(where: { $0.name == node }) ? document.vips : []
+        // A VIP whose `track` list alone changed keeps its router: the tracked probes' weights arrive as
+        // adjustments; a new router would hand the VIP to a backup and preempt it back, for nothing.
+        func sameRouter(_ a: VirtualIP, _ b: VirtualIP) -> Bool {
+            var a = a
+            a.track = b.track
+            return a == b
+        }
+        for (name, router) in routers where !wanted.contains(where: { sameRouter($0, router.vip) }) {
+            // Gone from the document, or changed: let go now (priority 0 tells the others to take over).
+            perform(router.instance.finishStop(now: now), for: router)
+            routers[name] = nil
+            logger.info("VIP \(name) (\(router.vip.address)) no longer runs here as it was")
+        }
+        for vip in wanted { routers[vip.name]?.vip = vip }
+        for vip in wanted where routers[vip.name] == nil {
+            let router = makeRouter(vip)
+            routers[vip.name] = router
+            logger.info("VIP \(vip.name): \(vip.address) on \(vip.interface), vrid \(vip.vrid), priority \(vip.priority.of(node))")
+            let linkUp = router.problem == nil && ((try? LinkFacts.read(interface: vip.interface))?.up ?? false)
+            perform(router.instance.start(linkUp: linkUp, now: now), for: router)
+        }
+        let used = Set(routers.values.map(\.channel))
+        for (key, channel) in channels where !used.contains(key) {
+            thread.unwatch(channel.descriptor)
+            channel.close()
+            channels[key] = nil
+        }
+    }
+
+    private func makeRouter(_ vip: VirtualIP, quiet: Bool = false) -> Router {
+        let family = vip.address.address.family
+        let key = ChannelKey(interface: vip.interface, family: family)
+        var problem: String?
+        var primary = vip.address.address
+        var link = LinkFacts(index: 0, up: false, hardwareAddress: [])
+        do {
+            link = try LinkFacts.read(interface: vip.interface)
+            let own = try table.addresses(on: vip.interface).map(\.address).filter { $0.family == family && $0 != vip.address.address }
+            // RFC 5798 §5.1.2.1: IPv6 advertisements come from the link-local address.
+            if let address = family == .ipv4 ? own.first : own.first(where: { $0.bytes.starts(with: [0xfe, 0x80]) }) {
+                primary = address
+            } else {
+                problem = "\(vip.interface) has no \(family == .ipv4 ? "IPv4" : "link-local IPv6") address of its own"
+            }
+            if channels[key] == nil, problem == nil {
+                let channel = try VRRPChannel(interface: vip.interface, family: family)
+                try thread.watch(channel.descriptor) { self.onPackets(on: key) }
+                channels[key] = channel
+            }
+        } catch {
+            problem = "\(error)"
+        }
+        if let problem, !quiet { logger.error("VIP \(vip.name): \(problem)") }
+        let settings = VRRPInstance.Settings(
+            vrid: UInt8(vip.vrid), addresses: [vip.address.address], advertInterval: vip.advert, priority: vip.priority.of(node),
+            preempt: vip.preempt, preemptDelay: vip.preemptDelay, primaryAddress: primary)
+        return Router(vip: vip, instance: VRRPInstance(settings: settings), channel: key, linkIndex: link.index,
+                      announcer: NeighbourAnnouncer(interface: vip.interface, index: link.index, hardwareAddress: link.hardwareAddress),
+                      problem: problem)
+    }
+
+    private func requestHandover(_ name: String, to target: String?) -> Result<String, ControlError> {
+        guard let router = routers[name] else {
+            let known = routers.keys.sorted().joined(separator: ", ")
+            return .failure(ControlError(.failed, "no VIP named \(name) runs here\(known.isEmpty ? "" : " (known: \(known))")"))
+        }
+        guard router.instance.state == .master else {
+            return .failure(ControlError(.failed, "this node does not hold \(name) (it is \(router.instance.state.rawValue)); ask the holder"))
+        }
+        if let target {
+            guard target != node else { return .failure(ControlError(.failed, "this node already holds \(name)")) }
+            router.instance.deferToSuccessor()
+            askedOfOthers[name] = (target, now + Self.successorWindow)
+            return .success("handing \(name) over to \(target): it stays here until \(target) announces it")
+        }
+        perform(router.instance.handOver(now: now), for: router)
+        return .success("handing \(name) over: it stays here until another board announces it")
+    }
+
+    // MARK: packets
+
+    private let droppedCounters = [VRRPPacketError.truncated, .notVersion3, .notAnAdvertisement, .addressCountMismatch,
+                                   .wrongAddressFamily, .zeroInterval, .badChecksum].map {
+        ($0, Counter(label: "hcagent_vrrp_packets_dropped_total", dimensions: [("reason", $0.description)]))
+    }
+    private let hopLimitCounter = Counter(label: "hcagent_vrrp_packets_dropped_total", dimensions: [("reason", "hop_limit")])
+    private let strangerCounter = Counter(label: "hcagent_vrrp_packets_dropped_total", dimensions: [("reason", "not_a_peer")])
+
+    private func receive(_ received: VRRPChannel.Received, on key: ChannelKey) {
+        // §7.1: a packet that crossed a router cannot come from this LAN.
+        guard received.hopLimit == 255 else {
+            hopLimitCounter.increment()
+            return
+        }
+        let destination = received.destination ?? (key.family == .ipv4 ? VRRPChannel.ipv4Group : VRRPChannel.ipv6Group)
+        let advertisement: VRRPAdvertisement
+        do {
+            advertisement = try VRRPAdvertisement.decode(received.payload, source: received.source, destination: destination).0
+        } catch {
+            droppedCounters.first { $0.0 == error }?.1.increment()
+            return
+        }
+        guard let router = routers.values.first(where: { $0.channel == key && $0.instance.settings.vrid == advertisement.vrid }) else { return }
+        guard unicastPeers(router).map({ $0.contains(received.source) }) ?? true else {
+            strangerCounter.increment()
+            return
+        }
+        perform(router.instance.onAdvertisement(advertisement, from: received.source, now: now), for: router)
+    }
+
+    // MARK: actions
+
+    private func perform(_ actions: [VRRPInstance.Action], for router: Router) {
+        guard !actions.isEmpty else { return }
+        let name = router.vip.name
+        let entry = OwnedVIPs.Entry(interface: router.vip.interface, prefix: router.vip.address)
+        for action in actions {
+            do {
+                switch action {
+                case .addAddresses:
+                    try owned.record(entry)
+                    try table.add(router.vip.address, interface: router.vip.interface)
+                case .removeAddresses:
+                    try table.remove(router.vip.address, interface: router.vip.interface)
+                    try owned.forget(entry)
+                case .sendAdvertisement(let advertisement):
+                    guard let channel = channels[router.channel] else { continue }
+                    let source = router.instance.settings.primaryAddress
+                    let destinations = unicastPeers(router) ?? [router.channel.family == .ipv4 ? VRRPChannel.ipv4Group : VRRPChannel.ipv6Group]
+                    for destination in destinations {
+                        try channel.send(advertisement.encoded(source: source, destination: destination), to: destination, from: source)
+                    }
+                case .announce:
+                    try router.announcer?.announce([router.vip.address.address])
+                case .transition(let from, let to, let reason):
+                    transitionsCounter.increment()
+                    logger.notice("VIP \(name): \(from.rawValue) -> \(to.rawValue): \(reason)")
+                }
+            } catch {
+                logger.error("VIP \(name): \(error)")
+            }
+        }
+    }
+
+    private func armTimer() {
+        var next = stopDeadline
+        for router in routers.values {
+            if let deadline = router.instance.nextDeadline, next.map({ deadline < $0 }) ?? true { next = deadline }
+        }
+        thread.schedule(at: next.map { origin + $0 }, fire)
+    }
+
+    /// Tells the agent state of the VIPs when what hcctl shows of them changed: a state, a holder, a priority.
+    private func publish() {
+        let next = snapshot()
+        guard next != shown else { return }
+        shown = next
+        reports.yield(.vips(statuses(next)))
+    }
+
+    private func snapshot() -> [Shown] {
+        routers.values.sorted { $0.vip.name < $1.vip.name }.map {
+            Shown(name: $0.vip.name, address: $0.vip.address, state: $0.instance.state, master: $0.instance.masterAddress,
+                  priority: $0.instance.priority, problem: $0.problem, transition: $0.instance.lastTransition)
+        }
+    }
+
+    private func statuses(_ shown: [Shown]) -> [VIPStatus] {
+        var wallNow = timespec()
+        clock_gettime(CLOCK_REALTIME, &wallNow)
+        let elapsed = now
+        return shown.map { vip in
+            VIPStatus(name: vip.name, address: vip.address.description, state: vip.state.rawValue,
+                      holder: vip.state == .master ? node : vip.master?.description, priority: vip.priority,
+                      since: vip.transition.map { Int(wallNow.tv_sec) - Int((elapsed - $0.at).components.seconds) },
+                      reason: vip.problem ?? vip.transition?.reason)
+        }
+    }
+
+    /// The end, however it came: every VIP let go, the sockets closed, no more reports; the VIPs as left.
+    func finishAll() -> [VIPStatus] {
+        for router in routers.values { perform(router.instance.finishStop(now: now), for: router) }
+        thread.schedule(at: nil)
+        for channel in channels.values {
+            thread.unwatch(channel.descriptor)
+            channel.close()
+        }
+        channels = [:]
+        thread.unwatch(links.descriptor)
+        links.close()
+        reports.finish()
+        return statuses(snapshot())
+    }
+}
