@@ -156,11 +156,16 @@ public final class VRRPChannel: Sendable {
     /// Hands every packet waiting now to `body`, in order (at most `limit`: the rest stay readable). Skips what
     /// is not a whole packet.
     public func receivePending(limit: Int = 64, _ body: (Received) -> Void) {
-        for _ in 0..<limit {
-            switch receiveOne() {
-            case .nothing: return
-            case .skipped: continue
-            case .packet(let packet): body(packet)
+        // On the stack: a fresh zeroed array per read was a tenth of a backup's time per advertisement.
+        withUnsafeTemporaryAllocation(byteCount: 2048 + 256, alignment: 8) { space in
+            let buffer = UnsafeMutableRawBufferPointer(rebasing: space[0..<2048])
+            let control = UnsafeMutableRawBufferPointer(rebasing: space[2048...])
+            for _ in 0..<limit {
+                switch receiveOne(buffer, control) {
+                case .nothing: return
+                case .skipped: continue
+                case .packet(let packet): body(packet)
+                }
             }
         }
     }
@@ -173,28 +178,22 @@ public final class VRRPChannel: Sendable {
         case nothing
     }
 
-    private func receiveOne() -> Reading {
-        var buffer = [UInt8](repeating: 0, count: 2048)
-        var control = [UInt8](repeating: 0, count: 256)
+    private func receiveOne(_ buffer: UnsafeMutableRawBufferPointer, _ control: UnsafeMutableRawBufferPointer) -> Reading {
         var source = sockaddr_storage()
         var controlLength = 0
-        let count: Int = buffer.withUnsafeMutableBytes { data in
-            control.withUnsafeMutableBytes { controlBytes in
-                withUnsafeMutablePointer(to: &source) { sourcePointer in
-                    var vector = iovec(iov_base: data.baseAddress, iov_len: data.count)
-                    return withUnsafeMutablePointer(to: &vector) { vectorPointer in
-                        var message = msghdr()
-                        message.msg_name = UnsafeMutableRawPointer(sourcePointer)
-                        message.msg_namelen = socklen_t(MemoryLayout<sockaddr_storage>.size)
-                        message.msg_iov = vectorPointer
-                        message.msg_iovlen = 1
-                        message.msg_control = controlBytes.baseAddress
-                        message.msg_controllen = controlBytes.count
-                        let received = recvmsg(fd, &message, 0)
-                        controlLength = message.msg_controllen
-                        return received
-                    }
-                }
+        let count: Int = withUnsafeMutablePointer(to: &source) { sourcePointer in
+            var vector = iovec(iov_base: buffer.baseAddress, iov_len: buffer.count)
+            return withUnsafeMutablePointer(to: &vector) { vectorPointer in
+                var message = msghdr()
+                message.msg_name = UnsafeMutableRawPointer(sourcePointer)
+                message.msg_namelen = socklen_t(MemoryLayout<sockaddr_storage>.size)
+                message.msg_iov = vectorPointer
+                message.msg_iovlen = 1
+                message.msg_control = control.baseAddress
+                message.msg_controllen = control.count
+                let received = recvmsg(fd, &message, 0)
+                controlLength = message.msg_controllen
+                return received
             }
         }
         if count < 0 && errno == EINTR { return .skipped }
@@ -219,12 +218,12 @@ public final class VRRPChannel: Sendable {
             var offset = 0
             let header = MemoryLayout<Int>.size + 8
             while offset + header <= controlLength {
-                let length = control.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: Int.self) }
-                let level = control.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset + MemoryLayout<Int>.size, as: Int32.self) }
-                let type = control.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset + MemoryLayout<Int>.size + 4, as: Int32.self) }
+                let length = control.loadUnaligned(fromByteOffset: offset, as: Int.self)
+                let level = control.loadUnaligned(fromByteOffset: offset + MemoryLayout<Int>.size, as: Int32.self)
+                let type = control.loadUnaligned(fromByteOffset: offset + MemoryLayout<Int>.size + 4, as: Int32.self)
                 guard length >= header, offset + length <= controlLength else { break }
                 if level == Int32(IPPROTO_IPV6) && type == 52 /* IPV6_HOPLIMIT */ {
-                    hopLimit = Int(control.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset + header, as: Int32.self) })
+                    hopLimit = Int(control.loadUnaligned(fromByteOffset: offset + header, as: Int32.self))
                 } else if level == Int32(IPPROTO_IPV6) && type == 50 /* IPV6_PKTINFO: in6_addr, then ifindex */ {
                     destination = IPAddress(bytes: Array(control[(offset + header)..<(offset + header + 16)]))
                 }
