@@ -56,6 +56,16 @@ final class VRRPDriver: @unchecked Sendable {
         var priority: Int
         var problem: String?
         var transition: VRRPInstance.Transition?
+
+        init(_ router: Router) {
+            name = router.vip.name
+            address = router.vip.address
+            state = router.instance.state
+            master = router.instance.masterAddress
+            priority = router.instance.priority
+            problem = router.problem
+            transition = router.instance.lastTransition
+        }
     }
 
     private let thread: EventThread
@@ -157,15 +167,15 @@ final class VRRPDriver: @unchecked Sendable {
 
     private var now: Duration { origin.duration(to: .now) }
 
-    // MARK: events, each on the thread and each followed by settle()
+    // MARK: events, each on the thread and each ending with settle()
 
+    /// Before any other event. Nothing to report yet: the VIPs come with the document.
     func start() {
         do {
             try thread.watch(links.descriptor) { self.onLinkChanges() }
         } catch {
             logger.error("VRRP will not see links go up or down: \(error)")
         }
-        settle()
     }
 
     func onDocument(_ document: DesiredState) {
@@ -213,11 +223,8 @@ final class VRRPDriver: @unchecked Sendable {
             stopDeadline = nil
             for router in routers.values { perform(router.instance.finishStop(now: time), for: router) }
         }
-        for router in routers.values {
-            if let deadline = router.instance.nextDeadline, deadline <= time {
-                perform(router.instance.onTimer(now: time), for: router)
-            }
-        }
+        // A router with nothing due does nothing.
+        for router in routers.values { perform(router.instance.onTimer(now: time), for: router) }
         settle()
     }
 
@@ -414,17 +421,15 @@ final class VRRPDriver: @unchecked Sendable {
 
     /// Tells the agent state of the VIPs when what hcctl shows of them changed: a state, a holder, a priority.
     private func publish() {
+        // Compared in place, without building a list: this runs after every advertisement.
+        if let shown, shown.count == routers.count, shown.allSatisfy({ routers[$0.name].map(Shown.init) == $0 }) { return }
         let next = snapshot()
-        guard next != shown else { return }
         shown = next
         reports.yield(.vips(statuses(next)))
     }
 
     private func snapshot() -> [Shown] {
-        routers.values.sorted { $0.vip.name < $1.vip.name }.map {
-            Shown(name: $0.vip.name, address: $0.vip.address, state: $0.instance.state, master: $0.instance.masterAddress,
-                  priority: $0.instance.priority, problem: $0.problem, transition: $0.instance.lastTransition)
-        }
+        routers.values.sorted { $0.vip.name < $1.vip.name }.map(Shown.init)
     }
 
     private func statuses(_ shown: [Shown]) -> [VIPStatus] {

@@ -98,11 +98,8 @@ public final class VRRPChannel: Sendable {
     /// Sends one VRRP packet from `source`, an address of this interface: the checksum covers the source, so
     /// the kernel must not choose another one (a VIP on the same interface, say). The kernel adds the IP header.
     public func send(_ payload: [UInt8], to destination: IPAddress, from source: IPAddress) throws {
-        // sockaddr and one control message (struct cmsghdr: size_t length, int level, int type; then the data,
-        // aligned to 8): IP_PKTINFO's in_pktinfo or IPV6_PKTINFO's in6_pktinfo names the source.
         var name = sockaddr_storage()
         var nameLength: socklen_t
-        var control: [UInt8]
         switch destination.family {
         case .ipv4:
             nameLength = socklen_t(MemoryLayout<sockaddr_in>.size)
@@ -110,8 +107,6 @@ public final class VRRPChannel: Sendable {
                 raw.storeBytes(of: sa_family_t(AF_INET), toByteOffset: 0, as: sa_family_t.self)
                 raw.baseAddress!.advanced(by: 4).copyMemory(from: destination.bytes, byteCount: 4)
             }
-            let info = withUnsafeBytes(of: Int32(index)) { Array($0) } + source.bytes + [0, 0, 0, 0]
-            control = Self.controlMessage(level: Int32(IPPROTO_IP), type: 8 /* IP_PKTINFO */, data: info)
         case .ipv6:
             nameLength = socklen_t(MemoryLayout<sockaddr_in6>.size)
             withUnsafeMutableBytes(of: &name) { raw in
@@ -119,22 +114,39 @@ public final class VRRPChannel: Sendable {
                 raw.baseAddress!.advanced(by: 8).copyMemory(from: destination.bytes, byteCount: 16)
                 raw.storeBytes(of: index, toByteOffset: 24, as: UInt32.self)  // sin6_scope_id
             }
-            let info = source.bytes + withUnsafeBytes(of: Int32(index)) { Array($0) }
-            control = Self.controlMessage(level: Int32(IPPROTO_IPV6), type: 50 /* IPV6_PKTINFO */, data: info)
         }
-        var data = payload
-        let sent: Int = data.withUnsafeMutableBytes { bytes in
-            control.withUnsafeMutableBytes { controlBytes in
+        // One control message (struct cmsghdr: size_t length, int level, int type; then the data, padded to 8):
+        // IP_PKTINFO's in_pktinfo (ifindex, source, 0) or IPV6_PKTINFO's in6_pktinfo (source, ifindex) names the
+        // source. On the stack, as the rest: a master sends this ten times a second.
+        let header = MemoryLayout<Int>.size + 8
+        let dataLength = destination.family == .ipv4 ? 12 : 20
+        let sent: Int = withUnsafeTemporaryAllocation(byteCount: (header + dataLength + 7) & ~7, alignment: 8) { control in
+            control.initializeMemory(as: UInt8.self, repeating: 0)
+            control.storeBytes(of: header + dataLength, toByteOffset: 0, as: Int.self)
+            switch destination.family {
+            case .ipv4:
+                control.storeBytes(of: Int32(IPPROTO_IP), toByteOffset: MemoryLayout<Int>.size, as: Int32.self)
+                control.storeBytes(of: 8 /* IP_PKTINFO */, toByteOffset: MemoryLayout<Int>.size + 4, as: Int32.self)
+                control.storeBytes(of: Int32(index), toByteOffset: header, as: Int32.self)
+                control.baseAddress!.advanced(by: header + 4).copyMemory(from: source.bytes, byteCount: 4)
+            case .ipv6:
+                control.storeBytes(of: Int32(IPPROTO_IPV6), toByteOffset: MemoryLayout<Int>.size, as: Int32.self)
+                control.storeBytes(of: 50 /* IPV6_PKTINFO */, toByteOffset: MemoryLayout<Int>.size + 4, as: Int32.self)
+                control.baseAddress!.advanced(by: header).copyMemory(from: source.bytes, byteCount: 16)
+                control.storeBytes(of: Int32(index), toByteOffset: header + 16, as: Int32.self)
+            }
+            return payload.withUnsafeBytes { bytes in
                 withUnsafeMutablePointer(to: &name) { namePointer in
-                    var vector = iovec(iov_base: bytes.baseAddress, iov_len: bytes.count)
+                    // sendmsg only reads the data: the iovec type merely says mutable.
+                    var vector = iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress), iov_len: bytes.count)
                     return withUnsafeMutablePointer(to: &vector) { vectorPointer in
                         var message = msghdr()
                         message.msg_name = UnsafeMutableRawPointer(namePointer)
                         message.msg_namelen = nameLength
                         message.msg_iov = vectorPointer
                         message.msg_iovlen = 1
-                        message.msg_control = controlBytes.baseAddress
-                        message.msg_controllen = controlBytes.count
+                        message.msg_control = control.baseAddress
+                        message.msg_controllen = control.count
                         return sendmsg(fd, &message, 0)
                     }
                 }
@@ -143,14 +155,6 @@ public final class VRRPChannel: Sendable {
         guard sent == payload.count else {
             throw VRRPChannelError(description: "cannot send to \(destination) from \(source) on \(interface): \(String(cString: strerror(errno)))")
         }
-    }
-
-    static func controlMessage(level: Int32, type: Int32, data: [UInt8]) -> [UInt8] {
-        let header = MemoryLayout<Int>.size + 8
-        let length = header + data.count
-        var bytes = withUnsafeBytes(of: length) { Array($0) } + withUnsafeBytes(of: level) { Array($0) } + withUnsafeBytes(of: type) { Array($0) } + data
-        bytes += [UInt8](repeating: 0, count: (8 - bytes.count % 8) % 8)
-        return bytes
     }
 
     /// Hands every packet waiting now to `body`, in order (at most `limit`: the rest stay readable). Skips what
