@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# What an idle agent holding a VIP costs, thread by thread: two boards gossip and run one VIP (advert 100 ms),
+# n1 master, n2 backup; then one board with no VIP, for gossip and the rest alone. For each agent and each of
+# its threads, over DURATION seconds after 5 s to settle: voluntary context switches a second (the times the
+# thread slept and was woken) and CPU from /proc/PID/task/TID/schedstat (nanoseconds, unlike stat's ticks).
+# Needs root and `make release`; uses the lab of bench/probes.sh (hcp), so not beside it. DURATION (20).
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+LAB_NAME=hcp
+LAB_NET=10.83.0
+source "$root/scripts/lab.sh"
+bin=${BIN:-$root/.build/release}
+work=$(mktemp -d /tmp/hcvi.XXXXXX)
+trap 'lab_down; rm -rf "$work"' EXIT
+duration=${DURATION:-20}
+
+# threads PID: one line per thread, "tid name voluntary involuntary cpu-ns".
+threads() {
+  local task
+  for task in /proc/"$1"/task/*; do
+    printf '%s %s %s %s %s\n' "${task##*/}" "$(tr ' ' _ <"$task/comm")" \
+      "$(awk '/^voluntary_ctxt_switches/ {print $2}' "$task/status")" \
+      "$(awk '/^nonvoluntary_ctxt_switches/ {print $2}' "$task/status")" "$(cut -d' ' -f1 "$task/schedstat")"
+  done 2>/dev/null
+}
+
+# report LABEL BEFORE AFTER: per thread wake-ups/s, CPU % of one core and µs per wake-up; then the total.
+report() {
+  python3 - "$1" "$2" "$3" "$duration" <<'PY'
+import sys
+label, before, after, seconds = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+def parse(text): return {f[0]: (f[1], int(f[2]), int(f[3]), int(f[4])) for f in (l.split() for l in text.splitlines()) if len(f) == 5}
+a, b = parse(before), parse(after)
+print(label)
+wakes = cpu = 0
+for tid in sorted(b, key=int):
+    if tid not in a: continue
+    name, v, nv, ns = b[tid]
+    w, c = (v - a[tid][1]) / seconds, (ns - a[tid][3]) / 1e9 / seconds * 100
+    n = (nv - a[tid][2]) / seconds
+    wakes += w; cpu += c
+    if w or c: print(f"  {name:<18} {w:6.1f} wakes/s {n:5.1f} preempted/s {c:6.3f} %" + (f" {c / 100 * 1e6 / (w + n):5.0f} µs/wake" if w + n else ""))
+print(f"  {'all threads':<18} {wakes:6.1f} wakes/s {'':17} {cpu:6.3f} %")
+PY
+}
+
+# start BOARD VIPS(yes|no) JOIN: an agent on the board, in a directory of its own; prints its pid.
+start() {
+  local i=$1 dir="$work/n$1-$2"
+  mkdir -p "$dir"
+  printf 'node: n%s\nbind: %s:7964\njoin: [%s]\nkey_file: %s/gossip.key\nsocket: %s/hc.sock\nstate_dir: %s/state\ndesired: %s/desired-%s.yaml\nmetrics: 127.0.0.1:9646\n' \
+    "$i" "$(lab_ip "$i")" "$3" "$work" "$dir" "$dir" "$work" "$2" >"$dir/agent.yaml"
+  lab_start "$i" "$dir/log" "$bin/hcagent" --config "$dir/agent.yaml"
+}
+
+head -c 32 /dev/urandom | base64 >"$work/gossip.key"
+printf 'generation: 1\ncluster: bench\nnodes: { n1: [], n2: [] }\nvips:\n  - { name: front, address: %s/24, interface: eth0, vrid: 51, advert: 100ms, priority: { default: 100, n1: 150 } }\n' \
+  "$(lab_ip 250)" >"$work/desired-yes.yaml"
+printf 'generation: 1\ncluster: bench\nnodes: { n1: [] }\nvips: []\n' >"$work/desired-no.yaml"
+
+echo "An idle agent thread by thread, $duration s ($(date -u '+%F %H:%M'), load $(cut -d' ' -f1-3 /proc/loadavg))"
+lab_up 2
+master=$(start 1 yes "")
+backup=$(start 2 yes "$(lab_ip 1):7964")
+sleep 5
+"$bin/hcctl" --socket "$work/n2-yes/hc.sock" vip | grep -q ' backup ' || echo "n2 is not backup: the figures below are not what they say"
+m0=$(threads "$master"); b0=$(threads "$backup")
+sleep "$duration"
+m1=$(threads "$master"); b1=$(threads "$backup")
+report "n1, master of one VIP (adverts 100 ms), gossiping with n2:" "$m0" "$m1"
+report "n2, its backup:" "$b0" "$b1"
+lab_down
+lab_up 1
+alone=$(start 1 no "")
+sleep 5
+a0=$(threads "$alone")
+sleep "$duration"
+report "one board alone, no VIP (gossip, document watcher, the rest):" "$a0" "$(threads "$alone")"
