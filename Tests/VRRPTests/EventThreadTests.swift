@@ -81,6 +81,37 @@ import Glibc
         #expect(log.all == ["read 3"])
     }
 
+    /// As VRRP's link handler does when a missing interface appears: it opens a socket and watches it.
+    @Test func aHandlerMayWatchAndUnwatchDescriptors() async throws {
+        let thread = try EventThread(name: "test-nested")
+        defer { thread.stop() }
+        let first = eventfd(0, Int32(EFD_NONBLOCK))
+        let second = eventfd(0, Int32(EFD_NONBLOCK))
+        defer {
+            close(first)
+            close(second)
+        }
+        let log = Log()
+        await thread.submit {
+            try? thread.watch(first) {
+                var value: UInt64 = 0
+                _ = read(first, &value, 8)
+                thread.unwatch(first)
+                try? thread.watch(second) {
+                    _ = read(second, &value, 8)
+                    log.add("second")
+                }
+                log.add("first")
+            }
+        }
+        var one: UInt64 = 1
+        _ = write(first, &one, 8)
+        try await eventually { log.all.count == 1 }
+        _ = write(second, &one, 8)
+        try await eventually { log.all.count == 2 }
+        #expect(log.all == ["first", "second"])
+    }
+
     @Test func theTimerFiresOnceAtItsDeadlineAndALaterOneReplacesIt() async throws {
         let thread = try EventThread(name: "test-timer")
         defer { thread.stop() }

@@ -145,9 +145,9 @@ public final class EventThread: @unchecked Sendable {
                         return (box.jobs, box.stopping)
                     }
                     for job in jobs { job() }
-                } else {
-                    // A handler earlier in this batch may have unwatched it.
-                    handlers[fd]?()
+                } else if let ready = handlers[fd] {  // unless a handler earlier in this batch unwatched it
+                    // Called outside the dictionary's access: a handler may watch or unwatch descriptors.
+                    ready()
                 }
             }
             if let deadline, deadline <= .now {
