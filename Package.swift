@@ -22,7 +22,7 @@ let package = Package(
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         .systemLibrary(name: "CNetlinkRoute", pkgConfig: "libnl-route-3.0", providers: [.apt(["libnl-3-dev", "libnl-route-3-dev"])]),
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
-        // libc's epoll and pidfd headers, which the Glibc module does not import.
+        // libc's epoll, eventfd and pidfd headers, which the Glibc module does not import.
         .systemLibrary(name: "CLinuxEvents"),
         // One thread per shell in epoll: its descriptors, its timer and the jobs handed to it (probes, VRRP).
         .target(name: "Reactor", dependencies: ["CLinuxEvents"]),
@@ -43,7 +43,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
-        .target(name: "VRRP", dependencies: ["HomecloudSchema", "CNetlinkRoute", "CLinuxEvents"]),
+        .target(name: "VRRP", dependencies: ["HomecloudSchema", "CNetlinkRoute"]),
         .target(
             name: "Gossip",
             dependencies: [
@@ -57,7 +57,7 @@ let package = Package(
         .target(
             name: "AgentRuntime",
             dependencies: [
-                "HomecloudSchema", "Reconciler", "VRRP", "Gossip", "Probes", "CSystemd",
+                "HomecloudSchema", "Reconciler", "VRRP", "Gossip", "Probes", "Reactor", "CSystemd",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -79,7 +79,7 @@ let package = Package(
             dependencies: ["Probes", .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
         ),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "CLinuxEvents"]),
-        .testTarget(name: "VRRPTests", dependencies: ["VRRP", "CNetlinkRoute", "CLinuxEvents"]),
+        .testTarget(name: "VRRPTests", dependencies: ["VRRP", "CNetlinkRoute"]),
         .testTarget(
             name: "GossipTests",
             dependencies: ["Gossip", "HomecloudSchema", .product(name: "NIOEmbedded", package: "swift-nio")]

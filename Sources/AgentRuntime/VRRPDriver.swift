@@ -3,6 +3,7 @@
 import HomecloudSchema
 import Logging
 import Metrics
+import Reactor
 import VRRP
 #if canImport(Glibc)
 import Glibc

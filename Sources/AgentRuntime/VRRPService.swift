@@ -2,6 +2,7 @@
 // reports (VIP states, handovers asked of others) goes back to the agent state, for hcctl, gossip and placement.
 import HomecloudSchema
 import Logging
+import Reactor
 import ServiceLifecycle
 import VRRP
 
