@@ -7,7 +7,8 @@
 # 2. Failover: 3 boards (priorities 150, 120, 100), each probing its own "k3s API" (a TCP listener) every 1 s,
 #    fall 2, weight -100, advert 100 ms. The listener on the master is killed; the figure is the time until the
 #    VIP is on the next board (`ip -ts monitor` there). Bound: fall x interval + the VRRP skew (≈ 2.06 s).
-# Prints one line per figure. Needs root and `make release`. DURATION (60) seconds, REPEATS (3) failovers.
+# Prints one line per figure. Needs root and `make release`. DURATION (60) seconds, REPEATS (3) failovers
+# (0: none).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 LAB_NAME=hcp
@@ -198,6 +199,7 @@ for impl in hcagent keepalived; do
   printf '%-10s  CPU, 50 checks at 1 s, %s s: %s\n' "$impl" "$duration" "$(cpu_case "$impl" yes)"
 done
 for impl in hcagent keepalived; do
+  ((repeats > 0)) || break  # REPEATS=0: the CPU figures only
   results=()
   for ((r = 0; r < repeats; r++)); do results+=("$(failover_case "$impl")"); done
   printf '%-10s  listener killed on the master -> VIP on the next board (interval 1 s, fall 2), min / median / max of %s: %s\n' \
