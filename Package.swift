@@ -38,7 +38,6 @@ let package = Package(
                 "HomecloudSchema",
                 "CLinuxEvents",
                 "Reactor",
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

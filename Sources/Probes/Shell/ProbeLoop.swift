@@ -1,9 +1,9 @@
 // The probes' event loop: NIO's EventLoop over an EventThread, so futures, promises and `hop` work, and so does
 // waiting on raw descriptors; a check's readiness, its result and the next start are one thread wake-up.
 import Dispatch
-import NIOConcurrencyHelpers
 import NIOCore
 import Reactor
+import Synchronization
 
 /// Before it, a watcher thread saw the probes' sockets and children and handed each readiness to a NIO loop (NIO's
 /// loops cannot watch a raw descriptor): two thread wake-ups per HTTP GET or command, and on a virtual machine a
@@ -19,7 +19,7 @@ public final class ProbeLoop: EventLoop, @unchecked Sendable {
     let thread: EventThread
     // The thread's own.
     private var timers: [Timer] = []
-    private var nextID: UInt64 = 1
+    private let nextID = Atomic<UInt64>(1)
 
     /// Starts the loop's thread, named `name`.
     public init(name: String = "hcagent-probes") throws {
@@ -37,20 +37,18 @@ public final class ProbeLoop: EventLoop, @unchecked Sendable {
 
     public func scheduleTask<T>(deadline: NIODeadline, _ task: @escaping @Sendable () throws -> T) -> Scheduled<T> {
         let promise = makePromise(of: T.self)
-        let id = NIOLockedValueBox<UInt64?>(nil)
+        // Numbered at once, from any thread, so a cancel finds its timer whichever of the two reaches the loop.
+        let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
         let add: @Sendable () -> Void = { [self] in
-            let timer = Timer(id: nextID, deadline: deadline, fire: {
+            timers.append(Timer(id: id, deadline: deadline, fire: {
                 do { promise.assumeIsolatedUnsafeUnchecked().succeed(try task()) } catch { promise.fail(error) }
-            }, cancel: { promise.fail(EventLoopError.cancelled) })
-            nextID += 1
-            timers.append(timer)
-            id.withLockedValue { $0 = timer.id }
+            }, cancel: { promise.fail(EventLoopError.cancelled) }))
             armThread()
         }
         if inEventLoop { add() } else { execute(add) }
         return Scheduled(promise: promise) { [self] in
             let cancel: @Sendable () -> Void = { [self] in
-                guard let id = id.withLockedValue({ $0 }), let index = timers.firstIndex(where: { $0.id == id }) else { return }
+                guard let index = timers.firstIndex(where: { $0.id == id }) else { return }
                 timers.remove(at: index).cancel()
                 armThread()
             }
