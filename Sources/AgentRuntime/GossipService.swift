@@ -333,28 +333,22 @@ final class GossipDriver {
     private func seal(_ bytes: [UInt8]) -> [UInt8] { keyring?.seal(bytes) ?? bytes }
     private func open(_ bytes: [UInt8]) -> [UInt8]? { keyring.map { $0.open(bytes) } ?? bytes }
 
-    /// A push-pull frame: the member state's length (4 bytes, big-endian), the state, then the document in
-    /// force as text (possibly empty). Documents ride the TCP exchange: they are larger than a datagram.
+    /// A push-pull frame (PushPullFrame): our member state and the document in force.
     private func ourFrame() async -> [UInt8] {
-        let stateBytes = GossipCodec.encodeState(core.pushPullState())
-        let length = UInt32(stateBytes.count)
-        let header: [UInt8] = [UInt8(length >> 24), UInt8((length >> 16) & 0xFF), UInt8((length >> 8) & 0xFF), UInt8(length & 0xFF)]
-        return header + stateBytes + Array((await state.documentText ?? "").utf8)
+        PushPullFrame(state: core.pushPullState(), documentText: await state.documentText ?? "").encoded
     }
 
     private func absorb(_ sealed: [UInt8], from peer: String) async {
-        guard let frame = open(sealed), frame.count >= 4 else {
+        guard let opened = open(sealed) else {
             droppedUnsealed.increment()
             return
         }
-        let length = Int(frame[0]) << 24 | Int(frame[1]) << 16 | Int(frame[2]) << 8 | Int(frame[3])
-        guard frame.count >= 4 + length, let remote = try? GossipCodec.decodeState(Array(frame[4..<(4 + length)])) else {
+        guard let frame = try? PushPullFrame.decode(opened) else {
             droppedUndecodable.increment()
             return
         }
-        await perform(core.onPushPull(remote, now: now))
-        let text = String(decoding: frame[(4 + length)...], as: UTF8.self)
-        if !text.isEmpty { await state.offerFromPeer(text: text, from: peer) }
+        await perform(core.onPushPull(frame.state, now: now))
+        if !frame.documentText.isEmpty { await state.offerFromPeer(text: frame.documentText, from: peer) }
     }
 
     private func pushPull(with address: GossipAddress, name: String) async {
@@ -446,81 +440,5 @@ final class GossipDriver {
     static func gossipAddress(_ address: SocketAddress) -> GossipAddress? {
         guard let text = address.ipAddress, let ip = IPAddress(text), let port = address.port else { return nil }
         return GossipAddress(host: ip.bytes, port: UInt16(port))
-    }
-}
-
-/// What a node tells the others about itself in gossip metadata (at most 512 bytes): agent version, the
-/// desired generation and content hash it runs, and its roles. JSON, so a later version can add fields.
-struct NodeMetadata: Equatable {
-    var version: String
-    var generation: UInt64
-    var hash: UInt64
-    var roles: [String]
-    /// converged, converging or degraded; nil before the reconciler has said.
-    var convergence: String?
-    /// Targeted handovers this node asks for: VIP name → the node that should take it.
-    var handovers: [String: String] = [:]
-    /// Its probes (nil before they have run) and the VIPs it holds.
-    var probes: ProbeSummary?
-    var vips: [String] = []
-
-    init(version: String, generation: UInt64, hash: UInt64, roles: [String], convergence: String? = nil) {
-        self.version = version
-        self.generation = generation
-        self.hash = hash
-        self.roles = roles
-        self.convergence = convergence
-    }
-
-    init?(_ bytes: [UInt8]) {
-        guard !bytes.isEmpty, let value = try? JSONValue.parse(bytes), let version = value["v"]?.string,
-              let generation = value["g"]?.int, let hashText = value["h"]?.string, let hash = UInt64(hashText, radix: 16) else { return nil }
-        self.version = version
-        self.generation = UInt64(max(0, generation))
-        self.hash = hash
-        roles = value["r"]?.array?.compactMap(\.string) ?? []
-        convergence = value["c"]?.string
-        if case .object(let pairs)? = value["ho"] {
-            for (vip, target) in pairs { if let target = target.string { handovers[vip] = target } }
-        }
-        if let count = value["pn"]?.int {
-            probes = ProbeSummary(count: max(0, Int(count)), failing: value["pf"]?.array?.compactMap(\.string) ?? [])
-        }
-        vips = value["vh"]?.array?.compactMap(\.string) ?? []
-    }
-
-    var bytes: [UInt8] {
-        var members: [(String, JSONValue)] = [
-            ("v", .string(version)), ("g", JSONValue.integer(generation)), ("h", .string(String(hash, radix: 16))),
-            ("r", .array(roles.map { .string($0) })),
-        ]
-        if let convergence { members.append(("c", .string(convergence))) }
-        if !handovers.isEmpty {
-            members.append(("ho", .object(handovers.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.string($0.value)) })))
-        }
-        if let probes {
-            members.append(("pn", JSONValue.integer(probes.count)))
-            if !probes.failing.isEmpty { members.append(("pf", .array(probes.failing.map { .string($0) }))) }
-        }
-        if !vips.isEmpty { members.append(("vh", .array(vips.map { .string($0) }))) }
-        var encoded = Array(JSONValue.object(members).serialized.utf8)
-        // Lists are what may not fit: drop the roles, then the failing probes' names (keeping that some fail:
-        // "?"), then the VIPs, before going over the limit.
-        if encoded.count > GossipMember.maxMetadataBytes {
-            var trimmed = self
-            if !trimmed.roles.isEmpty {
-                trimmed.roles = []
-            } else if let probes = trimmed.probes, probes.failing != ["?"], !probes.failing.isEmpty {
-                trimmed.probes?.failing = ["?"]
-            } else if !trimmed.vips.isEmpty {
-                trimmed.vips = []
-            } else if !trimmed.handovers.isEmpty {
-                trimmed.handovers = [:]
-            } else {
-                return encoded
-            }
-            encoded = trimmed.bytes
-        }
-        return encoded
     }
 }

@@ -1,8 +1,7 @@
 // What a board gossips about itself: version, generation, content hash and roles, within 512 bytes.
-import Gossip
 import HomecloudSchema
 import Testing
-@testable import AgentRuntime
+@testable import Gossip
 
 @Suite struct NodeMetadataTests {
     @Test func roundTripsAndStaysWithinTheLimit() {
@@ -17,14 +16,6 @@ import Testing
         #expect(NodeMetadata([]) == nil)
         #expect(NodeMetadata(Array("not json".utf8)) == nil)
         #expect(NodeMetadata(Array(#"{"v":"1","g":1}"#.utf8)) == nil)
-    }
-}
-
-@Suite struct LiveByRoleTests {
-    @Test func theDocumentSaysWhoHasARoleAndGossipWhoIsAlive() throws {
-        let document = try DesiredStateParser.parse("generation: 1\ncluster: c\nnodes: { a: [web, db], b: [web], c: [db] }\nroles: { web: { units: [] }, db: { units: [] } }\n", file: "d").get()
-        #expect(ReconcileDriver.liveByRole(["a", "c", "stranger"], in: document) == ["web": ["a"], "db": ["a", "c"]])
-        #expect(ReconcileDriver.liveByRole([], in: document).isEmpty)
     }
 
     @Test func probeHealthAndHeldVIPsRideTheMetadata() {
