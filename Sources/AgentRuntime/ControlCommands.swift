@@ -9,22 +9,16 @@ public struct ControlCommands: Sendable {
     /// Never throws: whatever the bytes, the answer is a reply. The fields are read one by one so that every
     /// mistake gets a precise reply (bad JSON, another protocol version, an unknown command).
     public func reply(to line: [UInt8], uid: UInt32) async -> ControlReply {
-        guard let request = try? JSONValue.parse(line), case .object = request else {
-            return .failure(ControlError(.badRequest, "a request is one JSON object on one line, such as {\"v\":1,\"command\":\"status\"}"))
+        let request: ControlRequest
+        switch ControlRequest.parse(line) {
+        case .success(let parsed): request = parsed
+        case .failure(let refusal): return .failure(refusal.error, id: refusal.id)
         }
-        let id = request["id"]?.int
-        let version = request["v"]?.int
-        guard version == ControlProtocol.version else {
-            return .failure(ControlError(.unsupportedVersion, "this agent speaks protocol version \(ControlProtocol.version); the request has \(version.map(String.init) ?? "none")"), id: id)
-        }
-        let name = request["command"]?.string ?? ""
-        guard let command = ControlRequest.Command(rawValue: name) else {
-            let known = ControlRequest.Command.allCases.map(\.rawValue).joined(separator: ", ")
-            return .failure(ControlError(.unknownCommand, "unknown command \"\(name)\"; known: \(known)"), id: id)
-        }
+        let id = request.id, command = request.command, name = command.rawValue
         if command.changesState && uid != 0 {
             return .failure(ControlError(.forbidden, "\(name) changes the agent's state and needs root"), id: id)
         }
+        if let missing = request.missingArgument { return .failure(missing, id: id) }
         switch command {
         case .status:
             return .success(id: id, status: await state.status())
@@ -40,30 +34,20 @@ public struct ControlCommands: Sendable {
                 return .failure(ControlError(.failed, diagnostics.map(\.description).joined(separator: "\n")), id: id)
             }
         case .handover:
-            guard let vip = request["vip"]?.string else {
-                return .failure(ControlError(.badRequest, "handover needs \"vip\": the VIP's name"), id: id)
-            }
-            switch await state.handOver(vip: vip, to: request["to"]?.string) {
+            switch await state.handOver(vip: request.vip ?? "", to: request.to) {
             case .success(let message): return .success(id: id, message: message)
             case .failure(let error): return .failure(error, id: id)
             }
         case .keysList, .keysInstall, .keysUse, .keysRemove:
-            var key: [UInt8]?
-            if command != .keysList {
-                guard let text = request["key"]?.string, let decoded = Base64.decode(text), decoded.count == 32 else {
-                    return .failure(ControlError(.badRequest, "\(name) needs \"key\": 32 bytes in base64"), id: id)
-                }
-                key = decoded
-            }
+            // missingArgument has checked the key: 32 bytes in base64 for all but keys-list.
+            let key = command == .keysList ? nil : request.key.flatMap(Base64.decode)
             switch await state.keys(command, key: key) {
             case .success(let message): return .success(id: id, message: message)
             case .failure(let error): return .failure(error, id: id)
             }
         case .plan, .apply:
-            guard let text = request["document"]?.string else {
-                return .failure(ControlError(.badRequest, "\(name) needs \"document\": the document's text"), id: id)
-            }
-            let file = request["file"]?.string ?? "(\(name) request)"
+            let text = request.document ?? ""
+            let file = request.file ?? "(\(name) request)"
             if command == .plan {
                 switch await state.plan(text: text, file: file) {
                 case .success(let plan): return .success(id: id, plan: plan)
