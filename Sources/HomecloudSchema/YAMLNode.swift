@@ -62,7 +62,7 @@ public enum YAMLParser {
             while true {
                 var event = yaml_event_t()
                 guard yaml_parser_parse(&parser, &event) == 1 else {
-                    throw syntaxError(parser)
+                    throw syntaxError(parser, text: bytes)
                 }
                 defer { yaml_event_delete(&event) }
                 let done = try builder.take(&event)
@@ -72,17 +72,24 @@ public enum YAMLParser {
         }
     }
 
-    private static func syntaxError(_ parser: yaml_parser_t) -> YAMLSyntaxError {
+    private static func syntaxError(_ parser: yaml_parser_t, text: [UInt8]) -> YAMLSyntaxError {
         let problem = parser.problem.map { String(cString: $0) } ?? "not valid YAML"
         let mark = parser.problem_mark
         var message = problem
         if let context = parser.context {
             message += " " + String(cString: context)
         }
-        return YAMLSyntaxError(
-            mark: SourceMark(line: Int(mark.line) + 1, column: Int(mark.column) + 1),
-            message: message
-        )
+        var location = SourceMark(line: Int(mark.line) + 1, column: Int(mark.column) + 1)
+        // At the end of a text without a final line break, libyaml moves its mark to the start of a line that
+        // does not exist: the error is put just after the last character instead, where an editor finds it.
+        // (libyaml's index counts characters, not bytes, after a byte order mark.)
+        let characters = String(decoding: text, as: UTF8.self).unicodeScalars.count - (text.starts(with: [0xEF, 0xBB, 0xBF]) ? 1 : 0)
+        if mark.column == 0, mark.line > 0, let last = text.last, last != 0x0A, last != 0x0D, mark.index >= characters {
+            let lastLineStart = text.lastIndex(where: { $0 == 0x0A || $0 == 0x0D }).map { $0 + 1 } ?? 0
+            let lastLine = String(decoding: text[lastLineStart...], as: UTF8.self).unicodeScalars.count
+            location = SourceMark(line: Int(mark.line), column: lastLine + 1)
+        }
+        return YAMLSyntaxError(mark: location, message: message)
     }
 }
 

@@ -29,6 +29,27 @@ import HomecloudSchema
         }
     }
 
+    /// Found by the fuzzer (desired-document, agent-config): at the end of a text without a final line break,
+    /// libyaml puts its error on a line after the last one, so an editor found nothing there.
+    @Test func anErrorAtTheEndOfTheTextIsOnItsLastLine() {
+        guard case .failure(let rejected) = DesiredStateParser.parse("genmration: 1\ncluster", file: "f") else {
+            Issue.record("accepted")
+            return
+        }
+        #expect(rejected.description == "f:2:8: could not find expected ':' while scanning a simple key")
+        guard case .failure(let config) = AgentConfig.parse("bind: 10.0.0.1:7964\nnode é", file: "agent.yaml", hostname: "h") else {
+            Issue.record("accepted")
+            return
+        }
+        #expect(config.description == "agent.yaml:2:7: could not find expected ':' while scanning a simple key")
+        // With its final line break, the end of the text is the start of the line after it, as libyaml says.
+        guard case .failure(let ended) = DesiredStateParser.parse("genmration: 1\ncluster\n", file: "f") else {
+            Issue.record("accepted")
+            return
+        }
+        #expect(ended.description == "f:3:1: could not find expected ':' while scanning a simple key")
+    }
+
     @Test func deepNestingIsAnErrorNotACrash() {
         let deep = String(repeating: "[", count: 100_000)
         guard case .failure(let rejected) = DesiredStateParser.parse(deep, file: "f") else {
