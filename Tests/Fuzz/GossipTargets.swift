@@ -90,13 +90,23 @@ let gossipTargets: [FuzzTarget] = [
         _ = core.onTick(now: .seconds(2))
     }, seeds: { [GossipCodec.encodeState(GossipFixtures.state), GossipCodec.encodeState(GossipPushPullState(from: "x", members: []))] }),
 
-    // What a peer says about itself: what decodes and fits re-encodes to the same value.
+    // What a peer says about itself: what decodes re-encodes to the same value, or, when it must be trimmed
+    // to fit, to one that keeps the version, generation, hash and convergence and gives up whole lists only.
     FuzzTarget(name: "node-metadata", run: { bytes in
         guard let metadata = NodeMetadata(bytes) else { return }
         let encoded = metadata.bytes
-        if encoded.count <= GossipMember.maxMetadataBytes {
-            require(NodeMetadata(encoded) == metadata, "metadata does not round-trip")
+        guard encoded.count <= GossipMember.maxMetadataBytes else { return }  // nothing left to trim: refused by the core
+        guard let again = NodeMetadata(encoded) else {
+            require(false, "encoded metadata does not decode")
+            return
         }
+        guard again != metadata else { return }
+        require(again.version == metadata.version && again.generation == metadata.generation && again.hash == metadata.hash
+                && again.convergence == metadata.convergence, "trimming lost more than lists")
+        require(again.roles.isEmpty && (again.vips == metadata.vips || again.vips.isEmpty)
+                && (again.handovers == metadata.handovers || again.handovers.isEmpty)
+                && again.probes?.count == metadata.probes?.count
+                && (again.probes?.failing == metadata.probes?.failing || again.probes?.failing == ["?"]), "trimming changed a list's items")
     }, seeds: {
         var full = NodeMetadata(version: "0.1.0", generation: 12, hash: 0x0123_4567_89AB_CDEF, roles: ["k3s-server", "dnas"], convergence: "degraded")
         full.handovers = ["front": "fuzz-n3"]
