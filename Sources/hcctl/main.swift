@@ -157,8 +157,29 @@ struct Keys: ParsableCommand {
     struct Admin: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "The admin key that signs desired-state documents (not a gossip key).",
-            subcommands: [Generate.self, Public.self]
+            subcommands: [Generate.self, Public.self, Sign.self]
         )
+
+        struct Sign: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Print a document signed with an admin key, for a desired.yaml written by hand (hcctl apply --sign needs no such step).",
+                discussion: "The whole text is signed, generation included; an old signature line is replaced. Boards take it only if its generation is above the one in force.")
+            @Option(help: "The private key file.") var key: String = AdminSecretKey.defaultPath
+            @Option(help: "Set this generation in the text first.") var generation: UInt64?
+            @Argument(help: "The document.") var file: String
+
+            func run() throws {
+                var text = DocumentSignature.unsigned(try readDocument(file))
+                if let generation {
+                    guard let renumbered = DesiredStateParser.settingGeneration(of: text, to: generation) else {
+                        printError("hcctl: \(file): cannot set the generation; write it as a plain number")
+                        throw ExitCode(Exit.refused)
+                    }
+                    text = renumbered
+                }
+                print(DocumentSignature.sign(text, with: try loadAdminKey(key)), terminator: "")
+            }
+        }
 
         struct Generate: ParsableCommand {
             static let configuration = CommandConfiguration(

@@ -105,7 +105,7 @@ import Trust
                 continue
             }
             #expect(why.map(\.description) == [
-                "\(source):4:34: roles.r.units[0].name: \"debug-shell.service\" is not allowed by policy.units in agent.yaml",
+                "\(source):4:32: roles.r.units[0].name: \"debug-shell.service\" is not allowed by policy.units in agent.yaml",
             ])
             #expect(store.lastRefusal?.reason == .policy)
         }

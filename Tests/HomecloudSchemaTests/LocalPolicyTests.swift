@@ -93,8 +93,8 @@ import Testing
         let check = PolicyCheck(policy: policy, node: "n1", policyFile: "/etc/homecloud/agent.yaml")
         let found = check.violations(of: document, text: text, file: "desired.yaml").map(\.description)
         #expect(found == [
-            "desired.yaml:10:21: roles.base.units[1].name: \"debug-shell.service\" is not allowed by policy.units in /etc/homecloud/agent.yaml",
-            "desired.yaml:15:20: probes.shell.exec: \"/bin/sh -c id\" is not allowed by policy.exec in /etc/homecloud/agent.yaml",
+            "desired.yaml:10:17: roles.base.units[1].name: \"debug-shell.service\" is not allowed by policy.units in /etc/homecloud/agent.yaml",
+            "desired.yaml:15:18: probes.shell.exec: \"/bin/sh -c id\" is not allowed by policy.exec in /etc/homecloud/agent.yaml",
             "desired.yaml:17:18: probes.again.unit: restart: true would restart \"getty@tty1.service\", which is not allowed by policy.units in /etc/homecloud/agent.yaml",
         ])
         // n2's units are n2's business; with its roles allowed, n1 has nothing to refuse.
