@@ -134,7 +134,7 @@ echo "a signed apply goes through; a document outside one board's policy is refu
 { cat "$work/doc.yaml"; printf 'probes:\n  alive: { exec: /bin/true, interval: 1s }\n'; } >"$work/probe.yaml"
 check "hcctl plan on n4 shows its policy refusal, located, and exits 1" bash -c "
   out=\$(hcctl 4 plan $work/probe.yaml); code=\$?; echo \"\$out\"
-  test \$code = 1 && grep -q 'probe.yaml:8:19: probes.alive.exec: \"/bin/true\" is not allowed by policy.exec in $work/n4/agent.yaml' <<<\"\$out\""
+  test \$code = 1 && grep -q 'probe.yaml:8:18: probes.alive.exec: \"/bin/true\" is not allowed by policy.exec in $work/n4/agent.yaml' <<<\"\$out\""
 check "hcctl plan on n1 shows none" bash -c "hcctl 1 plan $work/probe.yaml && ! hcctl 1 plan $work/probe.yaml | grep -q REFUSED"
 check "hcctl apply on n3 signs with the next generation (2)" bash -c "hcctl 3 apply $work/probe.yaml --sign $work/admin.key | grep -q 'generation 2 accepted'"
 check "n1-n3 run generation 2" wait_until 5 all_at_generation 2 1 2 3
