@@ -19,8 +19,10 @@ public struct DesiredStateStore: Sendable {
     public private(set) var signer: String?
     /// The last refusals (newest last), from every source, for hcctl status.
     public private(set) var refusals: [Refusal] = []
-    /// Content hashes of peers' documents refused here: gossip does not fetch them again.
-    private var refusedHashes: [UInt64] = []
+    /// Peers' documents refused here, by gossip's content hash (to skip fetching them again) and by SHA-256
+    /// (to refuse the same text again without a second message). A crafted text that shares a refused one's
+    /// 64-bit hash is still checked in full when a push-pull brings it.
+    private var refusedDocuments: [(hash: UInt64, digest: [UInt8])] = []
 
     public enum Outcome: Sendable, Equatable {
         case accepted(generation: UInt64)
@@ -56,7 +58,7 @@ public struct DesiredStateStore: Sendable {
 
     /// Whether a peer's document (its generation and content hash, from gossip metadata) was refused here
     /// already: gossip asks before fetching it again.
-    public func wasRefused(generation: UInt64, hash: UInt64) -> Bool { refusedHashes.contains(hash) }
+    public func wasRefused(generation: UInt64, hash: UInt64) -> Bool { refusedDocuments.contains { $0.hash == hash } }
 
     /// Parses, then checks the signature and the policy: the document, its signer, or why it is refused.
     private func admit(_ text: String, file: String) -> Result<(DesiredState, signer: String?), Refusal> {
@@ -138,7 +140,8 @@ public struct DesiredStateStore: Sendable {
     public mutating func offerFromPeer(text: String, file: String) -> Outcome {
         if let currentText, text == currentText { return .unchanged }
         let hash = DocumentHash.of(text)
-        if refusedHashes.contains(hash) { return .rejected([]) }
+        let digest = DocumentSignature.digest(text)
+        if refusedDocuments.contains(where: { $0.hash == hash && $0.digest == digest }) { return .rejected([]) }
         let document: DesiredState, signer: String?
         switch admit(text, file: file) {
         case .failure(var refusal):
@@ -146,8 +149,8 @@ public struct DesiredStateStore: Sendable {
                 refusal.diagnostics = [Diagnostic(file: file, mark: nil, path: "", message: "a peer's document does not parse here")]
             }
             note(refusal)
-            refusedHashes.append(hash)
-            if refusedHashes.count > Self.refusedHashesKept { refusedHashes.removeFirst() }
+            refusedDocuments.append((hash, digest))
+            if refusedDocuments.count > Self.refusedHashesKept { refusedDocuments.removeFirst() }
             return .rejected(refusal.diagnostics)
         case .success(let admitted): (document, signer) = admitted
         }

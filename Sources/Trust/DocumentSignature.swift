@@ -32,6 +32,10 @@ public enum DocumentSignature {
         return Parts(body: body, keyID: String(fields[1]), signature: signature, malformed: false)
     }
 
+    /// SHA-256 of a text: what a refused document is remembered by (the 64-bit content hash gossip
+    /// advertises is not collision-resistant, so it only decides what to fetch, never what to refuse).
+    public static func digest(_ text: String) -> [UInt8] { Ed25519.sha256(Array(text.utf8)) }
+
     /// True when the text's last line is a signature line (good or not): such a text must not be renumbered.
     public static func isSigned(_ text: String) -> Bool {
         let parts = split(text)
