@@ -174,10 +174,12 @@ public struct DesiredStateStore: Sendable {
     /// caller's, not the file's.
     public mutating func apply(text: String, file: String) -> Outcome {
         let signed = verifier != nil || DocumentSignature.isSigned(text)
+        if signed, current != nil, text == currentText { return .unchanged }
         var text = text
         if !signed {
             guard case .success(let parsed) = DesiredStateParser.parse(text, file: file) else {
-                return refuseApply(admit(text, file: file))
+                guard case .failure(let refusal) = admit(text, file: file) else { return .rejected([]) }
+                return refuseApply(refusal)
             }
             let generation = max(parsed.generation, (current?.generation ?? 0) + 1)
             if generation != parsed.generation {
@@ -189,7 +191,7 @@ public struct DesiredStateStore: Sendable {
         }
         let document: DesiredState, signer: String?
         switch admit(text, file: file) {
-        case .failure(let refusal): return refuseApply(.failure(refusal))
+        case .failure(let refusal): return refuseApply(refusal)
         case .success(let admitted): (document, signer) = admitted
         }
         if let current, document.generation <= current.generation {
@@ -197,14 +199,13 @@ public struct DesiredStateStore: Sendable {
                 Diagnostic(file: file, mark: nil, path: "generation", message:
                     "signed with generation \(document.generation), which is no longer above the one in force (\(current.generation)); run hcctl apply again"),
             ])
-            return refuseApply(.failure(refusal))
+            return refuseApply(refusal)
         }
         take(document, text: text, signer: signer)
         return .accepted(generation: document.generation)
     }
 
-    private mutating func refuseApply(_ result: Result<(DesiredState, signer: String?), Refusal>) -> Outcome {
-        guard case .failure(let refusal) = result else { return .rejected([]) }
+    private mutating func refuseApply(_ refusal: Refusal) -> Outcome {
         note(refusal)
         return .rejected(refusal.diagnostics)
     }

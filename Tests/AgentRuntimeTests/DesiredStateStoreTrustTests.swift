@@ -46,6 +46,7 @@ import Trust
         var store = trustingStore()
         #expect(store.apply(text: signed(3), file: "apply") == .accepted(generation: 3))
         #expect(store.currentText == signed(3))
+        #expect(store.apply(text: signed(3), file: "apply") == .unchanged)
         // Renumbering it would break the signature: an older or equal generation is refused, not renumbered.
         guard case .rejected(let why) = store.apply(text: signed(3, unit: "b.service"), file: "apply") else {
             Issue.record("a signed document at the generation in force was taken")
