@@ -30,6 +30,9 @@ let package = Package(
         // Pure value types shared by both executables: agent.yaml, desired.yaml, the control protocol.
         .target(name: "HomecloudSchema", dependencies: ["CYAML"]),
 
+        // Admin keys and signed desired-state documents (Ed25519): used by hcctl to sign, by the agent to verify.
+        .target(name: "Trust", dependencies: ["CSodium"]),
+
         // Protocol cores (pure) and their shells.
         .target(name: "Reconciler", dependencies: ["HomecloudSchema", "CSystemd"]),
         .target(
@@ -56,7 +59,7 @@ let package = Package(
         .target(
             name: "AgentRuntime",
             dependencies: [
-                "HomecloudSchema", "Reconciler", "VRRP", "Gossip", "Probes", "Reactor", "CSystemd",
+                "HomecloudSchema", "Reconciler", "VRRP", "Gossip", "Probes", "Reactor", "CSystemd", "Trust",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -68,11 +71,12 @@ let package = Package(
         .executableTarget(name: "hcagent", dependencies: ["AgentRuntime", "Gossip"]),
         .executableTarget(
             name: "hcctl",
-            dependencies: ["HomecloudSchema", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["HomecloudSchema", "Trust", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
         .testTarget(name: "HomecloudSchemaTests", dependencies: ["HomecloudSchema"]),
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler"]),
+        .testTarget(name: "TrustTests", dependencies: ["Trust"]),
         .testTarget(
             name: "ProbesTests",
             dependencies: ["Probes", .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
@@ -85,7 +89,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AgentRuntimeTests",
-            dependencies: ["AgentRuntime", .product(name: "NIOEmbedded", package: "swift-nio")]
+            dependencies: ["AgentRuntime", "Trust", .product(name: "NIOEmbedded", package: "swift-nio")]
         ),
     ]
 )

@@ -24,7 +24,12 @@ public enum Agent {
         } catch {
             return .failure(FileRejected([Diagnostic(file: path, mark: nil, path: "", message: error.reason)]))
         }
-        return AgentConfig.parse(text, file: path, hostname: hostname())
+        switch AgentConfig.parse(text, file: path, hostname: hostname()) {
+        case .failure(let rejected): return .failure(rejected)
+        case .success(let config):
+            if case .failure(let rejected) = TrustSetup.verifier(for: config, file: path) { return .failure(rejected) }
+            return .success(config)
+        }
     }
 
     /// `hcagent --check`: agent.yaml and the document it names. Returns the lines to print and whether all is well.
@@ -35,13 +40,15 @@ public enum Agent {
         case .success(let loaded): config = loaded
         }
         var lines = ["\(configPath): ok (node \(config.node))"]
+        var document: DesiredState?, documentText: String?
         do {
             let text = try TextFile.read(config.desired)
             switch DesiredStateParser.parse(text, file: config.desired) {
             case .failure(let rejected): return (lines + rejected.diagnostics.map(\.description), false)
-            case .success(let document):
-                lines.append("\(config.desired): ok (cluster \(document.cluster), generation \(document.generation), \(document.nodes.count) nodes)")
-                if !document.nodes.contains(where: { $0.name == config.node }) {
+            case .success(let parsed):
+                (document, documentText) = (parsed, text)
+                lines.append("\(config.desired): ok (cluster \(parsed.cluster), generation \(parsed.generation), \(parsed.nodes.count) nodes)")
+                if !parsed.nodes.contains(where: { $0.name == config.node }) {
                     lines.append("\(config.desired): note: node \(config.node) is not in nodes; it will run no units")
                 }
             }
@@ -49,7 +56,8 @@ public enum Agent {
             if TextFile.stamp(config.desired) != nil { return (lines + ["\(error)"], false) }
             lines.append("\(config.desired): not there yet; the agent starts and waits for one")
         }
-        return (lines, true)
+        let trust = TrustSetup.check(config: config, configPath: configPath, document: document, text: documentText)
+        return (lines + trust.lines, trust.ok)
     }
 
     /// Runs until SIGTERM or SIGINT. Throws only for a failure to start (a socket that cannot be bound).

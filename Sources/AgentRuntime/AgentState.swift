@@ -3,15 +3,19 @@ import HomecloudSchema
 import Logging
 import Metrics
 import Reconciler
+import Trust
 
 public actor AgentState {
     public let config: AgentConfig
     public static let version = "0.1.0"
-    private var store = DesiredStateStore()
+    private var store: DesiredStateStore
     private let logger: Logger
     private let notifier: SystemdNotifier
     private let generationGauge = Gauge(label: "hcagent_desired_generation")
-    private let refusedCounter = Counter(label: "hcagent_desired_refused_total")
+    /// Refused documents by reason: invalid, signature, policy, generation.
+    private let refusedCounters = Dictionary(uniqueKeysWithValues: ["invalid", "signature", "policy", "generation"].map {
+        ($0, Counter(label: "hcagent_desired_refused_total", dimensions: [("reason", $0)]))
+    })
     private var documentSubscribers: [AsyncStream<DesiredState>.Continuation] = []
     private var unitReport: (convergence: String, units: [UnitStatus])?
     private var vipReport: [VIPStatus]?
@@ -38,6 +42,11 @@ public actor AgentState {
         self.config = config
         self.logger = logger
         self.notifier = notifier
+        // agent.yaml's keys were checked when it was loaded (Agent.loadConfig).
+        let verifier = (try? TrustSetup.verifier(for: config, file: config.policyFile ?? AgentConfig.defaultPath).get()) ?? nil
+        store = DesiredStateStore(verifier: verifier, policy: config.policyCheck)
+        for warning in TrustSetup.warnings(for: config) { logger.warning("\(warning)") }
+        if let verifier { logger.info("only documents signed by a trusted admin key are taken: \(verifier.trusted.map(\.id).joined(separator: ", "))") }
         (unitHealthReports, unitHealthSink) = AsyncStream.makeStream(of: UnitHealthReport.self, bufferingPolicy: .bufferingNewest(256))
     }
 
@@ -47,9 +56,15 @@ public actor AgentState {
     /// Takes the document persisted by the last run, if any; call before the first reloadDesired.
     public func restorePersisted() {
         guard let text = try? TextFile.read(persistedPath) else { return }
-        if case .accepted(let generation) = store.offer(text: text, file: persistedPath) {
+        switch store.offer(text: text, file: persistedPath) {
+        case .accepted(let generation):
             logger.info("restored the last accepted document", metadata: ["generation": "\(generation)", "file": "\(persistedPath)"])
             generationGauge.record(Int64(clamping: generation))
+        case .rejected(let diagnostics):
+            countRefusal()
+            for diagnostic in diagnostics { logger.error("the persisted document is refused: \(diagnostic)") }
+        case .unchanged, .stale:
+            break
         }
     }
 
@@ -80,7 +95,7 @@ public actor AgentState {
         case .stale(let generation):
             logger.notice("\(path) has generation \(generation), older than the one in force: not taken")
         case .rejected(let diagnostics):
-            refusedCounter.increment()
+            countRefusal()
             for diagnostic in diagnostics {
                 logger.error("desired-state document refused: \(diagnostic)")
             }
@@ -101,8 +116,22 @@ public actor AgentState {
             persist()
             for subscriber in documentSubscribers { subscriber.yield(document) }
             notifier.status(statusLine)
+        } else if case .rejected(let diagnostics) = outcome {
+            countRefusal()
+            logger.error("hcctl apply refused: \(diagnostics.map(\.description).joined(separator: "; "))")
         }
         return outcome
+    }
+
+    /// Counts the store's last refusal under its reason.
+    private func countRefusal() {
+        refusedCounters[store.lastRefusal?.reason.rawValue ?? "invalid"]?.increment()
+    }
+
+    /// Whether a peer's document (generation and content hash from its gossip metadata) was refused here
+    /// already: gossip does not fetch it again.
+    public func documentWasRefused(generation: UInt64, hash: UInt64) -> Bool {
+        store.wasRefused(generation: generation, hash: hash)
     }
 
     /// A document a peer runs (gossip): taken if it is newer (or wins an equal-generation conflict).
@@ -121,7 +150,12 @@ public actor AgentState {
             }
             notifier.status(statusLine)
         case .rejected(let diagnostics):
+            // Empty: refused before, already logged and counted.
+            guard !diagnostics.isEmpty else { break }
+            countRefusal()
             logger.warning("a document from \(peer) was refused: \(diagnostics.map(\.description).joined(separator: "; "))")
+            if let current = store.current { logger.warning("generation \(current.generation) stays in force") }
+            notifier.status(statusLine)
         case .unchanged, .stale:
             break
         }
@@ -165,7 +199,12 @@ public actor AgentState {
         let generation = max(document.generation, (store.current?.generation ?? 0) + 1)
         let nodes = DocumentChanges.perNode(from: store.current, to: document)
         let steps = await planner?(document)
-        return .success(PlanReport(generation: generation, nodes: nodes, node: config.node, steps: steps))
+        var refusals = store.policyViolations(of: document, text: text, file: file)
+        // A signed text is checked as it is; an unsigned one is what hcctl apply signs, so only say so.
+        if let verifier = store.verifier, DocumentSignature.isSigned(text), case .failure(let why) = verifier.verify(text) {
+            refusals.append(Diagnostic(file: file, mark: nil, path: "", message: why.description))
+        }
+        return .success(PlanReport(generation: generation, nodes: nodes, node: config.node, steps: steps, refusals: refusals))
     }
 
     private func persist() {
@@ -279,7 +318,12 @@ public actor AgentState {
             node: config.node,
             cluster: document?.cluster,
             version: Self.version,
-            desired: DesiredSummary(generation: document?.generation, file: config.desired, rejected: store.rejected),
+            desired: DesiredSummary(
+                generation: document?.generation, file: config.desired, rejected: store.rejected, signedBy: store.signer,
+                trustedKeys: store.verifier?.trusted.map(\.id) ?? [], policy: store.policy?.policy.summary,
+                refused: store.refusals.map {
+                    DocumentRefusal(reason: $0.reason.rawValue, generation: $0.generation, source: $0.source, messages: $0.diagnostics)
+                }),
             members: memberReport ?? [MemberStatus(name: config.node, address: address, state: "alive")],
             // Until VRRP reports, every VIP of the document is in VRRP's Initialize state.
             vips: vipReport ?? (document?.vips ?? []).map { VIPStatus(name: $0.name, address: $0.address.description, state: "init", holder: nil) },

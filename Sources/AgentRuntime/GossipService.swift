@@ -387,6 +387,8 @@ final class GossipDriver {
         let newer = theirs.generation > documentGeneration
             || (theirs.generation == documentGeneration && theirs.hash != documentHash && theirs.hash > documentHash)
         guard newer, now - (lastFetch[member.name] ?? .seconds(-10)) >= .seconds(2) else { return }
+        // A document refused here (signature, policy) stays refused: do not fetch it again.
+        if await state.documentWasRefused(generation: theirs.generation, hash: theirs.hash) { return }
         lastFetch[member.name] = now
         await pushPull(with: member.address, name: member.name)
     }

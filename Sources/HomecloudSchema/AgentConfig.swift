@@ -17,6 +17,13 @@ public struct AgentConfig: Sendable, Equatable {
     public var stateDir: String
     public var desired: String
     public var metrics: HostPort
+    /// Public admin keys (`ed25519 KEYID BASE64` lines): when any is set, only documents signed by one of them
+    /// are taken, from every source. Empty: any well-formed document is (today's behaviour, with a warning).
+    public var trustedAdminKeys: [String] = []
+    /// What the shared document may do on this board; nil: anything (with a warning).
+    public var policy: LocalPolicy?
+    /// The file the policy was read from, for refusal messages.
+    public var policyFile: String?
 
     public init(node: String, bind: HostPort = HostPort(host: "0.0.0.0", port: AgentConfig.defaultPort),
                 advertise: HostPort? = nil, join: [HostPort] = [], interface: String? = nil, keyFile: String? = nil,
@@ -35,7 +42,8 @@ public struct AgentConfig: Sendable, Equatable {
         self.metrics = metrics
     }
 
-    static let keys = ["node", "bind", "advertise", "join", "interface", "key_file", "socket", "state_dir", "desired", "metrics"]
+    static let keys = ["node", "bind", "advertise", "join", "interface", "key_file", "socket", "state_dir", "desired", "metrics",
+                       "trusted_admin_keys", "policy"]
 
     /// Parses agent.yaml. `hostname` is the default node name. An empty file gives every default.
     public static func parse(_ text: String, file: String, hostname: String) -> Result<AgentConfig, FileRejected> {
@@ -59,6 +67,12 @@ public struct AgentConfig: Sendable, Equatable {
                 case "state_dir": config.stateDir = absolutePath(value, at: path, reader: &reader) ?? config.stateDir
                 case "desired": config.desired = absolutePath(value, at: path, reader: &reader) ?? config.desired
                 case "metrics": config.metrics = hostPort(value, at: path, reader: &reader) ?? config.metrics
+                case "trusted_admin_keys":
+                    let items = reader.sequence(value, at: path) ?? []
+                    config.trustedAdminKeys = items.enumerated().compactMap { adminKeyLine($0.element, at: path.index($0.offset), reader: &reader) }
+                case "policy":
+                    config.policy = LocalPolicy.read(value, at: path, reader: &reader)
+                    config.policyFile = file
                 default: break
                 }
             }
@@ -67,6 +81,11 @@ public struct AgentConfig: Sendable, Equatable {
             reader.fail(nil, KeyPath("advertise"), "\(advertise) is a wildcard; peers need a real address")
         }
         return reader.diagnostics.isEmpty ? .success(config) : .failure(FileRejected(reader.diagnostics))
+    }
+
+    /// The policy with what its refusals need (this board's name, agent.yaml's path); nil without a policy.
+    public var policyCheck: PolicyCheck? {
+        policy.map { PolicyCheck(policy: $0, node: node, policyFile: policyFile ?? Self.defaultPath) }
     }
 
     /// What this node tells peers to use: advertise, else bind when that is a real address.
@@ -81,6 +100,19 @@ public struct AgentConfig: Sendable, Equatable {
             return nil
         }
         return value
+    }
+
+    /// The shape of a public admin key line; whether its key id fits its key is checked where the crypto
+    /// lives (Trust), when the agent loads its configuration.
+    private static func adminKeyLine(_ node: YAMLNode, at path: KeyPath, reader: inout YAMLReader) -> String? {
+        guard let text = reader.string(node, at: path) else { return nil }
+        let fields = text.split(separator: " ")
+        guard fields.count >= 3, fields[0] == "ed25519", fields[1].utf8.count == 16,
+              fields[1].allSatisfy({ $0.isHexDigit && !$0.isUppercase }), Base64.decode(String(fields[2]))?.count == 32 else {
+            reader.fail(node.mark, path, "expected a public admin key \"ed25519 KEYID BASE64\" as printed by `hcctl keys admin generate`, found \"\(text)\"")
+            return nil
+        }
+        return text
     }
 
     private static func absolutePath(_ node: YAMLNode, at path: KeyPath, reader: inout YAMLReader) -> String? {

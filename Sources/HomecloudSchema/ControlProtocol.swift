@@ -111,12 +111,15 @@ public struct PlanReport: Codable, Sendable, Equatable {
     /// This node's steps, such as "start smbd.service"; empty when it would change nothing, nil when the
     /// reconciler does not run here (no systemd) and cannot say.
     public var steps: [String]?
+    /// Why this board would refuse the document (its local policy, its trusted keys); nil or empty: it would take it.
+    public var refusals: [Diagnostic]?
 
-    public init(generation: UInt64, nodes: [NodePlan], node: String, steps: [String]?) {
+    public init(generation: UInt64, nodes: [NodePlan], node: String, steps: [String]?, refusals: [Diagnostic]? = nil) {
         self.generation = generation
         self.nodes = nodes
         self.node = node
         self.steps = steps
+        self.refusals = refusals
     }
 }
 
@@ -203,11 +206,24 @@ public struct DesiredSummary: Codable, Sendable, Equatable {
     public var file: String
     /// The errors of the last document refused (the one in force stays), empty when the file is good.
     public var rejected: [Diagnostic]
+    /// The admin key id that signed the document in force; nil when it is unsigned.
+    public var signedBy: String?
+    /// The key ids in this board's trusted_admin_keys; empty or nil: it takes unsigned documents.
+    public var trustedKeys: [String]?
+    /// This board's policy in one line ("3 unit globs, 1 exec rule, 0 path globs"); nil: no policy.
+    public var policy: String?
+    /// The last documents refused here, from any source (file, apply, gossip, state_dir), oldest first.
+    public var refused: [DocumentRefusal]?
 
-    public init(generation: UInt64?, file: String, rejected: [Diagnostic] = []) {
+    public init(generation: UInt64?, file: String, rejected: [Diagnostic] = [], signedBy: String? = nil,
+                trustedKeys: [String]? = nil, policy: String? = nil, refused: [DocumentRefusal]? = nil) {
         self.generation = generation
         self.file = file
         self.rejected = rejected
+        self.signedBy = signedBy
+        self.trustedKeys = trustedKeys
+        self.policy = policy
+        self.refused = refused
     }
 
     /// `generation` is always present, null while there is no document.
@@ -216,6 +232,25 @@ public struct DesiredSummary: Codable, Sendable, Equatable {
         try container.encode(generation, forKey: .generation)
         try container.encode(file, forKey: .file)
         try container.encode(rejected, forKey: .rejected)
+        try container.encodeIfPresent(signedBy, forKey: .signedBy)
+        try container.encodeIfPresent(trustedKeys, forKey: .trustedKeys)
+        try container.encodeIfPresent(policy, forKey: .policy)
+        try container.encodeIfPresent(refused, forKey: .refused)
+    }
+}
+
+/// A document this board refused: why in a word (signature, policy, invalid, generation), its generation
+/// when it parsed, where it came from, and the located messages.
+public struct DocumentRefusal: Codable, Sendable, Equatable {
+    public var reason: String
+    public var generation: UInt64?
+    public var source: String
+    public var messages: [Diagnostic]
+    public init(reason: String, generation: UInt64?, source: String, messages: [Diagnostic]) {
+        self.reason = reason
+        self.generation = generation
+        self.source = source
+        self.messages = messages
     }
 }
 

@@ -54,7 +54,19 @@ extension ProbeStatus: JSONWritable {
 
 extension DesiredSummary: JSONWritable {
     public var json: JSONValue {
-        .object([("generation", generation.map { .integer($0) } ?? .null), ("file", .string(file)), ("rejected", rejected.json)])
+        var members: [(String, JSONValue)] = [("generation", generation.map { .integer($0) } ?? .null), ("file", .string(file)), ("rejected", rejected.json)]
+        if let signedBy { members.append(("signedBy", .string(signedBy))) }
+        if let trustedKeys { members.append(("trustedKeys", .array(trustedKeys.map { .string($0) }))) }
+        if let policy { members.append(("policy", .string(policy))) }
+        if let refused { members.append(("refused", .array(refused.map(\.json)))) }
+        return .object(members)
+    }
+}
+
+extension DocumentRefusal: JSONWritable {
+    public var json: JSONValue {
+        .object([("reason", .string(reason)), ("generation", generation.map { .integer($0) } ?? .null), ("source", .string(source)),
+                 ("messages", messages.json)])
     }
 }
 
@@ -106,7 +118,7 @@ extension UnitStatus: JSONWritable {
 extension PlanReport: JSONWritable {
     public var json: JSONValue {
         .object([("generation", .integer(generation)), ("nodes", nodes.json), ("node", .string(node)),
-                 ("steps", steps.map(\.json) ?? .null)])
+                 ("steps", steps.map(\.json) ?? .null)] + (refusals.map { [("refusals", $0.json)] } ?? []))
     }
 }
 

@@ -18,11 +18,34 @@ enum StatusText {
             out += "         last document REFUSED; the generation above stays in force:\n"
             for diagnostic in status.desired.rejected { out += "           \(diagnostic)\n" }
         }
+        out += trustSection(status.desired)
         out += memberSection(status.members)
         out += vipSection(status.vips)
         if !status.probes.isEmpty { out += probeSection(status.probes) }
         if let convergence = status.convergence { out += "this node: \(convergence)\n" }
         out += unitSection(status.units)
+        return out
+    }
+
+    /// Which documents this board takes (signed or any, its policy), and the last it refused.
+    static func trustSection(_ desired: DesiredSummary) -> String {
+        var out = ""
+        if let trusted = desired.trustedKeys {
+            if trusted.isEmpty {
+                out += "trust    ANY document (no trusted_admin_keys): whoever holds the gossip key can change this board\n"
+            } else {
+                out += "trust    signed documents only (admin keys \(trusted.joined(separator: ", ")))"
+                out += desired.signedBy.map { "; in force signed by \($0)\n" } ?? "\n"
+            }
+        }
+        // An older agent sends neither field: say nothing rather than "none".
+        if desired.trustedKeys != nil {
+            out += desired.policy.map { "policy   \($0)\n" } ?? "policy   none: the document may manage any unit and run any command here\n"
+        }
+        for refusal in desired.refused ?? [] {
+            out += "refused  \(refusal.generation.map { "generation \($0)" } ?? "a document") from \(refusal.source) (\(refusal.reason)):\n"
+            for message in refusal.messages { out += "           \(message)\n" }
+        }
         return out
     }
 

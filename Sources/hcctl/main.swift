@@ -9,6 +9,7 @@ import Foundation
 import Glibc
 #endif
 import HomecloudSchema
+import Trust
 
 /// Exit status: 0 ok, 1 the agent refused the request, 2 usage, 3 agent unreachable.
 enum Exit {
@@ -129,7 +130,7 @@ struct Probes: ParsableCommand {
 struct Keys: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "This board's gossip keyring. To rotate: install the new key on every board, use it on every board, then remove the old one.",
-        subcommands: [List.self, Install.self, Use.self, Remove.self],
+        subcommands: [List.self, Install.self, Use.self, Remove.self, Admin.self],
         defaultSubcommand: List.self
     )
 
@@ -151,6 +152,59 @@ struct Keys: ParsableCommand {
         @OptionGroup var connection: ConnectionOptions
         @Argument(help: "The key in base64.") var key: String
         func run() throws { print(try connection.send(.keysUse, key: key).message ?? "ok") }
+    }
+
+    struct Admin: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The admin key that signs desired-state documents (not a gossip key).",
+            subcommands: [Generate.self, Public.self, Sign.self]
+        )
+
+        struct Sign: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Print a document signed with an admin key, for a desired.yaml written by hand (hcctl apply --sign needs no such step).",
+                discussion: "The whole text is signed, generation included; an old signature line is replaced. Boards take it only if its generation is above the one in force.")
+            @Option(help: "The private key file.") var key: String = AdminSecretKey.defaultPath
+            @Option(help: "Set this generation in the text first.") var generation: UInt64?
+            @Argument(help: "The document.") var file: String
+
+            func run() throws {
+                var text = DocumentSignature.unsigned(try readDocument(file))
+                if let generation {
+                    guard let renumbered = DesiredStateParser.settingGeneration(of: text, to: generation) else {
+                        printError("hcctl: \(file): cannot set the generation; write it as a plain number")
+                        throw ExitCode(Exit.refused)
+                    }
+                    text = renumbered
+                }
+                print(DocumentSignature.sign(text, with: try loadAdminKey(key)), terminator: "")
+            }
+        }
+
+        struct Generate: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Write a new admin key pair (Ed25519) and print its public line for agent.yaml's trusted_admin_keys.")
+            @Option(help: "Where to write the private key (mode 0600; never overwritten).") var out: String = AdminSecretKey.defaultPath
+
+            func run() throws {
+                let key = AdminSecretKey.generate()
+                do {
+                    try key.write(to: out)
+                } catch {
+                    printError("hcctl: \(error)")
+                    throw ExitCode(Exit.refused)
+                }
+                printError("wrote the private admin key to \(out) (mode 0600): keep it secret, and a copy offline.\n"
+                    + "Add this public line to trusted_admin_keys in every board's agent.yaml:")
+                print(key.publicKey.line)
+            }
+        }
+
+        struct Public: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Print the public line of an admin key file.")
+            @Option(help: "The private key file.") var key: String = AdminSecretKey.defaultPath
+            func run() throws { print(try loadAdminKey(key).publicKey.line) }
+        }
     }
 
     struct Remove: ParsableCommand {
@@ -226,6 +280,10 @@ struct Plan: ParsableCommand {
         guard let plan = try connection.send(.plan, document: text, file: file).plan else { throw ExitCode(Exit.refused) }
         if json { return try printJSON(plan) }
         print("\(file): valid; it would be generation \(plan.generation)")
+        if let refusals = plan.refusals, !refusals.isEmpty {
+            print("REFUSED on \(plan.node) (the document in force would stay there; other boards check their own policy):")
+            for refusal in refusals { print("  \(refusal)") }
+        }
         for node in plan.nodes {
             print(node.changes.isEmpty ? "\(node.node): no change" : "\(node.node):")
             for change in node.changes { print("  \(change)") }
@@ -236,18 +294,63 @@ struct Plan: ParsableCommand {
         } else {
             print("steps on \(plan.node): unknown (the reconciler is not running here)")
         }
+        if let refusals = plan.refusals, !refusals.isEmpty { throw ExitCode(Exit.refused) }
     }
 }
 
 struct Apply: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Accept a desired-state document as the next generation (root only).")
+        abstract: "Accept a desired-state document as the next generation (root only).",
+        discussion: """
+            With --sign (or when the board has trusted_admin_keys and \(AdminSecretKey.defaultPath) exists), hcctl reads the \
+            generation in force from the agent, writes the next one into the text, signs the whole text and sends it; \
+            the agent takes it as it is. If another apply got in first, the agent refuses it: run apply again.
+            """)
     @OptionGroup var connection: ConnectionOptions
     @Argument(help: "The document, e.g. desired.yaml.") var file: String
+    @Option(help: "Sign with this admin key file (default: \(AdminSecretKey.defaultPath) when the board trusts admin keys).")
+    var sign: String?
 
     func run() throws {
-        let text = try readDocument(file)
+        var text = try readDocument(file)
+        var keyPath = sign
+        if keyPath == nil, access(AdminSecretKey.defaultPath, F_OK) == 0,
+           let trusted = try connection.send(.status).status?.desired.trustedKeys, !trusted.isEmpty {
+            keyPath = AdminSecretKey.defaultPath
+        }
+        if let keyPath {
+            let key = try loadAdminKey(keyPath)
+            let inForce = try connection.send(.status).status?.desired.generation ?? 0
+            text = try signedNextGeneration(text, after: inForce, key: key)
+        }
         print(try connection.send(.apply, document: text, file: file).message ?? "ok")
+    }
+
+    /// The text with the generation after the one in force (or its own, if higher), signed whole.
+    func signedNextGeneration(_ text: String, after inForce: UInt64, key: AdminSecretKey) throws -> String {
+        var body = DocumentSignature.unsigned(text)
+        guard case .success(let document) = DesiredStateParser.parse(body, file: file) else { throw ExitCode(Exit.refused) }
+        let generation = max(document.generation, inForce + 1)
+        if generation != document.generation {
+            guard let renumbered = DesiredStateParser.settingGeneration(of: body, to: generation) else {
+                printError("hcctl: \(file): cannot set the generation to \(generation); write it as a plain number")
+                throw ExitCode(Exit.refused)
+            }
+            body = renumbered
+        }
+        return DocumentSignature.sign(body, with: key)
+    }
+}
+
+func loadAdminKey(_ path: String) throws -> AdminSecretKey {
+    do {
+        return try AdminSecretKey.parse(try TextFile.read(path), file: path)
+    } catch let error as TextFile.Failure {
+        printError("hcctl: \(error) (an admin key is written by hcctl keys admin generate)")
+        throw ExitCode(Exit.refused)
+    } catch {
+        printError("hcctl: \(error)")
+        throw ExitCode(Exit.refused)
     }
 }
 

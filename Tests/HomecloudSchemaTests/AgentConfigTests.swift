@@ -42,7 +42,7 @@ import HomecloudSchema
             return
         }
         #expect(rejected.diagnostics.map(\.description) == [
-            "agent.yaml:2:1: bnd: unknown key (known keys: node, bind, advertise, join, interface, key_file, socket, state_dir, desired, metrics)",
+            "agent.yaml:2:1: bnd: unknown key (known keys: node, bind, advertise, join, interface, key_file, socket, state_dir, desired, metrics, trusted_admin_keys, policy)",
             "agent.yaml:3:7: bind: expected host:port such as 10.77.0.1:7964 or [fd00::1]:7964, found \"nowhere\"",
             "agent.yaml:4:9: socket: expected an absolute path, found \"relative.sock\"",
         ])
