@@ -33,11 +33,14 @@ public actor AgentState {
     public nonisolated let unitHealthReports: AsyncStream<UnitHealthReport>
     private let unitHealthSink: AsyncStream<UnitHealthReport>.Continuation
     private var keysHandler: (@Sendable (ControlRequest.Command, [UInt8]?) async -> Result<String, ControlError>)?
+    /// Parts that run degraded and why (see PartProblems), for hcctl status.
+    public nonisolated let problems: PartProblems
 
     public init(config: AgentConfig, logger: Logger, notifier: SystemdNotifier = SystemdNotifier()) {
         self.config = config
         self.logger = logger
         self.notifier = notifier
+        problems = PartProblems(logger: logger)
         (unitHealthReports, unitHealthSink) = AsyncStream.makeStream(of: UnitHealthReport.self, bufferingPolicy: .bufferingNewest(256))
     }
 
@@ -46,7 +49,7 @@ public actor AgentState {
 
     /// Takes the document persisted by the last run, if any; call before the first reloadDesired.
     public func restorePersisted() {
-        guard let text = try? TextFile.read(persistedPath) else { return }
+        guard let text = StateDirFiles.persistedDocument(at: persistedPath, logger: logger) else { return }
         if case .accepted(let generation) = store.offer(text: text, file: persistedPath) {
             logger.info("restored the last accepted document", metadata: ["generation": "\(generation)", "file": "\(persistedPath)"])
             generationGauge.record(Int64(clamping: generation))
@@ -168,14 +171,11 @@ public actor AgentState {
         return .success(PlanReport(generation: generation, nodes: nodes, node: config.node, steps: steps))
     }
 
-    private func persist() {
+    /// Keeps the document in force in state_dir; a failure is state_dir's problem (StateDirService retries).
+    func persist() {
         guard let text = store.currentText else { return }
         TextFile.makeDirectories(config.stateDir)
-        do {
-            try TextFile.writeAtomically(persistedPath, text)
-        } catch {
-            logger.error("cannot keep the accepted document: \(error)")
-        }
+        problems.keepInStateDir { try TextFile.writeAtomically(persistedPath, text) }
     }
 
     /// Every document accepted from now on, starting with the one in force.
@@ -275,7 +275,7 @@ public actor AgentState {
         let units = unitReport?.units ?? (document.map { UnitsForNode.units(of: config.node, in: $0) } ?? []).map {
             UnitStatus(name: $0.name, desired: $0.state.rawValue, active: "unknown")
         }
-        return StatusReport(
+        var report = StatusReport(
             node: config.node,
             cluster: document?.cluster,
             version: Self.version,
@@ -287,6 +287,8 @@ public actor AgentState {
             convergence: unitReport?.convergence,
             probes: probes
         )
+        report.problems = problems.all
+        return report
     }
 }
 

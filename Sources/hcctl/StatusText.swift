@@ -18,6 +18,10 @@ enum StatusText {
             out += "         last document REFUSED; the generation above stays in force:\n"
             for diagnostic in status.desired.rejected { out += "           \(diagnostic)\n" }
         }
+        if !status.problems.isEmpty {
+            out += "DEGRADED (the other parts run on):\n"
+            for problem in status.problems { out += "  \(problem.part): \(problem.reason)\n" }
+        }
         out += memberSection(status.members)
         out += vipSection(status.vips)
         if !status.probes.isEmpty { out += probeSection(status.probes) }
