@@ -238,11 +238,18 @@ final class VRRPDriver: @unchecked Sendable {
     }
 
     private func onLinkChanges() {
-        for change in links.receivePending() {
+        let pending = links.receivePending()
+        for change in pending.links {
             for router in routers.values where router.linkIndex == change.index && router.problem == nil {
                 perform(router.instance.onLink(up: change.up, now: now), for: router)
             }
         }
+        for removed in pending.removedAddresses {
+            for router in routers.values where router.linkIndex == removed.index && router.vip.address.address == removed.address {
+                restore(router)
+            }
+        }
+        if pending.overflowed { reread() }
         // An interface that was missing (a USB adapter, a late rename) may be there now.
         for (name, router) in routers where router.problem != nil {
             let retry = makeRouter(router.vip, quiet: true)
@@ -253,6 +260,30 @@ final class VRRPDriver: @unchecked Sendable {
             perform(retry.instance.start(linkUp: (try? LinkFacts.read(interface: router.vip.interface))?.up ?? false, now: now), for: retry)
         }
         settle()
+    }
+
+    private let restoredCounter = Counter(label: "hcagent_vrrp_vips_restored_total")
+
+    /// A VIP removed by another tool: the master puts it back and announces it again.
+    private func restore(_ router: Router) {
+        let actions = router.instance.onAddressesLost(now: now)
+        guard !actions.isEmpty else { return }
+        restoredCounter.increment()
+        logger.warning("VIP \(router.vip.name): \(router.vip.address) was removed from \(router.vip.interface) by something else; putting it back")
+        perform(actions, for: router)
+    }
+
+    /// Link and address notifications were lost (ENOBUFS): ask the kernel what they would have said.
+    private func reread() {
+        logger.notice("VRRP missed link or address notifications (the kernel's buffer overflowed); reading links and addresses again")
+        for router in routers.values where router.problem == nil {
+            guard let link = try? LinkFacts.read(interface: router.vip.interface) else { continue }
+            perform(router.instance.onLink(up: link.up, now: now), for: router)
+            if router.instance.state == .master,
+               let present = try? table.addresses(on: router.vip.interface), !present.contains(router.vip.address) {
+                restore(router)
+            }
+        }
     }
 
     /// After every event: handovers carried forward, the agent state told what changed, the timer armed.
