@@ -172,10 +172,11 @@ public actor AgentState {
     }
 
     /// Keeps the document in force in state_dir; a failure is state_dir's problem (StateDirService retries).
-    func persist() {
-        guard let text = store.currentText else { return }
+    @discardableResult
+    func persist() -> Bool {
+        guard let text = store.currentText else { return true }
         TextFile.makeDirectories(config.stateDir)
-        problems.keepInStateDir { try TextFile.writeAtomically(persistedPath, text) }
+        return problems.keepInStateDir { try TextFile.writeAtomically(persistedPath, text) }
     }
 
     /// Every document accepted from now on, starting with the one in force.

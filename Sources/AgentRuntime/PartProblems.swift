@@ -48,12 +48,13 @@ extension PartProblems {
     public static let stateDir = "state_dir"
 
     /// Writes a file of state_dir through `write`. A failure (a full or read-only disk) becomes state_dir's
-    /// problem: the agent runs on what it holds in memory. The next write that succeeds clears it.
+    /// problem: the agent runs on what it holds in memory. Only StateDirService clears it, once a retry of
+    /// its own works: on a nearly full disk a small write may pass between failing ones, and the problem
+    /// must not flap in the log.
     @discardableResult
     public func keepInStateDir(_ write: () throws -> Void) -> Bool {
         do {
             try write()
-            clear(Self.stateDir, message: "state_dir is writable again")
             return true
         } catch {
             // The same reason for every file, so a full disk is one log line, not one per write.

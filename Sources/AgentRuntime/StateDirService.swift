@@ -16,17 +16,26 @@ public struct StateDirService: Service {
     }
 
     public func run() async throws {
-        let problems = state.problems
-        let probe = state.config.stateDir + "/.writable"
+        let state = self.state, interval = self.interval
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 try await Task.sleep(for: interval)
-                guard problems.reason(of: PartProblems.stateDir) != nil else { continue }
-                if problems.keepInStateDir({ try TextFile.writeAtomically(probe, "") }) {
-                    unlink(probe)
-                    await state.persist()
-                }
+                await Self.retry(state)
             }
         }
+    }
+
+    /// One retry, when state_dir has a problem: a test file of a few KiB (a full disk often still takes an
+    /// empty file) and the document in force must both be written; then the problem clears. True when clear.
+    @discardableResult
+    static func retry(_ state: AgentState) async -> Bool {
+        let problems = state.problems
+        guard problems.reason(of: PartProblems.stateDir) != nil else { return true }
+        let probe = state.config.stateDir + "/.writable"
+        let probed = problems.keepInStateDir { try TextFile.writeAtomically(probe, String(repeating: "\n", count: 8192)) }
+        unlink(probe)
+        guard probed, await state.persist() else { return false }
+        problems.clear(PartProblems.stateDir, message: "state_dir is writable again; the document in force is kept there")
+        return true
     }
 }

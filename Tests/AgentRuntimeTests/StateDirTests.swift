@@ -127,20 +127,36 @@ roles:
         #expect(StateDirFiles.keptKeyring(at: path, logger: CapturedLog().logger)?.keys.count == 1)
     }
 
-    @Test func anUnwritableStateDirIsOneProblemUntilAWriteWorksAgain() throws {
+    @Test func anUnwritableStateDirIsOneProblemUntilARetryWorks() async throws {
         let directory = TemporaryDirectory()
         let log = CapturedLog()
-        let problems = PartProblems(logger: log.logger)
-        let path = directory.path + "/gone/desired.yaml"  // its directory does not exist: every write fails
+        // state_dir does not exist and cannot be made (its parent is a file): every write there fails.
+        directory.write("blocked", "")
+        let config = AgentConfig(node: "n1", socket: directory.path + "/hc.sock", stateDir: directory.path + "/blocked/state",
+                                 desired: directory.path + "/desired.yaml")
+        directory.write("desired.yaml", goodDocument)
+        let state = AgentState(config: config, logger: log.logger)
+        await state.reloadDesired()
+        #expect(await state.document?.generation == 4, "the document is taken all the same")
+        let problems = state.problems
         for _ in 0..<3 {
-            #expect(!problems.keepInStateDir { try TextFile.writeAtomically(path, "x") })
+            #expect(!problems.keepInStateDir { try TextFile.writeAtomically(config.stateDir + "/peers", "x") })
         }
+        #expect(!(await StateDirService.retry(state)))
         #expect(problems.all.map(\.part) == ["state_dir"])
         #expect(problems.all.first?.reason.contains("running on what is in memory") == true)
-        #expect(log.all.count == 1, "three failed writes, one log line: \(log.all)")
-        mkdir(directory.path + "/gone", 0o700)
-        #expect(problems.keepInStateDir { try TextFile.writeAtomically(path, "x") })
+        #expect(log.all.filter { $0.contains("state_dir") }.count == 1, "five failed writes, one log line: \(log.all)")
+        #expect(await state.status().problems.map(\.part) == ["state_dir"])
+
+        // A write that happens to pass does not clear it; a retry that works does, and keeps the document.
+        unlink(directory.path + "/blocked")
+        mkdir(directory.path + "/blocked", 0o700)
+        mkdir(config.stateDir, 0o700)
+        #expect(problems.keepInStateDir { try TextFile.writeAtomically(config.stateDir + "/peers", "x") })
+        #expect(problems.all.count == 1)
+        #expect(await StateDirService.retry(state))
         #expect(problems.all.isEmpty)
-        #expect(log.all.count == 2 && log.all[1].contains("writable again"), "\(log.all)")
+        #expect((try? TextFile.read(config.stateDir + "/desired.yaml")) == goodDocument)
+        #expect(log.all.filter { $0.contains("state_dir") }.count == 2 && log.all.last?.contains("writable again") == true, "\(log.all)")
     }
 }
