@@ -107,7 +107,8 @@ for round in 1 2 3 4 5; do
   took=$(lab_exec 1 python3 - "$vip" <<'PY'
 import subprocess, sys, time
 vip = sys.argv[1]
-subprocess.run(["ip", "addr", "del", vip + "/24", "dev", "eth0"], check=True)
+if subprocess.run(["ip", "addr", "del", vip + "/24", "dev", "eth0"]).returncode != 0:
+    print(9999); sys.exit()  # not there to delete: not put back after the last round
 start = time.monotonic()
 while time.monotonic() - start < 3:
     out = subprocess.run(["ip", "-4", "-o", "addr", "show", "dev", "eth0"], capture_output=True, text=True).stdout
