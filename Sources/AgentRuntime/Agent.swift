@@ -103,7 +103,7 @@ public enum Agent {
         var services: [any Service] = [
             control, metrics, DesiredStateWatcher(state: state, path: config.desired),
             ReconcilerService(state: state, logger: logger), ProbeService(state: state, group: group, logger: logger),
-            VRRPService(state: state, logger: logger),
+            VRRPService(state: state, logger: logger), StateDirService(state: state),
         ]
         // Gossip last: a graceful stop ends it first, so the others hear this node leave before its VIPs move.
         guard let advertised = GossipService.advertisedAddress(for: config) else {

@@ -37,6 +37,8 @@ public actor AgentState {
     public nonisolated let unitHealthReports: AsyncStream<UnitHealthReport>
     private let unitHealthSink: AsyncStream<UnitHealthReport>.Continuation
     private var keysHandler: (@Sendable (ControlRequest.Command, [UInt8]?) async -> Result<String, ControlError>)?
+    /// Parts that run degraded and why (see PartProblems), for hcctl status.
+    public nonisolated let problems: PartProblems
 
     public init(config: AgentConfig, logger: Logger, notifier: SystemdNotifier = SystemdNotifier()) {
         self.config = config
@@ -47,6 +49,7 @@ public actor AgentState {
         store = DesiredStateStore(verifier: verifier, policy: config.policyCheck)
         for warning in TrustSetup.warnings(for: config) { logger.warning("\(warning)") }
         if let verifier { logger.info("only documents signed by a trusted admin key are taken: \(verifier.trusted.map(\.id).joined(separator: ", "))") }
+        problems = PartProblems(logger: logger)
         (unitHealthReports, unitHealthSink) = AsyncStream.makeStream(of: UnitHealthReport.self, bufferingPolicy: .bufferingNewest(256))
     }
 
@@ -55,7 +58,7 @@ public actor AgentState {
 
     /// Takes the document persisted by the last run, if any; call before the first reloadDesired.
     public func restorePersisted() {
-        guard let text = try? TextFile.read(persistedPath) else { return }
+        guard let text = StateDirFiles.persistedDocument(at: persistedPath, logger: logger) else { return }
         switch store.offer(text: text, file: persistedPath) {
         case .accepted(let generation):
             logger.info("restored the last accepted document", metadata: ["generation": "\(generation)", "file": "\(persistedPath)"])
@@ -207,14 +210,12 @@ public actor AgentState {
         return .success(PlanReport(generation: generation, nodes: nodes, node: config.node, steps: steps, refusals: refusals))
     }
 
-    private func persist() {
-        guard let text = store.currentText else { return }
+    /// Keeps the document in force in state_dir; a failure is state_dir's problem (StateDirService retries).
+    @discardableResult
+    func persist() -> Bool {
+        guard let text = store.currentText else { return true }
         TextFile.makeDirectories(config.stateDir)
-        do {
-            try TextFile.writeAtomically(persistedPath, text)
-        } catch {
-            logger.error("cannot keep the accepted document: \(error)")
-        }
+        return problems.keepInStateDir { try TextFile.writeAtomically(persistedPath, text) }
     }
 
     /// Every document accepted from now on, starting with the one in force.
@@ -314,7 +315,7 @@ public actor AgentState {
         let units = unitReport?.units ?? (document.map { UnitsForNode.units(of: config.node, in: $0) } ?? []).map {
             UnitStatus(name: $0.name, desired: $0.state.rawValue, active: "unknown")
         }
-        return StatusReport(
+        var report = StatusReport(
             node: config.node,
             cluster: document?.cluster,
             version: Self.version,
@@ -331,6 +332,8 @@ public actor AgentState {
             convergence: unitReport?.convergence,
             probes: probes
         )
+        report.problems = problems.all
+        return report
     }
 }
 

@@ -17,6 +17,8 @@ public struct ControlServerError: Error, CustomStringConvertible {
 public final class ControlServer: Service {
     /// More connections than this at once are closed at accept: a runaway client cannot exhaust memory.
     static let maxConnections = 64
+    /// A connection has this long to send a complete request line (again after each reply); then it is dropped.
+    public static let requestDeadline = TimeAmount.seconds(5)
 
     private let server: NIOAsyncChannel<(NIOAsyncChannel<LineFrame, ByteBuffer>, UInt32), Never>
     private let commands: ControlCommands
@@ -34,8 +36,10 @@ public final class ControlServer: Service {
     }
 
     /// Binds the socket now, so that READY=1 can follow. Refuses to take over a socket another agent answers on.
-    public static func bind(path: String, commands: ControlCommands, group: EventLoopGroup, logger: Logger) async throws -> ControlServer {
+    public static func bind(path: String, commands: ControlCommands, group: EventLoopGroup, logger: Logger,
+                            requestDeadline: TimeAmount = requestDeadline) async throws -> ControlServer {
         try prepareSocketPath(path)
+        let idleDropped = Counter(label: "hcagent_control_idle_dropped_total")
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 32)
             .bind(unixDomainSocketPath: path) { channel in
@@ -45,6 +49,7 @@ public final class ControlServer: Service {
                 return credentials.flatMapThrowing { credentials in
                     try channel.pipeline.syncOperations.addHandler(
                         ByteToMessageHandler(LineFrameDecoder(maxLength: ControlProtocol.maxRequestBytes)))
+                    try channel.pipeline.syncOperations.addHandler(RequestDeadlineHandler(limit: requestDeadline, dropped: idleDropped))
                     let connection = try NIOAsyncChannel<LineFrame, ByteBuffer>(wrappingChannelSynchronously: channel)
                     return (connection, credentials.1)
                 }

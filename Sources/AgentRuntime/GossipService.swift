@@ -179,7 +179,7 @@ final class GossipDriver {
         TextFile.makeDirectories(config.stateDir)
         keyringPath = config.stateDir + "/keyring"
         var ring = keyring
-        if var merged = keyring, let text = try? TextFile.read(keyringPath), let kept = try? GossipKeyring.parse(text, file: keyringPath) {
+        if var merged = keyring, let kept = StateDirFiles.keptKeyring(at: keyringPath, logger: logger) {
             for key in kept.keys { try? merged.install(key) }
             try? merged.use(kept.keys[0])
             ring = merged
@@ -187,9 +187,10 @@ final class GossipDriver {
         self.keyring = ring
         peersPath = config.stateDir + "/peers"
         // A restarted node outbids whatever the cluster remembers of its last run.
-        incarnationPath = config.stateDir + "/incarnation"
-        let incarnation = ((try? TextFile.read(incarnationPath)).flatMap { UInt64($0.split(separator: "\n").first ?? "") } ?? 0) + 1
-        try? TextFile.writeAtomically(incarnationPath, "\(incarnation)\n")
+        let incarnationPath = config.stateDir + "/incarnation"
+        self.incarnationPath = incarnationPath
+        let incarnation = StateDirFiles.lastIncarnation(at: incarnationPath, logger: logger) + 1
+        state.problems.keepInStateDir { try TextFile.writeAtomically(incarnationPath, "\(incarnation)\n") }
         savedIncarnation = incarnation
         var seed = SystemRandomNumberGenerator()
         core = SWIMCore(name: config.node, address: advertised, incarnation: incarnation, random: SplitMix64(seed: seed.next()))
@@ -198,12 +199,7 @@ final class GossipDriver {
         var seeds: [GossipAddress] = config.join.compactMap { peer in
             IPAddress(peer.host).flatMap { GossipAddress(host: $0.bytes, port: UInt16(peer.port)) }
         }
-        for line in ((try? TextFile.read(peersPath)) ?? "").split(separator: "\n") {
-            let fields = line.split(separator: " ")
-            if fields.count == 2, let address = HostPort(String(fields[1])),
-               let host = IPAddress(address.host), let peer = GossipAddress(host: host.bytes, port: UInt16(address.port)),
-               !seeds.contains(peer) { seeds.append(peer) }
-        }
+        for peer in StateDirFiles.peers(at: peersPath, logger: logger) where !seeds.contains(peer) { seeds.append(peer) }
         seeds.removeAll { $0 == advertised }
         self.seeds = seeds
         logger.info("gossip on \(advertised) (incarnation \(incarnation)), joining \(seeds.isEmpty ? "no one yet" : seeds.map(\.description).joined(separator: ", "))")
@@ -297,7 +293,7 @@ final class GossipDriver {
         // starts above it, or the cluster would go on believing the old news.
         if core.incarnation != savedIncarnation {
             savedIncarnation = core.incarnation
-            try? TextFile.writeAtomically(incarnationPath, "\(savedIncarnation)\n")
+            state.problems.keepInStateDir { try TextFile.writeAtomically(incarnationPath, "\(savedIncarnation)\n") }
         }
         return .running
     }
@@ -429,7 +425,7 @@ final class GossipDriver {
         }
         await state.setIncomingHandovers(Set(asked))
         let peers = core.members.filter { $0.name != core.name && $0.isActive }.map { "\($0.name) \($0.address)\n" }.joined()
-        try? TextFile.writeAtomically(peersPath, peers)
+        state.problems.keepInStateDir { try TextFile.writeAtomically(peersPath, peers) }
     }
 
     // MARK: addresses

@@ -34,9 +34,21 @@ public struct ReconcilerService: Service {
         do {
             bus = try await SystemdBus.connect()
         } catch {
-            // Without systemd (a container without it, a laptop) the rest of the agent still serves.
-            logger.warning("reconciler off: \(error)")
-            try? await gracefulShutdown()
+            // Without systemd (a container without it, a laptop) the rest of the agent still serves; while
+            // the document gives this board units, that is a problem in status.
+            let reason = "reconciler off: \(error): this board's units are not started or stopped"
+            logger.warning("\(reason)")
+            let state = self.state
+            let documents = await state.documents()
+            await cancelWhenGracefulShutdown {
+                for await document in documents {
+                    if UnitsForNode.units(of: state.config.node, in: document).isEmpty {
+                        state.problems.clear("reconciler")
+                    } else {
+                        state.problems.report("reconciler", reason, alreadyLogged: true)
+                    }
+                }
+            }
             return
         }
         defer { bus.close() }

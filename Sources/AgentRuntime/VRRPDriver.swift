@@ -76,6 +76,8 @@ final class VRRPDriver: @unchecked Sendable {
     private var owned: OwnedVIPs
     private let reports: AsyncStream<Report>.Continuation
     private let logger: Logger
+    /// A VIP that cannot run (its interface missing, its address refused) is a problem of the agent's too.
+    private let problems: PartProblems
     private var routers: [String: Router] = [:]
     private var channels: [ChannelKey: VRRPChannel] = [:]
     private var stopping = false
@@ -151,8 +153,9 @@ final class VRRPDriver: @unchecked Sendable {
     private let transitionsCounter = Counter(label: "hcagent_vrrp_transitions_total")
 
     init(thread: EventThread, node: String, stateDir: String, table: VIPAddressTable, links: LinkWatcher,
-         reports: AsyncStream<Report>.Continuation, logger: Logger) {
+         reports: AsyncStream<Report>.Continuation, problems: PartProblems, logger: Logger) {
         self.thread = thread
+        self.problems = problems
         self.node = node
         self.table = table
         self.links = links
@@ -235,21 +238,52 @@ final class VRRPDriver: @unchecked Sendable {
     }
 
     private func onLinkChanges() {
-        for change in links.receivePending() {
+        let pending = links.receivePending()
+        for change in pending.links {
             for router in routers.values where router.linkIndex == change.index && router.problem == nil {
                 perform(router.instance.onLink(up: change.up, now: now), for: router)
             }
         }
+        for removed in pending.removedAddresses {
+            for router in routers.values where router.linkIndex == removed.index && router.vip.address.address == removed.address {
+                restore(router)
+            }
+        }
+        if pending.overflowed { reread() }
         // An interface that was missing (a USB adapter, a late rename) may be there now.
         for (name, router) in routers where router.problem != nil {
             let retry = makeRouter(router.vip, quiet: true)
             guard retry.problem == nil else { continue }
             routers[name] = retry
             prioritiesSettled = false
-            logger.info("VIP \(name): \(router.vip.interface) is there now")
+            problems.clear("vip:\(name)", message: "VIP \(name): \(router.vip.interface) is there now")
             perform(retry.instance.start(linkUp: (try? LinkFacts.read(interface: router.vip.interface))?.up ?? false, now: now), for: retry)
         }
         settle()
+    }
+
+    private let restoredCounter = Counter(label: "hcagent_vrrp_vips_restored_total")
+
+    /// A VIP removed by another tool: the master puts it back and announces it again.
+    private func restore(_ router: Router) {
+        let actions = router.instance.onAddressesLost(now: now)
+        guard !actions.isEmpty else { return }
+        restoredCounter.increment()
+        logger.warning("VIP \(router.vip.name): \(router.vip.address) was removed from \(router.vip.interface) by something else; putting it back")
+        perform(actions, for: router)
+    }
+
+    /// Link and address notifications were lost (ENOBUFS): ask the kernel what they would have said.
+    private func reread() {
+        logger.notice("VRRP missed link or address notifications (the kernel's buffer overflowed); reading links and addresses again")
+        for router in routers.values where router.problem == nil {
+            guard let link = try? LinkFacts.read(interface: router.vip.interface) else { continue }
+            perform(router.instance.onLink(up: link.up, now: now), for: router)
+            if router.instance.state == .master,
+               let present = try? table.addresses(on: router.vip.interface), !present.contains(router.vip.address) {
+                restore(router)
+            }
+        }
     }
 
     /// After every event: handovers carried forward, the agent state told what changed, the timer armed.
@@ -279,6 +313,7 @@ final class VRRPDriver: @unchecked Sendable {
             // Gone from the document, or changed: let go now (priority 0 tells the others to take over).
             perform(router.instance.finishStop(now: now), for: router)
             routers[name] = nil
+            problems.clear("vip:\(name)")
             logger.info("VIP \(name) (\(router.vip.address)) no longer runs here as it was")
         }
         for vip in wanted { routers[vip.name]?.vip = vip }
@@ -320,7 +355,7 @@ final class VRRPDriver: @unchecked Sendable {
         } catch {
             problem = "\(error)"
         }
-        if let problem, !quiet { logger.error("VIP \(vip.name): \(problem)") }
+        if let problem, !quiet { problems.report("vip:\(vip.name)", "VIP \(vip.name) off: \(problem)") }
         let settings = VRRPInstance.Settings(
             vrid: UInt8(vip.vrid), addresses: [vip.address.address], advertInterval: vip.advert, priority: vip.priority.of(node),
             preempt: vip.preempt, preemptDelay: vip.preemptDelay, primaryAddress: primary)
@@ -388,11 +423,18 @@ final class VRRPDriver: @unchecked Sendable {
             do {
                 switch action {
                 case .addAddresses:
-                    try owned.record(entry)
-                    try table.add(router.vip.address, interface: router.vip.interface)
+                    // Recorded in memory even when state_dir cannot keep it: the VIP goes on all the same.
+                    problems.keepInStateDir { try owned.record(entry) }
+                    do {
+                        try table.add(router.vip.address, interface: router.vip.interface)
+                        problems.clear("vip:\(name)", message: "VIP \(name): \(router.vip.address) is on \(router.vip.interface) again")
+                    } catch {
+                        problems.report("vip:\(name)", "VIP \(name): \(error)")
+                        continue
+                    }
                 case .removeAddresses:
                     try table.remove(router.vip.address, interface: router.vip.interface)
-                    try owned.forget(entry)
+                    problems.keepInStateDir { try owned.forget(entry) }
                 case .sendAdvertisement(let advertisement):
                     guard let channel = channels[router.channel] else { continue }
                     let source = router.instance.settings.primaryAddress

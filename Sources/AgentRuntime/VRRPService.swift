@@ -19,6 +19,12 @@ public struct VRRPService: Service {
     }
 
     public func run() async throws {
+        // Without the capabilities it needs VRRP would win elections for VIPs it cannot add: it stays off,
+        // says why, and leaves the VIPs to boards that can hold them.
+        if let reason = Capabilities.current()?.vrrpOffReason {
+            await stayOff(reason)
+            return
+        }
         let table: VIPAddressTable
         let links: LinkWatcher
         let thread: EventThread
@@ -27,15 +33,14 @@ public struct VRRPService: Service {
             links = try LinkWatcher()
             thread = try EventThread(name: "hcagent-vrrp")
         } catch {
-            logger.warning("VRRP off: \(error)")
-            try? await gracefulShutdown()
+            await stayOff("VRRP off: \(error)")
             return
         }
         defer { thread.stop() }
         let state = self.state
         let (reports, reportSink) = AsyncStream.makeStream(of: VRRPDriver.Report.self)
         let driver = VRRPDriver(thread: thread, node: state.config.node, stateDir: state.config.stateDir, table: table,
-                                links: links, reports: reportSink, logger: logger)
+                                links: links, reports: reportSink, problems: state.problems, logger: logger)
         thread.execute { driver.start() }
         let documents = await state.documents()
         let peers = await state.peerAddressChanges()
@@ -67,4 +72,25 @@ public struct VRRPService: Service {
             group.cancelAll()
         }
     }
+
+    /// VRRP cannot run here: while the document gives this board VIPs, each shows as off with the reason, and
+    /// the reason is a problem of the agent's (one log line); the other parts run on. Ends with the agent.
+    private func stayOff(_ reason: String) async {
+        let state = self.state
+        let node = state.config.node
+        logger.warning("\(reason)")
+        let documents = await state.documents()
+        await cancelWhenGracefulShutdown {
+            for await document in documents {
+                let vips = document.nodes.contains(where: { $0.name == node }) ? document.vips : []
+                if vips.isEmpty {
+                    state.problems.clear("vrrp")
+                } else {
+                    state.problems.report("vrrp", reason, alreadyLogged: true)
+                }
+                await state.publishVIPs(vips.map { VIPStatus(name: $0.name, address: $0.address.description, state: "off", holder: nil, reason: reason) })
+            }
+        }
+    }
 }
+

@@ -146,6 +146,8 @@ public struct StatusReport: Codable, Sendable, Equatable {
     public var convergence: String?
     /// This node's probes.
     public var probes: [ProbeStatus]
+    /// Parts of this agent that run degraded or not at all, and why (empty when all is well).
+    public var problems: [PartProblem] = []
 
     public init(node: String, cluster: String?, version: String, desired: DesiredSummary,
                 members: [MemberStatus] = [], vips: [VIPStatus] = [], units: [UnitStatus] = [],
@@ -161,7 +163,7 @@ public struct StatusReport: Codable, Sendable, Equatable {
         self.probes = probes
     }
 
-    enum CodingKeys: String, CodingKey { case node, cluster, version, desired, members, vips, units, convergence, probes }
+    enum CodingKeys: String, CodingKey { case node, cluster, version, desired, members, vips, units, convergence, probes, problems }
 
     /// Older agents send no probes: an empty list then.
     public init(from decoder: any Decoder) throws {
@@ -175,6 +177,7 @@ public struct StatusReport: Codable, Sendable, Equatable {
         units = try container.decode([UnitStatus].self, forKey: .units)
         convergence = try container.decodeIfPresent(String.self, forKey: .convergence)
         probes = try container.decodeIfPresent([ProbeStatus].self, forKey: .probes) ?? []
+        problems = try container.decodeIfPresent([PartProblem].self, forKey: .problems) ?? []
     }
 }
 

@@ -38,7 +38,7 @@ extension StatusReport: JSONWritable {
         .object([
             ("node", .string(node)), ("cluster", cluster.json), ("version", .string(version)),
             ("desired", desired.json), ("members", members.json), ("vips", vips.json), ("units", units.json),
-            ("convergence", convergence.json), ("probes", .array(probes.map(\.json))),
+            ("convergence", convergence.json), ("probes", .array(probes.map(\.json))), ("problems", problems.json),
         ])
     }
 }

@@ -19,6 +19,10 @@ enum StatusText {
             for diagnostic in status.desired.rejected { out += "           \(diagnostic)\n" }
         }
         out += trustSection(status.desired)
+        if !status.problems.isEmpty {
+            out += "DEGRADED (the other parts run on):\n"
+            for problem in status.problems { out += "  \(problem.part): \(problem.reason)\n" }
+        }
         out += memberSection(status.members)
         out += vipSection(status.vips)
         if !status.probes.isEmpty { out += probeSection(status.probes) }

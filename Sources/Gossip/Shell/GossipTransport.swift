@@ -59,7 +59,8 @@ public final class GossipTransport: Sendable {
         }
         let tcp = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // tcpOption, not socketOption: at SOL_SOCKET the same number is SO_DEBUG, which needs CAP_NET_ADMIN.
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .bind(host: host, port: boundPort) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
@@ -146,7 +147,7 @@ public final class GossipTransport: Sendable {
     public func exchange(_ bytes: [UInt8], with address: SocketAddress, timeout: Duration = .seconds(5)) async throws -> [UInt8] {
         try await withTimeout(timeout) {
             let connection = try await ClientBootstrap(group: self.group)
-                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .connectTimeout(.milliseconds(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000))
                 .connect(to: address) { channel in
                     channel.eventLoop.makeCompletedFuture {

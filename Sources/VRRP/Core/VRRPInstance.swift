@@ -213,6 +213,14 @@ public struct VRRPInstance: Sendable {
         return becomeBackup(reason: "interface came up", now: now, removeAddresses: false)
     }
 
+    /// Another tool removed a VIP from the interface (`ip addr del`, a network manager restarting). A master
+    /// puts it back at once and announces it again: clients that lost it re-learn where it is. Handing over,
+    /// it still holds the VIP until a successor announces it, so it puts it back too. Any other state holds no VIP.
+    public mutating func onAddressesLost(now: Duration) -> [Action] {
+        guard state == .master else { return [] }
+        return [.addAddresses, .announce]
+    }
+
     /// A new effective priority (tracked probes). The master advertises it at once: a backup with a higher
     /// priority then takes over after its skew time (hcagent) or master down interval (RFC 5798 routers),
     /// while this router keeps the VIP until it hears the new master.
