@@ -16,7 +16,7 @@ public actor AgentState {
     private var unitReport: (convergence: String, units: [UnitStatus])?
     private var vipReport: [VIPStatus]?
     private var memberReport: [MemberStatus]?
-    private var liveMembers = ChangeBroadcast<Set<String>>()
+    private var memberStates = ChangeBroadcast<[String: MemberState]>()
     private var convergence = ChangeBroadcast<String>()
     private var peerAddresses = ChangeBroadcast<[IPAddress]>([])
     private var held = ChangeBroadcast<Set<String>>([])
@@ -136,11 +136,14 @@ public actor AgentState {
         let liveStatuses = members.filter { $0.state == "alive" || $0.state == "suspect" }
         let addresses = liveStatuses.filter { $0.name != config.node }.compactMap { HostPort($0.address).flatMap { IPAddress($0.host) } }
         peerAddresses.publish(addresses)
-        liveMembers.publish(Set(liveStatuses.map(\.name)))
     }
 
-    /// The names of the live members (alive or suspect) at every change: `one` placement follows them.
-    public func liveMemberChanges() -> AsyncStream<Set<String>> { liveMembers.follow() }
+    /// Gossip's members with their states, typed (published with publishMembers).
+    public func publishMemberStates(_ states: [String: MemberState]) { memberStates.publish(states) }
+
+    /// Each member's state at every change: `one` placement follows them (a majority of the role alive,
+    /// suspects kept as runners until dead: SingletonPlacement).
+    public func memberStateChanges() -> AsyncStream<[String: MemberState]> { memberStates.follow() }
 
     /// The addresses of the other live members at every change: VRRP's `unicast: members` peers.
     public func peerAddressChanges() -> AsyncStream<[IPAddress]> { peerAddresses.follow() }

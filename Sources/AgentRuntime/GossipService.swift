@@ -427,6 +427,7 @@ final class GossipDriver {
         }
         aliveGauge.record(core.activeMemberCount)
         await state.publishMembers(members)
+        await state.publishMemberStates(of: core.members)
         // What live boards ask of this one.
         let asked = core.members.filter { $0.state == .alive && $0.name != core.name }.flatMap { member in
             (NodeMetadata(member.metadata)?.handovers ?? [:]).filter { $0.value == core.name }.map(\.key)

@@ -23,9 +23,15 @@ public struct ReconcileCore: Sendable {
 
     public let node: String
     public let backoff: RestartBackoff
+    /// How long a board that has just become the one to run a `placement: one` unit waits before starting
+    /// it (a board that stops being that one stops it at once): the side that lost its majority, or the
+    /// interim runner after a heal, must have stopped it first. Why this long: SingletonPlacement.swift.
+    public let takeoverDelay: Duration
+    public static let defaultTakeoverDelay: Duration = .seconds(12)
     public private(set) var document: DesiredState?
     private var heldVIPs: Set<String> = []
-    private var members: [String: [String]] = [:]
+    /// Each node's state as gossip sees it; nil until gossip has said (`one` units wait for it).
+    private var members: [String: MemberState]?
     private var observed: [String: ObservedUnit] = [:]
     private var tracks: [String: Track] = [:]
     private var random: SplitMix64
@@ -47,11 +53,15 @@ public struct ReconcileCore: Sendable {
         var awaitingFileState = false
         /// Why its probe asks for restarts, while it does (cleared when the probe is healthy again).
         var probeFailure: String?
+        /// A `one` unit: since when this node has been, without a break, the one to run it.
+        var runnerSince: ContinuousClock.Instant?
     }
 
-    public init(node: String, backoff: RestartBackoff = RestartBackoff(), seed: UInt64) {
+    public init(node: String, backoff: RestartBackoff = RestartBackoff(), takeoverDelay: Duration = defaultTakeoverDelay,
+                seed: UInt64) {
         self.node = node
         self.backoff = backoff
+        self.takeoverDelay = takeoverDelay
         self.random = SplitMix64(seed: seed)
     }
 
@@ -71,8 +81,10 @@ public struct ReconcileCore: Sendable {
         return plan(now: now)
     }
 
-    public mutating func onMembers(_ aliveByRole: [String: [String]], now: ContinuousClock.Instant) -> [Action] {
-        members = aliveByRole
+    /// Gossip's view: every member it knows (this node included or not) with its state. A node of the
+    /// document that gossip does not know counts as not alive.
+    public mutating func onMembers(_ states: [String: MemberState], now: ContinuousClock.Instant) -> [Action] {
+        members = states
         return plan(now: now)
     }
 
@@ -158,14 +170,16 @@ public struct ReconcileCore: Sendable {
 
     // MARK: planning
 
-    /// The units this node must manage: every unit of its roles, with the role it came from.
-    private var managed: [(unit: UnitSpec, role: String)] {
+    /// The units this node must manage: every unit of its roles, with the role it came from and the nodes
+    /// the document gives that role.
+    private var managed: [(unit: UnitSpec, role: String, roleNodes: [String])] {
         guard let document else { return [] }
         var seen: Set<String> = []
-        var result: [(unit: UnitSpec, role: String)] = []
+        var result: [(unit: UnitSpec, role: String, roleNodes: [String])] = []
         for role in document.roles(of: node) {
+            let roleNodes = document.nodes.filter { $0.roles.contains(role) }.map(\.name)
             for unit in document.role(named: role)?.units ?? [] where seen.insert(unit.name).inserted {
-                result.append((unit, role))
+                result.append((unit, role, roleNodes))
             }
         }
         return result
@@ -173,7 +187,18 @@ public struct ReconcileCore: Sendable {
 
     private func wantsUp(_ name: String) -> Bool {
         guard let entry = managed.first(where: { $0.unit.name == name }) else { return false }
-        return UnitPlacement.shouldRun(entry.unit, role: entry.role, node: node, heldVIPs: heldVIPs, members: members)
+        return shouldRun(entry.unit, roleNodes: entry.roleNodes)
+    }
+
+    private func shouldRun(_ unit: UnitSpec, roleNodes: [String]) -> Bool {
+        UnitPlacement.shouldRun(unit, roleNodes: roleNodes, node: node, heldVIPs: heldVIPs, members: members)
+    }
+
+    /// A `one` unit this node has just become the one to run: when it may start it. A role of one node has
+    /// nobody else who could be running it.
+    private func takeoverAt(_ unit: UnitSpec, roleNodes: [String], _ track: Track) -> ContinuousClock.Instant? {
+        guard case .one = unit.placement, roleNodes.count > 1, let since = track.runnerSince else { return nil }
+        return since + takeoverDelay
     }
 
     private mutating func countFailure(_ track: inout Track, now: ContinuousClock.Instant) {
@@ -189,7 +214,7 @@ public struct ReconcileCore: Sendable {
         var toEnable: [String] = []
         var toDisable: [String] = []
         var nextWake: ContinuousClock.Instant?
-        for (unit, role) in managed {
+        for (unit, _, roleNodes) in managed {
             guard let seen = observed[unit.name], seen.loadState == "loaded" else { continue }
             var track = tracks[unit.name] ?? Track()
             // Up for a while with no probe complaining: recovered.
@@ -197,11 +222,17 @@ public struct ReconcileCore: Sendable {
                 track.failures = 0
                 track.attemptOpen = false
             }
-            let up = UnitPlacement.shouldRun(unit, role: role, node: node, heldVIPs: heldVIPs, members: members)
+            let up = shouldRun(unit, roleNodes: roleNodes)
+            if case .one = unit.placement {
+                track.runnerSince = up ? (track.runnerSince ?? now) : nil
+            }
 
             if !track.jobInFlight && !track.awaitingState {
                 if up && !seen.isUp && seen.activeState != "activating" {
-                    if track.failures >= backoff.attempts {
+                    if let takeoverAt = takeoverAt(unit, roleNodes: roleNodes, track), takeoverAt > now {
+                        // Newly the runner: the board that ran it until now may not have stopped yet.
+                        nextWake = min(nextWake ?? takeoverAt, takeoverAt)
+                    } else if track.failures >= backoff.attempts {
                         // Degraded: left alone until a new document or the unit comes up by itself.
                     } else if let retryAt = track.retryAt, retryAt > now {
                         nextWake = min(nextWake ?? retryAt, retryAt)
@@ -251,8 +282,8 @@ public struct ReconcileCore: Sendable {
 
     public func report(now: ContinuousClock.Instant) -> (state: Convergence, units: [UnitReport]) {
         var units: [UnitReport] = []
-        for (unit, role) in managed {
-            let up = UnitPlacement.shouldRun(unit, role: role, node: node, heldVIPs: heldVIPs, members: members)
+        for (unit, role, roleNodes) in managed {
+            let up = shouldRun(unit, roleNodes: roleNodes)
             let desired = up ? "running" : "stopped"
             guard let seen = observed[unit.name] else {
                 units.append(UnitReport(name: unit.name, desired: desired, active: "unknown", state: .converging, reason: "not read yet"))
@@ -276,10 +307,17 @@ public struct ReconcileCore: Sendable {
                 state = .converging
                 if let retryAt = track.retryAt, retryAt > now {
                     reason = "failed \(track.failures) times (\(seen.result)); retry in \(DurationText.format(retryAt - now))"
+                } else if up, !seen.isUp, let takeoverAt = takeoverAt(unit, roleNodes: roleNodes, track), takeoverAt > now {
+                    reason = "takes over in \(DurationText.format(takeoverAt - now)): the board that ran it must stop first"
                 }
             } else if let enabled = unit.enabled, enabled != seen.isEnabled, seen.unitFileState != "static" {
                 state = .converging
                 reason = enabled ? "not enabled yet" : "not disabled yet"
+            }
+            if reason == nil, case .one = unit.placement, unit.state == .running, let members,
+               !SingletonPlacement.hasMajority(roleNodes: roleNodes, node: node, members: members) {
+                let alive = SingletonPlacement.aliveCount(roleNodes: roleNodes, node: node, members: members)
+                reason = "no majority of role \(role): \(alive) of its \(roleNodes.count) nodes alive here (a partition?); runs only on the side that has one"
             }
             units.append(UnitReport(name: unit.name, desired: desired, active: seen.activeState, state: state, reason: reason))
         }

@@ -1,6 +1,7 @@
 // What a board gossips about itself: version, generation, content hash and roles, within 512 bytes.
 import Gossip
 import HomecloudSchema
+import Reconciler
 import Testing
 @testable import AgentRuntime
 
@@ -20,11 +21,14 @@ import Testing
     }
 }
 
-@Suite struct LiveByRoleTests {
-    @Test func theDocumentSaysWhoHasARoleAndGossipWhoIsAlive() throws {
-        let document = try DesiredStateParser.parse("generation: 1\ncluster: c\nnodes: { a: [web, db], b: [web], c: [db] }\nroles: { web: { units: [] }, db: { units: [] } }\n", file: "d").get()
-        #expect(ReconcileDriver.liveByRole(["a", "c", "stranger"], in: document) == ["web": ["a"], "db": ["a", "c"]])
-        #expect(ReconcileDriver.liveByRole([], in: document).isEmpty)
+@Suite struct GossipViewTests {
+    @Test func gossipStatesReachThePlannerTyped() throws {
+        let address = GossipAddress(ipv4: 10, 0, 0, 1, port: 7946)
+        let members = [GossipMember.State.alive, .suspect, .dead, .left].enumerated().map { index, state in
+            GossipMember(name: "n\(index)", address: address, incarnation: 0, state: state, since: .zero)
+        }
+        #expect(MemberState.byName(members) == ["n0": .alive, "n1": .suspect, "n2": .dead, "n3": .left])
+        #expect(MemberState.byName([]).isEmpty)
     }
 
     @Test func probeHealthAndHeldVIPsRideTheMetadata() {
