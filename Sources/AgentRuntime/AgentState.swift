@@ -16,7 +16,7 @@ public actor AgentState {
     private var unitReport: (convergence: String, units: [UnitStatus])?
     private var vipReport: [VIPStatus]?
     private var memberReport: [MemberStatus]?
-    private var memberStates = ChangeBroadcast<[String: MemberState]>()
+    private var memberView = ChangeBroadcast<MemberView>()
     private var convergence = ChangeBroadcast<String>()
     private var peerAddresses = ChangeBroadcast<[IPAddress]>([])
     private var held = ChangeBroadcast<Set<String>>([])
@@ -138,12 +138,11 @@ public actor AgentState {
         peerAddresses.publish(addresses)
     }
 
-    /// Gossip's members with their states, typed (published with publishMembers).
-    public func publishMemberStates(_ states: [String: MemberState]) { memberStates.publish(states) }
+    /// Gossip's members, typed, with when each was last heard from (GossipMemberView).
+    public func publishMemberView(_ view: MemberView) { memberView.publish(view) }
 
-    /// Each member's state at every change: `one` placement follows them (a majority of the role alive,
-    /// suspects kept as runners until dead: SingletonPlacement).
-    public func memberStateChanges() -> AsyncStream<[String: MemberState]> { memberStates.follow() }
+    /// Gossip's view at every change: `one` placement follows it (SingletonPlacement).
+    public func memberViewChanges() -> AsyncStream<MemberView> { memberView.follow() }
 
     /// The addresses of the other live members at every change: VRRP's `unicast: members` peers.
     public func peerAddressChanges() -> AsyncStream<[IPAddress]> { peerAddresses.follow() }

@@ -144,6 +144,7 @@ final class GossipDriver {
     private let sink: AsyncStream<GossipService.Input>.Continuation
     private let logger: Logger
     private let origin = ContinuousClock.now
+    private let memberView = MemberViewPublisher()
     private let peersPath: String
     private let incarnationPath: String
     private var savedIncarnation: UInt64
@@ -289,6 +290,7 @@ final class GossipDriver {
             droppedUndecodable.increment(by: core.droppedPackets - decodeDropsSeen)
             decodeDropsSeen = core.droppedPackets
         }
+        await memberView.publish(core, origin: origin, now: now, membersChanged: membersChanged, to: state)
         if membersChanged {
             membersChanged = false
             await publishMembers()
@@ -427,7 +429,6 @@ final class GossipDriver {
         }
         aliveGauge.record(core.activeMemberCount)
         await state.publishMembers(members)
-        await state.publishMemberStates(of: core.members)
         // What live boards ask of this one.
         let asked = core.members.filter { $0.state == .alive && $0.name != core.name }.flatMap { member in
             (NodeMetadata(member.metadata)?.handovers ?? [:]).filter { $0.value == core.name }.map(\.key)

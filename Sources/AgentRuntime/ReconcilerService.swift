@@ -21,7 +21,7 @@ public struct ReconcilerService: Service {
         case vips(Set<String>)
         /// Gossip's members and their states: `one` units run on one node of their role, on the side of a
         /// split that sees a majority of it.
-        case members([String: MemberState])
+        case members(MemberView)
         case bus(SystemdBus.Event)
         case timer
         /// hcctl plan: the steps a document would cause here, from a copy of the planner.
@@ -44,7 +44,7 @@ public struct ReconcilerService: Service {
         let (inputs, sink) = AsyncStream.makeStream(of: Input.self)
         let documents = await state.documents()
         let held = await state.heldVIPs()
-        let memberStates = await state.memberStateChanges()
+        let memberViews = await state.memberViewChanges()
         let driver = ReconcileDriver(node: state.config.node, bus: bus, state: state, sink: sink, logger: logger)
         await state.setUnitStateReader { name in (try? await bus.readUnit(name))?.unit.activeState }
         await state.setPlanner { document in
@@ -57,7 +57,7 @@ public struct ReconcilerService: Service {
             group.addTask { for await document in documents { sink.yield(.document(document)) } }
             group.addTask { for await event in bus.events { sink.yield(.bus(event)) } }
             group.addTask { for await names in held { sink.yield(.vips(names)) } }
-            group.addTask { for await states in memberStates { sink.yield(.members(states)) } }
+            group.addTask { for await view in memberViews { sink.yield(.members(view)) } }
             group.addTask { for await report in state.unitHealthReports { sink.yield(.probe(report)) } }
             await withGracefulShutdownHandler {
                 for await input in inputs { await driver.step(input) }
@@ -110,8 +110,8 @@ final class ReconcileDriver {
             actions += await read(managedNames())
         case .vips(let held):
             actions = core.onVIPs(held: held, now: .now)
-        case .members(let states):
-            actions = core.onMembers(states, now: .now)
+        case .members(let view):
+            actions = core.onMembers(view, now: .now)
         case .bus(.unitChanged(let path, let activeState, let subState)):
             guard let name = pathToUnit[path] else { break }
             // Loading a unit (as every read of ours does) announces its states again; when they are the ones

@@ -23,15 +23,15 @@ public struct ReconcileCore: Sendable {
 
     public let node: String
     public let backoff: RestartBackoff
-    /// How long a board that has just become the one to run a `placement: one` unit waits before starting
-    /// it (a board that stops being that one stops it at once): the side that lost its majority, or the
-    /// interim runner after a heal, must have stopped it first. Why this long: SingletonPlacement.swift.
-    public let takeoverDelay: Duration
-    public static let defaultTakeoverDelay: Duration = .seconds(12)
+    /// `placement: one`: how long a member heard from counts as alive, and how long a board that has just
+    /// become the one to run such a unit waits before starting it (a board that stops being that one stops
+    /// it at once). Derived from the document's size unless given (tests). Why: SingletonPlacement.swift.
+    private let timingOverride: SingletonTiming?
+    public var singletonTiming: SingletonTiming { timingOverride ?? .forCluster(of: document?.nodes.count ?? 1) }
     public private(set) var document: DesiredState?
     private var heldVIPs: Set<String> = []
-    /// Each node's state as gossip sees it; nil until gossip has said (`one` units wait for it).
-    private var members: [String: MemberState]?
+    /// Gossip's view; nil until gossip has said (`one` units wait for it).
+    private var members: MemberView?
     private var observed: [String: ObservedUnit] = [:]
     private var tracks: [String: Track] = [:]
     private var random: SplitMix64
@@ -57,11 +57,10 @@ public struct ReconcileCore: Sendable {
         var runnerSince: ContinuousClock.Instant?
     }
 
-    public init(node: String, backoff: RestartBackoff = RestartBackoff(), takeoverDelay: Duration = defaultTakeoverDelay,
-                seed: UInt64) {
+    public init(node: String, backoff: RestartBackoff = RestartBackoff(), singletonTiming: SingletonTiming? = nil, seed: UInt64) {
         self.node = node
         self.backoff = backoff
-        self.takeoverDelay = takeoverDelay
+        self.timingOverride = singletonTiming
         self.random = SplitMix64(seed: seed)
     }
 
@@ -81,10 +80,10 @@ public struct ReconcileCore: Sendable {
         return plan(now: now)
     }
 
-    /// Gossip's view: every member it knows (this node included or not) with its state. A node of the
-    /// document that gossip does not know counts as not alive.
-    public mutating func onMembers(_ states: [String: MemberState], now: ContinuousClock.Instant) -> [Action] {
-        members = states
+    /// Gossip's view: every member it knows (this node included or not) with its state, and when it was last
+    /// heard from. A node of the document that gossip does not know counts as not alive.
+    public mutating func onMembers(_ view: MemberView, now: ContinuousClock.Instant) -> [Action] {
+        members = view
         return plan(now: now)
     }
 
@@ -112,7 +111,7 @@ public struct ReconcileCore: Sendable {
         } else {
             track.upSince = nil
         }
-        if wantsUp(unit.name) {
+        if wantsUp(unit.name, now: now) {
             // Our start did not bring it up (it failed, or exited at once), or it crashed on its own later.
             let attemptFailed = track.attemptOpen && !track.jobInFlight
                 && (unit.activeState == "failed" || (unit.activeState == "inactive" && !track.upSinceStart))
@@ -126,7 +125,7 @@ public struct ReconcileCore: Sendable {
         var track = tracks[unit] ?? Track()
         track.jobInFlight = false
         track.awaitingState = true
-        if result != .done && result != .skipped && wantsUp(unit) && track.attemptOpen {
+        if result != .done && result != .skipped && wantsUp(unit, now: now) && track.attemptOpen {
             countFailure(&track, now: now)
         }
         tracks[unit] = track
@@ -148,7 +147,7 @@ public struct ReconcileCore: Sendable {
     /// it keeps failing; asks inside the backoff are ignored). A unit the document does not run here, one
     /// with a job under way, or one given up on as degraded is left alone.
     public mutating func onProbeFailing(unit name: String, reason: String, now: ContinuousClock.Instant) -> [Action] {
-        guard wantsUp(name), let seen = observed[name], seen.isUp else { return [] }
+        guard wantsUp(name, now: now), let seen = observed[name], seen.isUp else { return [] }
         var track = tracks[name] ?? Track()
         track.probeFailure = reason
         defer { tracks[name] = track }
@@ -185,20 +184,21 @@ public struct ReconcileCore: Sendable {
         return result
     }
 
-    private func wantsUp(_ name: String) -> Bool {
+    private func wantsUp(_ name: String, now: ContinuousClock.Instant) -> Bool {
         guard let entry = managed.first(where: { $0.unit.name == name }) else { return false }
-        return shouldRun(entry.unit, roleNodes: entry.roleNodes)
+        return shouldRun(entry.unit, roleNodes: entry.roleNodes, now: now)
     }
 
-    private func shouldRun(_ unit: UnitSpec, roleNodes: [String]) -> Bool {
-        UnitPlacement.shouldRun(unit, roleNodes: roleNodes, node: node, heldVIPs: heldVIPs, members: members)
+    private func shouldRun(_ unit: UnitSpec, roleNodes: [String], now: ContinuousClock.Instant) -> Bool {
+        UnitPlacement.shouldRun(unit, roleNodes: roleNodes, node: node, heldVIPs: heldVIPs, members: members,
+                                lease: singletonTiming.lease, now: now)
     }
 
     /// A `one` unit this node has just become the one to run: when it may start it. A role of one node has
     /// nobody else who could be running it.
     private func takeoverAt(_ unit: UnitSpec, roleNodes: [String], _ track: Track) -> ContinuousClock.Instant? {
         guard case .one = unit.placement, roleNodes.count > 1, let since = track.runnerSince else { return nil }
-        return since + takeoverDelay
+        return since + singletonTiming.takeoverDelay
     }
 
     private mutating func countFailure(_ track: inout Track, now: ContinuousClock.Instant) {
@@ -222,12 +222,20 @@ public struct ReconcileCore: Sendable {
                 track.failures = 0
                 track.attemptOpen = false
             }
-            let up = shouldRun(unit, roleNodes: roleNodes)
+            let up = shouldRun(unit, roleNodes: roleNodes, now: now)
             if case .one = unit.placement {
                 track.runnerSince = up ? (track.runnerSince ?? now) : nil
+                // Plan again when the majority could lapse for lack of news, even if gossip says nothing new.
+                if up, let members, let lapse = SingletonPlacement.nextLapse(roleNodes: roleNodes, node: node, view: members,
+                                                                         lease: singletonTiming.lease, now: now) {
+                    nextWake = min(nextWake ?? lapse, lapse)
+                }
             }
+            // A `one` unit before gossip has said who is alive (an agent just started): neither started nor
+            // stopped, so a restarted agent does not stop the unit it runs while it rejoins.
+            let undecided = unit.placement == .one && members == nil
 
-            if !track.jobInFlight && !track.awaitingState {
+            if !track.jobInFlight && !track.awaitingState && !undecided {
                 if up && !seen.isUp && seen.activeState != "activating" {
                     if let takeoverAt = takeoverAt(unit, roleNodes: roleNodes, track), takeoverAt > now {
                         // Newly the runner: the board that ran it until now may not have stopped yet.
@@ -283,7 +291,7 @@ public struct ReconcileCore: Sendable {
     public func report(now: ContinuousClock.Instant) -> (state: Convergence, units: [UnitReport]) {
         var units: [UnitReport] = []
         for (unit, role, roleNodes) in managed {
-            let up = shouldRun(unit, roleNodes: roleNodes)
+            let up = shouldRun(unit, roleNodes: roleNodes, now: now)
             let desired = up ? "running" : "stopped"
             guard let seen = observed[unit.name] else {
                 units.append(UnitReport(name: unit.name, desired: desired, active: "unknown", state: .converging, reason: "not read yet"))
@@ -303,6 +311,9 @@ public struct ReconcileCore: Sendable {
                 reason = track.failures >= backoff.attempts
                     ? "restarted \(track.failures) times, its probe still fails (\(probeFailure)); not restarted again until it changes"
                     : "its probe fails (\(probeFailure)); restarted \(track.failures) times"
+            } else if unit.placement == .one && members == nil {
+                state = .converging
+                reason = "waits for gossip's view of role \(role)"
             } else if up != seen.isUp || track.jobInFlight {
                 state = .converging
                 if let retryAt = track.retryAt, retryAt > now {
@@ -315,9 +326,9 @@ public struct ReconcileCore: Sendable {
                 reason = enabled ? "not enabled yet" : "not disabled yet"
             }
             if reason == nil, case .one = unit.placement, unit.state == .running, let members,
-               !SingletonPlacement.hasMajority(roleNodes: roleNodes, node: node, members: members) {
-                let alive = SingletonPlacement.aliveCount(roleNodes: roleNodes, node: node, members: members)
-                reason = "no majority of role \(role): \(alive) of its \(roleNodes.count) nodes alive here (a partition?); runs only on the side that has one"
+               !SingletonPlacement.hasMajority(roleNodes: roleNodes, node: node, view: members, lease: singletonTiming.lease, now: now) {
+                let alive = SingletonPlacement.aliveCount(roleNodes: roleNodes, node: node, view: members, lease: singletonTiming.lease, now: now)
+                reason = "no majority of role \(role): \(alive) of its \(roleNodes.count) nodes alive and heard from here (a partition?); runs only on the side that has one"
             }
             units.append(UnitReport(name: unit.name, desired: desired, active: seen.activeState, state: state, reason: reason))
         }

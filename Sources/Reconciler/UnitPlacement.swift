@@ -2,18 +2,18 @@
 import HomecloudSchema
 
 public enum UnitPlacement {
-    /// `members`: each node's state as gossip sees it, nil until gossip has said. A `one` unit waits for that
-    /// view (started without it, every board would run the unit), and then runs only on the side of a split
-    /// that sees a majority of the role's nodes (`roleNodes`, as the document lists them): SingletonPlacement.
+    /// `members`: gossip's view, nil until gossip has said. A `one` unit waits for that view (started without
+    /// it, every board would run the unit), and then runs only on the side of a split that sees a majority of
+    /// the role's nodes (`roleNodes`, as the document lists them) alive within `lease`: SingletonPlacement.
     public static func shouldRun(_ unit: UnitSpec, roleNodes: [String], node: String, heldVIPs: Set<String>,
-                                 members: [String: MemberState]?) -> Bool {
+                                 members: MemberView?, lease: Duration, now: ContinuousClock.Instant) -> Bool {
         guard unit.state == .running else { return false }
         switch unit.placement {
         case .all: return true
         case .vip(let name): return heldVIPs.contains(name)
         case .one:
             guard let members else { return false }
-            return SingletonPlacement.runner(of: unit.name, roleNodes: roleNodes, node: node, members: members) == node
+            return SingletonPlacement.runner(of: unit.name, roleNodes: roleNodes, node: node, view: members, lease: lease, now: now) == node
         }
     }
 

@@ -27,8 +27,10 @@ import Testing
         let members = [GossipMember.State.alive, .suspect, .dead, .left].enumerated().map { index, state in
             GossipMember(name: "n\(index)", address: address, incarnation: 0, state: state, since: .zero)
         }
-        #expect(MemberState.byName(members) == ["n0": .alive, "n1": .suspect, "n2": .dead, "n3": .left])
-        #expect(MemberState.byName([]).isEmpty)
+        let origin = ContinuousClock.now
+        let view = MemberView(members, lastHeard: ["n1": .seconds(3)], origin: origin)
+        #expect(view.states == ["n0": .alive, "n1": .suspect, "n2": .dead, "n3": .left])
+        #expect(view.lastHeard == ["n1": origin + .seconds(3)])
     }
 
     @Test func probeHealthAndHeldVIPsRideTheMetadata() {

@@ -8,7 +8,9 @@ import Testing
     let t0 = ContinuousClock.now
     func at(_ seconds: Double) -> ContinuousClock.Instant { t0 + .milliseconds(Int64(seconds * 1000)) }
     let five = ["a", "b", "c", "d", "e"]
-    let delay = ReconcileCore.defaultTakeoverDelay
+    let timing = SingletonTiming.forCluster(of: 5)
+    var delay: Duration { timing.takeoverDelay }
+    var lease: Duration { timing.lease }
 
     /// Role `db` on five nodes, `pair` on two (a and b), `solo` on one (a); each has a `one` unit.
     func document() -> DesiredState {
@@ -31,14 +33,19 @@ import Testing
         return result
     }
 
-    /// A node's planner with every unit read as stopped, and the view `members` given at time 0.
+    /// Gossip's view: these states, every member alive or suspect heard from at `heard`.
+    func view(_ states: [String: MemberState], heard: ContinuousClock.Instant) -> MemberView {
+        MemberView(states: states, lastHeard: states.filter { $0.value == .alive || $0.value == .suspect }.mapValues { _ in heard })
+    }
+
+    /// A node's planner with every unit read as stopped, and the view `members` given (and heard) at time 0.
     func board(_ node: String, members: [String: MemberState]) -> ReconcileCore {
         var core = ReconcileCore(node: node, seed: 1)
         _ = core.onDocument(document(), now: at(0))
         for name in ["db.service", "pair.service", "solo.service"] {
             _ = core.onUnit(ObservedUnit(name: name, activeState: "inactive", unitFileState: "enabled", result: "success"), now: at(0))
         }
-        _ = core.onMembers(members, now: at(0))
+        _ = core.onMembers(view(members, heard: at(0)), now: at(0))
         return core
     }
 
@@ -48,28 +55,58 @@ import Testing
     }
 
     func starts(_ actions: [ReconcileCore.Action], _ unit: String) -> Bool { actions.contains(.start(unit)) }
+    /// The plan asks to be woken by `deadline` (the takeover, or a lease lapsing before it).
+    func wakes(_ actions: [ReconcileCore.Action], by deadline: ContinuousClock.Instant) -> Bool {
+        actions.contains { if case .wakeUp(let at) = $0 { at <= deadline } else { false } }
+    }
+
+    /// Gossip says `states` at `t`, everyone it lists as alive or suspect heard from just now.
+    func news(_ core: inout ReconcileCore, _ states: [String: MemberState], at t: ContinuousClock.Instant) -> [ReconcileCore.Action] {
+        core.onMembers(view(states, heard: t), now: t)
+    }
 
     // MARK: the rule alone
 
-    @Test func aStrictMajorityOfTheRoleAliveIsNeeded() {
+    @Test func aStrictMajorityOfTheRoleAliveAndHeardFromIsNeeded() {
+        func majority(_ node: String, _ states: [String: MemberState], roleNodes: [String]? = nil, now: Double = 0) -> Bool {
+            SingletonPlacement.hasMajority(roleNodes: roleNodes ?? five, node: node, view: view(states, heard: at(0)), lease: lease, now: at(now))
+        }
         // 3 of 5 alive: the majority side.
-        #expect(SingletonPlacement.hasMajority(roleNodes: five, node: "a", members: ["a": .alive, "b": .alive, "c": .alive, "d": .dead, "e": .dead]))
-        // 2 of 5 alive, the others suspect: the minority stops on suspicion, before it sees them dead.
-        #expect(!SingletonPlacement.hasMajority(roleNodes: five, node: "a", members: ["a": .alive, "b": .alive, "c": .suspect, "d": .suspect, "e": .suspect]))
+        #expect(majority("a", ["a": .alive, "b": .alive, "c": .alive, "d": .dead, "e": .dead]))
+        // 2 of 5 alive, the others suspect: suspects do not count.
+        #expect(!majority("a", ["a": .alive, "b": .alive, "c": .suspect, "d": .suspect, "e": .suspect]))
         // Nodes gossip does not know count as not alive; this node always counts itself.
-        #expect(!SingletonPlacement.hasMajority(roleNodes: five, node: "a", members: [:]))
-        #expect(SingletonPlacement.aliveCount(roleNodes: five, node: "a", members: ["b": .alive, "c": .left, "stranger": .alive]) == 2)
+        #expect(!majority("a", [:]))
+        #expect(SingletonPlacement.aliveCount(roleNodes: five, node: "a", view: view(["b": .alive, "c": .left, "stranger": .alive], heard: at(0)),
+                                              lease: lease, now: at(0)) == 2)
         // Even halves have no majority: 2 of 4.
-        #expect(!SingletonPlacement.hasMajority(roleNodes: ["a", "b", "c", "d"], node: "a", members: ["b": .alive]))
+        #expect(!majority("a", ["b": .alive], roleNodes: ["a", "b", "c", "d"]))
+        // Alive, but not heard from for the lease: across a split SWIM may not have suspected them yet.
+        #expect(majority("a", everyone(.alive), now: 9.9))
+        #expect(!majority("a", everyone(.alive), now: 10))
+        let heardOnlyFromB = MemberView(states: everyone(.alive), lastHeard: ["b": at(8), "c": at(0), "d": at(0), "e": at(0)])
+        #expect(!SingletonPlacement.hasMajority(roleNodes: five, node: "a", view: heardOnlyFromB, lease: lease, now: at(11)))
+        #expect(SingletonPlacement.nextLapse(roleNodes: five, node: "a", view: heardOnlyFromB, lease: lease, now: at(5)) == at(0) + lease)
+    }
+
+    @Test func theTimingFollowsTheClusterSize() {
+        #expect(SingletonTiming.forCluster(of: 5) == SingletonTiming(lease: .seconds(10), takeoverDelay: .seconds(12)))
+        #expect(SingletonTiming.forCluster(of: 10).lease == .seconds(20))
+        #expect(SingletonTiming.forCluster(of: 1).lease == .seconds(4))
+        for size in 1...50 {
+            let timing = SingletonTiming.forCluster(of: size)
+            #expect(timing.takeoverDelay > timing.lease)  // the new runner starts only after the old one's lease lapsed
+        }
     }
 
     @Test func aSuspectKeepsItsUnitUntilDeclaredDead() {
         let holder = UnitPlacement.chosenNode(for: "db.service", among: five)!
-        let suspected = everyone(.alive, but: [holder: .suspect])
         let other = five.first { $0 != holder }!
-        #expect(SingletonPlacement.runner(of: "db.service", roleNodes: five, node: other, members: suspected) == holder)
-        let dead = everyone(.alive, but: [holder: .dead])
-        let next = SingletonPlacement.runner(of: "db.service", roleNodes: five, node: other, members: dead)
+        func runner(_ states: [String: MemberState]) -> String? {
+            SingletonPlacement.runner(of: "db.service", roleNodes: five, node: other, view: view(states, heard: at(0)), lease: lease, now: at(0))
+        }
+        #expect(runner(everyone(.alive, but: [holder: .suspect])) == holder)
+        let next = runner(everyone(.alive, but: [holder: .dead]))
         #expect(next != nil && next != holder)
         #expect(next == UnitPlacement.chosenNode(for: "db.service", among: five.filter { $0 != holder }))
     }
@@ -79,21 +116,21 @@ import Testing
         var solo = ReconcileCore(node: "a", seed: 1)
         _ = solo.onDocument(document(), now: at(0))
         _ = solo.onUnit(ObservedUnit(name: "solo.service", activeState: "inactive", unitFileState: "enabled", result: "success"), now: at(0))
-        #expect(starts(solo.onMembers([:], now: at(0)), "solo.service"))
+        #expect(starts(solo.onMembers(MemberView(states: [:]), now: at(0)), "solo.service"))
         let pairRunner = UnitPlacement.chosenNode(for: "pair.service", among: ["a", "b"])!
         var pair = board(pairRunner, members: everyone(.alive))
-        #expect(starts(pair.onTimer(now: at(0) + delay), "pair.service"))
+        #expect(starts(news(&pair, everyone(.alive), at: at(0) + delay), "pair.service"))
         running(&pair, "pair.service", now: at(0) + delay)
         // The other node of the pair dies (or is cut off): 1 of 2 is no majority, the unit stops.
         let partner = pairRunner == "a" ? "b" : "a"
-        #expect(pair.onMembers(everyone(.alive, but: [partner: .dead]), now: at(20)).contains(.stop("pair.service")))
+        #expect(news(&pair, everyone(.alive, but: [partner: .dead]), at: at(20)).contains(.stop("pair.service")))
         let reason = pair.report(now: at(20)).units.first { $0.name == "pair.service" }?.reason ?? ""
         #expect(reason.contains("no majority of role pair: 1 of its 2 nodes alive"), "\(reason)")
     }
 
     // MARK: a split, 2 | 3, in the planner
 
-    @Test func theMinorityStopsOnSuspicionTheMajorityStartsOnlyAfterDeathAndTheDelay() {
+    @Test func theMinorityStopsWhenItsLeaseLapsesTheMajorityStartsOnlyAfterDeathAndTheDelay() {
         // The holder ends up in the two-board minority with one other node.
         let holder = UnitPlacement.chosenNode(for: "db.service", among: five)!
         let partner = five.first { $0 != holder }!
@@ -101,43 +138,50 @@ import Testing
         let successor = UnitPlacement.chosenNode(for: "db.service", among: far)!
 
         var minority = board(holder, members: everyone(.alive))
-        #expect(!starts(minority.onTimer(now: at(1)), "db.service"))  // not before the delay, even at start
-        #expect(starts(minority.onTimer(now: at(0) + delay), "db.service"))
-        running(&minority, "db.service", now: at(13))
+        #expect(!starts(news(&minority, everyone(.alive), at: at(1)), "db.service"))  // not before the delay, even at start
+        #expect(starts(news(&minority, everyone(.alive), at: at(0) + delay), "db.service"))
+        running(&minority, "db.service", now: at(0) + delay)
         var majority = board(successor, members: everyone(.alive))
-        _ = majority.onTimer(now: at(13))
+        _ = news(&majority, everyone(.alive), at: at(0) + delay)
         #expect(majority.report(now: at(13)).units.first { $0.name == "db.service" }?.desired == "stopped")
 
-        // Split at t = 20. The minority suspects the far boards one by one: it keeps the unit while it still
-        // sees 3 of 5 alive, and stops it the moment it does not.
-        var view = everyone(.alive)
-        view[far[0]] = .suspect
-        #expect(minority.onMembers(view, now: at(21)).isEmpty)
-        view[far[1]] = .suspect
-        #expect(minority.onMembers(view, now: at(22)).isEmpty)
-        view[far[2]] = .suspect
-        #expect(minority.onMembers(view, now: at(23)) == [.stop("db.service")])
+        // Split at t = 20, everyone last heard from at 20. The minority keeps hearing from its partner only;
+        // SWIM there is slow and says nothing new. Its plan asks to be woken when the lease lapses.
+        let split = at(20)
+        let quiet = MemberView(states: everyone(.alive), lastHeard: [holder: split, partner: at(29), far[0]: split, far[1]: split, far[2]: split])
+        let actions = minority.onMembers(quiet, now: at(29))
+        #expect(actions == [.wakeUp(at: split + lease)], "\(actions)")
+        #expect(minority.onTimer(now: split + lease) == [.stop("db.service")])
+        let reason = minority.report(now: split + lease).units.first { $0.name == "db.service" }?.reason ?? ""
+        #expect(reason.contains("no majority of role db: 2 of its 5 nodes alive"), "\(reason)")
+        // A suspicion of the far boards, had it come first, stops it as well.
+        var early = board(holder, members: everyone(.alive))
+        _ = news(&early, everyone(.alive), at: at(0) + delay)
+        running(&early, "db.service", now: at(0) + delay)
+        #expect(news(&early, everyone(.suspect, but: [holder: .alive, partner: .alive]), at: at(21)) == [.stop("db.service")])
 
         // The majority suspects the holder: the unit does not move.
         var far3 = everyone(.alive, but: [holder: .suspect, partner: .suspect])
-        #expect(!starts(majority.onMembers(far3, now: at(21)), "db.service"))
+        #expect(!starts(news(&majority, far3, at: at(21)), "db.service"))
         #expect(majority.report(now: at(21)).units.first { $0.name == "db.service" }?.desired == "stopped")
         // Dead: the successor is now the runner, and starts only after the delay (the timer says when).
         far3[holder] = .dead
         far3[partner] = .dead
-        let actions = majority.onMembers(far3, now: at(22))
-        #expect(!starts(actions, "db.service"))
-        #expect(actions.contains(.wakeUp(at: at(22) + delay)))
+        let moved = news(&majority, far3, at: at(22))
+        #expect(!starts(moved, "db.service"))
+        #expect(wakes(moved, by: at(22) + delay))
         let report = majority.report(now: at(22)).units.first { $0.name == "db.service" }
         #expect(report?.desired == "running" && report?.reason?.contains("takes over in") == true, "\(String(describing: report))")
-        #expect(!starts(majority.onTimer(now: at(22) + delay - .milliseconds(1)), "db.service"))
-        #expect(starts(majority.onTimer(now: at(22) + delay), "db.service"))
+        #expect(!starts(news(&majority, far3, at: at(22) + delay - .milliseconds(1)), "db.service"))
+        #expect(starts(news(&majority, far3, at: at(22) + delay), "db.service"))
+        // Whatever SWIM says over there, the majority's start (>= split + delay) comes after the minority's
+        // stop (<= split + lease).
+        #expect(at(22) + delay > split + lease)
 
         // In the minority, the partner never starts it (no majority), even once it sees the far side dead.
         var other = board(partner, members: everyone(.alive))
         let cutOff = everyone(.dead, but: [holder: .alive, partner: .alive])
-        #expect(!starts(other.onMembers(cutOff, now: at(30)) + other.onTimer(now: at(60)), "db.service"))
-        #expect(!starts(minority.onMembers(cutOff, now: at(30)) + minority.onTimer(now: at(60)), "db.service"))
+        #expect(!starts(news(&other, cutOff, at: at(30)) + news(&other, cutOff, at: at(60)), "db.service"))
     }
 
     @Test func afterTheHealTheInterimRunnerStopsAtOnceAndTheWinnerWaits() {
@@ -148,25 +192,25 @@ import Testing
         // During the split: the successor runs it, the old holder does not.
         let majorityView = everyone(.alive, but: [holder: .dead, partner: .dead])
         var interim = board(successor, members: majorityView)
-        #expect(starts(interim.onTimer(now: at(0) + delay), "db.service"))
-        running(&interim, "db.service", now: at(13))
+        #expect(starts(news(&interim, majorityView, at: at(0) + delay), "db.service"))
+        running(&interim, "db.service", now: at(0) + delay)
         var returning = board(holder, members: everyone(.dead, but: [holder: .alive, partner: .alive]))
 
         // Heal: each side sees the other alive again, in either order.
-        #expect(interim.onMembers(everyone(.alive), now: at(30)) == [.stop("db.service")])
-        let actions = returning.onMembers(everyone(.alive), now: at(30))
-        #expect(!starts(actions, "db.service") && actions.contains(.wakeUp(at: at(30) + delay)))
-        #expect(starts(returning.onTimer(now: at(30) + delay), "db.service"))
+        #expect(news(&interim, everyone(.alive), at: at(30)) == [.stop("db.service")])
+        let actions = news(&returning, everyone(.alive), at: at(30))
+        #expect(!starts(actions, "db.service") && wakes(actions, by: at(30) + delay))
+        #expect(starts(news(&returning, everyone(.alive), at: at(30) + delay), "db.service"))
     }
 
     @Test func losingTheRunnerRoleDuringTheDelayStartsTheWaitAgain() {
         let holder = UnitPlacement.chosenNode(for: "db.service", among: five)!
         var core = board(holder, members: everyone(.alive))
         // The view dips below a majority for a moment, then comes back: the wait starts over.
-        _ = core.onMembers(everyone(.suspect, but: [holder: .alive]), now: at(5))
-        _ = core.onMembers(everyone(.alive), now: at(6))
-        #expect(!starts(core.onTimer(now: at(0) + delay), "db.service"))
-        #expect(starts(core.onTimer(now: at(6) + delay), "db.service"))
+        _ = news(&core, everyone(.suspect, but: [holder: .alive]), at: at(5))
+        _ = news(&core, everyone(.alive), at: at(6))
+        #expect(!starts(news(&core, everyone(.alive), at: at(0) + delay), "db.service"))
+        #expect(starts(news(&core, everyone(.alive), at: at(6) + delay), "db.service"))
     }
 
     @Test func aUnitAlreadyRunningOnTheRunnerIsKept() {
@@ -174,10 +218,14 @@ import Testing
         let holder = UnitPlacement.chosenNode(for: "db.service", among: five)!
         var core = ReconcileCore(node: holder, seed: 1)
         _ = core.onDocument(document(), now: at(0))
-        _ = core.onUnit(ObservedUnit(name: "db.service", activeState: "active", unitFileState: "enabled", result: "success"), now: at(0))
-        let actions = core.onMembers(everyone(.alive), now: at(1))
+        // Before gossip has said who is alive: left alone, neither stopped nor started.
+        let before = core.onUnit(ObservedUnit(name: "db.service", activeState: "active", unitFileState: "enabled", result: "success"), now: at(0))
+        #expect(before.isEmpty, "\(before)")
+        #expect(core.report(now: at(0)).units.first { $0.name == "db.service" }?.reason == "waits for gossip's view of role db")
+        let actions = news(&core, everyone(.alive), at: at(1))
         #expect(!actions.contains(.stop("db.service")) && !starts(actions, "db.service"))
-        #expect(core.report(now: at(1)).units.first { $0.name == "db.service" }?.state == .converged)
+        let report = core.report(now: at(1)).units.first { $0.name == "db.service" }
+        #expect(report?.state == .converged, "\(String(describing: report))")
     }
 
     @Test func withoutGossipsViewAOneUnitWaits() {
