@@ -31,8 +31,8 @@ final class MemberViewPublisher {
     func publish(_ core: SWIMCore, origin: ContinuousClock.Instant, now: Duration, membersChanged: Bool, to state: AgentState) async {
         // Alone at start, the join's answer is usually milliseconds away: a view of this node alone would stop
         // the `one` units a restarted agent runs. A board that stays alone gets its view after 5 s.
-        if core.members.count < 2 && now < .seconds(5) { return }
         if !membersChanged, let last = lastPublished, now - last < .seconds(1) { return }
+        if core.activeMemberCount < 2 && now < .seconds(5) { return }
         lastPublished = now
         await state.publishMemberView(MemberView(core.members, lastHeard: core.lastHeard, origin: origin))
     }
