@@ -85,7 +85,8 @@ let package = Package(
         .testTarget(name: "VRRPTests", dependencies: ["VRRP", "CNetlinkRoute"]),
         .testTarget(
             name: "GossipTests",
-            dependencies: ["Gossip", "HomecloudSchema", .product(name: "NIOEmbedded", package: "swift-nio")]
+            // Reconciler: the partition simulation runs its planner on gossip's views.
+            dependencies: ["Gossip", "HomecloudSchema", "Reconciler", .product(name: "NIOEmbedded", package: "swift-nio")]
         ),
         .testTarget(
             name: "AgentRuntimeTests",

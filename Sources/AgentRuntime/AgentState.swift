@@ -20,7 +20,7 @@ public actor AgentState {
     private var unitReport: (convergence: String, units: [UnitStatus])?
     private var vipReport: [VIPStatus]?
     private var memberReport: [MemberStatus]?
-    private var liveMembers = ChangeBroadcast<Set<String>>()
+    private var memberView = ChangeBroadcast<MemberView>()
     private var convergence = ChangeBroadcast<String>()
     private var peerAddresses = ChangeBroadcast<[IPAddress]>([])
     private var held = ChangeBroadcast<Set<String>>([])
@@ -173,11 +173,13 @@ public actor AgentState {
         let liveStatuses = members.filter { $0.state == "alive" || $0.state == "suspect" }
         let addresses = liveStatuses.filter { $0.name != config.node }.compactMap { HostPort($0.address).flatMap { IPAddress($0.host) } }
         peerAddresses.publish(addresses)
-        liveMembers.publish(Set(liveStatuses.map(\.name)))
     }
 
-    /// The names of the live members (alive or suspect) at every change: `one` placement follows them.
-    public func liveMemberChanges() -> AsyncStream<Set<String>> { liveMembers.follow() }
+    /// Gossip's members, typed, with when each was last heard from (GossipMemberView).
+    public func publishMemberView(_ view: MemberView) { memberView.publish(view) }
+
+    /// Gossip's view at every change: `one` placement follows it (SingletonPlacement).
+    public func memberViewChanges() -> AsyncStream<MemberView> { memberView.follow() }
 
     /// The addresses of the other live members at every change: VRRP's `unicast: members` peers.
     public func peerAddressChanges() -> AsyncStream<[IPAddress]> { peerAddresses.follow() }

@@ -144,6 +144,7 @@ final class GossipDriver {
     private let sink: AsyncStream<GossipService.Input>.Continuation
     private let logger: Logger
     private let origin = ContinuousClock.now
+    private let memberView = MemberViewPublisher()
     private let peersPath: String
     private let incarnationPath: String
     private var savedIncarnation: UInt64
@@ -285,6 +286,7 @@ final class GossipDriver {
             droppedUndecodable.increment(by: core.droppedPackets - decodeDropsSeen)
             decodeDropsSeen = core.droppedPackets
         }
+        await memberView.publish(core, origin: origin, now: now, membersChanged: membersChanged, to: state)
         if membersChanged {
             membersChanged = false
             await publishMembers()

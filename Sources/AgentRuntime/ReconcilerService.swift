@@ -19,8 +19,9 @@ public struct ReconcilerService: Service {
         case document(DesiredState)
         /// The VIPs this node holds (VRRP): `vip:NAME` units follow them.
         case vips(Set<String>)
-        /// The live members (gossip): `one` units go to one of the live nodes of their role.
-        case members(Set<String>)
+        /// Gossip's members and their states: `one` units run on one node of their role, on the side of a
+        /// split that sees a majority of it.
+        case members(MemberView)
         case bus(SystemdBus.Event)
         case timer
         /// hcctl plan: the steps a document would cause here, from a copy of the planner.
@@ -55,7 +56,7 @@ public struct ReconcilerService: Service {
         let (inputs, sink) = AsyncStream.makeStream(of: Input.self)
         let documents = await state.documents()
         let held = await state.heldVIPs()
-        let live = await state.liveMemberChanges()
+        let memberViews = await state.memberViewChanges()
         let driver = ReconcileDriver(node: state.config.node, bus: bus, state: state, sink: sink, logger: logger)
         await state.setUnitStateReader { name in (try? await bus.readUnit(name))?.unit.activeState }
         await state.setPlanner { document in
@@ -68,7 +69,7 @@ public struct ReconcilerService: Service {
             group.addTask { for await document in documents { sink.yield(.document(document)) } }
             group.addTask { for await event in bus.events { sink.yield(.bus(event)) } }
             group.addTask { for await names in held { sink.yield(.vips(names)) } }
-            group.addTask { for await names in live { sink.yield(.members(names)) } }
+            group.addTask { for await view in memberViews { sink.yield(.members(view)) } }
             group.addTask { for await report in state.unitHealthReports { sink.yield(.probe(report)) } }
             await withGracefulShutdownHandler {
                 for await input in inputs { await driver.step(input) }
@@ -93,8 +94,6 @@ final class ReconcileDriver {
     private var pathToUnit: [String: String] = [:]
     /// Each unit's ActiveState and SubState as last read, to tell a signal that changes nothing.
     private var lastRead: [String: (active: String, sub: String)] = [:]
-    /// Gossip's live members, once gossip has said.
-    private var live: Set<String>?
     private var timer: Task<Void, Never>?
     private let startsCounter = Counter(label: "hcagent_reconcile_starts_total")
     private let stopsCounter = Counter(label: "hcagent_reconcile_stops_total")
@@ -120,13 +119,11 @@ final class ReconcileDriver {
         switch input {
         case .document(let document):
             actions = core.onDocument(document, now: .now)
-            if let live { actions += core.onMembers(Self.liveByRole(live, in: document), now: .now) }
             actions += await read(managedNames())
         case .vips(let held):
             actions = core.onVIPs(held: held, now: .now)
-        case .members(let names):
-            live = names
-            if let document = core.document { actions = core.onMembers(Self.liveByRole(names, in: document), now: .now) }
+        case .members(let view):
+            actions = core.onMembers(view, now: .now)
         case .bus(.unitChanged(let path, let activeState, let subState)):
             guard let name = pathToUnit[path] else { break }
             // Loading a unit (as every read of ours does) announces its states again; when they are the ones
@@ -176,16 +173,6 @@ final class ReconcileDriver {
             case .wakeUp: return nil
             }
         }
-    }
-
-    /// Role → the live nodes that have it in the document (the document says who has which role; gossip
-    /// says who is alive).
-    static func liveByRole(_ live: Set<String>, in document: DesiredState) -> [String: [String]] {
-        var result: [String: [String]] = [:]
-        for node in document.nodes where live.contains(node.name) {
-            for role in node.roles { result[role, default: []].append(node.name) }
-        }
-        return result
     }
 
     private func managedNames() -> [String] {

@@ -23,9 +23,15 @@ public struct ReconcileCore: Sendable {
 
     public let node: String
     public let backoff: RestartBackoff
+    /// `placement: one`: how long a member heard from counts as alive, and how long a board that has just
+    /// become the one to run such a unit waits before starting it (a board that stops being that one stops
+    /// it at once). Derived from the document's size unless given (tests). Why: SingletonPlacement.swift.
+    private let timingOverride: SingletonTiming?
+    public var singletonTiming: SingletonTiming { timingOverride ?? .forCluster(of: document?.nodes.count ?? 1) }
     public private(set) var document: DesiredState?
     private var heldVIPs: Set<String> = []
-    private var members: [String: [String]] = [:]
+    /// Gossip's view; nil until gossip has said (`one` units wait for it).
+    private var members: MemberView?
     private var observed: [String: ObservedUnit] = [:]
     private var tracks: [String: Track] = [:]
     private var random: SplitMix64
@@ -47,11 +53,14 @@ public struct ReconcileCore: Sendable {
         var awaitingFileState = false
         /// Why its probe asks for restarts, while it does (cleared when the probe is healthy again).
         var probeFailure: String?
+        /// A `one` unit: since when this node has been, without a break, the one to run it.
+        var runnerSince: ContinuousClock.Instant?
     }
 
-    public init(node: String, backoff: RestartBackoff = RestartBackoff(), seed: UInt64) {
+    public init(node: String, backoff: RestartBackoff = RestartBackoff(), singletonTiming: SingletonTiming? = nil, seed: UInt64) {
         self.node = node
         self.backoff = backoff
+        self.timingOverride = singletonTiming
         self.random = SplitMix64(seed: seed)
     }
 
@@ -71,8 +80,10 @@ public struct ReconcileCore: Sendable {
         return plan(now: now)
     }
 
-    public mutating func onMembers(_ aliveByRole: [String: [String]], now: ContinuousClock.Instant) -> [Action] {
-        members = aliveByRole
+    /// Gossip's view: every member it knows (this node included or not) with its state, and when it was last
+    /// heard from. A node of the document that gossip does not know counts as not alive.
+    public mutating func onMembers(_ view: MemberView, now: ContinuousClock.Instant) -> [Action] {
+        members = view
         return plan(now: now)
     }
 
@@ -100,7 +111,7 @@ public struct ReconcileCore: Sendable {
         } else {
             track.upSince = nil
         }
-        if wantsUp(unit.name) {
+        if wantsUp(unit.name, now: now) {
             // Our start did not bring it up (it failed, or exited at once), or it crashed on its own later.
             let attemptFailed = track.attemptOpen && !track.jobInFlight
                 && (unit.activeState == "failed" || (unit.activeState == "inactive" && !track.upSinceStart))
@@ -114,7 +125,7 @@ public struct ReconcileCore: Sendable {
         var track = tracks[unit] ?? Track()
         track.jobInFlight = false
         track.awaitingState = true
-        if result != .done && result != .skipped && wantsUp(unit) && track.attemptOpen {
+        if result != .done && result != .skipped && wantsUp(unit, now: now) && track.attemptOpen {
             countFailure(&track, now: now)
         }
         tracks[unit] = track
@@ -136,7 +147,7 @@ public struct ReconcileCore: Sendable {
     /// it keeps failing; asks inside the backoff are ignored). A unit the document does not run here, one
     /// with a job under way, or one given up on as degraded is left alone.
     public mutating func onProbeFailing(unit name: String, reason: String, now: ContinuousClock.Instant) -> [Action] {
-        guard wantsUp(name), let seen = observed[name], seen.isUp else { return [] }
+        guard wantsUp(name, now: now), let seen = observed[name], seen.isUp else { return [] }
         var track = tracks[name] ?? Track()
         track.probeFailure = reason
         defer { tracks[name] = track }
@@ -158,22 +169,36 @@ public struct ReconcileCore: Sendable {
 
     // MARK: planning
 
-    /// The units this node must manage: every unit of its roles, with the role it came from.
-    private var managed: [(unit: UnitSpec, role: String)] {
+    /// The units this node must manage: every unit of its roles, with the role it came from and the nodes
+    /// the document gives that role.
+    private var managed: [(unit: UnitSpec, role: String, roleNodes: [String])] {
         guard let document else { return [] }
         var seen: Set<String> = []
-        var result: [(unit: UnitSpec, role: String)] = []
+        var result: [(unit: UnitSpec, role: String, roleNodes: [String])] = []
         for role in document.roles(of: node) {
+            let roleNodes = document.nodes.filter { $0.roles.contains(role) }.map(\.name)
             for unit in document.role(named: role)?.units ?? [] where seen.insert(unit.name).inserted {
-                result.append((unit, role))
+                result.append((unit, role, roleNodes))
             }
         }
         return result
     }
 
-    private func wantsUp(_ name: String) -> Bool {
+    private func wantsUp(_ name: String, now: ContinuousClock.Instant) -> Bool {
         guard let entry = managed.first(where: { $0.unit.name == name }) else { return false }
-        return UnitPlacement.shouldRun(entry.unit, role: entry.role, node: node, heldVIPs: heldVIPs, members: members)
+        return shouldRun(entry.unit, roleNodes: entry.roleNodes, now: now)
+    }
+
+    private func shouldRun(_ unit: UnitSpec, roleNodes: [String], now: ContinuousClock.Instant) -> Bool {
+        UnitPlacement.shouldRun(unit, roleNodes: roleNodes, node: node, heldVIPs: heldVIPs, members: members,
+                                lease: singletonTiming.lease, now: now)
+    }
+
+    /// A `one` unit this node has just become the one to run: when it may start it. A role of one node has
+    /// nobody else who could be running it.
+    private func takeoverAt(_ unit: UnitSpec, roleNodes: [String], _ track: Track) -> ContinuousClock.Instant? {
+        guard case .one = unit.placement, roleNodes.count > 1, let since = track.runnerSince else { return nil }
+        return since + singletonTiming.takeoverDelay
     }
 
     private mutating func countFailure(_ track: inout Track, now: ContinuousClock.Instant) {
@@ -189,7 +214,7 @@ public struct ReconcileCore: Sendable {
         var toEnable: [String] = []
         var toDisable: [String] = []
         var nextWake: ContinuousClock.Instant?
-        for (unit, role) in managed {
+        for (unit, _, roleNodes) in managed {
             guard let seen = observed[unit.name], seen.loadState == "loaded" else { continue }
             var track = tracks[unit.name] ?? Track()
             // Up for a while with no probe complaining: recovered.
@@ -197,11 +222,25 @@ public struct ReconcileCore: Sendable {
                 track.failures = 0
                 track.attemptOpen = false
             }
-            let up = UnitPlacement.shouldRun(unit, role: role, node: node, heldVIPs: heldVIPs, members: members)
+            let up = shouldRun(unit, roleNodes: roleNodes, now: now)
+            if case .one = unit.placement {
+                track.runnerSince = up ? (track.runnerSince ?? now) : nil
+                // Plan again when the majority could lapse for lack of news, even if gossip says nothing new.
+                if up, let members, let lapse = SingletonPlacement.nextLapse(roleNodes: roleNodes, node: node, view: members,
+                                                                         lease: singletonTiming.lease, now: now) {
+                    nextWake = min(nextWake ?? lapse, lapse)
+                }
+            }
+            // A `one` unit before gossip has said who is alive (an agent just started): neither started nor
+            // stopped, so a restarted agent does not stop the unit it runs while it rejoins.
+            let undecided = unit.placement == .one && members == nil
 
-            if !track.jobInFlight && !track.awaitingState {
+            if !track.jobInFlight && !track.awaitingState && !undecided {
                 if up && !seen.isUp && seen.activeState != "activating" {
-                    if track.failures >= backoff.attempts {
+                    if let takeoverAt = takeoverAt(unit, roleNodes: roleNodes, track), takeoverAt > now {
+                        // Newly the runner: the board that ran it until now may not have stopped yet.
+                        nextWake = min(nextWake ?? takeoverAt, takeoverAt)
+                    } else if track.failures >= backoff.attempts {
                         // Degraded: left alone until a new document or the unit comes up by itself.
                     } else if let retryAt = track.retryAt, retryAt > now {
                         nextWake = min(nextWake ?? retryAt, retryAt)
@@ -251,8 +290,8 @@ public struct ReconcileCore: Sendable {
 
     public func report(now: ContinuousClock.Instant) -> (state: Convergence, units: [UnitReport]) {
         var units: [UnitReport] = []
-        for (unit, role) in managed {
-            let up = UnitPlacement.shouldRun(unit, role: role, node: node, heldVIPs: heldVIPs, members: members)
+        for (unit, role, roleNodes) in managed {
+            let up = shouldRun(unit, roleNodes: roleNodes, now: now)
             let desired = up ? "running" : "stopped"
             guard let seen = observed[unit.name] else {
                 units.append(UnitReport(name: unit.name, desired: desired, active: "unknown", state: .converging, reason: "not read yet"))
@@ -272,14 +311,24 @@ public struct ReconcileCore: Sendable {
                 reason = track.failures >= backoff.attempts
                     ? "restarted \(track.failures) times, its probe still fails (\(probeFailure)); not restarted again until it changes"
                     : "its probe fails (\(probeFailure)); restarted \(track.failures) times"
+            } else if unit.placement == .one && members == nil {
+                state = .converging
+                reason = "waits for gossip's view of role \(role)"
             } else if up != seen.isUp || track.jobInFlight {
                 state = .converging
                 if let retryAt = track.retryAt, retryAt > now {
                     reason = "failed \(track.failures) times (\(seen.result)); retry in \(DurationText.format(retryAt - now))"
+                } else if up, !seen.isUp, let takeoverAt = takeoverAt(unit, roleNodes: roleNodes, track), takeoverAt > now {
+                    reason = "takes over in \(DurationText.format(takeoverAt - now)): the board that ran it must stop first"
                 }
             } else if let enabled = unit.enabled, enabled != seen.isEnabled, seen.unitFileState != "static" {
                 state = .converging
                 reason = enabled ? "not enabled yet" : "not disabled yet"
+            }
+            if reason == nil, case .one = unit.placement, unit.state == .running, let members,
+               !SingletonPlacement.hasMajority(roleNodes: roleNodes, node: node, view: members, lease: singletonTiming.lease, now: now) {
+                let alive = SingletonPlacement.aliveCount(roleNodes: roleNodes, node: node, view: members, lease: singletonTiming.lease, now: now)
+                reason = "no majority of role \(role): \(alive) of its \(roleNodes.count) nodes alive and heard from here (a partition?); runs only on the side that has one"
             }
             units.append(UnitReport(name: unit.name, desired: desired, active: seen.activeState, state: state, reason: reason))
         }

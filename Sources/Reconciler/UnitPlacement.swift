@@ -1,18 +1,19 @@
-// Whether this node should run a unit now, given its placement, the VIPs it holds and the role's live members.
+// Whether this node should run a unit now, given its placement, the VIPs it holds and its role's members' states.
 import HomecloudSchema
 
 public enum UnitPlacement {
-    /// `members`: the live nodes of each role as gossip sees them. A `one` unit waits for that view: started
-    /// without it, every board would run the unit.
-    public static func shouldRun(_ unit: UnitSpec, role: String, node: String, heldVIPs: Set<String>,
-                                 members: [String: [String]]) -> Bool {
+    /// `members`: gossip's view, nil until gossip has said. A `one` unit waits for that view (started without
+    /// it, every board would run the unit), and then runs only on the side of a split that sees a majority of
+    /// the role's nodes (`roleNodes`, as the document lists them) alive within `lease`: SingletonPlacement.
+    public static func shouldRun(_ unit: UnitSpec, roleNodes: [String], node: String, heldVIPs: Set<String>,
+                                 members: MemberView?, lease: Duration, now: ContinuousClock.Instant) -> Bool {
         guard unit.state == .running else { return false }
         switch unit.placement {
         case .all: return true
         case .vip(let name): return heldVIPs.contains(name)
         case .one:
-            guard let alive = members[role] else { return false }
-            return chosenNode(for: unit.name, among: alive) == node
+            guard let members else { return false }
+            return SingletonPlacement.runner(of: unit.name, roleNodes: roleNodes, node: node, view: members, lease: lease, now: now) == node
         }
     }
 

@@ -66,16 +66,20 @@ import Testing
     }
 
     @Test func onePlacementPicksOneNodeAndMovesWhenItDies() {
-        let both = ["share": ["n1", "n2"]]
+        // share has n1 and n2: a majority is both (a known limit of a two-node role), so the move is tried
+        // with a third node's role elsewhere (SingletonPlacementTests); here, both alive.
+        func both(_ t: Double) -> MemberView { MemberView(states: ["n1": .alive, "n2": .alive], lastHeard: ["n1": at(t), "n2": at(t)]) }
         let chosen = UnitPlacement.chosenNode(for: "backup.service", among: ["n1", "n2"])!
         let other = chosen == "n1" ? "n2" : "n1"
         var (winner, _) = started(node: chosen)
         var (loser, _) = started(node: other)
-        #expect(winner.onMembers(both, now: at(1)).contains(.start("backup.service")))
-        #expect(!loser.onMembers(both, now: at(1)).contains(.start("backup.service")))
+        let delay = winner.singletonTiming.takeoverDelay
+        #expect(!winner.onMembers(both(1), now: at(1)).contains(.start("backup.service")))  // takes over after the delay
+        #expect(winner.onMembers(both(7), now: at(1) + delay).contains(.start("backup.service")))
+        #expect(!loser.onMembers(both(1), now: at(1)).contains(.start("backup.service")))
+        #expect(!loser.onMembers(both(7), now: at(1) + delay).contains(.start("backup.service")))
         #expect(loser.report(now: at(1)).units.first { $0.name == "backup.service" }?.desired == "stopped")
         #expect(winner.report(now: at(1)).units.first { $0.name == "backup.service" }?.desired == "running")
-        #expect(loser.onMembers(["share": [other]], now: at(2)).contains(.start("backup.service")))
         #expect(UnitPlacement.chosenNode(for: "backup.service", among: ["n2", "n1"]) == chosen)  // order does not matter
     }
 
@@ -83,7 +87,7 @@ import Testing
         var (core, _) = started()
         _ = core.onJobDone(unit: "web.service", result: .done, now: at(1))
         _ = core.onUnit(unit("web.service", "active"), now: at(1))
-        #expect(!core.onMembers([:], now: at(2)).contains(.stop("web.service")))
+        #expect(!core.onMembers(MemberView(states: ["n1": .alive, "n2": .dead]), now: at(2)).contains(.stop("web.service")))
         #expect(!core.onVIPs(held: [], now: at(3)).contains(.stop("web.service")))
     }
 

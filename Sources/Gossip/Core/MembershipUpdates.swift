@@ -176,5 +176,6 @@ extension SWIMCore {
         suspects.removeAll { $0 == memberName }
         departed.removeAll { $0 == memberName }
         lastProbedAt[memberName] = nil
+        lastHeard[memberName] = nil
     }
 }

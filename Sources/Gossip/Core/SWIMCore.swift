@@ -102,6 +102,11 @@ public struct SWIMCore: Sendable {
     var newsSent: UInt64 = 0
     var relays: [Relay] = []
     var nextSeq: UInt32 = 0
+    /// When this node last heard from each member itself: its ping, its ack to our probe (direct or forwarded
+    /// by a helper), its indirect-ping request, its push-pull state. Relayed news does not count. `placement:
+    /// one` takes it as a lease (Reconciler's SingletonPlacement): across a partition a member is still
+    /// "alive" here for as long as SWIM takes to suspect it, which Lifeguard stretches on the cut-off side.
+    public internal(set) var lastHeard: [String: Duration] = [:]
     /// nil until the first tick, which staggers them so that boards started together do not probe in step.
     var nextProbeAt: Duration?
     var nextGossipAt: Duration?
@@ -267,10 +272,12 @@ public struct SWIMCore: Sendable {
                 // A ping for another name reached a board that took over the address: stay silent so the
                 // prober learns the member it wanted is gone.
                 guard target == name else { continue }
+                if records[source] != nil { lastHeard[source] = now }
                 meetStranger(source, at: sourceAddress, now: now, &actions)
                 let refutation: [GossipMessage] = refutationStillFresh(now: now) ? [aliveMessage] : []
                 send([.ack(seq: seq, payload: [])] + refutation, to: sender, &actions)
-            case let .indirectPingRequest(seq, target, targetAddress, _, _):
+            case let .indirectPingRequest(seq, target, targetAddress, requester, _):
+                if records[requester] != nil { lastHeard[requester] = now }
                 // Each lives one probe interval; more than this at once is a storm, not probing.
                 guard relays.count < Self.maxRelays else { continue }
                 let relaySeq = takeSeq()
@@ -278,7 +285,7 @@ public struct SWIMCore: Sendable {
                                     expiresAt: now + settings.indirectProbeTimeout))
                 send([.ping(seq: relaySeq, target: target, source: name, sourceAddress: address)], to: targetAddress, &actions)
             case let .ack(seq, _):
-                onAck(seq: seq, in: messages, &actions)
+                onAck(seq: seq, in: messages, now: now, &actions)
             case let .nack(seq):
                 if probe?.seq == seq { probe?.nacks += 1 }
             case let .alive(incarnation, memberName, memberAddress, memberMetadata):
@@ -300,6 +307,7 @@ public struct SWIMCore: Sendable {
     /// the member gets its chance to refute, as with any single accuser.
     public mutating func onPushPull(_ state: GossipPushPullState, now: Duration) -> [GossipAction] {
         var actions: [GossipAction] = []
+        defer { if records[state.from] != nil { lastHeard[state.from] = now } }
         for entry in state.members {
             switch entry.state {
             case .alive:
@@ -436,8 +444,9 @@ public struct SWIMCore: Sendable {
 
     /// An ack ends our probe, or is forwarded to whoever asked us to probe, with the target's alive message
     /// if it came along (a fresh refutation the requester may be waiting for).
-    private mutating func onAck(seq: UInt32, in messages: [GossipMessage], _ actions: inout [GossipAction]) {
+    private mutating func onAck(seq: UInt32, in messages: [GossipMessage], now: Duration, _ actions: inout [GossipAction]) {
         if let current = probe, current.seq == seq {
+            lastHeard[current.target] = now
             // Only a direct ack says our own network is fine; an indirect one says only the target is.
             if !current.indirectSent { localHealth.record(.probeSucceeded) }
             probe = nil
@@ -445,6 +454,7 @@ public struct SWIMCore: Sendable {
         }
         if let index = relays.firstIndex(where: { $0.seq == seq }) {
             let relay = relays.remove(at: index)
+            if records[relay.target] != nil { lastHeard[relay.target] = now }
             let refutation = messages.first { message in
                 if case .alive(_, let aliveName, _, _) = message { return aliveName == relay.target }
                 return false
