@@ -11,13 +11,19 @@
 //     Lifeguard slows the cut-off side's probes; 7 seeds of 20 ran the unit twice.
 //   no takeover delay: the majority started after 1.9 / 5.3 / 7.3 s, before the lease lapsed; 19 of 20 twice.
 //   healthy, 600 s, 4 seeds, 1 % loss, and 20 % more on one board: the unit never stopped.
+#if canImport(Glibc)
+import Glibc
+#endif
 import HomecloudSchema
 import Reconciler
 import Testing
 @testable import Gossip
 
 @Suite struct PartitionPlacementTests {
-    static let seeds: [UInt64] = (1...20).map { $0 &* 0x9E37_79B9_7F4A_7C15 }
+    /// `make check` runs a few seeds (this suite is CPU-bound and the machine has 2 cores); HC_SIM_FULL=1 runs the
+    /// 20 seeds and the 600 s healthy runs behind the figures above.
+    static let full = getenv("HC_SIM_FULL") != nil
+    static let seeds: [UInt64] = (1...(full ? 20 : 5)).map { $0 &* 0x9E37_79B9_7F4A_7C15 }
     static let unit = "db.service"
     static let jobTime: Duration = .milliseconds(50)
 
@@ -214,11 +220,11 @@ import Testing
     /// The lease must not lapse on a healthy cluster, nor on one where a board loses 20 % of its packets.
     @Test(arguments: [0.0, 0.2])
     func aHealthyClusterKeepsTheUnitWhereItIs(lossOnOneBoard: Double) {
-        for seed in Self.seeds.prefix(4) {
+        for seed in Self.seeds.prefix(Self.full ? 4 : 1) {
             let outcome = Self.run(seed: seed, timing: Self.timing, configure: { cluster in
                 cluster.network.baseLoss = 0.01
                 cluster.network.nodeLoss[2] = lossOnOneBoard
-            }, healthyFor: .seconds(600))
+            }, healthyFor: .seconds(Self.full ? 600 : 300))
             #expect(outcome.healthyStops == 0, "seed \(seed), \(lossOnOneBoard) loss on node-2: the unit stopped \(outcome.healthyStops) times")
             #expect(outcome.runnersAtEnd.count == 1, "seed \(seed): runners \(outcome.runnersAtEnd)")
         }
