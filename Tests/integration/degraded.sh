@@ -180,4 +180,17 @@ check "n1 says which files it ignored" bash -c "logs 1 | grep -q 'ignoring the k
 check "no key in its log" bash -c "! logs 1 | grep -qF \"\$(head -c 20 '$work/gossip.key')\""
 check "n1 rejoins, and takes generation 4 back from its peers" wait_until 10 bash -c "all_alive 1 2 3 && [ \$(generation_of 1) = 4 ]"
 check "n1 is still running" kill -0 "$(cat "$work/n1/pid")"
+
+echo "a VIP whose interface does not exist fails alone, and starts when the interface appears"
+{ document 5; echo "  - { name: side, address: 10.88.0.250/24, interface: hcx0, vrid: 88, advert: 100ms }"; } >"$work/next.yaml"
+check "a document with a VIP on a missing interface is applied" "$bin/hcctl" --socket "$work/n1/hc.sock" apply "$work/next.yaml"
+check "n1's status: VIP side off: no interface named hcx0" wait_until 5 problem 1 vip:side "no interface named hcx0"
+check "n1 still holds front" holds 1
+# No dummy module in the lab's kernel: a veth pair inside n1, both ends up (for carrier).
+lab_exec 1 ip link add hcx0 type veth peer name hcx1
+lab_exec 1 ip addr add 10.88.0.1/24 dev hcx0
+lab_exec 1 ip link set hcx1 up
+lab_exec 1 ip link set hcx0 up
+check "the interface appears: the problem clears" wait_until 5 no_problem 1 vip:side
+check "and n1 holds side on it" wait_until 5 bash -c "lab_exec 1 ip -4 addr show dev hcx0 | grep -q 'inet 10.88.0.250/'"
 finish
