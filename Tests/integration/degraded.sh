@@ -88,7 +88,7 @@ start_agent 1
 start_agent 2 setpriv --inh-caps=-net_admin --ambient-caps=-net_admin --bounding-set=-net_admin
 # Something else holds n3's metrics port: its metrics are off, the rest of it runs.
 lab_start 3 "$work/listener.log" python3 -c 'import socket, time; s = socket.socket(); s.bind(("127.0.0.1", 9646)); s.listen(); time.sleep(3600)' >/dev/null
-sleep 0.3
+wait_until 5 bash -c "ip netns exec $(lab_ns 3) ss -ltnH 'sport = :9646' | grep -q LISTEN"
 start_agent 3 setpriv --inh-caps=-net_raw --ambient-caps=-net_raw --bounding-set=-net_raw
 check "n2 really runs without CAP_NET_ADMIN" bash -c "! grep CapEff /proc/$(cat "$work/n2/pid")/status | python3 -c 'import sys; sys.exit(0 if int(sys.stdin.read().split()[1], 16) & (1 << 12) else 1)'"
 check "all three boards see each other alive" wait_until 10 all_alive 1 2 3
