@@ -99,9 +99,16 @@ public enum Agent {
         await state.reloadDesired()
 
         let control = try await ControlServer.bind(path: config.socket, commands: ControlCommands(state: state), group: group, logger: logger)
-        let metrics = try await MetricsServer.bind(host: config.metrics.host, port: config.metrics.port, registry: registry, group: group, logger: logger)
-        var services: [any Service] = [
-            control, metrics, DesiredStateWatcher(state: state, path: config.desired),
+        // Metrics are a part like the others: a port taken by something else turns them off, not the agent.
+        let metrics: [any Service]
+        do {
+            metrics = [try await MetricsServer.bind(host: config.metrics.host, port: config.metrics.port, registry: registry, group: group, logger: logger)]
+        } catch {
+            state.problems.report("metrics", "metrics off: cannot listen on \(config.metrics): \(error)")
+            metrics = []
+        }
+        var services: [any Service] = [control] + metrics + [
+            DesiredStateWatcher(state: state, path: config.desired),
             ReconcilerService(state: state, logger: logger), ProbeService(state: state, group: group, logger: logger),
             VRRPService(state: state, logger: logger), StateDirService(state: state),
         ]

@@ -28,7 +28,7 @@ public struct ProbeService: Service {
         do {
             loop = try ProbeLoop()
         } catch {
-            logger.error("probes off: \(error)")
+            state.problems.report("probes", "probes off: \(error)")
             try? await gracefulShutdown()
             return
         }

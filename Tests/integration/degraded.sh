@@ -86,12 +86,16 @@ export -f wait_until logs status_json problem no_problem all_alive generation_of
 echo "without CAP_NET_ADMIN or CAP_NET_RAW: gossip and documents work, VRRP is off and says why"
 start_agent 1
 start_agent 2 setpriv --inh-caps=-net_admin --ambient-caps=-net_admin --bounding-set=-net_admin
+# Something else holds n3's metrics port: its metrics are off, the rest of it runs.
+lab_start 3 "$work/listener.log" python3 -c 'import socket, time; s = socket.socket(); s.bind(("127.0.0.1", 9646)); s.listen(); time.sleep(3600)' >/dev/null
+wait_until 5 bash -c "ip netns exec $(lab_ns 3) ss -ltnH 'sport = :9646' | grep -q LISTEN"
 start_agent 3 setpriv --inh-caps=-net_raw --ambient-caps=-net_raw --bounding-set=-net_raw
 check "n2 really runs without CAP_NET_ADMIN" bash -c "! grep CapEff /proc/$(cat "$work/n2/pid")/status | python3 -c 'import sys; sys.exit(0 if int(sys.stdin.read().split()[1], 16) & (1 << 12) else 1)'"
 check "all three boards see each other alive" wait_until 10 all_alive 1 2 3
 check "n2's status: VRRP off: no CAP_NET_ADMIN (needed to add the VIP)" \
   wait_until 5 problem 2 vrrp "^VRRP off: no CAP_NET_ADMIN \(needed to add the VIP\)"
 check "n3's status: VRRP off: no CAP_NET_RAW" wait_until 5 problem 3 vrrp "^VRRP off: no CAP_NET_RAW"
+check "n3's status: metrics off (port taken), and n3 runs on" wait_until 5 problem 3 metrics "^metrics off: cannot listen on 127.0.0.1:9646"
 check "n2's log says it once" bash -c "test \$(logs 2 | grep -c 'VRRP off: no CAP_NET_ADMIN') = 1"
 check "n2's hcctl status text shows it" bash -c "'$bin/hcctl' --socket '$work/n2/hc.sock' status | grep -A1 DEGRADED | grep -q 'vrrp: VRRP off: no CAP_NET_ADMIN'"
 check "n2 shows its VIP as off" bash -c "'$bin/hcctl' --socket '$work/n2/hc.sock' vip --json | python3 -c 'import json,sys; v = json.load(sys.stdin); print(v); sys.exit(0 if v[0][\"state\"] == \"off\" else 1)'"
@@ -180,4 +184,17 @@ check "n1 says which files it ignored" bash -c "logs 1 | grep -q 'ignoring the k
 check "no key in its log" bash -c "! logs 1 | grep -qF \"\$(head -c 20 '$work/gossip.key')\""
 check "n1 rejoins, and takes generation 4 back from its peers" wait_until 10 bash -c "all_alive 1 2 3 && [ \$(generation_of 1) = 4 ]"
 check "n1 is still running" kill -0 "$(cat "$work/n1/pid")"
+
+echo "a VIP whose interface does not exist fails alone, and starts when the interface appears"
+{ document 5; echo "  - { name: side, address: 10.88.0.250/24, interface: hcx0, vrid: 88, advert: 100ms }"; } >"$work/next.yaml"
+check "a document with a VIP on a missing interface is applied" "$bin/hcctl" --socket "$work/n1/hc.sock" apply "$work/next.yaml"
+check "n1's status: VIP side off: no interface named hcx0" wait_until 5 problem 1 vip:side "no interface named hcx0"
+check "n1 still holds front" holds 1
+# No dummy module in the lab's kernel: a veth pair inside n1, both ends up (for carrier).
+lab_exec 1 ip link add hcx0 type veth peer name hcx1
+lab_exec 1 ip addr add 10.88.0.1/24 dev hcx0
+lab_exec 1 ip link set hcx1 up
+lab_exec 1 ip link set hcx0 up
+check "the interface appears: the problem clears" wait_until 5 no_problem 1 vip:side
+check "and n1 holds side on it" wait_until 5 bash -c "lab_exec 1 ip -4 addr show dev hcx0 | grep -q 'inet 10.88.0.250/'"
 finish
