@@ -4,6 +4,8 @@
 # stops the unit (it no longer sees a majority of the role alive), the three-board side starts it only after
 # (it waits the takeover delay once it has declared the holder dead), and, sampled every 200 ms from before
 # the split until well after the heal, no two boards ever run it at once; after the heal exactly one does.
+# Two runs here (2026-12-06, 2 shared cores): 5 boards booted in 219-271 s, the test took 303-353 s; the
+# minority stopped the unit 7.9 / 10.0 s after the split, the majority started it 14.4 / 14.5 s after.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
