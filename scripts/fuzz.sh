@@ -74,9 +74,11 @@ for target in "${targets[@]}"; do
   inputs=("$corpus" "$out/seeds/$target")
   [[ -d $root/Tests/Fuzz/corpus/$target ]] && inputs+=("$root/Tests/Fuzz/corpus/$target")
   log=$out/$target.log
+  options=()
+  [[ $target == agent-config || $target == desired-document ]] && options+=(-dict="$root/Tests/Fuzz/yaml.dict")
   # -timeout: an input that takes 10 s is a hang, and a failure like a crash.
   if FUZZ_TARGET=$target "$out/fuzz-targets" -max_total_time="$seconds" -max_len=8192 -timeout=10 -print_final_stats=1 \
-      -artifact_prefix="$out/crashes/$target-" "${inputs[@]}" >"$log" 2>&1; then
+      -artifact_prefix="$out/crashes/$target-" "${options[@]}" "${inputs[@]}" >"$log" 2>&1; then
     runs=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+)/\1/p' "$log")
     rate=$(sed -nE 's/^stat::average_exec_per_sec: *([0-9]+)/\1/p' "$log")
     echo "$target: ${seconds}s, ${runs:-?} runs, ${rate:-?} exec/s, no crash"
