@@ -85,7 +85,8 @@ for target in "${targets[@]}"; do
     passed=$((passed + 1))
   else
     echo "$target: FAILED; input and report:"
-    grep -E 'property broken|Fatal error|ERROR: (AddressSanitizer|libFuzzer)|SUMMARY|Test unit written to' "$log" | head -n 8 | sed 's/^/  /'
+    report=$(grep -E 'property broken|Fatal error|ERROR: (AddressSanitizer|libFuzzer)|SUMMARY|Test unit written to' "$log" | head -n 8 || true)
+    sed 's/^/  /' <<<"${report:-$(tail -n 5 "$log")}"
     echo "  replay: FUZZ_TARGET=$target $out/fuzz-targets FILE   (full log: $log)"
     failed=$((failed + 1))
   fi
