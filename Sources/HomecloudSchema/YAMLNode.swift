@@ -58,11 +58,11 @@ public enum YAMLParser {
         let bytes = Array(text.utf8)
         return try bytes.withUnsafeBufferPointer { buffer throws(YAMLSyntaxError) -> YAMLNode? in
             yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
-            var builder = TreeBuilder()
+            var builder = TreeBuilder(locator: MarkLocator(text: bytes))
             while true {
                 var event = yaml_event_t()
                 guard yaml_parser_parse(&parser, &event) == 1 else {
-                    throw syntaxError(parser, text: bytes)
+                    throw syntaxError(parser, locator: &builder.locator)
                 }
                 defer { yaml_event_delete(&event) }
                 let done = try builder.take(&event)
@@ -72,24 +72,36 @@ public enum YAMLParser {
         }
     }
 
-    private static func syntaxError(_ parser: yaml_parser_t, text: [UInt8]) -> YAMLSyntaxError {
+    private static func syntaxError(_ parser: yaml_parser_t, locator: inout MarkLocator) -> YAMLSyntaxError {
         let problem = parser.problem.map { String(cString: $0) } ?? "not valid YAML"
-        let mark = parser.problem_mark
         var message = problem
         if let context = parser.context {
             message += " " + String(cString: context)
         }
-        var location = SourceMark(line: Int(mark.line) + 1, column: Int(mark.column) + 1)
-        // At the end of a text without a final line break, libyaml moves its mark to the start of a line that
-        // does not exist: the error is put just after the last character instead, where an editor finds it.
-        // (libyaml's index counts characters, not bytes, after a byte order mark.)
-        let characters = String(decoding: text, as: UTF8.self).unicodeScalars.count - (text.starts(with: [0xEF, 0xBB, 0xBF]) ? 1 : 0)
-        if mark.column == 0, mark.line > 0, let last = text.last, last != 0x0A, last != 0x0D, mark.index >= characters {
-            let lastLineStart = text.lastIndex(where: { $0 == 0x0A || $0 == 0x0D }).map { $0 + 1 } ?? 0
-            let lastLine = String(decoding: text[lastLineStart...], as: UTF8.self).unicodeScalars.count
-            location = SourceMark(line: Int(mark.line), column: lastLine + 1)
-        }
-        return YAMLSyntaxError(mark: location, message: message)
+        return YAMLSyntaxError(mark: locator.location(of: parser.problem_mark), message: message)
+    }
+}
+
+/// libyaml's marks as lines and columns from 1. At the end of a text without a final line break libyaml moves
+/// its mark to the start of a line that does not exist: such a mark is put just after the last character
+/// instead, where an editor finds it.
+struct MarkLocator {
+    let text: [UInt8]
+    /// The text's length as libyaml's index counts it: characters, after a byte order mark. Counted once, when
+    /// a mark could be past the end.
+    private var characters: Int?
+
+    init(text: [UInt8]) { self.text = text }
+
+    mutating func location(of mark: yaml_mark_t) -> SourceMark {
+        let plain = SourceMark(line: Int(mark.line) + 1, column: Int(mark.column) + 1)
+        guard mark.column == 0, mark.line > 0, let last = text.last, last != 0x0A, last != 0x0D else { return plain }
+        let characters = self.characters ?? String(decoding: text, as: UTF8.self).unicodeScalars.count - (text.starts(with: [0xEF, 0xBB, 0xBF]) ? 1 : 0)
+        self.characters = characters
+        guard mark.index >= characters else { return plain }
+        let lastLineStart = text.lastIndex(where: { $0 == 0x0A || $0 == 0x0D }).map { $0 + 1 } ?? 0
+        let lastLine = String(decoding: text[lastLineStart...], as: UTF8.self).unicodeScalars.count
+        return SourceMark(line: Int(mark.line), column: lastLine + 1)
     }
 }
 
@@ -102,10 +114,13 @@ private struct TreeBuilder {
     private var stack: [Open] = []
     private(set) var root: YAMLNode?
     private var documents = 0
+    var locator: MarkLocator
+
+    init(locator: MarkLocator) { self.locator = locator }
 
     /// Takes one event; returns true at the end of the stream.
     mutating func take(_ event: inout yaml_event_t) throws(YAMLSyntaxError) -> Bool {
-        let mark = SourceMark(line: Int(event.start_mark.line) + 1, column: Int(event.start_mark.column) + 1)
+        let mark = locator.location(of: event.start_mark)
         switch event.type {
         case YAML_STREAM_END_EVENT:
             return true
