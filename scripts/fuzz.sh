@@ -22,7 +22,8 @@ targets=(
   agent-config        # agent.yaml
   desired-document    # desired.yaml, an apply, a peer's document; and renumbering it as apply does
   json                # JSONValue, under the control protocol and gossip metadata
-  # SIGNED ENVELOPES: after branch trust-docs merges, add its target here (and in Tests/Fuzz/FuzzMain.swift).
+  signed-document     # a document's signature line (DocumentSignature), verified against a fixed admin key
+  admin-key-line      # a trusted_admin_keys line (AdminPublicKey)
 )
 (($# > 0)) && targets=("$@")
 
@@ -42,7 +43,7 @@ module() {  # NAME SOURCES...: NAME.swiftmodule and NAME.o
 }
 build_started=$SECONDS
 # Built again only when a source changed since the last build (or the script itself).
-sources=("$root"/Sources/HomecloudSchema "$root"/Sources/Gossip "$root"/Sources/VRRP "$root"/Tests/Fuzz "$root"/scripts/fuzz.sh)
+sources=("$root"/Sources/HomecloudSchema "$root"/Sources/Trust "$root"/Sources/Gossip "$root"/Sources/VRRP "$root"/Tests/Fuzz "$root"/scripts/fuzz.sh)
 if [[ -x $out/fuzz-targets && -z $(find "${sources[@]}" -name '*.swift' -newer "$out/fuzz-targets" -o -name fuzz.sh -newer "$out/fuzz-targets") ]]; then
   echo "fuzz: the targets are up to date"
 else
@@ -52,8 +53,9 @@ module Gossip "$root"/Sources/Gossip/Core/*.swift "$root"/Sources/Gossip/Shell/G
   "$root"/Sources/Gossip/Shell/SystemCrypto.swift &
 gossip=$!
 module VRRP "$root"/Sources/VRRP/Core/*.swift
+module Trust "$root"/Sources/Trust/*.swift
 wait "$gossip"
-swiftc "${flags[@]}" -module-name FuzzTargets "$root"/Tests/Fuzz/*.swift "$modules"/{HomecloudSchema,Gossip,VRRP}.o \
+swiftc "${flags[@]}" -module-name FuzzTargets "$root"/Tests/Fuzz/*.swift "$modules"/{HomecloudSchema,Gossip,VRRP,Trust}.o \
   -lyaml -lsodium -o "$out/fuzz-targets" >"$out/build.log" 2>&1 || { cat "$out/build.log" >&2; exit 1; }
 echo "fuzz: built the targets in $((SECONDS - build_started)) s"
 fi

@@ -17,13 +17,15 @@ public enum DocumentSignature {
     }
 
     public static func split(_ text: String) -> Parts {
-        // The last line, ignoring one final newline.
-        var end = text.endIndex
-        if end > text.startIndex, text[text.index(before: end)] == "\n" { end = text.index(before: end) }
-        let lineStart = text[..<end].lastIndex(of: "\n").map { text.index(after: $0) } ?? text.startIndex
-        let line = text[lineStart..<end]
+        // The last line, ignoring one final newline. Scalars, not Characters: "\r\n" is one Character, so a body
+        // ending in "\r" would hide the line break before the signature line.
+        let scalars = text.unicodeScalars
+        var end = scalars.endIndex
+        if end > scalars.startIndex, scalars[scalars.index(before: end)] == "\n" { end = scalars.index(before: end) }
+        let lineStart = scalars[..<end].lastIndex(of: "\n").map { scalars.index(after: $0) } ?? scalars.startIndex
+        let line = Substring(scalars[lineStart..<end])
         guard line.hasPrefix(prefix) else { return Parts(body: text[...], keyID: nil, signature: nil, malformed: false) }
-        let body = text[..<lineStart]
+        let body = Substring(scalars[..<lineStart])
         let fields = line.dropFirst(prefix.count).split(separator: " ")
         guard fields.count == 3, fields[0] == AdminPublicKey.algorithm, KeyID.isWellFormed(fields[1]),
               let signature = Ed25519.fromBase64(fields[2]), signature.count == Ed25519.signatureSize else {
@@ -49,7 +51,7 @@ public enum DocumentSignature {
     /// signature line.
     public static func sign(_ text: String, with key: AdminSecretKey) -> String {
         var body = unsigned(text)
-        if !body.isEmpty && !body.hasSuffix("\n") { body += "\n" }
+        if !body.isEmpty && body.unicodeScalars.last != "\n" { body += "\n" }
         let signature = key.sign(Array(body.utf8))
         return body + prefix + "\(AdminPublicKey.algorithm) \(key.publicKey.id) \(Ed25519.base64(signature))\n"
     }

@@ -13,8 +13,7 @@ struct FuzzTarget: Sendable {
     var seeds: @Sendable () -> [[UInt8]]
 }
 
-// Signed envelopes (branch trust-docs) get their target here after that merge; scripts/fuzz.sh lists the names.
-let fuzzTargets: [FuzzTarget] = gossipTargets + vrrpTargets + schemaTargets
+let fuzzTargets: [FuzzTarget] = gossipTargets + vrrpTargets + schemaTargets + trustTargets
 
 /// A property every input must keep: a failure traps, which libFuzzer reports with the input that did it.
 func require(_ condition: Bool, _ property: @autoclosure () -> String) {

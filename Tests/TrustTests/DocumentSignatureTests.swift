@@ -118,3 +118,17 @@ extension String {
         return nil
     }
 }
+
+@Suite struct DocumentSignatureLineBreakTests {
+    /// Found by the signed-document fuzz target: a body ending in "\r" met the "\n" added before the signature
+    /// line as one Character ("\r\n"), so the signature line was not found and the fresh signature did not verify.
+    @Test func aBodyEndingInACarriageReturnStillVerifies() throws {
+        let key = try AdminSecretKey(seed: (1...32).map { UInt8($0) })
+        let verifier = DocumentVerifier(trusted: [key.publicKey])
+        for text in ["generation: 1\rcluster: c\r", "generation: 1\r\ncluster: c\r\n", "![\u{FFFD}\r"] {
+            let signed = DocumentSignature.sign(text, with: key)
+            #expect(try verifier.verify(signed).get() == key.publicKey.id, "\(Array(text.utf8))")
+            #expect(Array(DocumentSignature.unsigned(signed).utf8).starts(with: text.utf8))
+        }
+    }
+}
