@@ -46,9 +46,9 @@ let package = Package(
         .target(
             name: "Gossip",
             dependencies: [
-                "HomecloudSchema", "CSodium",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
+                "HomecloudSchema", "CSodium", "Reactor",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
 
@@ -81,7 +81,7 @@ let package = Package(
         .testTarget(name: "VRRPTests", dependencies: ["VRRP", "CNetlinkRoute"]),
         .testTarget(
             name: "GossipTests",
-            dependencies: ["Gossip", "HomecloudSchema", .product(name: "NIOEmbedded", package: "swift-nio")]
+            dependencies: ["Gossip", "HomecloudSchema", "Reactor"]
         ),
         .testTarget(
             name: "AgentRuntimeTests",

@@ -295,8 +295,3 @@ public enum UnitHealthReport: Sendable, Equatable {
     case failing(unit: String, reason: String)
     case healthy(unit: String)
 }
-
-public struct ProbeSummary: Sendable, Equatable {
-    public var count: Int
-    public var failing: [String]
-}

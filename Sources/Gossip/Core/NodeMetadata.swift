@@ -1,0 +1,78 @@
+// The metadata a board gossips about itself (NodeMetadata): a small JSON object that later versions may extend.
+import HomecloudSchema
+
+/// What a node tells the others about itself in gossip metadata (at most 512 bytes): agent version, the
+/// desired generation and content hash it runs, and its roles. JSON, so a later version can add fields.
+public struct NodeMetadata: Sendable, Equatable {
+    public var version: String
+    public var generation: UInt64
+    public var hash: UInt64
+    public var roles: [String]
+    /// converged, converging or degraded; nil before the reconciler has said.
+    public var convergence: String?
+    /// Targeted handovers this node asks for: VIP name → the node that should take it.
+    public var handovers: [String: String] = [:]
+    /// Its probes (nil before they have run) and the VIPs it holds.
+    public var probes: ProbeSummary?
+    public var vips: [String] = []
+
+    public init(version: String, generation: UInt64, hash: UInt64, roles: [String], convergence: String? = nil) {
+        self.version = version
+        self.generation = generation
+        self.hash = hash
+        self.roles = roles
+        self.convergence = convergence
+    }
+
+    public init?(_ bytes: [UInt8]) {
+        guard !bytes.isEmpty, let value = try? JSONValue.parse(bytes), let version = value["v"]?.string,
+              let generation = value["g"]?.int, let hashText = value["h"]?.string, let hash = UInt64(hashText, radix: 16) else { return nil }
+        self.version = version
+        self.generation = UInt64(max(0, generation))
+        self.hash = hash
+        roles = value["r"]?.array?.compactMap(\.string) ?? []
+        convergence = value["c"]?.string
+        if case .object(let pairs)? = value["ho"] {
+            for (vip, target) in pairs { if let target = target.string { handovers[vip] = target } }
+        }
+        if let count = value["pn"]?.int {
+            probes = ProbeSummary(count: max(0, Int(count)), failing: value["pf"]?.array?.compactMap(\.string) ?? [])
+        }
+        vips = value["vh"]?.array?.compactMap(\.string) ?? []
+    }
+
+    public var bytes: [UInt8] {
+        var members: [(String, JSONValue)] = [
+            ("v", .string(version)), ("g", JSONValue.integer(generation)), ("h", .string(String(hash, radix: 16))),
+            ("r", .array(roles.map { .string($0) })),
+        ]
+        if let convergence { members.append(("c", .string(convergence))) }
+        if !handovers.isEmpty {
+            members.append(("ho", .object(handovers.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.string($0.value)) })))
+        }
+        if let probes {
+            members.append(("pn", JSONValue.integer(probes.count)))
+            if !probes.failing.isEmpty { members.append(("pf", .array(probes.failing.map { .string($0) }))) }
+        }
+        if !vips.isEmpty { members.append(("vh", .array(vips.map { .string($0) }))) }
+        var encoded = Array(JSONValue.object(members).serialized.utf8)
+        // Lists are what may not fit: drop the roles, then the failing probes' names (keeping that some fail:
+        // "?"), then the VIPs, before going over the limit.
+        if encoded.count > GossipMember.maxMetadataBytes {
+            var trimmed = self
+            if !trimmed.roles.isEmpty {
+                trimmed.roles = []
+            } else if let probes = trimmed.probes, probes.failing != ["?"], !probes.failing.isEmpty {
+                trimmed.probes?.failing = ["?"]
+            } else if !trimmed.vips.isEmpty {
+                trimmed.vips = []
+            } else if !trimmed.handovers.isEmpty {
+                trimmed.handovers = [:]
+            } else {
+                return encoded
+            }
+            encoded = trimmed.bytes
+        }
+        return encoded
+    }
+}
