@@ -99,9 +99,10 @@ if command -v keepalived >/dev/null; then
     "$(lab_ip 250)" >"$dir/keepalived.conf"
   lab_start 1 "$dir/log" keepalived -f "$dir/keepalived.conf" -p "$dir/k.pid" -r "$dir/kv.pid" -c "$dir/kc.pid" -n -l >/dev/null
   sleep 5
-  k0="$(threads "$(cat "$dir/k.pid")")$(printf '\n')$(threads "$(cat "$dir/kv.pid")")"
+  both() { threads "$(cat "$dir/k.pid")"; threads "$(cat "$dir/kv.pid")"; }
+  k0=$(both)
   sleep "$duration"
-  k1="$(threads "$(cat "$dir/k.pid")")$(printf '\n')$(threads "$(cat "$dir/kv.pid")")"
+  k1=$(both)
   report "keepalived, master of the same VIP (parent and VRRP child):" "$k0" "$k1"
 else
   echo "keepalived is not installed: no comparison in this run"

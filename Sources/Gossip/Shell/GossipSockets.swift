@@ -17,6 +17,8 @@ public struct GossipTransportError: Error, Sendable, CustomStringConvertible {
 public final class GossipSockets {
     /// A frame larger than this is refused: a peer cannot make the agent allocate without bound.
     public static let maxFrameBytes = 4 * 1024 * 1024
+    /// Open connections at most, both ways.
+    static let maxConnections = 16
     /// How long a push-pull may take, connect to last byte, either side.
     public let streamTimeout: Duration
 
@@ -177,6 +179,12 @@ public final class GossipSockets {
                 Glibc.close(fd)
                 continue
             }
+            // A few exchanges at once are plenty (one per peer every 30 s, and fetches): more would only let a
+            // stranger make the agent hold many frames.
+            guard connections.count < Self.maxConnections else {
+                Glibc.close(fd)
+                continue
+            }
             var one: Int32 = 1
             setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
             let connection = Connection(fd: fd, peer: peer, role: .answering, deadline: .now + streamTimeout, connecting: false)
@@ -245,8 +253,8 @@ public final class GossipSockets {
                         finish(connection, .failure(GossipTransportError(description: "a stream frame of \(length) bytes from \(connection.peer) is over the limit")))
                         return
                     }
+                    // Not reserved up front: a peer's claim costs nothing until its bytes come.
                     connection.expected = length
-                    connection.incoming.reserveCapacity(4 + length)
                 }
                 if let expected = connection.expected, connection.incoming.count >= 4 + expected {
                     frameComplete(connection, Array(connection.incoming[4..<(4 + expected)]))
