@@ -72,8 +72,17 @@ private func fail(_ packets: inout UnopenedPackets, from address: GossipAddress,
 
     @Test func strangersCannotGrowItWithoutBound() {
         var packets = UnopenedPackets()
-        for port in 0..<2000 { _ = fail(&packets, from: GossipAddress(ipv4: 10, 0, 0, 9, port: UInt16(port)), now: .zero) }
+        for index in 0..<2000 {
+            _ = fail(&packets, from: GossipAddress(ipv4: 10, 1, UInt8(index / 256), UInt8(index % 256), port: 7964), now: .zero)
+        }
         for _ in 0..<2 { _ = fail(&packets, from: peer, now: .zero) }
         #expect(!fail(&packets, from: peer, now: .zero), "untracked once full")
+    }
+
+    @Test func aPeersStreamsFromAnyPortCountWithItsDatagrams() {
+        var packets = UnopenedPackets()
+        #expect(!fail(&packets, from: peer, now: .zero))
+        #expect(!fail(&packets, from: GossipAddress(ipv4: 10, 77, 0, 3, port: 40001), now: .zero))
+        #expect(fail(&packets, from: GossipAddress(ipv4: 10, 77, 0, 3, port: 40002), now: .zero))
     }
 }

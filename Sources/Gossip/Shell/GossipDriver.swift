@@ -216,15 +216,7 @@ public final class GossipDriver: @unchecked Sendable {
 
     private func onDatagram(_ bytes: [UInt8], from: GossipAddress) {
         guard !finished else { return }
-        guard let plain = open(bytes) else {
-            droppedUnsealed.increment()
-            if unopened.failed(from: from, now: now) {
-                keyMismatches.increment()
-                logger.warning("packets from \(from) do not open with any of this board's \(keyring?.keys.count ?? 0) keys: it may use a key this board lacks (hcctl keys)")
-            }
-            return
-        }
-        unopened.opened(from: from)
+        guard let plain = open(bytes, from: from) else { return }
         perform(core.onDatagram(plain, from: from, now: now))
         settle()
     }
@@ -233,7 +225,7 @@ public final class GossipDriver: @unchecked Sendable {
     private func onRequest(_ sealed: [UInt8], from: GossipAddress) -> [UInt8]? {
         guard !finished else { return nil }
         let answer = seal(ourFrame(withDocument: true))
-        absorb(sealed, from: nil)
+        absorb(sealed, from: nil, at: from)
         settle()
         return answer
     }
@@ -331,6 +323,23 @@ public final class GossipDriver: @unchecked Sendable {
     private func seal(_ bytes: [UInt8]) -> [UInt8] { keyring?.seal(bytes) ?? bytes }
     private func open(_ bytes: [UInt8]) -> [UInt8]? { keyring.map { $0.open(bytes) } ?? bytes }
 
+    /// Opens a peer's packet; one that does not open is counted, and a peer whose packets keep failing is
+    /// named once in the log (UnopenedPackets): most likely it uses a key this board lacks.
+    private func open(_ bytes: [UInt8], from address: GossipAddress, stream: Bool = false) -> [UInt8]? {
+        if let plain = open(bytes) {
+            unopened.opened(from: address)
+            return plain
+        }
+        droppedUnsealed.increment()
+        if unopened.failed(from: address, now: now) {
+            keyMismatches.increment()
+            let count = keyring?.keys.count ?? 0
+            let peer = stream ? IPAddress(bytes: address.host).map { "\($0)" } ?? "\(address)" : "\(address)"
+            logger.warning("packets from \(peer) do not open with any of this board's \(count) key\(count == 1 ? "" : "s"): it may use a key this board lacks (hcctl keys)")
+        }
+        return nil
+    }
+
     /// A push-pull frame: the member state's length (4 bytes, big-endian), the state, then the document in
     /// force as text (possibly empty). Documents ride the TCP exchange: they are larger than a datagram.
     private func ourFrame(withDocument: Bool) -> [UInt8] {
@@ -340,11 +349,8 @@ public final class GossipDriver: @unchecked Sendable {
     /// A peer's frame: its state goes to the core, its document (when it may be newer) to the agent.
     /// `name`: who we asked; nil when the peer asked us (its state says who it is).
     @discardableResult
-    private func absorb(_ sealed: [UInt8], from name: String?) -> Bool {
-        guard let frame = open(sealed) else {
-            droppedUnsealed.increment()
-            return false
-        }
+    private func absorb(_ sealed: [UInt8], from name: String?, at address: GossipAddress) -> Bool {
+        guard let frame = open(sealed, from: address, stream: true) else { return false }
         guard let (remote, document) = PushPullFrame.decode(frame) else {
             droppedUndecodable.increment()
             return false
@@ -366,7 +372,7 @@ public final class GossipDriver: @unchecked Sendable {
             guard !self.finished else { return }
             switch result {
             case .success(let answer):
-                let absorbed = self.absorb(answer, from: name)
+                let absorbed = self.absorb(answer, from: name, at: address)
                 self.fetches.fetchEnded(from: name, succeeded: absorbed, now: self.now)
             case .failure(let error):
                 self.logger.debug("push-pull with \(name): \(error)")
