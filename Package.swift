@@ -81,7 +81,7 @@ let package = Package(
         .testTarget(name: "VRRPTests", dependencies: ["VRRP", "CNetlinkRoute"]),
         .testTarget(
             name: "GossipTests",
-            dependencies: ["Gossip", "HomecloudSchema", "Reactor"]
+            dependencies: ["Gossip", "HomecloudSchema", "Reactor", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "AgentRuntimeTests",
