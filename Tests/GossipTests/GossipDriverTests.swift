@@ -90,7 +90,9 @@ private func alive(_ names: Set<String>) -> (GossipDriver.Report) -> Bool {
             return
         }
         #expect(got == text && from == "a")
-        #expect(ContinuousClock.now - start < .seconds(1), "fetched on the metadata's news, not on a periodic check")
+        // Within a few hundred ms on an idle machine; the bound is loose because this task may wait for a thread
+        // while other tests keep the pool busy (DocumentFetchPolicyTests pins the decision to fetch at once).
+        #expect(ContinuousClock.now - start < .seconds(3))
 
         a.thread.execute { a.driver.leave() }
         let left = await b.next { report in
