@@ -49,9 +49,9 @@ let package = Package(
         .target(
             name: "Gossip",
             dependencies: [
-                "HomecloudSchema", "CSodium",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
+                "HomecloudSchema", "CSodium", "Reactor",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
 
@@ -86,7 +86,7 @@ let package = Package(
         .testTarget(
             name: "GossipTests",
             // Reconciler: the partition simulation runs its planner on gossip's views.
-            dependencies: ["Gossip", "HomecloudSchema", "Reconciler", .product(name: "NIOEmbedded", package: "swift-nio")]
+            dependencies: ["Gossip", "HomecloudSchema", "Reconciler", "Reactor", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "AgentRuntimeTests",

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # What an idle agent holding a VIP costs, thread by thread: two boards gossip and run one VIP (advert 100 ms),
-# n1 master, n2 backup; then one board with no VIP, for gossip and the rest alone. For each agent and each of
+# n1 master, n2 backup; five boards, n1 master and gossiping with the 4 others (issue 14's target); one board
+# with no VIP, for gossip and the rest alone; and keepalived master of the same VIP, alone, in the same run
+# (its two processes, as one). For each agent and each of
 # its threads, over DURATION seconds after 5 s to settle: voluntary context switches a second (the times the
 # thread slept and was woken) and CPU from /proc/PID/task/TID/schedstat (nanoseconds, unlike stat's ticks).
 # Needs root and `make release`; uses the lab of bench/probes.sh (hcp), so not beside it. DURATION (20).
@@ -54,7 +56,7 @@ start() {
 }
 
 head -c 32 /dev/urandom | base64 >"$work/gossip.key"
-printf 'generation: 1\ncluster: bench\nnodes: { n1: [], n2: [] }\nvips:\n  - { name: front, address: %s/24, interface: eth0, vrid: 51, advert: 100ms, priority: { default: 100, n1: 150 } }\n' \
+printf 'generation: 1\ncluster: bench\nnodes: { n1: [], n2: [], n3: [], n4: [], n5: [] }\nvips:\n  - { name: front, address: %s/24, interface: eth0, vrid: 51, advert: 100ms, priority: { default: 100, n1: 150 } }\n' \
   "$(lab_ip 250)" >"$work/desired-yes.yaml"
 printf 'generation: 1\ncluster: bench\nnodes: { n1: [] }\nvips: []\n' >"$work/desired-no.yaml"
 
@@ -70,9 +72,38 @@ m1=$(threads "$master"); b1=$(threads "$backup")
 report "n1, master of one VIP (adverts 100 ms), gossiping with n2:" "$m0" "$m1"
 report "n2, its backup:" "$b0" "$b1"
 lab_down
+lab_up 5
+rm -rf "$work"/n*-yes
+master=$(start 1 yes "")
+for i in 2 3 4 5; do start "$i" yes "$(lab_ip 1):7964" >/dev/null; done
+sleep 5
+[ "$("$bin/hcctl" --socket "$work/n1-yes/hc.sock" members | grep -c ' alive ')" = 5 ] || echo "n1 does not see 5 members alive"
+m0=$(threads "$master")
+sleep "$duration"
+report "n1, master of one VIP (adverts 100 ms), gossiping with 4 others (5 boards):" "$m0" "$(threads "$master")"
+lab_down
 lab_up 1
 alone=$(start 1 no "")
 sleep 5
 a0=$(threads "$alone")
 sleep "$duration"
 report "one board alone, no VIP (gossip, document watcher, the rest):" "$a0" "$(threads "$alone")"
+lab_down
+
+# keepalived 2.2.7, master of the same VIP (priority 150, adverts 100 ms), alone: its parent and VRRP child.
+if command -v keepalived >/dev/null; then
+  lab_up 1
+  dir="$work/keepalived"
+  mkdir -p "$dir"
+  printf 'global_defs {\n  vrrp_version 3\n}\nvrrp_instance front {\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n  priority 150\n  advert_int 0.1\n  virtual_ipaddress {\n    %s/24\n  }\n}\n' \
+    "$(lab_ip 250)" >"$dir/keepalived.conf"
+  lab_start 1 "$dir/log" keepalived -f "$dir/keepalived.conf" -p "$dir/k.pid" -r "$dir/kv.pid" -c "$dir/kc.pid" -n -l >/dev/null
+  sleep 5
+  both() { threads "$(cat "$dir/k.pid")"; threads "$(cat "$dir/kv.pid")"; }
+  k0=$(both)
+  sleep "$duration"
+  k1=$(both)
+  report "keepalived, master of the same VIP (parent and VRRP child):" "$k0" "$k1"
+else
+  echo "keepalived is not installed: no comparison in this run"
+fi

@@ -108,7 +108,7 @@ public enum Agent {
             metrics = []
         }
         var services: [any Service] = [control] + metrics + [
-            DesiredStateWatcher(state: state, path: config.desired),
+
             ReconcilerService(state: state, logger: logger), ProbeService(state: state, group: group, logger: logger),
             VRRPService(state: state, logger: logger), StateDirService(state: state),
         ]
@@ -116,8 +116,9 @@ public enum Agent {
         guard let advertised = GossipService.advertisedAddress(for: config) else {
             throw GossipTransportError(description: "cannot tell which address peers should use for this board: set advertise in agent.yaml")
         }
-        let transport = try await GossipTransport.bind(host: config.bind.host, port: config.bind.port, group: group)
-        services.append(GossipService(state: state, transport: transport, keyring: keyring, advertised: advertised, logger: logger))
+        let gossip = try await GossipService.bind(state: state, keyring: keyring, advertised: advertised, logger: logger)
+        services.append(DesiredStateWatcher(state: state, path: config.desired, thread: gossip.thread, logger: logger))
+        services.append(gossip)
         if let interval = notifier.watchdogInterval {
             let loop = group.next()
             services.append(WatchdogService(notifier: notifier, interval: interval) {

@@ -131,14 +131,9 @@ public actor AgentState {
         refusedCounters[store.lastRefusal?.reason.rawValue ?? "invalid"]?.increment()
     }
 
-    /// Whether a peer's document (generation and content hash from its gossip metadata) was refused here
-    /// already: gossip does not fetch it again.
-    public func documentWasRefused(generation: UInt64, hash: UInt64) -> Bool {
-        store.wasRefused(generation: generation, hash: hash)
-    }
-
     /// A document a peer runs (gossip): taken if it is newer (or wins an equal-generation conflict).
-    public func offerFromPeer(text: String, from peer: String) {
+    @discardableResult
+    public func offerFromPeer(text: String, from peer: String) -> DesiredStateStore.Outcome {
         let outcome = store.offerFromPeer(text: text, file: "gossip from \(peer)")
         switch outcome {
         case .accepted(let generation):
@@ -162,6 +157,7 @@ public actor AgentState {
         case .unchanged, .stale:
             break
         }
+        return outcome
     }
 
     /// The text in force, exactly as accepted (what gossip hands to peers).

@@ -88,13 +88,13 @@ roles:
         for damaged in [binary, Array("12x\n".utf8), Array("-3\n".utf8), Array("\(UInt64.max)\n".utf8), Array("99999999999999999999999\n".utf8), []] {
             writeBytes(path, damaged)
             let log = CapturedLog()
-            let last = StateDirFiles.lastIncarnation(at: path, logger: log.logger)
+            let last = GossipStateFiles.lastIncarnation(at: path, logger: log.logger)
             #expect(last == 0)
             #expect(last &+ 1 == 1)
             #expect(log.all.count == 1 && log.all[0].hasPrefix("warning: ignoring"), "\(log.all)")
         }
         writeBytes(path, Array("41\n".utf8))
-        #expect(StateDirFiles.lastIncarnation(at: path, logger: CapturedLog().logger) == 41)
+        #expect(GossipStateFiles.lastIncarnation(at: path, logger: CapturedLog().logger) == 41)
     }
 
     @Test func damagedPeerLinesAreSkippedAndTheRestKept() {
@@ -102,13 +102,13 @@ roles:
         let path = directory.path + "/peers"
         writeBytes(path, Array("n2 10.0.0.2:7964\nn3 10.0.0.3:99999\ngarbage\nn4 [fd00::4]:7964\nn5 10.0.0.5:7964 extra\nn2 10.0.0.2:7964\nn6 10.0.0".utf8))
         let log = CapturedLog()
-        let peers = StateDirFiles.peers(at: path, logger: log.logger)
+        let peers = GossipStateFiles.peers(at: path, logger: log.logger)
         #expect(peers.map(\.description) == [GossipAddress(ipv4: 10, 0, 0, 2, port: 7964).description,
                                              GossipAddress(host: IPAddress("fd00::4")!.bytes, port: 7964)!.description])
         #expect(log.all.count == 1 && log.all[0].contains("4 damaged lines"), "\(log.all)")
         writeBytes(path, binary)
         let binaryLog = CapturedLog()
-        #expect(StateDirFiles.peers(at: path, logger: binaryLog.logger).isEmpty)
+        #expect(GossipStateFiles.peers(at: path, logger: binaryLog.logger).isEmpty)
         #expect(binaryLog.all.count == 1)
     }
 
@@ -119,12 +119,12 @@ roles:
         for damaged in [binary, Array(key.prefix(20).utf8), Array("\(key)\nnot a key\n".utf8), Array("\n\n".utf8)] {
             writeBytes(path, damaged)
             let log = CapturedLog()
-            #expect(StateDirFiles.keptKeyring(at: path, logger: log.logger) == nil)
+            #expect(GossipStateFiles.keptKeyring(at: path, logger: log.logger) == nil)
             #expect(log.all.count == 1 && log.all[0].hasPrefix("warning: ignoring the kept keyring"), "\(log.all)")
             #expect(!log.all[0].contains(key), "a key never reaches the log")
         }
         writeBytes(path, Array("\(key)\n".utf8))
-        #expect(StateDirFiles.keptKeyring(at: path, logger: CapturedLog().logger)?.keys.count == 1)
+        #expect(GossipStateFiles.keptKeyring(at: path, logger: CapturedLog().logger)?.keys.count == 1)
     }
 
     @Test func anUnwritableStateDirIsOneProblemUntilARetryWorks() async throws {

@@ -1,9 +1,8 @@
 // Push-pull streams work on a board without CAP_NET_ADMIN (an LXC or Docker board). Linux keeps capabilities
-// per thread: the test drops CAP_NET_ADMIN from the effective set of one event loop's thread only, so the
-// transport's sockets are set up exactly as on such a board, and no other test is affected.
+// per thread: the test drops CAP_NET_ADMIN from the effective set of one EventThread only, so gossip's
+// sockets are set up exactly as on such a board, and no other test is affected.
 @testable import Gossip
-import NIOCore
-import NIOPosix
+import Reactor
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -23,21 +22,41 @@ private func dropNetAdminFromThisThread() -> Bool {
     return withUnsafeMutableBytes(of: &header) { h in data.withUnsafeMutableBytes { capset(h.baseAddress!, $0.baseAddress!) } } == 0
 }
 
+/// The sockets live on the test's thread only; this box hands them between its jobs.
+private final class Pair: @unchecked Sendable {
+    var asker: GossipSockets?
+    var answerer: GossipSockets?
+}
+
 @Suite struct GossipWithoutNetAdminTests {
     @Test func pushPullWorksWithoutCapNetAdmin() async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let dropped = try await group.next().submit { dropNetAdminFromThisThread() }.get()
+        let thread = try EventThread(name: "test-no-net-admin")
+        defer { thread.stop() }
+        let dropped = await thread.submit { dropNetAdminFromThisThread() } ?? false
         try #require(dropped, "this test needs CAP_NET_ADMIN to drop (run as root)")
 
-        let a = try await GossipTransport.bind(host: "127.0.0.1", port: 0, group: group)
-        let b = try await GossipTransport.bind(host: "127.0.0.1", port: 0, group: group)
-        let serving = Task { try await b.serveStreams { request, _ in request.reversed() } }
-        defer { serving.cancel() }
+        let pair = Pair()
         // Before the fix both ends asked for SO_DEBUG (meaning TCP_NODELAY), which needs CAP_NET_ADMIN: the
         // connection never came up, and a board without it stayed alone.
-        #expect(try await a.exchange([1, 2, 3], with: b.localAddress, timeout: .seconds(2)) == [3, 2, 1])
-        await a.close()
-        await b.close()
-        try await group.shutdownGracefully()
+        let answer: [UInt8]? = await withCheckedContinuation { done in
+            let started = thread.execute {
+                do {
+                    pair.answerer = try GossipSockets(thread: thread, host: [127, 0, 0, 1], port: 0, onDatagram: { _, _ in },
+                                                      onRequest: { frame, _ in frame.reversed() }, streamTimeout: .seconds(2))
+                    pair.asker = try GossipSockets(thread: thread, host: [127, 0, 0, 1], port: 0, onDatagram: { _, _ in },
+                                                   onRequest: { _, _ in nil }, streamTimeout: .seconds(2))
+                    pair.asker!.exchange([1, 2, 3], with: pair.answerer!.localAddress) { result in
+                        done.resume(returning: try? result.get())
+                    }
+                    // The owner's timer: a connection that never comes up is expired, so the test cannot hang.
+                    thread.schedule(at: .now + .seconds(3)) { pair.asker?.expire(now: .now + .seconds(10)) }
+                } catch {
+                    done.resume(returning: nil)
+                }
+            }
+            if !started { done.resume(returning: nil) }
+        }
+        #expect(answer == [3, 2, 1])
+        _ = await thread.submit { pair.asker?.close(); pair.answerer?.close() }
     }
 }

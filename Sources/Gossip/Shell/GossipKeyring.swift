@@ -46,7 +46,12 @@ public struct GossipKeyring: Sendable {
         var random = SystemRandomNumberGenerator()
         var words = (random.next() as UInt64, random.next() as UInt64)
         let nonce = withUnsafeBytes(of: &words) { Array($0.prefix(SystemCrypto.nonceSize)) }
-        return [Self.version] + nonce + SystemCrypto.chaChaPolySeal(plaintext[...], key: keys[0], nonce: nonce)
+        return seal(plaintext, nonce: nonce)
+    }
+
+    /// Sealed with a given 12-byte nonce: for the golden tests that pin the wire bytes.
+    func seal(_ plaintext: [UInt8], nonce: [UInt8]) -> [UInt8] {
+        [Self.version] + nonce + SystemCrypto.chaChaPolySeal(plaintext[...], key: keys[0], nonce: nonce)
     }
 
     /// The plaintext, or nil when no key opens it (a stranger, a wrong key, a damaged or truncated packet).

@@ -1,0 +1,451 @@
+// Runs gossip on one EventThread: the SWIM core over GossipSockets with every packet sealed, one timer for the
+// next deadline; spreads this node's metadata and document, keeps its peers and incarnation for a restart.
+import HomecloudSchema
+import Logging
+import Metrics
+import Reactor
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A member as the agent shows it: the core's view, its metadata decoded, and since when (wall clock, seconds).
+public struct GossipMemberView: Sendable, Equatable {
+    public var member: GossipMember
+    public var metadata: NodeMetadata?
+    public var since: Int
+}
+
+/// Everything runs on `thread`: the events below are called there (the owner hands them over with
+/// `thread.execute` or `thread.submit`), and the socket and timer handlers run there; nothing is locked.
+public final class GossipDriver: @unchecked Sendable {
+    public enum Report: Sendable {
+        /// The member list changed (this node included).
+        case members([GossipMemberView])
+        /// Who is alive and when each was last heard from directly (`origin` + the duration), for the lease of
+        /// `placement: one`: at every membership change and otherwise at most once a second.
+        case heard(members: [GossipMember], lastHeard: [String: Duration], origin: ContinuousClock.Instant)
+        /// A peer sent a document that may be newer than the one in force: for the agent's store to judge.
+        case document(text: String, from: String)
+        /// The leave has lingered and the sockets are closed: gossip is done.
+        case stopped
+    }
+
+    public struct Settings: Sendable {
+        public var node: String
+        /// Where to bind (a wildcard host is fine) and what peers are told.
+        public var bind: GossipAddress
+        public var advertised: GossipAddress
+        public var join: [GossipAddress]
+        public var stateDir: String
+        public var version: String
+        /// Carries out a write to state_dir; a failure (a full or read-only disk) is the agent's to report, and
+        /// gossip runs on what it holds in memory.
+        public var keep: @Sendable (() throws -> Void) -> Void
+
+        public init(node: String, bind: GossipAddress, advertised: GossipAddress, join: [GossipAddress], stateDir: String,
+                    version: String, keep: @escaping @Sendable (() throws -> Void) -> Void = { try? $0() }) {
+            self.node = node
+            self.bind = bind
+            self.advertised = advertised
+            self.join = join
+            self.stateDir = stateDir
+            self.version = version
+            self.keep = keep
+        }
+    }
+
+    /// After `leave`, keep gossiping this long so the news of it spreads before the sockets close.
+    public static let leaveLinger = Duration.milliseconds(500)
+
+    private let thread: EventThread
+    private let settings: Settings
+    private let reports: AsyncStream<Report>.Continuation
+    private let logger: Logger
+    private var sockets: GossipSockets?
+    private var core: SWIMCore
+    private var keyring: GossipKeyring?
+    /// Where rotations are kept (key_file may be read-only, as /etc is under the unit's sandbox); at start
+    /// its keys join key_file's and its first key stays the primary.
+    private let keyringPath: String
+    private let origin = ContinuousClock.now
+    private let peersPath: String
+    private let incarnationPath: String
+    private var savedIncarnation: UInt64
+    private var leavingUntil: Duration?
+    private var finished = false
+    private var membersChanged = true
+    private var lastStates: [String: GossipMember.State] = [:]
+    /// Configured and cached peers: while one of them is not an active member, it is tried again, every 2 s
+    /// at first and then less often (up to 30 s): a peer that started after this node, a partition longer
+    /// than the core remembers the other side, a house where every board rebooted at once.
+    private var seeds: [GossipAddress] = []
+    private var nextRejoin: Duration = .zero
+    private var rejoinInterval = Duration.seconds(2)
+    /// Which peers' documents to fetch, and when.
+    private var fetches = DocumentFetchPolicy()
+    /// Metadata changes trigger a fetch at once; this catches a fetch that failed or was held back.
+    private var nextDocumentCheck: Duration = .zero
+    private var documentText = ""
+    private var roles: [String] = []
+    private var convergence: String?
+    private var probeSummary: ProbeSummary?
+    private var heldVIPs: [String] = []
+    private var handovers: [String: String] = [:]
+    private var unopened = UnopenedPackets()
+    private var decodeDropsSeen = 0
+    private var armed: ContinuousClock.Instant?
+    private let droppedUnsealed = Counter(label: "hcagent_gossip_packets_dropped_total", dimensions: [("reason", "unsealed")])
+    private let droppedUndecodable = Counter(label: "hcagent_gossip_packets_dropped_total", dimensions: [("reason", "undecodable")])
+    private let keyMismatches = Counter(label: "hcagent_gossip_key_mismatches_total")
+    private let aliveGauge = Gauge(label: "hcagent_gossip_members_alive")
+
+    /// Reads the state files, binds the sockets and joins. On the thread; throws when the sockets cannot be bound.
+    public init(thread: EventThread, settings: Settings, keyring: GossipKeyring?, reports: AsyncStream<Report>.Continuation,
+                logger: Logger) throws {
+        thread.preconditionInThread()
+        self.thread = thread
+        self.settings = settings
+        self.reports = reports
+        self.logger = logger
+        TextFile.makeDirectories(settings.stateDir)
+        keyringPath = settings.stateDir + "/keyring"
+        var ring = keyring
+        if var merged = keyring, let kept = GossipStateFiles.keptKeyring(at: keyringPath, logger: logger) {
+            for key in kept.keys { try? merged.install(key) }
+            try? merged.use(kept.keys[0])
+            ring = merged
+        }
+        self.keyring = ring
+        peersPath = settings.stateDir + "/peers"
+        // A restarted node outbids whatever the cluster remembers of its last run.
+        let incarnationPath = settings.stateDir + "/incarnation"
+        self.incarnationPath = incarnationPath
+        let incarnation = GossipStateFiles.lastIncarnation(at: incarnationPath, logger: logger) + 1
+        settings.keep { try TextFile.writeAtomically(incarnationPath, "\(incarnation)\n") }
+        savedIncarnation = incarnation
+        var seed = SystemRandomNumberGenerator()
+        core = SWIMCore(name: settings.node, address: settings.advertised, incarnation: incarnation, random: SplitMix64(seed: seed.next()))
+        // Seeds: the configured peers and the ones the last run knew, so a board rejoins even when every
+        // configured address is down after a power cut.
+        var seeds = settings.join
+        for peer in GossipStateFiles.peers(at: peersPath, logger: logger) where !seeds.contains(peer) { seeds.append(peer) }
+        seeds.removeAll { $0 == settings.advertised }
+        self.seeds = seeds
+        sockets = try GossipSockets(thread: thread, host: settings.bind.host, port: settings.bind.port,
+                                    onDatagram: { [unowned self] bytes, from in self.onDatagram(bytes, from: from) },
+                                    onRequest: { [unowned self] frame, from in self.onRequest(frame, from: from) })
+    }
+
+    /// The port the sockets are bound to (the configured one, or the one picked for port 0).
+    public var boundPort: UInt16 { sockets?.localAddress.port ?? settings.bind.port }
+
+    private var now: Duration { origin.duration(to: .now) }
+
+    // MARK: events, each on the thread and each ending with settle()
+
+    /// Joins the seeds. Once, after init.
+    public func start() {
+        logger.info("gossip on \(settings.advertised) (incarnation \(core.incarnation)), joining \(seeds.isEmpty ? "no one yet" : seeds.map(\.description).joined(separator: ", "))")
+        perform(core.join(seeds: seeds, now: now))
+        nextRejoin = now + rejoinInterval
+        settle()
+    }
+
+    /// The document in force changed: its generation and text go into the metadata and the push-pull frames.
+    public func onDocument(_ document: DesiredState, text: String?) {
+        fetches.runs(generation: document.generation, hash: text.map(DocumentHash.of) ?? 0)
+        documentText = text ?? ""
+        roles = document.nodes.first { $0.name == settings.node }?.roles ?? []
+        metadataChanged()
+    }
+
+    public func onConvergence(_ convergence: String) {
+        self.convergence = convergence
+        metadataChanged()
+    }
+
+    public func onProbes(_ summary: ProbeSummary) {
+        probeSummary = summary
+        metadataChanged()
+    }
+
+    public func onHeldVIPs(_ names: Set<String>) {
+        heldVIPs = names.sorted()
+        metadataChanged()
+    }
+
+    /// The agent refused a document a peer sent (signature, policy, invalid): it is not fetched again.
+    public func onRefused(hash: UInt64) {
+        fetches.refused(hash: hash)
+    }
+
+    public func onHandovers(_ requests: [String: String]) {
+        handovers = requests
+        metadataChanged()
+    }
+
+    /// Tells the others this node leaves, gossips a little longer, then closes and reports `.stopped`.
+    public func leave() {
+        guard leavingUntil == nil, !finished else { return }
+        perform(core.leave(now: now))
+        leavingUntil = now + Self.leaveLinger
+        settle()
+    }
+
+    /// Closes everything at once (a stop past its budget): no more reports.
+    public func finish() {
+        guard !finished else { return }
+        finished = true
+        thread.schedule(at: nil)
+        sockets?.close()
+        sockets = nil
+        reports.yield(.stopped)
+        reports.finish()
+    }
+
+    private func metadataChanged() {
+        if !finished, let actions = try? core.setMetadata(metadata(), now: now) { perform(actions) }
+        settle()
+    }
+
+    private func onTimer() {
+        armed = nil
+        sockets?.expire()
+        guard !finished else { return }
+        perform(core.onTick(now: now))
+        rejoinMissingSeeds()
+        checkForNewerDocuments()
+        if let until = leavingUntil, now >= until {
+            finish()
+            return
+        }
+        settle()
+    }
+
+    private func onDatagram(_ bytes: [UInt8], from: GossipAddress) {
+        guard !finished else { return }
+        guard let plain = open(bytes, from: from) else { return }
+        perform(core.onDatagram(plain, from: from, now: now))
+        settle()
+    }
+
+    /// A peer's push-pull: our frame back, and theirs absorbed.
+    private func onRequest(_ sealed: [UInt8], from: GossipAddress) -> [UInt8]? {
+        guard !finished else { return nil }
+        let answer = seal(ourFrame(withDocument: true))
+        absorb(sealed, from: nil, at: from)
+        settle()
+        return answer
+    }
+
+    /// Every step ends here: counters, the member list, the incarnation file, the timer.
+    private func settle() {
+        guard !finished else { return }
+        if core.droppedPackets > decodeDropsSeen {
+            droppedUndecodable.increment(by: core.droppedPackets - decodeDropsSeen)
+            decodeDropsSeen = core.droppedPackets
+        }
+        publishHeard(membersChanged: membersChanged)
+        if membersChanged {
+            membersChanged = false
+            publishMembers()
+        }
+        // Every incarnation this node has used (refutations, metadata changes, its leave) is kept: the next run
+        // starts above it, or the cluster would go on believing the old news.
+        if core.incarnation != savedIncarnation {
+            savedIncarnation = core.incarnation
+            let path = incarnationPath, incarnation = savedIncarnation
+            settings.keep { try TextFile.writeAtomically(path, "\(incarnation)\n") }
+        }
+        armTimer()
+    }
+
+    /// One timer for the earliest deadline: the core's, the shell's own (rejoin, document check, the end of a
+    /// leave) and the open connections'. An idle board wakes a few times a second, not a hundred.
+    private func armTimer() {
+        var next = nextDocumentCheck
+        if let coreDeadline = core.nextDeadline { next = min(next, coreDeadline) } else { next = .zero }
+        if let leavingUntil { next = min(next, leavingUntil) } else { next = min(next, nextRejoin) }
+        var wake = origin + next
+        if let connections = sockets?.nextDeadline { wake = min(wake, connections) }
+        guard wake != armed else { return }
+        armed = wake
+        thread.schedule(at: wake) { [unowned self] in self.onTimer() }
+    }
+
+    // MARK: the shell's own rules
+
+    private func checkForNewerDocuments() {
+        guard now >= nextDocumentCheck else { return }
+        nextDocumentCheck = now + DocumentFetchPolicy.checkInterval
+        for member in core.members { fetchNewerDocument(from: member) }
+    }
+
+    private func rejoinMissingSeeds() {
+        guard now >= nextRejoin, leavingUntil == nil else { return }
+        let present = Set(core.members.filter { $0.isActive }.map(\.address))
+        let missing = seeds.filter { !present.contains($0) }
+        if missing.isEmpty {
+            rejoinInterval = .seconds(2)
+        } else {
+            perform(core.join(seeds: missing, now: now))
+            rejoinInterval = min(rejoinInterval * 2, .seconds(30))
+        }
+        nextRejoin = now + rejoinInterval
+    }
+
+    /// A member whose metadata announces a newer document: fetched now by push-pull (DocumentFetchPolicy decides).
+    private func fetchNewerDocument(from member: GossipMember) {
+        guard member.state == .alive, member.name != core.name, let theirs = NodeMetadata(member.metadata),
+              fetches.shouldFetch(from: member.name, generation: theirs.generation, hash: theirs.hash, now: now) else { return }
+        // The peer is ahead: our own older text would only cost it a hash.
+        pushPull(with: member.address, name: member.name, withDocument: false)
+    }
+
+    public func changeKeys(_ command: ControlRequest.Command, _ key: [UInt8]?) -> Result<String, ControlError> {
+        guard var ring = keyring else { return .failure(ControlError(.failed, "gossip runs without encryption here (--insecure-gossip)")) }
+        do {
+            switch command {
+            case .keysInstall: try ring.install(key ?? [])
+            case .keysUse: try ring.use(key ?? [])
+            case .keysRemove: try ring.remove(key ?? [])
+            default: break
+            }
+        } catch {
+            return .failure(ControlError(.failed, "\(error)"))
+        }
+        if command != .keysList {
+            do {
+                try TextFile.writeAtomically(keyringPath, ring.fileText)
+            } catch {
+                return .failure(ControlError(.failed, "cannot keep the keyring in \(keyringPath): \(error)"))
+            }
+            keyring = ring
+            logger.notice("gossip keyring changed (\(command.rawValue)): primary \(GossipKeyring.fingerprint(ring.keys[0])), \(ring.keys.count) keys")
+        }
+        return .success(ring.keys.enumerated().map { index, key in
+            "\(index == 0 ? "primary" : "       ") \(GossipKeyring.fingerprint(key))"
+        }.joined(separator: "\n"))
+    }
+
+    // MARK: sealing and frames
+
+    private func seal(_ bytes: [UInt8]) -> [UInt8] { keyring?.seal(bytes) ?? bytes }
+    private func open(_ bytes: [UInt8]) -> [UInt8]? { keyring.map { $0.open(bytes) } ?? bytes }
+
+    /// Opens a peer's packet; one that does not open is counted, and a peer whose packets keep failing is
+    /// named once in the log (UnopenedPackets): most likely it uses a key this board lacks.
+    private func open(_ bytes: [UInt8], from address: GossipAddress, stream: Bool = false) -> [UInt8]? {
+        if let plain = open(bytes) {
+            unopened.opened(from: address)
+            return plain
+        }
+        droppedUnsealed.increment()
+        if unopened.failed(from: address, now: now) {
+            keyMismatches.increment()
+            let count = keyring?.keys.count ?? 0
+            let peer = stream ? IPAddress(bytes: address.host).map { "\($0)" } ?? "\(address)" : "\(address)"
+            logger.warning("packets from \(peer) do not open with any of this board's \(count) key\(count == 1 ? "" : "s"): it may use a key this board lacks (hcctl keys)")
+        }
+        return nil
+    }
+
+    /// A push-pull frame: the member state's length (4 bytes, big-endian), the state, then the document in
+    /// force as text (possibly empty). Documents ride the TCP exchange: they are larger than a datagram.
+    private func ourFrame(withDocument: Bool) -> [UInt8] {
+        PushPullFrame(state: core.pushPullState(), documentText: withDocument ? documentText : "").encoded
+    }
+
+    /// A peer's frame: its state goes to the core, its document (when it may be newer) to the agent.
+    /// `name`: who we asked; nil when the peer asked us (its state says who it is).
+    @discardableResult
+    private func absorb(_ sealed: [UInt8], from name: String?, at address: GossipAddress) -> Bool {
+        guard let frame = open(sealed, from: address, stream: true) else { return false }
+        guard let decoded = try? PushPullFrame.decode(frame) else {
+            droppedUndecodable.increment()
+            return false
+        }
+        let remote = decoded.state
+        perform(core.onPushPull(remote, now: now))
+        if !decoded.documentText.isEmpty {
+            let text = decoded.documentText
+            let announced = remote.members.first { $0.name == remote.from }.flatMap { NodeMetadata($0.metadata) }
+            if fetches.shouldOffer(textHash: DocumentHash.of(text), announced: announced.map { ($0.generation, $0.hash) }) {
+                reports.yield(.document(text: text, from: name ?? remote.from))
+            }
+        }
+        return true
+    }
+
+    private func pushPull(with address: GossipAddress, name: String, withDocument: Bool) {
+        guard let sockets else { return }
+        sockets.exchange(seal(ourFrame(withDocument: withDocument)), with: address) { [unowned self] result in
+            guard !self.finished else { return }
+            switch result {
+            case .success(let answer):
+                let absorbed = self.absorb(answer, from: name, at: address)
+                self.fetches.fetchEnded(from: name, succeeded: absorbed, now: self.now)
+            case .failure(let error):
+                self.logger.debug("push-pull with \(name): \(error)")
+                self.fetches.fetchEnded(from: name, succeeded: false, now: self.now)
+            }
+            self.settle()
+        }
+    }
+
+    // MARK: actions
+
+    private func perform(_ actions: [GossipAction]) {
+        for action in actions {
+            switch action {
+            case .send(let bytes, let to):
+                sockets?.send(seal(bytes), to: to)
+            case .pushPull(let to):
+                pushPull(with: to, name: "\(to)", withDocument: true)
+            case .memberChanged(let member):
+                membersChanged = true
+                if member.name != core.name, lastStates[member.name] != member.state {
+                    lastStates[member.name] = member.state
+                    logger.notice("member \(member.name) (\(member.address)) is \(member.state)")
+                }
+                fetchNewerDocument(from: member)
+            }
+        }
+    }
+
+    private func metadata() -> [UInt8] {
+        var metadata = NodeMetadata(version: settings.version, generation: fetches.generation, hash: fetches.hash, roles: roles,
+                                    convergence: convergence)
+        metadata.handovers = handovers
+        metadata.probes = probeSummary
+        metadata.vips = heldVIPs
+        return metadata.bytes
+    }
+
+    private var heardPublished: Duration?
+
+    /// A fresher "heard from" only matters to a lease of several seconds, and an older one errs towards
+    /// stopping; alone at start, the join's answer is usually milliseconds away, and a view of this node alone
+    /// would stop the `one` units a restarted agent runs: a board that stays alone is reported after 5 s.
+    private func publishHeard(membersChanged: Bool) {
+        if !membersChanged, let last = heardPublished, now - last < .seconds(1) { return }
+        if core.activeMemberCount < 2 && now < .seconds(5) { return }
+        heardPublished = now
+        reports.yield(.heard(members: core.members, lastHeard: core.lastHeard, origin: origin))
+    }
+
+    private func publishMembers() {
+        var wallNow = timespec()
+        clock_gettime(CLOCK_REALTIME, &wallNow)
+        let elapsed = now
+        let views = core.members.map { member in
+            GossipMemberView(member: member, metadata: NodeMetadata(member.metadata),
+                             since: Int(wallNow.tv_sec) - Int((elapsed - member.since).components.seconds))
+        }
+        aliveGauge.record(core.activeMemberCount)
+        reports.yield(.members(views))
+        let peers = core.members.filter { $0.name != core.name && $0.isActive }.map { "\($0.name) \($0.address)\n" }.joined()
+        let path = peersPath
+        settings.keep { try TextFile.writeAtomically(path, peers) }
+    }
+}
