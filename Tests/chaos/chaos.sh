@@ -34,18 +34,31 @@ bin=${BIN:-$root/.build/release}
 
 work=$(mktemp -d /tmp/hx-chaos.XXXXXX)
 chmod 755 "$work"
-declare -A init nspawn pid waiter
+declare -A init nspawn pid waiter launcher
 cleanup() {
   local b
-  for b in "${!pid[@]}"; do [ -n "${pid[$b]}" ] && kill -CONT "${pid[$b]}" 2>/dev/null && kill -9 "${pid[$b]}" 2>/dev/null; done
+  for b in "${!pid[@]}"; do [ -n "${pid[$b]}" ] && resume $b && kill -9 "${pid[$b]}" 2>/dev/null; done
   for b in "${!nspawn[@]}"; do kill "${nspawn[$b]}" 2>/dev/null; done
-  for b in "${!nspawn[@]}"; do wait "${nspawn[$b]}" 2>/dev/null; done
+  for b in "${!nspawn[@]}"; do stop_container $b; done
   lab_down
   for b in $(seq 1 $BOARDS); do umount "$work/n$b/state" 2>/dev/null; done
   [ -n "${KEEP_WORK:-}" ] && echo "kept $work" || rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+# stop_container BOARD: after the SIGTERM to its nspawn, 20 s for a clean shutdown, then its init is killed
+# (which ends every process of the container).
+stop_container() {
+  local b=$1 tries=0
+  while kill -0 "${nspawn[$b]}" 2>/dev/null && ((++tries <= 100)); do sleep 0.2; done
+  if kill -0 "${nspawn[$b]}" 2>/dev/null; then
+    echo "chaos: container hxb$b did not shut down within 20 s; killed. Its processes then:"
+    ps -o pid,stat,wchan:24,args --forest --ppid "${init[$b]}" 2>&1 | sed 's/^/    /' | head -30
+    kill -9 "${init[$b]}" 2>/dev/null
+  fi
+  wait "${nspawn[$b]}" 2>/dev/null
+}
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 vip_address() { case $1 in front) lab_ip 250 ;; back) lab_ip 251 ;; esac; }
@@ -128,36 +141,47 @@ YAML
 declare -A decoy_invocation
 
 # ---------------------------------------------------------------- agents
-start_agent() {  # start_agent BOARD: a child of this shell, so `wait` gives its exit status
-  local b=$1
+# start_agent BOARD: the agent runs under a waiter, a subshell of this shell that writes its exit status to
+# n$b/exit (and keeps bash's "Killed" job notices off the output); pid[BOARD] is the agent's own pid.
+start_agent() {
+  local b=$1 tries=0
   echo "---- started at $(date -u +%T.%N)" >>"$work/n$b/log"
-  if is_container $b; then
-    # In the container's pid namespace too: a static Swift binary reads its arguments from /proc/self, which
-    # is the container's proc. nsenter then forks: it waits for the agent and exits as it did (`wait` on
-    # nsenter), and the agent's own pid is the one to signal.
-    nsenter -t "${init[$b]}" -a -- "$bin/hcagent" --config "$work/n$b/agent.yaml" >>"$work/n$b/log" 2>&1 &
-    waiter[$b]=$!
-    local tries=0
-    until pid[$b]=$(pgrep -P "${waiter[$b]}") || ((++tries > 100)); do sleep 0.02; done
-    [ -n "${pid[$b]}" ] || { pid[$b]=${waiter[$b]}; echo "chaos: no agent under nsenter ${waiter[$b]} on n$b" >&2; }
-  else
-    ip netns exec "$(lab_ns $b)" "$bin/hcagent" --config "$work/n$b/agent.yaml" >>"$work/n$b/log" 2>&1 &
-    pid[$b]=$!
-    waiter[$b]=$!
-  fi
+  rm -f "$work/n$b/exit"
+  (
+    if is_container $b; then
+      # In the container's pid namespace too: a static Swift binary reads its arguments from /proc/self,
+      # which is the container's proc there. nsenter then forks, waits for the agent and exits as it did.
+      nsenter -t "${init[$b]}" -a -- "$bin/hcagent" --config "$work/n$b/agent.yaml" >>"$work/n$b/log" 2>&1 &
+    else
+      ip netns exec "$(lab_ns $b)" "$bin/hcagent" --config "$work/n$b/agent.yaml" >>"$work/n$b/log" 2>&1 &
+    fi
+    wait $!
+    echo $? >"$work/n$b/exit"
+  ) 2>/dev/null &
+  waiter[$b]=$!
+  pid[$b]=
+  until [ -n "${pid[$b]}" ] || ((++tries > 150)); do
+    sleep 0.02
+    launcher[$b]=$(pgrep -P "${waiter[$b]}")
+    [ -n "${launcher[$b]}" ] || continue
+    if is_container $b; then pid[$b]=$(pgrep -P "${launcher[$b]}"); else pid[$b]=${launcher[$b]}; fi
+  done
+  [ -n "${pid[$b]}" ] || echo "chaos: n$b's agent did not start" >&2
   agent_state[$b]=up
-  lowest_generation[$b]=0
 }
+# resume BOARD: SIGCONT to a stopped agent and to its nsenter, which stops itself when its child stops; left
+# stopped, nsenter never reaps the agent, and the container's pid namespace then cannot end.
+resume() { kill -CONT "${pid[$1]}" 2>/dev/null; [ -n "${launcher[$1]:-}" ] && kill -CONT "${launcher[$1]}" 2>/dev/null; return 0; }
 # reap BOARD: the exit status of an agent known to be gone.
-reap() { local status; wait "${waiter[$1]}" 2>/dev/null; status=$?; pid[$1]=; waiter[$1]=; echo $status; }
-declare -A agent_state lowest_generation   # agent_state: up, killed (by the schedule), stopped, crashed
+reap() { wait "${waiter[$1]}" 2>/dev/null; pid[$1]=; waiter[$1]=; cat "$work/n$1/exit" 2>/dev/null || echo unknown; }
+declare -A agent_state   # agent_state: up, killed (by the schedule), stopped, crashed
 
 # Between seeds: every agent gone, units of the document stopped, VIPs removed, filters and links healed,
 # state dirs empty. The decoys keep running: they must never change, across seeds too.
 reset_lab() {
   local b
   for b in $(seq 1 $BOARDS); do
-    if [ -n "${pid[$b]:-}" ]; then kill -CONT "${pid[$b]}" 2>/dev/null; kill -9 "${pid[$b]}" 2>/dev/null; reap $b >/dev/null; fi
+    if [ -n "${pid[$b]:-}" ]; then resume $b; kill -9 "${pid[$b]}" 2>/dev/null; reap $b >/dev/null; fi
     ip netns exec "$(lab_ns $b)" nft delete table inet hxchaos 2>/dev/null
     lab_heal $b
     ip -n "$(lab_ns $b)" addr del "$(vip_address front)/24" dev eth0 2>/dev/null
@@ -173,14 +197,15 @@ reset_lab() {
 
 # ---------------------------------------------------------------- the timeline
 seed_start_ms=0
-note() { printf '%8s  %s\n' "+$(printf '%d.%03d' $((($(now_ms) - seed_start_ms) / 1000)) $((($(now_ms) - seed_start_ms) % 1000)))s" "$*" >>"$seed_dir/timeline"; }
+since_seed() { local ms=$(($(now_ms) - seed_start_ms)); printf '+%d.%03ds' $((ms / 1000)) $((ms % 1000)); }
+note() { printf '%8s  %s\n' "$(since_seed)" "$*" >>"$seed_dir/timeline"; }
 # violation KIND TEXT: a broken invariant. Samples of one KIND and TEXT (up to a " -- " that adds details)
 # count as one violation, shown with its first time and the number of samples.
 declare -A violation_first violation_count
 violation() {
   local key="$1|${2%% -- *}"
   if [ -z "${violation_first[$key]:-}" ]; then
-    violation_first[$key]=$(printf '+%d.%03ds' $((($(now_ms) - seed_start_ms) / 1000)) $((($(now_ms) - seed_start_ms) % 1000)))
+    violation_first[$key]=$(since_seed)
     violation_count[$key]=0
     note "VIOLATION [$1] $2"
   fi
@@ -280,7 +305,7 @@ fault_end() {
     kill)
       if [ "${agent_state[$b]}" = killed ]; then start_agent $b; what="n$b's agent restarted"; else what="n$b's agent left as it is (${agent_state[$b]})"; fi ;;
     stop)
-      kill -CONT "${pid[$b]}" 2>/dev/null && [ "${agent_state[$b]}" = stopped ] && agent_state[$b]=up
+      resume $b && [ "${agent_state[$b]}" = stopped ] && agent_state[$b]=up
       what="SIGCONT n$b's agent" ;;
     partition)
       local x
