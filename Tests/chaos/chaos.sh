@@ -272,7 +272,14 @@ fault_start() {
       what="ip addr del VIP $1 ($address) on its holder: ${holder:-nobody held it}" ;;
     fill)
       dd if=/dev/zero of="$work/n$b/state/hx-fill" bs=4k 2>/dev/null
-      what="state_dir of n$b filled ($(df --output=avail "$work/n$b/state" | tail -1) KiB left)" ;;
+      what="state_dir of n$b filled ($(df --output=avail "$work/n$b/state" | tail -1 | tr -d ' ') KiB left)"
+      # A full disk bites when the agent writes: a restart (its incarnation, its peers) on the full disk.
+      if [ "${agent_state[$b]}" = up ]; then
+        kill -9 "${pid[$b]}"
+        reap $b >/dev/null
+        start_agent $b
+        what+=", and n$b's agent killed (-9) and restarted on it"
+      fi ;;
     apply)
       local target="" x out
       for ((x = 0; x < BOARDS; x++)); do
@@ -471,12 +478,14 @@ run_seed() {
   printf 'seed %d: faults %s| %s | %d violations' "$seed" "$kinds" "$( ((healed)) && echo "healed in $heal_ms ms" || echo "NOT healed")" "$counted"
   ((skipped)) && printf ', %d known (skipped)' "$skipped"
   echo
-  local keys
+  local keys seed_kinds=""
   mapfile -t keys < <(for key in "${!violation_first[@]}"; do echo "${violation_first[$key]}	$key"; done | sort -t+ -k2 -n | cut -f2-)
   for key in "${keys[@]}"; do
     local tag="VIOLATION" kind=${key%%|*}
     known "$kind" && tag="known, skipped (KNOWN=$kind)"
     printf '    %s [%s] at %s (%d samples): %s\n' "$tag" "$kind" "${violation_first[$key]}" "${violation_count[$key]}" "${key#*|}"
+    [[ " $seed_kinds " == *" $kind "* ]] && continue
+    seed_kinds+=" $kind"
     if known "$kind"; then skipped_total[$kind]=$((${skipped_total[$kind]:-0} + 1)); else violations_total[$kind]=$((${violations_total[$kind]:-0} + 1)); fi
   done
   if ((counted)); then
@@ -507,7 +516,7 @@ tally() {  # tally ARRAY_NAME: "kind n, kind n" sorted by kind
 }
 echo "chaos: $SEEDS seeds in $((SECONDS - run_started)) s; faults injected: $(tally total_faults)"
 summary_skipped=$(tally skipped_total)
-echo "chaos: violations: $(tally violations_total | sed 's/^$/none/')${summary_skipped:+; known, skipped: $summary_skipped}; longest time to heal: $longest_heal_ms ms${longest_heal_seed:+ (seed $longest_heal_seed)}"
+echo "chaos: seeds with violations, by kind: $(tally violations_total | sed 's/^$/none/')${summary_skipped:+; known, skipped: $summary_skipped}; longest time to heal: $longest_heal_ms ms${longest_heal_seed:+ (seed $longest_heal_seed)}"
 ((${#failed_seeds[@]} == 0)) || echo "chaos: failed seeds: ${failed_seeds[*]} (replay one: make chaos SEED=N)"
 echo "${CHAOS_NAME:-chaos}: $((SEEDS - ${#failed_seeds[@]})) passed, ${#failed_seeds[@]} failed"
 ((${#failed_seeds[@]} == 0))
