@@ -430,7 +430,7 @@ run_seed() {
       done
       # shellcheck disable=SC2086
       if [ "$action" = start ]; then fault_start "$id" "$kind" $args; else fault_end "$id" "$kind" $args; fi
-      [ "$action" = start ] && recent_faults+="$kind "
+      [ "$action" = start ] && recent_faults+="$kind $args;"
     done
   fi
   note "every fault over; the lab has $HEAL_BOUND s to heal"

@@ -9,9 +9,9 @@ lines, and `change TEXT` lines for what changed since the last sample (kept in S
 MODE healed: what must hold once the faults are over; prints `ok` when all of it holds, else one
 `pending KIND TEXT` per broken part, or `skip KIND TEXT` for a part broken in a way KNOWN names.
 
-Violation kinds: one-partition (a `one` unit on two boards while a partition, loss or link cut is on, or in
-the healing after one), one-agent-down (the same while an agent was killed or stopped, or after), one-twice
-(the same with no fault to blame), vip-readd (a VIP deleted by hand and not put back), vip, members,
+Violation kinds: one-agent-down (a `one` unit on two boards, one of which has its agent killed or stopped,
+now or, while the lab heals, earlier in the seed), one-partition (the same while a partition, loss or link
+cut is on, or earlier), one-twice (the same with no such fault), vip-readd (a VIP deleted by hand and not put back), vip, members,
 generation, regressed, units, decoy, crash.
 """
 import json
@@ -45,8 +45,8 @@ def main():
      vip_deleted, known, state_file, decoys) = sys.argv[1:13]
     boards, containers = int(boards), int(containers)
     vip_address = dict(zip(VIP_NAMES, vip_addresses.split()))
-    active_kinds = {f.split()[0] for f in active_faults.split(";") if f.strip()}
-    seed_kinds = set(seed_faults.split())
+    active = [f.split() for f in active_faults.split(";") if f.strip()]
+    started = [f.split() for f in seed_faults.split(";") if f.strip()]
     accepted = [int(g) for g in accepted.split()]
     expected_generation = max(accepted + [1])
     deleted = {tuple(pair.split()) for pair in _pairs(vip_deleted)}
@@ -95,16 +95,9 @@ def main():
         except json.JSONDecodeError:
             last = {}
         if len(single) > 1:
-            if active_kinds & PARTITION_LIKE:
-                kind, why = "one-partition", "during " + "/".join(sorted(active_kinds))
-            elif active_kinds & AGENT_DOWN:
-                kind, why = "one-agent-down", "during " + "/".join(sorted(active_kinds))
-            elif seed_kinds & PARTITION_LIKE:
-                kind, why = "one-partition", "healing after " + "/".join(sorted(seed_kinds & PARTITION_LIKE))
-            elif seed_kinds & AGENT_DOWN:
-                kind, why = "one-agent-down", "healing after " + "/".join(sorted(seed_kinds & AGENT_DOWN))
-            else:
-                kind, why = "one-twice", "with no fault on"
+            kind, why = blame(active, single, "during")
+            if kind == "one-twice":
+                kind, why = blame(started, single, "healing after")
             lines.append(f"violation {kind} hx-single.service (placement: one) active on "
                          + " ".join(f"b{b}" for b in single) + f" at once -- {why}")
         lives = last.get("lives", {})
@@ -185,6 +178,18 @@ def main():
     if not any(line.startswith("pending") for line in lines):
         lines.insert(0, "ok")
     print("\n".join(lines))
+
+
+def blame(faults, single, when):
+    """The kind of a `one` unit seen on two boards: an agent killed or stopped on a board that runs it
+    (one-agent-down), else a partition, loss or link cut anywhere (one-partition), else no excuse."""
+    down = [f for f in faults if f[0] in AGENT_DOWN and len(f) > 1 and int(f[1]) in single]
+    if down:
+        return "one-agent-down", f"{when} " + ", ".join(" ".join(f) for f in down)
+    cut = [f for f in faults if f[0] in PARTITION_LIKE]
+    if cut:
+        return "one-partition", f"{when} " + ", ".join(" ".join(f) for f in cut)
+    return "one-twice", "with no partition, and no agent down on those boards" + (f" ({when} {faults})" if faults else "")
 
 
 def _pairs(text):
