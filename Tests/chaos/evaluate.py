@@ -181,15 +181,18 @@ def main():
 
 
 def blame(faults, single, when):
-    """The kind of a `one` unit seen on two boards: an agent killed or stopped on a board that runs it
-    (one-agent-down), else a partition, loss or link cut anywhere (one-partition), else no excuse."""
+    """The kind of a `one` unit seen on two boards: the copies beyond one are on boards whose agent is killed
+    or stopped (one-agent-down: their agent cannot stop them), else a partition, loss or link cut anywhere
+    (one-partition), else no excuse: two live agents both chose to run it."""
     down = [f for f in faults if f[0] in AGENT_DOWN and len(f) > 1 and int(f[1]) in single]
-    if down:
+    live = [b for b in single if b not in {int(f[1]) for f in down}]
+    if down and len(live) <= 1:
         return "one-agent-down", f"{when} " + ", ".join(" ".join(f) for f in down)
     cut = [f for f in faults if f[0] in PARTITION_LIKE]
     if cut:
         return "one-partition", f"{when} " + ", ".join(" ".join(f) for f in cut)
-    return "one-twice", "with no partition, and no agent down on those boards" + (f" ({when} {faults})" if faults else "")
+    return "one-twice", (f"on {len(live)} boards whose agents run, with no partition" +
+                         (f" ({when} " + ", ".join(" ".join(f) for f in faults) + ")" if faults else ""))
 
 
 def _pairs(text):
