@@ -5,7 +5,7 @@ SWIFT   ?= swift
 RELEASE := .build/release
 export PATH := /opt/swift/usr/bin:$(PATH)
 
-.PHONY: all deps build release check fuzz test-unit test-fuzz test-integration demo demo-down install uninstall clean
+.PHONY: all deps build release check fuzz test-unit test-fuzz test-integration chaos demo demo-down install uninstall clean
 
 all: build
 
@@ -41,6 +41,15 @@ test-integration: release
 	@scripts/run-integration-tests.sh
 
 check: test-unit test-fuzz test-integration
+
+# The chaos suite (Tests/chaos/chaos.sh, as root): SEEDS seeds from FIRST, or one seed with SEED=N. KNOWN names
+# the violation kinds main does not fix yet: printed as skipped, not counted; `make chaos KNOWN=` counts all.
+# make check runs 2 seeds of it (Tests/integration/chaos-seeds.sh).
+SEEDS ?= 5
+FIRST ?= 1
+KNOWN ?= one-agent-down
+chaos: release
+	@SEEDS=$(SEEDS) FIRST=$(FIRST) SEED=$(SEED) KNOWN="$(KNOWN)" nice -n 10 bash Tests/chaos/chaos.sh
 
 demo: release
 	@scripts/demo.sh up
