@@ -70,9 +70,9 @@ private let fixedNonce: [UInt8] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
         let length = UInt32(state.count)
         let plain = [UInt8(length >> 24), UInt8((length >> 16) & 0xFF), UInt8((length >> 8) & 0xFF), UInt8(length & 0xFF)]
             + state + Array(document.utf8)
-        #expect(PushPullFrame.encode(state: Self.state, document: Array(document.utf8)) == plain)
-        let decoded = try #require(PushPullFrame.decode(plain))
-        #expect(decoded.0 == Self.state && Array(decoded.1) == Array(document.utf8))
+        #expect(PushPullFrame(state: Self.state, documentText: document).encoded == plain)
+        let decoded = try PushPullFrame.decode(plain)
+        #expect(decoded.state == Self.state && decoded.documentText == document)
         let sealed = ring.seal(plain, nonce: fixedNonce)
         let sealedLength = UInt32(sealed.count)
         let stream = [UInt8(sealedLength >> 24), UInt8((sealedLength >> 16) & 0xFF), UInt8((sealedLength >> 8) & 0xFF),
