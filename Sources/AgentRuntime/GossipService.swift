@@ -6,6 +6,7 @@ import Logging
 import Metrics
 import NIOCore
 import ServiceLifecycle
+import Trust
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -166,6 +167,8 @@ final class GossipDriver {
     private var heldVIPs: [String] = []
     private var handovers: [String: String] = [:]
     private var decodeDropsSeen = 0
+    // NODE IDENTITY: seals this board's metadata, decides whose metadata is believed (Trust's MetadataSeal).
+    private var identity: GossipIdentity
     private let droppedUnsealed = Counter(label: "hcagent_gossip_packets_dropped_total", dimensions: [("reason", "unsealed")])
     private let droppedUndecodable = Counter(label: "hcagent_gossip_packets_dropped_total", dimensions: [("reason", "undecodable")])
     private let aliveGauge = Gauge(label: "hcagent_gossip_members_alive")
@@ -178,6 +181,7 @@ final class GossipDriver {
         self.sink = sink
         self.logger = logger
         TextFile.makeDirectories(config.stateDir)
+        identity = GossipIdentity(config: config, logger: logger)  // NODE IDENTITY
         keyringPath = config.stateDir + "/keyring"
         var ring = keyring
         if var merged = keyring, let kept = StateDirFiles.keptKeyring(at: keyringPath, logger: logger) {
@@ -381,7 +385,8 @@ final class GossipDriver {
     /// A member whose metadata says it runs a newer document (or the winning one of a conflict): fetch it
     /// now by push-pull, at most every 2 s per member.
     private func fetchNewerDocument(from member: GossipMember) async {
-        guard member.state == .alive, member.name != core.name, let theirs = NodeMetadata(member.metadata) else { return }
+        guard member.state == .alive, member.name != core.name,
+              let theirs = identity.read(member, now: now).metadata else { return }  // NODE IDENTITY
         let newer = theirs.generation > documentGeneration
             || (theirs.generation == documentGeneration && theirs.hash != documentHash && theirs.hash > documentHash)
         guard newer, now - (lastFetch[member.name] ?? .seconds(-10)) >= .seconds(2) else { return }
@@ -395,6 +400,7 @@ final class GossipDriver {
         documentGeneration = document.generation
         documentHash = text.map(DocumentHash.of) ?? 0
         roles = document.nodes.first { $0.name == core.name }?.roles ?? []
+        identity.bind(document)  // NODE IDENTITY
     }
 
     private func metadata() -> [UInt8] {
@@ -403,27 +409,33 @@ final class GossipDriver {
         metadata.handovers = handovers
         metadata.probes = probeSummary
         metadata.vips = heldVIPs
-        return metadata.bytes
+        // NODE IDENTITY: sealed at the incarnation setMetadata moves to, which only grows (kept in state_dir).
+        return identity.seal(metadata, sequence: core.incarnation + 1)
     }
 
     private func publishMembers() async {
         var wallNow = timespec()
         clock_gettime(CLOCK_REALTIME, &wallNow)
         let elapsed = now
+        var believable: Set<String> = []
         let members = core.members.map { member -> MemberStatus in
-            let meta = NodeMetadata(member.metadata)
-            return MemberStatus(name: member.name, address: "\(member.address)", state: "\(member.state)",
+            let (meta, reading) = identity.read(member, now: elapsed)  // NODE IDENTITY
+            if reading.mayActOn { believable.insert(member.name) }
+            var status = MemberStatus(name: member.name, address: "\(member.address)", state: "\(member.state)",
                                 incarnation: member.incarnation,
                                 since: Int(wallNow.tv_sec) - Int((elapsed - member.since).components.seconds),
                                 roles: meta?.roles, version: meta?.version, generation: meta.map { $0.generation },
                                 convergence: meta?.convergence, probes: meta?.probes?.count, failingProbes: meta?.probes?.failing,
                                 vips: meta?.vips)
+            status.identity = reading.standing.label  // NODE IDENTITY
+            return status
         }
         aliveGauge.record(core.activeMemberCount)
         await state.publishMembers(members)
         // What live boards ask of this one.
-        let asked = core.members.filter { $0.state == .alive && $0.name != core.name }.flatMap { member in
-            (NodeMetadata(member.metadata)?.handovers ?? [:]).filter { $0.value == core.name }.map(\.key)
+        // NODE IDENTITY: only requests a member signed itself (believable) count.
+        let asked = core.members.filter { $0.state == .alive && $0.name != core.name && believable.contains($0.name) }.flatMap { member in
+            (identity.read(member, now: elapsed).metadata?.handovers ?? [:]).filter { $0.value == core.name }.map(\.key)
         }
         await state.setIncomingHandovers(Set(asked))
         let peers = core.members.filter { $0.name != core.name && $0.isActive }.map { "\($0.name) \($0.address)\n" }.joined()

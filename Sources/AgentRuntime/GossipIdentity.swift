@@ -1,0 +1,79 @@
+// Gossip's node identity for the shell: this board's node key seals its metadata, and the document's node_keys
+// decide whose metadata is believed; what is refused is counted and logged. The rules are in Trust
+// (MetadataSeal, MetadataSealer, VerifiedMetadataBook); this only wires them to config, logs and metrics.
+import Gossip
+import HomecloudSchema
+import Logging
+import Metrics
+import Trust
+
+struct GossipIdentity {
+    /// nil when the node key cannot be read or made (then metadata goes out unsealed and the others, if they
+    /// check, keep their last verified one of this board).
+    private var sealer: MetadataSealer?
+    private var book: VerifiedMetadataBook
+    private let name: String
+    private let logger: Logger
+    private var refusedCounters: [String: Counter] = [:]
+    private var boundOnce = false
+
+    /// The JSON's room inside gossip's 512 bytes once sealed.
+    static let metadataLimit = GossipMember.maxMetadataBytes - MetadataSeal.overhead
+
+    init(config: AgentConfig, logger: Logger) {
+        name = config.node
+        self.logger = logger
+        let enforcing = !config.trustedAdminKeys.isEmpty
+        book = VerifiedMetadataBook(enforcing: enforcing)
+        // Made on every board, so its public line can go into node_keys before trusted_admin_keys are turned on.
+        let path = config.stateDir + "/" + NodeKey.fileName
+        do {
+            let (key, created) = try NodeKey.loadOrCreate(at: path)
+            if created { logger.notice("made this board's node key in \(path); its public line, for desired.yaml's node_keys: \(config.node): \"\(key.publicKey.line)\"") }
+            // Sealed only where trusted keys are configured: a board that checks nothing sends what it always did.
+            if enforcing { sealer = MetadataSealer(key: key, name: config.node) }
+        } catch {
+            logger.error("node key unavailable (\(error)): this board's gossip metadata goes out unsigned, and boards that check node keys keep their last verified one")
+        }
+    }
+
+    /// The document's node_keys; a line that does not parse binds nothing (its node stays unbound), with a log line.
+    mutating func bind(_ document: DesiredState) {
+        var keys: [String: NodePublicKey] = [:]
+        for (node, line) in document.nodeKeys {
+            do {
+                keys[node] = try NodePublicKey(line: line)
+            } catch {
+                logger.error("node_keys.\(node) in generation \(document.generation): \(error); \(node)'s metadata is not believed")
+            }
+        }
+        guard keys != book.keys || !boundOnce else { return }
+        boundOnce = true
+        book.bind(keys)
+        guard book.enforcing, let sealer else { return }
+        if let bound = keys[name], bound != sealer.key.publicKey {
+            logger.error("node_keys binds \(bound.id) to this board (\(name)), but its node key is \(sealer.key.publicKey.id): the others will not believe its metadata")
+        } else if keys[name] == nil {
+            logger.warning("node_keys binds no key to this board (\(name)): the others show its metadata as unbound and do not act on its requests; add \(name): \"\(sealer.key.publicKey.line)\"")
+        }
+    }
+
+    /// This board's metadata as it goes into gossip: sealed at `sequence` (the incarnation it is set at).
+    mutating func seal(_ metadata: NodeMetadata, sequence: UInt64) -> [UInt8] {
+        guard sealer != nil else { return metadata.bytes }
+        return sealer!.sealed(metadata.encoded(within: Self.metadataLimit), sequence: sequence)
+    }
+
+    /// A member's metadata as this board believes it; `reading.mayActOn` says whether its requests count.
+    mutating func read(_ member: GossipMember, now: Duration) -> (metadata: NodeMetadata?, reading: VerifiedMetadataBook.Reading) {
+        let reading = book.read(name: member.name, bytes: member.metadata, now: now)
+        if let refusal = reading.newRefusal {
+            if refusedCounters[refusal.reason] == nil {
+                refusedCounters[refusal.reason] = Counter(label: "hcagent_gossip_metadata_refused_total", dimensions: [("reason", refusal.reason)])
+            }
+            refusedCounters[refusal.reason]?.increment()
+        }
+        if let line = reading.logLine { logger.warning("\(line)") }
+        return (reading.metadata.flatMap { NodeMetadata($0) }, reading)
+    }
+}
