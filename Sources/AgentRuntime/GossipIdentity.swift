@@ -20,18 +20,18 @@ struct GossipIdentity {
     /// The JSON's room inside gossip's 512 bytes once sealed.
     static let metadataLimit = GossipMember.maxMetadataBytes - MetadataSeal.overhead
 
-    init(config: AgentConfig, logger: Logger) {
-        name = config.node
+    /// `enforcing`: agent.yaml lists trusted_admin_keys (then metadata is sealed and checked).
+    init(node: String, stateDir: String, enforcing: Bool, logger: Logger) {
+        name = node
         self.logger = logger
-        let enforcing = !config.trustedAdminKeys.isEmpty
         book = VerifiedMetadataBook(enforcing: enforcing)
         // Made on every board, so its public line can go into node_keys before trusted_admin_keys are turned on.
-        let path = config.stateDir + "/" + NodeKey.fileName
+        let path = stateDir + "/" + NodeKey.fileName
         do {
             let (key, created) = try NodeKey.loadOrCreate(at: path)
-            if created { logger.notice("made this board's node key in \(path); its public line, for desired.yaml's node_keys: \(config.node): \"\(key.publicKey.line)\"") }
+            if created { logger.notice("made this board's node key in \(path); its public line, for desired.yaml's node_keys: \(node): \"\(key.publicKey.line)\"") }
             // Sealed only where trusted keys are configured: a board that checks nothing sends what it always did.
-            if enforcing { sealer = MetadataSealer(key: key, name: config.node) }
+            if enforcing { sealer = MetadataSealer(key: key, name: node) }
         } catch {
             logger.error("node key unavailable (\(error)): this board's gossip metadata goes out unsigned, and boards that check node keys keep their last verified one")
         }

@@ -181,7 +181,7 @@ final class GossipDriver {
         self.sink = sink
         self.logger = logger
         TextFile.makeDirectories(config.stateDir)
-        identity = GossipIdentity(config: config, logger: logger)  // NODE IDENTITY
+        identity = GossipIdentity(node: config.node, stateDir: config.stateDir, enforcing: !config.trustedAdminKeys.isEmpty, logger: logger)  // NODE IDENTITY
         keyringPath = config.stateDir + "/keyring"
         var ring = keyring
         if var merged = keyring, let kept = StateDirFiles.keptKeyring(at: keyringPath, logger: logger) {
