@@ -77,3 +77,35 @@ struct GossipIdentity {
         return (reading.metadata.flatMap { NodeMetadata($0) }, reading)
     }
 }
+
+extension GossipIdentity {
+    /// `hcagent --check`'s lines about the document's node_keys on a board that enforces them: each line must
+    /// be a key (its id matching), and this board's own name should be bound to its own node key.
+    static func checkLines(node: String, stateDir: String, document: DesiredState, file: String) -> (lines: [String], ok: Bool) {
+        var lines: [String] = []
+        var ok = true
+        for (name, line) in document.nodeKeys.sorted(by: { $0.key < $1.key }) {
+            do {
+                _ = try NodePublicKey(line: line)
+            } catch {
+                lines.append("\(file): node_keys.\(name): \(error)")
+                ok = false
+            }
+        }
+        let own = try? NodeKey.read(from: stateDir + "/" + NodeKey.fileName)
+        guard let bound = document.nodeKeys[node] else {
+            lines.append("\(file): warning: node_keys binds no key to this board (\(node)): the others will not act on its requests"
+                + (own.map { "; add \(node): \"\($0.publicKey.line)\"" } ?? ""))
+            return (lines, ok)
+        }
+        if let own {
+            if (try? NodePublicKey(line: bound)) == own.publicKey {
+                lines.append("\(file): node_keys.\(node) is this board's node key (\(own.publicKey.id))")
+            } else {
+                lines.append("\(file): node_keys.\(node) is not this board's node key (\(own.publicKey.id)): the others will not believe its metadata")
+                ok = false
+            }
+        }
+        return (lines, ok)
+    }
+}

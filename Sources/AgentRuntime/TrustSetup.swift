@@ -51,6 +51,11 @@ public enum TrustSetup {
                     ok = false
                 }
             }
+            if let document {  // NODE IDENTITY: node_keys, as this board will use them
+                let nodeKeys = GossipIdentity.checkLines(node: config.node, stateDir: config.stateDir, document: document, file: config.desired)
+                lines += nodeKeys.lines
+                ok = ok && nodeKeys.ok
+            }
         }
         if let check = config.policyCheck {
             lines.append("\(configPath): policy ok (\(check.policy.summary))")
