@@ -49,7 +49,7 @@ let package = Package(
         .target(
             name: "Gossip",
             dependencies: [
-                "HomecloudSchema", "CSodium", "Reactor",
+                "HomecloudSchema", "CSodium", "Reactor", "Trust",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]

@@ -30,7 +30,7 @@ public struct GossipService: Service {
         let problems = state.problems
         let settings = GossipDriver.Settings(node: config.node, bind: bind, advertised: advertised, join: join,
                                              stateDir: config.stateDir, version: AgentState.version,
-                                             keep: { problems.keepInStateDir($0) })
+                                             keep: { problems.keepInStateDir($0) }, checkIdentity: !config.trustedAdminKeys.isEmpty)
         let thread = try EventThread(name: "hcagent-gossip")
         let (reports, sink) = AsyncStream.makeStream(of: GossipDriver.Report.self)
         let made = await thread.submit { () -> Result<GossipDriver, GossipTransportError> in
@@ -102,14 +102,17 @@ public struct GossipService: Service {
         let node = state.config.node
         let members = views.map { view -> MemberStatus in
             let meta = view.metadata
-            return MemberStatus(name: view.member.name, address: "\(view.member.address)", state: "\(view.member.state)",
-                                incarnation: view.member.incarnation, since: view.since,
-                                roles: meta?.roles, version: meta?.version, generation: meta.map { $0.generation },
-                                convergence: meta?.convergence, probes: meta?.probes?.count, failingProbes: meta?.probes?.failing,
-                                vips: meta?.vips)
+            var status = MemberStatus(name: view.member.name, address: "\(view.member.address)", state: "\(view.member.state)",
+                                      incarnation: view.member.incarnation, since: view.since,
+                                      roles: meta?.roles, version: meta?.version, generation: meta.map { $0.generation },
+                                      convergence: meta?.convergence, probes: meta?.probes?.count, failingProbes: meta?.probes?.failing,
+                                      vips: meta?.vips)
+            status.identity = view.identity
+            return status
         }
         await state.publishMembers(members)
-        let asked = views.filter { $0.member.state == .alive && $0.member.name != node }.flatMap { view in
+        // Only requests a member signed itself count (node identity).
+        let asked = views.filter { $0.member.state == .alive && $0.member.name != node && $0.mayActOn }.flatMap { view in
             (view.metadata?.handovers ?? [:]).filter { $0.value == node }.map(\.key)
         }
         await state.setIncomingHandovers(Set(asked))

@@ -1,5 +1,6 @@
 // From agent.yaml to the document checks: trusted admin keys into a verifier, and what --check and the start
 // log say about keys and policy.
+import Gossip
 import HomecloudSchema
 import Trust
 
@@ -50,6 +51,11 @@ public enum TrustSetup {
                     lines.append("\(config.desired): \(why)")
                     ok = false
                 }
+            }
+            if let document {  // NODE IDENTITY: node_keys, as this board will use them
+                let nodeKeys = GossipIdentity.checkLines(node: config.node, stateDir: config.stateDir, document: document, file: config.desired)
+                lines += nodeKeys.lines
+                ok = ok && nodeKeys.ok
             }
         }
         if let check = config.policyCheck {

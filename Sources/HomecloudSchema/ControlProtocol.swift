@@ -276,6 +276,10 @@ public struct MemberStatus: Codable, Sendable, Equatable {
     public var failingProbes: [String]?
     /// The VIPs that board holds.
     public var vips: [String]?
+    /// Whether its metadata is signed by the node key the document binds to its name: verified, unbound (no
+    /// key bound: shown, not acted on), refused (REASON) (a forged one dropped; the fields are the last verified),
+    /// or unchecked (this board has no trusted_admin_keys). nil from an agent before node keys.
+    public var identity: String?
     public init(name: String, address: String, state: String, incarnation: UInt64? = nil, since: Int? = nil,
                 roles: [String]? = nil, version: String? = nil, generation: UInt64? = nil, convergence: String? = nil,
                 probes: Int? = nil, failingProbes: [String]? = nil, vips: [String]? = nil) {

@@ -92,6 +92,7 @@ extension MemberStatus: JSONWritable {
         if let probes { members.append(("probes", JSONValue.integer(probes))) }
         if let failingProbes { members.append(("failingProbes", .array(failingProbes.map { .string($0) }))) }
         if let vips { members.append(("vips", .array(vips.map { .string($0) }))) }
+        if let identity { members.append(("identity", .string(identity))) }
         return .object(members)
     }
 }

@@ -9,6 +9,9 @@ public struct DesiredState: Sendable, Equatable {
     public var roles: [Role]
     public var vips: [VirtualIP]
     public var probes: [Probe]
+    /// node name → its node key's public line (`ed25519 KEYID BASE64`): the only key whose signed gossip
+    /// metadata boards with trusted admin keys believe for that name.
+    public var nodeKeys: [String: String] = [:]
 
     public init(generation: UInt64, cluster: String, nodes: [NodeAssignment] = [], roles: [Role] = [],
                 vips: [VirtualIP] = [], probes: [Probe] = []) {

@@ -12,7 +12,7 @@ public enum DesiredStateParser {
         return .failure(FileRejected(reader.diagnostics))
     }
 
-    static let topKeys = ["generation", "cluster", "nodes", "roles", "vips", "probes"]
+    static let topKeys = ["generation", "cluster", "nodes", "roles", "vips", "probes", "node_keys"]
 
     private static func read(root: YAMLNode, reader: inout YAMLReader) -> DesiredState? {
         let top = KeyPath()
@@ -32,8 +32,48 @@ public enum DesiredStateParser {
         checkVIPPriorities(fields["vips"], vips: vips, nodes: nodes, reader: &reader)
         checkUnitConflicts(fields["nodes"], nodes: nodes, roles: roles, reader: &reader)
 
+        let nodeKeys = fields["node_keys"].map { readNodeKeys($0, nodes: nodes, reader: &reader) } ?? [:]
+
         guard let generation, let cluster else { return nil }
-        return DesiredState(generation: generation, cluster: cluster, nodes: nodes, roles: roles, vips: vips, probes: probes)
+        var state = DesiredState(generation: generation, cluster: cluster, nodes: nodes, roles: roles, vips: vips, probes: probes)
+        state.nodeKeys = nodeKeys
+        return state
+    }
+
+    // MARK: node keys
+
+    /// `node_keys: { NODE: "ed25519 KEYID BASE64" }`, as `hcctl keys node` prints it on each board. The key id's
+    /// match with the key is checked where the keys are used (Trust); here the form, the node and that no key
+    /// speaks for two names.
+    private static func readNodeKeys(_ node: YAMLNode, nodes: [NodeAssignment], reader: inout YAMLReader) -> [String: String] {
+        let path = KeyPath("node_keys")
+        guard let entries = reader.mapping(node, at: path) else { return [:] }
+        var result: [String: String] = [:]
+        var owners: [String: String] = [:]
+        for entry in entries {
+            let keyPath = path.key(entry.key)
+            guard let name = reader.checkName(entry.key, entry.mark, keyPath, what: "node name"),
+                  let line = reader.string(entry.value, at: keyPath) else { continue }
+            guard nodes.contains(where: { $0.name == name }) else {
+                reader.fail(entry.mark, keyPath, "unknown node \"\(name)\"\(known(nodes.map(\.name), in: "nodes"))")
+                continue
+            }
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count == 3, fields[0] == "ed25519", fields[1].utf8.count == 16,
+                  fields[1].utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }),
+                  let bytes = Base64.decode(String(fields[2])), bytes.count == 32 else {
+                reader.fail(entry.value.mark, keyPath, "expected a node key's public line \"ed25519 KEYID BASE64\" as `hcctl keys node` prints it, found \"\(line)\"")
+                continue
+            }
+            let canonical = fields.joined(separator: " ")
+            if let owner = owners[String(fields[1])] {
+                reader.fail(entry.value.mark, keyPath, "key \(fields[1]) is already bound to node \"\(owner)\"; each node needs its own key")
+                continue
+            }
+            owners[String(fields[1])] = name
+            result[name] = canonical
+        }
+        return result
     }
 
     // MARK: nodes

@@ -74,7 +74,7 @@ public struct AdminSecretKey: Sendable {
         publicKey = try AdminPublicKey(bytes: pair.publicKey)
         self.seed = seed
     }
-    private let seed: [UInt8]
+    let seed: [UInt8]
 
     /// A new key from the kernel's random source (libsodium's randombytes: getrandom(2)).
     public static func generate() -> AdminSecretKey {
@@ -114,14 +114,21 @@ public struct AdminSecretKey: Sendable {
     /// Writes a new key file with mode 0600; never replaces an existing file (a lost admin key cannot be
     /// recovered, and overwriting it by accident would lock the admin out of every board).
     public func write(to path: String) throws(TrustError) {
+        try KeyFile.create(path, text: fileText, what: "an admin key")
+    }
+}
+
+/// Private key files: created once, mode 0600, never through a symlink and never over an existing file.
+enum KeyFile {
+    static func create(_ path: String, text: String, what: String) throws(TrustError) {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else {
-            if errno == EEXIST { throw TrustError("\(path) exists; refusing to overwrite an admin key (move it away first)") }
+            if errno == EEXIST { throw TrustError("\(path) exists; refusing to overwrite \(what) (move it away first)") }
             throw TrustError("\(path): \(String(cString: strerror(errno)))")
         }
         // The creation mode passes through the umask; make sure of 0600 whatever it was.
         fchmod(fd, 0o600)
-        let bytes = Array(fileText.utf8)
+        let bytes = Array(text.utf8)
         var offset = 0
         while offset < bytes.count {
             let written = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }

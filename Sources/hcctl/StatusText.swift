@@ -54,10 +54,10 @@ enum StatusText {
     }
 
     static func memberSection(_ members: [MemberStatus], now: Int = Int(time(nil))) -> String {
-        section("members", ["NAME", "ADDRESS", "STATE", "INCARNATION", "SINCE", "GENERATION", "UNITS", "PROBES", "VIPS", "ROLES"], members.map {
+        section("members", ["NAME", "ADDRESS", "STATE", "INCARNATION", "SINCE", "GENERATION", "UNITS", "PROBES", "VIPS", "IDENTITY", "ROLES"], members.map {
             [$0.name, $0.address, $0.state, $0.incarnation.map(String.init) ?? "-", $0.since.map { "\(max(0, now - $0))s ago" } ?? "-",
              $0.generation.map(String.init) ?? "-", $0.convergence ?? "-", probeSummary($0), $0.vips.map { $0.isEmpty ? "-" : $0.joined(separator: ",") } ?? "-",
-             $0.roles?.joined(separator: ",") ?? ""]
+             $0.identity ?? "-", $0.roles?.joined(separator: ",") ?? ""]
         })
     }
 

@@ -130,7 +130,7 @@ struct Probes: ParsableCommand {
 struct Keys: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "This board's gossip keyring. To rotate: install the new key on every board, use it on every board, then remove the old one.",
-        subcommands: [List.self, Install.self, Use.self, Remove.self, Admin.self],
+        subcommands: [List.self, Install.self, Use.self, Remove.self, Admin.self, Node.self],
         defaultSubcommand: List.self
     )
 
@@ -204,6 +204,39 @@ struct Keys: ParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Print the public line of an admin key file.")
             @Option(help: "The private key file.") var key: String = AdminSecretKey.defaultPath
             func run() throws { print(try loadAdminKey(key).publicKey.line) }
+        }
+    }
+
+    struct Node: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print this board's node key (its public line, for desired.yaml's node_keys); the agent makes the key at its first start.",
+            discussion: "Reads state_dir/node.key (root only); state_dir comes from agent.yaml.")
+        @Option(help: "The agent's configuration.") var config: String = AgentConfig.defaultPath
+        @Option(help: "The node key file (default: node.key in agent.yaml's state_dir).") var key: String?
+
+        func run() throws {
+            // agent.yaml gives the node's name (for the hint) and state_dir (for the key when --key is not given).
+            var node = "NODE"
+            var path = key
+            var host = [CChar](repeating: 0, count: 256)
+            gethostname(&host, host.count)
+            let hostname = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if let text = try? TextFile.read(config), case .success(let parsed) = AgentConfig.parse(text, file: config, hostname: hostname) {
+                node = parsed.node
+                path = path ?? parsed.stateDir + "/" + NodeKey.fileName
+            }
+            guard let path else {
+                printError("hcctl: cannot read \(config) (hcagent --check says why); give the key file with --key")
+                throw ExitCode(Exit.refused)
+            }
+            do {
+                let nodeKey = try NodeKey.read(from: path)
+                printError("for desired.yaml's node_keys:  \(node): \"\(nodeKey.publicKey.line)\"")
+                print(nodeKey.publicKey.line)
+            } catch {
+                printError("hcctl: \(error) (the agent makes its node key at its first start)")
+                throw ExitCode(Exit.refused)
+            }
         }
     }
 

@@ -12,6 +12,20 @@ import Testing
         #expect(NodeMetadata(crowded.bytes)?.generation == 1, "roles are dropped before the generation is")
     }
 
+    @Test func aSmallerLimitLeavesRoomForTheNodeKeySeal() throws {
+        // 73 bytes of seal (Trust's MetadataSeal.overhead) around the JSON must still fit gossip's 512.
+        let limit = GossipMember.maxMetadataBytes - 73
+        var crowded = NodeMetadata(version: "0.1.0", generation: 7, hash: 5, roles: (0..<30).map { "role-\($0)" })
+        crowded.probes = ProbeSummary(count: 60, failing: (0..<60).map { "probe-\($0)" })
+        crowded.vips = (0..<20).map { "vip-\($0)" }
+        let encoded = crowded.encoded(within: limit)
+        #expect(encoded.count <= limit && NodeMetadata(encoded)?.generation == 7)
+        // Metadata that fits gossip alone but not with the seal gives way within the smaller limit.
+        let between = try #require((1..<60).lazy.map { NodeMetadata(version: "0.1.0", generation: 7, hash: 5, roles: (0..<$0).map { "role-\($0)" }) }
+            .first { $0.bytes.count > limit })
+        #expect(between.bytes.count <= GossipMember.maxMetadataBytes && between.encoded(within: limit).count <= limit)
+    }
+
     @Test func foreignOrEmptyMetadataIsNil() {
         #expect(NodeMetadata([]) == nil)
         #expect(NodeMetadata(Array("not json".utf8)) == nil)

@@ -49,6 +49,20 @@ private let minimal = """
         #expect(syncthing.rise == 2)
     }
 
+    @Test func nodeKeysBindOnePublicLinePerNamedNode() throws {
+        let key1 = "ed25519 0123456789abcdef " + String(repeating: "A", count: 43) + "="
+        let key2 = "ed25519 fedcba9876543210 " + String(repeating: "B", count: 43) + "="
+        let base = "generation: 1\ncluster: c\nnodes: { n1: [], n2: [] }\nnode_keys:\n"
+        let state = try parse(base + "  n1: \"\(key1)\"\n  n2: \"\(key2)\"\n").get()
+        #expect(state.nodeKeys == ["n1": key1, "n2": key2])
+        #expect(try parse(base.replacingFirst("node_keys:\n", with: "")).get().nodeKeys.isEmpty)
+        #expect(errors(base + "  n3: \"\(key1)\"\n") == ["desired.yaml:5:3: node_keys.n3: unknown node \"n3\" (nodes has: n1, n2)"])
+        let bad = errors(base + "  n1: \"ed25519 0123 AAAA\"\n")
+        #expect(bad.count == 1 && bad[0].hasPrefix("desired.yaml:5:7: node_keys.n1: expected a node key's public line"))
+        let shared = errors(base + "  n1: \"\(key1)\"\n  n2: \"\(key1)\"\n")
+        #expect(shared == ["desired.yaml:6:7: node_keys.n2: key 0123456789abcdef is already bound to node \"n1\"; each node needs its own key"])
+    }
+
     @Test func emptySectionsAreAllowed() throws {
         let state = try parse("generation: 1\ncluster: c\nnodes:\n  n3: []\nroles: {}\nvips: []\nprobes: {}\n").get()
         #expect(state.nodes == [NodeAssignment(name: "n3", roles: [])])

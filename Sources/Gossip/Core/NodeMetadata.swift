@@ -42,7 +42,10 @@ public struct NodeMetadata: Sendable, Equatable {
         vips = value["vh"]?.array?.compactMap(\.string) ?? []
     }
 
-    public var bytes: [UInt8] {
+    public var bytes: [UInt8] { encoded(within: GossipMember.maxMetadataBytes) }
+
+    /// The JSON within `limit` bytes (less than gossip's 512 when a node-key seal is to be added around it).
+    public func encoded(within limit: Int) -> [UInt8] {
         var members: [(String, JSONValue)] = [
             ("v", .string(version)), ("g", JSONValue.integer(generation)), ("h", .string(String(hash, radix: 16))),
             ("r", .array(roles.map { .string($0) })),
@@ -59,7 +62,7 @@ public struct NodeMetadata: Sendable, Equatable {
         var encoded = Array(JSONValue.object(members).serialized.utf8)
         // Lists are what may not fit: drop the roles, then the failing probes' names (keeping that some fail:
         // "?"), then the VIPs, before going over the limit.
-        if encoded.count > GossipMember.maxMetadataBytes {
+        if encoded.count > limit {
             var trimmed = self
             if !trimmed.roles.isEmpty {
                 trimmed.roles = []
@@ -72,7 +75,7 @@ public struct NodeMetadata: Sendable, Equatable {
             } else {
                 return encoded
             }
-            encoded = trimmed.bytes
+            encoded = trimmed.encoded(within: limit)
         }
         return encoded
     }

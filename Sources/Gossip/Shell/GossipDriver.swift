@@ -11,8 +11,13 @@ import Glibc
 /// A member as the agent shows it: the core's view, its metadata decoded, and since when (wall clock, seconds).
 public struct GossipMemberView: Sendable, Equatable {
     public var member: GossipMember
+    /// As this board believes it: under node identity, the last metadata the member's own key sealed.
     public var metadata: NodeMetadata?
     public var since: Int
+    /// verified, unbound, refused (...), or unchecked where no admin keys are trusted (hcctl members).
+    public var identity: String?
+    /// Whether its requests (handovers) count: it signed them itself, or nothing is checked here.
+    public var mayActOn: Bool
 }
 
 /// Everything runs on `thread`: the events below are called there (the owner hands them over with
@@ -41,9 +46,12 @@ public final class GossipDriver: @unchecked Sendable {
         /// Carries out a write to state_dir; a failure (a full or read-only disk) is the agent's to report, and
         /// gossip runs on what it holds in memory.
         public var keep: @Sendable (() throws -> Void) -> Void
+        /// agent.yaml trusts admin keys: metadata is sealed with the node key and members' is checked (node identity).
+        public var checkIdentity: Bool
 
         public init(node: String, bind: GossipAddress, advertised: GossipAddress, join: [GossipAddress], stateDir: String,
-                    version: String, keep: @escaping @Sendable (() throws -> Void) -> Void = { try? $0() }) {
+                    version: String, keep: @escaping @Sendable (() throws -> Void) -> Void = { try? $0() }, checkIdentity: Bool = false) {
+            self.checkIdentity = checkIdentity
             self.node = node
             self.bind = bind
             self.advertised = advertised
@@ -92,6 +100,8 @@ public final class GossipDriver: @unchecked Sendable {
     private var heldVIPs: [String] = []
     private var handovers: [String: String] = [:]
     private var unopened = UnopenedPackets()
+    /// Seals this board's metadata and decides whose metadata is believed (Trust's MetadataSeal).
+    private var identity: GossipIdentity
     private var decodeDropsSeen = 0
     private var armed: ContinuousClock.Instant?
     private let droppedUnsealed = Counter(label: "hcagent_gossip_packets_dropped_total", dimensions: [("reason", "unsealed")])
@@ -108,6 +118,7 @@ public final class GossipDriver: @unchecked Sendable {
         self.reports = reports
         self.logger = logger
         TextFile.makeDirectories(settings.stateDir)
+        identity = GossipIdentity(node: settings.node, stateDir: settings.stateDir, enforcing: settings.checkIdentity, logger: logger)
         keyringPath = settings.stateDir + "/keyring"
         var ring = keyring
         if var merged = keyring, let kept = GossipStateFiles.keptKeyring(at: keyringPath, logger: logger) {
@@ -156,6 +167,7 @@ public final class GossipDriver: @unchecked Sendable {
         fetches.runs(generation: document.generation, hash: text.map(DocumentHash.of) ?? 0)
         documentText = text ?? ""
         roles = document.nodes.first { $0.name == settings.node }?.roles ?? []
+        identity.bind(document)
         metadataChanged()
     }
 
@@ -296,7 +308,7 @@ public final class GossipDriver: @unchecked Sendable {
 
     /// A member whose metadata announces a newer document: fetched now by push-pull (DocumentFetchPolicy decides).
     private func fetchNewerDocument(from member: GossipMember) {
-        guard member.state == .alive, member.name != core.name, let theirs = NodeMetadata(member.metadata),
+        guard member.state == .alive, member.name != core.name, let theirs = identity.read(member, now: now).metadata,
               fetches.shouldFetch(from: member.name, generation: theirs.generation, hash: theirs.hash, now: now) else { return }
         // The peer is ahead: our own older text would only cost it a hash.
         pushPull(with: member.address, name: member.name, withDocument: false)
@@ -369,7 +381,7 @@ public final class GossipDriver: @unchecked Sendable {
         perform(core.onPushPull(remote, now: now))
         if !decoded.documentText.isEmpty {
             let text = decoded.documentText
-            let announced = remote.members.first { $0.name == remote.from }.flatMap { NodeMetadata($0.metadata) }
+            let announced = remote.members.first { $0.name == remote.from }.flatMap { GossipIdentity.peek($0.metadata) }
             if fetches.shouldOffer(textHash: DocumentHash.of(text), announced: announced.map { ($0.generation, $0.hash) }) {
                 reports.yield(.document(text: text, from: name ?? remote.from))
             }
@@ -419,7 +431,8 @@ public final class GossipDriver: @unchecked Sendable {
         metadata.handovers = handovers
         metadata.probes = probeSummary
         metadata.vips = heldVIPs
-        return metadata.bytes
+        // Sealed at the incarnation setMetadata moves to, which only grows (kept in state_dir).
+        return identity.seal(metadata, sequence: core.incarnation + 1)
     }
 
     private var heardPublished: Duration?
@@ -439,8 +452,10 @@ public final class GossipDriver: @unchecked Sendable {
         clock_gettime(CLOCK_REALTIME, &wallNow)
         let elapsed = now
         let views = core.members.map { member in
-            GossipMemberView(member: member, metadata: NodeMetadata(member.metadata),
-                             since: Int(wallNow.tv_sec) - Int((elapsed - member.since).components.seconds))
+            let (metadata, reading) = identity.read(member, now: elapsed)
+            return GossipMemberView(member: member, metadata: metadata,
+                                    since: Int(wallNow.tv_sec) - Int((elapsed - member.since).components.seconds),
+                                    identity: reading.standing.label, mayActOn: reading.mayActOn)
         }
         aliveGauge.record(core.activeMemberCount)
         reports.yield(.members(views))
