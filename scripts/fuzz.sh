@@ -24,6 +24,7 @@ targets=(
   json                # JSONValue, under the control protocol and gossip metadata
   signed-document     # a document's signature line (DocumentSignature), verified against a fixed admin key
   admin-key-line      # a trusted_admin_keys line (AdminPublicKey)
+  sealed-metadata     # a member's gossip metadata sealed with its node key (MetadataSeal, VerifiedMetadataBook)
 )
 (($# > 0)) && targets=("$@")
 

@@ -94,19 +94,7 @@ public struct AdminSecretKey: Sendable {
     }
 
     public static func parse(_ text: String, file: String) throws(TrustError) -> AdminSecretKey {
-        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
-            guard let first = fields.first, !first.hasPrefix("#") else { continue }
-            guard fields.count == 3, first == fileTag, let seed = Ed25519.fromBase64(fields[2]), seed.count == Ed25519.seedSize else {
-                throw TrustError("\(file):\(number + 1): not an admin key: expected \"\(fileTag) KEYID BASE64\" as written by `hcctl keys admin generate`")
-            }
-            let key = try AdminSecretKey(seed: seed)
-            guard key.publicKey.id == fields[1] else {
-                throw TrustError("\(file):\(number + 1): the key id \(fields[1]) does not belong to this key (its id is \(key.publicKey.id))")
-            }
-            return key
-        }
-        throw TrustError("\(file): no key in the file")
+        try KeyFile.parse(text, file: file, tag: fileTag, expected: "not an admin key: expected \"\(fileTag) KEYID BASE64\" as written by `hcctl keys admin generate`")
     }
 
     public func sign(_ message: [UInt8]) -> [UInt8] { Ed25519.sign(message, secretKey: secretKey) }
@@ -120,6 +108,25 @@ public struct AdminSecretKey: Sendable {
 
 /// Private key files: created once, mode 0600, never through a symlink and never over an existing file.
 enum KeyFile {
+    /// The key of a file's first key line, `TAG KEYID BASE64SEED` (comment lines skipped); the key id must be the
+    /// key's own, so a damaged file is refused rather than used under a wrong name. `expected`: what a bad line
+    /// is told.
+    static func parse(_ text: String, file: String, tag: String, expected: String) throws(TrustError) -> AdminSecretKey {
+        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
+            guard let first = fields.first, !first.hasPrefix("#") else { continue }
+            guard fields.count == 3, first == tag, let seed = Ed25519.fromBase64(fields[2]), seed.count == Ed25519.seedSize else {
+                throw TrustError("\(file):\(number + 1): \(expected)")
+            }
+            let key = try AdminSecretKey(seed: seed)
+            guard key.publicKey.id == fields[1] else {
+                throw TrustError("\(file):\(number + 1): the key id \(fields[1]) does not belong to this key (its id is \(key.publicKey.id))")
+            }
+            return key
+        }
+        throw TrustError("\(file): no key in the file")
+    }
+
     static func create(_ path: String, text: String, what: String) throws(TrustError) {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else {

@@ -17,6 +17,7 @@ public struct NodeKey: Sendable {
     static let fileTag = "ed25519-secret"
 
     public init(seed: [UInt8]) throws(TrustError) { pair = try AdminSecretKey(seed: seed) }
+    private init(pair: AdminSecretKey) { self.pair = pair }
 
     public static func generate() -> NodeKey {
         // 32 random bytes always make a valid seed.
@@ -36,19 +37,7 @@ public struct NodeKey: Sendable {
     }
 
     public static func parse(_ text: String, file: String) throws(TrustError) -> NodeKey {
-        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
-            guard let first = fields.first, !first.hasPrefix("#") else { continue }
-            guard fields.count == 3, first == fileTag, let seed = Ed25519.fromBase64(fields[2]), seed.count == Ed25519.seedSize else {
-                throw TrustError("\(file):\(number + 1): not a node key: expected \"\(fileTag) KEYID BASE64\" as the agent writes it")
-            }
-            let key = try NodeKey(seed: seed)
-            guard key.publicKey.id == fields[1] else {
-                throw TrustError("\(file):\(number + 1): the key id \(fields[1]) does not belong to this key (its id is \(key.publicKey.id))")
-            }
-            return key
-        }
-        throw TrustError("\(file): no key in the file")
+        NodeKey(pair: try KeyFile.parse(text, file: file, tag: fileTag, expected: "not a node key: expected \"\(fileTag) KEYID BASE64\" as the agent writes it"))
     }
 
     /// Reads the key file (never through a symlink).

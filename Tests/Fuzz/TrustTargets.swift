@@ -7,7 +7,35 @@
 let fuzzAdminKey = try! AdminSecretKey(seed: (1...32).map { UInt8($0) })
 let fuzzVerifier = DocumentVerifier(trusted: [fuzzAdminKey.publicKey])
 
+/// A fixed node key bound to the name "n1" in a book that checks: what a board does with a member's metadata.
+let fuzzNodeKey = try! NodeKey(seed: (33...64).map { UInt8($0) })
+
 let trustTargets: [FuzzTarget] = [
+    // A member's gossip metadata as it arrives: opened under the key bound to its name only when that key
+    // sealed exactly these bytes (sealing what opened gives the input back: Ed25519 is deterministic); a
+    // book that checks believes nothing else of it, and never an older sequence than it believed.
+    FuzzTarget(name: "sealed-metadata", run: { bytes in
+        if case .success(let opened) = MetadataSeal.open(bytes, name: "n1", key: fuzzNodeKey.publicKey) {
+            require(MetadataSeal.seal(metadata: opened.metadata, name: "n1", sequence: opened.sequence, key: fuzzNodeKey) == bytes,
+                    "metadata opened that the key did not seal")
+        }
+        var book = VerifiedMetadataBook(enforcing: true, keys: ["n1": fuzzNodeKey.publicKey])
+        let good = MetadataSeal.seal(metadata: Array(#"{"v":"1","g":5,"h":"a","r":[]}"#.utf8), name: "n1", sequence: 7, key: fuzzNodeKey)
+        _ = book.read(name: "n1", bytes: good, now: .zero)
+        let reading = book.read(name: "n1", bytes: bytes, now: .seconds(1))
+        if let metadata = reading.metadata, bytes != good {
+            guard case .success(let opened) = MetadataSeal.open(bytes, name: "n1", key: fuzzNodeKey.publicKey) else {
+                require(metadata == MetadataSeal.payload(good), "a checking book believed unverified metadata")
+                return
+            }
+            require(opened.sequence >= 7, "a checking book believed an older sequence")
+        }
+        _ = book.read(name: "stranger", bytes: bytes, now: .seconds(2))
+    }, seeds: {
+        [MetadataSeal.seal(metadata: Array(#"{"v":"1","g":9,"h":"b","r":["web"]}"#.utf8), name: "n1", sequence: 8, key: fuzzNodeKey),
+         Array(#"{"v":"1","g":9,"h":"b","r":[]}"#.utf8), [MetadataSeal.marker]]
+    }),
+
     // Any text: split into body and signature consistently; verified only when the fixed key signed exactly
     // its body; signing it again verifies and keeps the body.
     FuzzTarget(name: "signed-document", run: { bytes in
