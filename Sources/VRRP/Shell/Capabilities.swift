@@ -22,7 +22,7 @@ public struct Capabilities: Sendable, Equatable {
     /// The CapEff line of a /proc/PID/status text.
     public static func parse(_ status: String) -> Capabilities? {
         for line in status.split(separator: "\n") where line.hasPrefix("CapEff:") {
-            let hex = line.dropFirst("CapEff:".count).trimmingPrefix { $0 == " " || $0 == "\t" }
+            let hex = line.dropFirst("CapEff:".count).drop { $0 == " " || $0 == "\t" }
             return UInt64(hex, radix: 16).map(Capabilities.init(effective:))
         }
         return nil
