@@ -77,3 +77,20 @@ let keyB = [UInt8](repeating: 0xB2, count: 32)
         for junk in ["abc", "a=bc", "ab=c", "====", "Zm9v!mFy", "Zm8==="] { #expect(Base64.decode(junk) == nil, "\(junk)") }
     }
 }
+
+@Suite struct GossipKeyringOlderKeyTests {
+    /// A board that missed a rotation seals with the old key; the others, which still have it installed, answer
+    /// with it, or it could never open a reply.
+    @Test func aPacketOpensWithTheKeyItWasSealedWithAndTheAnswerUsesThatKey() throws {
+        let old = [UInt8](repeating: 1, count: 32), new = [UInt8](repeating: 2, count: 32)
+        let stranded = try GossipKeyring(keys: [old])
+        let rotated = try GossipKeyring(keys: [new, old])
+        let asked = try #require(rotated.opening(stranded.seal([1, 2, 3])))
+        #expect(asked.plaintext == [1, 2, 3] && asked.key == old)
+        #expect(stranded.open(rotated.seal([4], key: asked.key)) == [4])
+        #expect(stranded.open(rotated.seal([4])) == nil)
+        // A key that is not installed is never used: the primary seals instead.
+        #expect(rotated.open(rotated.seal([5], key: [UInt8](repeating: 3, count: 32))) == [5])
+        #expect(try #require(rotated.opening(rotated.seal([6]))).key == new)
+    }
+}

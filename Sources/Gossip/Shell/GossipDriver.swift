@@ -244,8 +244,9 @@ public final class GossipDriver: @unchecked Sendable {
     /// A peer's push-pull: our frame back, and theirs absorbed.
     private func onRequest(_ sealed: [UInt8], from: GossipAddress) -> [UInt8]? {
         guard !finished else { return nil }
-        let answer = seal(ourFrame(withDocument: true))
-        absorb(sealed, from: nil, at: from)
+        // Absorbed first: which key the asker used decides the key of the answer.
+        let absorbed = absorb(sealed, from: nil, at: from)
+        let answer = absorbed ? seal(ourFrame(withDocument: true), to: from) : nil
         settle()
         return answer
     }
@@ -342,13 +343,29 @@ public final class GossipDriver: @unchecked Sendable {
 
     // MARK: sealing and frames
 
-    private func seal(_ bytes: [UInt8]) -> [UInt8] { keyring?.seal(bytes) ?? bytes }
-    private func open(_ bytes: [UInt8]) -> [UInt8]? { keyring.map { $0.open(bytes) } ?? bytes }
+    /// Hosts whose packets last opened with an installed key other than the primary, and that key: what is sent
+    /// to them is sealed with it. A board that was down while the others installed and used a new key comes back
+    /// with the old one only; answered with the new primary it could never open a reply, and would stay alone
+    /// for as long as the old key is still installed everywhere. Once it uses the primary, the entry goes.
+    private var olderKeyHosts: [[UInt8]: [UInt8]] = [:]
+
+    private func seal(_ bytes: [UInt8], to address: GossipAddress) -> [UInt8] {
+        guard let keyring else { return bytes }
+        if let key = olderKeyHosts[address.host] { return keyring.seal(bytes, key: key) }
+        return keyring.seal(bytes)
+    }
+
+    private func open(_ bytes: [UInt8], noting address: GossipAddress) -> [UInt8]? {
+        guard let keyring else { return bytes }
+        guard let (plain, key) = keyring.opening(bytes) else { return nil }
+        olderKeyHosts[address.host] = key == keyring.keys[0] ? nil : key
+        return plain
+    }
 
     /// Opens a peer's packet; one that does not open is counted, and a peer whose packets keep failing is
     /// named once in the log (UnopenedPackets): most likely it uses a key this board lacks.
     private func open(_ bytes: [UInt8], from address: GossipAddress, stream: Bool = false) -> [UInt8]? {
-        if let plain = open(bytes) {
+        if let plain = open(bytes, noting: address) {
             unopened.opened(from: address)
             return plain
         }
@@ -391,7 +408,7 @@ public final class GossipDriver: @unchecked Sendable {
 
     private func pushPull(with address: GossipAddress, name: String, withDocument: Bool) {
         guard let sockets else { return }
-        sockets.exchange(seal(ourFrame(withDocument: withDocument)), with: address) { [unowned self] result in
+        sockets.exchange(seal(ourFrame(withDocument: withDocument), to: address), with: address) { [unowned self] result in
             guard !self.finished else { return }
             switch result {
             case .success(let answer):
@@ -411,7 +428,7 @@ public final class GossipDriver: @unchecked Sendable {
         for action in actions {
             switch action {
             case .send(let bytes, let to):
-                sockets?.send(seal(bytes), to: to)
+                sockets?.send(seal(bytes, to: to), to: to)
             case .pushPull(let to):
                 pushPull(with: to, name: "\(to)", withDocument: true)
             case .memberChanged(let member):

@@ -49,18 +49,31 @@ public struct GossipKeyring: Sendable {
         return seal(plaintext, nonce: nonce)
     }
 
+    /// Sealed with `key`, one of the installed keys, instead of the primary: the answer to a peer that still
+    /// seals with a key this board has installed but no longer uses (a board that was down during a rotation).
+    public func seal(_ plaintext: [UInt8], key: [UInt8]) -> [UInt8] {
+        guard keys.contains(key) else { return seal(plaintext) }
+        var random = SystemRandomNumberGenerator()
+        var words = (random.next() as UInt64, random.next() as UInt64)
+        let nonce = withUnsafeBytes(of: &words) { Array($0.prefix(SystemCrypto.nonceSize)) }
+        return [Self.version] + nonce + SystemCrypto.chaChaPolySeal(plaintext[...], key: key, nonce: nonce)
+    }
+
     /// Sealed with a given 12-byte nonce: for the golden tests that pin the wire bytes.
     func seal(_ plaintext: [UInt8], nonce: [UInt8]) -> [UInt8] {
         [Self.version] + nonce + SystemCrypto.chaChaPolySeal(plaintext[...], key: keys[0], nonce: nonce)
     }
 
     /// The plaintext, or nil when no key opens it (a stranger, a wrong key, a damaged or truncated packet).
-    public func open(_ sealed: [UInt8]) -> [UInt8]? {
+    public func open(_ sealed: [UInt8]) -> [UInt8]? { opening(sealed)?.plaintext }
+
+    /// The plaintext and the key that opened it.
+    public func opening(_ sealed: [UInt8]) -> (plaintext: [UInt8], key: [UInt8])? {
         guard sealed.count >= Self.overhead, sealed[0] == Self.version else { return nil }
         let nonce = Array(sealed[1..<(1 + SystemCrypto.nonceSize)])
         let box = sealed[(1 + SystemCrypto.nonceSize)...]
         for key in keys {
-            if let plaintext = SystemCrypto.chaChaPolyOpen(box, key: key, nonce: nonce) { return plaintext }
+            if let plaintext = SystemCrypto.chaChaPolyOpen(box, key: key, nonce: nonce) { return (plaintext, key) }
         }
         return nil
     }
