@@ -27,39 +27,52 @@ let package = Package(
         // One thread per shell in epoll: its descriptors, its timer and the jobs handed to it (probes, VRRP).
         .target(name: "Reactor", dependencies: ["CLinuxEvents"]),
 
-        // Pure value types shared by both executables: agent.yaml, desired.yaml, the control protocol.
-        .target(name: "HomecloudSchema", dependencies: ["CYAML"]),
+        // Pure value types shared by both executables and every core: agent.yaml's and desired.yaml's models,
+        // the control protocol, located diagnostics, addresses, a seeded random generator. No C library, no IO.
+        .target(name: "HomecloudSchema"),
+        // Those models read from text with libyaml (agent.yaml, desired.yaml) and from files: what the shells use.
+        .target(name: "HomecloudYAML", dependencies: ["HomecloudSchema", "CYAML"]),
 
         // Admin keys and signed desired-state documents (Ed25519): used by hcctl to sign, by the agent to verify.
         .target(name: "Trust", dependencies: ["CSodium"]),
 
-        // Protocol cores (pure) and their shells.
-        .target(name: "Reconciler", dependencies: ["HomecloudSchema", "CSystemd"]),
+        // Protocol cores and their shells. A core (Sources/<Module>/Core) is pure: value types that take events
+        // and a `now: Duration` and return actions; it imports only the schema (and other cores), never NIO, a C
+        // library, Logging or Metrics, so tests, simulations and the fuzzer use it as it is. A shell
+        // (Sources/<Module>/Shell) carries the actions out: sockets, netlink, sd-bus, the event thread.
+        .target(name: "ReconcilerCore", dependencies: ["HomecloudSchema"], path: "Sources/Reconciler/Core"),
+        .target(name: "Reconciler", dependencies: ["ReconcilerCore", "HomecloudSchema", "CSystemd"], path: "Sources/Reconciler/Shell"),
+        .target(name: "ProbesCore", dependencies: ["HomecloudSchema"], path: "Sources/Probes/Core"),
         .target(
             name: "Probes",
             dependencies: [
+                "ProbesCore",
                 "HomecloudSchema",
                 "CLinuxEvents",
                 "Reactor",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-            ]
+            ],
+            path: "Sources/Probes/Shell"
         ),
-        .target(name: "VRRP", dependencies: ["HomecloudSchema", "CNetlinkRoute"]),
+        .target(name: "VRRPCore", dependencies: ["HomecloudSchema"], path: "Sources/VRRP/Core"),
+        .target(name: "VRRP", dependencies: ["VRRPCore", "HomecloudSchema", "HomecloudYAML", "CNetlinkRoute"], path: "Sources/VRRP/Shell"),
+        .target(name: "GossipCore", dependencies: ["HomecloudSchema"], path: "Sources/Gossip/Core"),
         .target(
             name: "Gossip",
             dependencies: [
-                "HomecloudSchema", "CSodium", "Reactor", "Trust",
+                "GossipCore", "HomecloudSchema", "HomecloudYAML", "CSodium", "Reactor", "Trust",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
-            ]
+            ],
+            path: "Sources/Gossip/Shell"
         ),
 
         // The daemon's parts: control socket, metrics endpoint, systemd notify, document watcher.
         .target(
             name: "AgentRuntime",
             dependencies: [
-                "HomecloudSchema", "Reconciler", "VRRP", "Gossip", "Probes", "Reactor", "CSystemd", "Trust",
+                "HomecloudSchema", "HomecloudYAML", "Reconciler", "VRRP", "Gossip", "Probes", "Reactor", "CSystemd", "Trust",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -68,25 +81,25 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
-        .executableTarget(name: "hcagent", dependencies: ["AgentRuntime", "Gossip"]),
+        .executableTarget(name: "hcagent", dependencies: ["AgentRuntime", "Gossip", "HomecloudYAML"]),
         .executableTarget(
             name: "hcctl",
-            dependencies: ["HomecloudSchema", "Trust", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["HomecloudSchema", "HomecloudYAML", "Trust", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
-        .testTarget(name: "HomecloudSchemaTests", dependencies: ["HomecloudSchema"]),
-        .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler"]),
+        .testTarget(name: "HomecloudSchemaTests", dependencies: ["HomecloudSchema", "HomecloudYAML"]),
+        .testTarget(name: "ReconcilerTests", dependencies: ["ReconcilerCore", "HomecloudYAML"]),
         .testTarget(name: "TrustTests", dependencies: ["Trust"]),
         .testTarget(
             name: "ProbesTests",
-            dependencies: ["Probes", .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
+            dependencies: ["Probes", "ProbesCore", .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
         ),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "CLinuxEvents"]),
-        .testTarget(name: "VRRPTests", dependencies: ["VRRP", "CNetlinkRoute"]),
+        .testTarget(name: "VRRPTests", dependencies: ["VRRP", "VRRPCore", "CNetlinkRoute"]),
         .testTarget(
             name: "GossipTests",
             // Reconciler: the partition simulation runs its planner on gossip's views.
-            dependencies: ["Gossip", "HomecloudSchema", "Reconciler", "Reactor", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Gossip", "GossipCore", "HomecloudSchema", "HomecloudYAML", "ReconcilerCore", "Reactor", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "AgentRuntimeTests",

@@ -4,6 +4,7 @@ import Glibc
 #endif
 import Gossip
 import HomecloudSchema
+import HomecloudYAML
 import Logging
 import Metrics
 import NIOCore

@@ -1,5 +1,6 @@
 // The agent's shared state (config, document in force, reconcile report) and the status report built from it.
 import HomecloudSchema
+import HomecloudYAML
 import Logging
 import Metrics
 import Reconciler

@@ -1,5 +1,6 @@
 // Which desired-state document is in force: a newer valid one replaces it, anything else is refused and kept aside.
 import HomecloudSchema
+import HomecloudYAML
 import Trust
 
 /// Pure bookkeeping for the document in force. A refused document never replaces the one in force, so a

@@ -1,5 +1,6 @@
 // Notices a new desired.yaml (inotify, on an EventThread it shares) or SIGHUP, and reloads it.
 import HomecloudSchema
+import HomecloudYAML
 import Logging
 import Reactor
 import ServiceLifecycle

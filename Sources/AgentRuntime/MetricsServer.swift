@@ -5,6 +5,7 @@
 import Glibc
 #endif
 import HomecloudSchema
+import HomecloudYAML
 import Logging
 import Metrics
 import NIOCore

@@ -1,6 +1,7 @@
 // The parts of this agent that cannot get what they need, each with its reason: one log line when a reason
 // appears or changes, one when it clears, and the list for hcctl status. A part with a problem fails alone.
 import HomecloudSchema
+import HomecloudYAML
 import Logging
 import Synchronization
 

@@ -1,6 +1,7 @@
 // Reading the document the last run kept in state_dir: a damaged file (garbage, truncated, binary) is ignored
 // with one warning, never a crash; the agent starts without it. Gossip's own files: GossipStateFiles.
 import HomecloudSchema
+import HomecloudYAML
 import Logging
 
 enum StateDirFiles {

@@ -1,6 +1,7 @@
 // While state_dir cannot be written (full, read-only), tries again every few seconds; once it can, the
 // document in force is kept again and state_dir's problem clears. Peers and incarnation follow at their next change.
 import HomecloudSchema
+import HomecloudYAML
 import ServiceLifecycle
 #if canImport(Glibc)
 import Glibc

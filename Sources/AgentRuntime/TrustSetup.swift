@@ -2,6 +2,7 @@
 // log say about keys and policy.
 import Gossip
 import HomecloudSchema
+import HomecloudYAML
 import Trust
 
 public enum TrustSetup {

@@ -1,6 +1,7 @@
 // The VRRP routers of this board, confined to one EventThread: timers, packets and link changes are handled
 // where they happen; the agent state hears only of changes (VIP states, handovers asked of others).
 import HomecloudSchema
+import HomecloudYAML
 import Logging
 import Metrics
 import Reactor

@@ -43,3 +43,14 @@ public struct KeyPath: Sendable, CustomStringConvertible {
     }
     public func index(_ index: Int) -> KeyPath { KeyPath("\(description)[\(index)]") }
 }
+
+/// Where a node starts in its file (the YAML reader marks each node); lines and columns count from 1.
+public struct SourceMark: Sendable, Equatable, CustomStringConvertible {
+    public var line: Int
+    public var column: Int
+    public init(line: Int, column: Int) {
+        self.line = line
+        self.column = column
+    }
+    public var description: String { "\(line):\(column)" }
+}

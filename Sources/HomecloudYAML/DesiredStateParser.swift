@@ -1,4 +1,5 @@
 // Reads desired.yaml into a DesiredState, checking every key and every cross-reference, with located errors.
+import HomecloudSchema
 
 public enum DesiredStateParser {
     /// Parses and validates a document. On any error the whole document is refused with every error found.
@@ -395,7 +396,7 @@ public enum DesiredStateParser {
         switch kind {
         case "tcp":
             guard let text = reader.string(node, at: kindPath) else { return nil }
-            guard let (host, port) = splitHostPort(text) else {
+            guard let (host, port) = HostPort.split(text) else {
                 reader.fail(node.mark, kindPath, "expected host:port such as 127.0.0.1:6443, found \"\(text)\"")
                 return nil
             }
@@ -447,26 +448,6 @@ public enum DesiredStateParser {
     }
 
     // MARK: helpers
-
-    /// Splits `host:port` or `[v6]:port`.
-    public static func splitHostPort(_ text: String) -> (String, Int)? {
-        var host: Substring
-        var portText: Substring
-        if text.hasPrefix("[") {
-            guard let close = text.firstIndex(of: "]") else { return nil }
-            host = text[text.index(after: text.startIndex)..<close]
-            let rest = text[text.index(after: close)...]
-            guard rest.hasPrefix(":") else { return nil }
-            portText = rest.dropFirst()
-        } else {
-            guard let colon = text.lastIndex(of: ":") else { return nil }
-            host = text[..<colon]
-            portText = text[text.index(after: colon)...]
-            if host.contains(":") { return nil }
-        }
-        guard !host.isEmpty, let port = Int(portText), (1...65535).contains(port) else { return nil }
-        return (String(host), port)
-    }
 
     private static func hostPort(ofURL url: String) -> String {
         let rest = url.dropFirst("http://".count)

@@ -1,16 +1,6 @@
 // YAML parsed into a small tree whose every node keeps its line and column, via libyaml's event parser.
 import CYAML
-
-/// Where a node starts in its file; lines and columns count from 1.
-public struct SourceMark: Sendable, Equatable, CustomStringConvertible {
-    public var line: Int
-    public var column: Int
-    public init(line: Int, column: Int) {
-        self.line = line
-        self.column = column
-    }
-    public var description: String { "\(line):\(column)" }
-}
+import HomecloudSchema
 
 /// One YAML node. Scalars keep whether they were quoted, because `"100"` is a string and `100` a number.
 public struct YAMLNode: Sendable {

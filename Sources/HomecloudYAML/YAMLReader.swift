@@ -1,4 +1,5 @@
 // Typed reading of a YAMLNode tree that collects every located error instead of stopping at the first.
+import HomecloudSchema
 
 /// Reads values out of a parsed file. Each read either returns a value or records why not and returns nil,
 /// so one pass reports every problem in the file.

@@ -9,6 +9,7 @@ import Foundation
 import Glibc
 #endif
 import HomecloudSchema
+import HomecloudYAML
 import Trust
 
 /// Exit status: 0 ok, 1 the agent refused the request, 2 usage, 3 agent unreachable.

@@ -1,6 +1,7 @@
 // Runs gossip on one EventThread: the SWIM core over GossipSockets with every packet sealed, one timer for the
 // next deadline; spreads this node's metadata and document, keeps its peers and incarnation for a restart.
 import HomecloudSchema
+import HomecloudYAML
 import Logging
 import Metrics
 import Reactor

@@ -1,6 +1,7 @@
 // Reading what gossip's last run kept in state_dir (incarnation, peers, keyring rotations): a damaged file
 // (garbage, truncated, binary) is ignored with one warning, never a crash; gossip starts without it.
 import HomecloudSchema
+import HomecloudYAML
 import Logging
 
 public enum GossipStateFiles {

@@ -1,6 +1,7 @@
 // Which of the capabilities VRRP needs this process holds (CapEff in /proc/self/status): without them VRRP
 // turns itself off and says why, instead of failing at every advertisement.
 import HomecloudSchema
+import HomecloudYAML
 
 public struct Capabilities: Sendable, Equatable {
     /// Adding and removing the VIP on its interface.

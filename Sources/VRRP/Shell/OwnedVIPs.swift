@@ -1,5 +1,6 @@
 // The agent's record of the VIPs it has put on interfaces, so a restart after a crash removes what it left behind.
 import HomecloudSchema
+import HomecloudYAML
 
 /// Written before an address is added and after it is removed: whatever the moment of a crash, every VIP the
 /// agent may have added is in the record, and the agent never removes an address it did not add.
