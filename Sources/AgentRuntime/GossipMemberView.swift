@@ -2,6 +2,7 @@
 // heard from, as GossipDriver reports them (at every membership change and, for the lease of `placement: one`,
 // at most once a second).
 import Gossip
+import Reactor
 import Reconciler
 
 extension MemberState {
@@ -20,6 +21,6 @@ extension MemberView {
     init(_ members: [GossipMember], lastHeard: [String: Duration], origin: ContinuousClock.Instant) {
         var states: [String: MemberState] = [:]
         for member in members { states[member.name] = MemberState(member.state) }
-        self.init(states: states, lastHeard: lastHeard.mapValues { origin + $0 })
+        self.init(states: states, lastHeard: lastHeard.mapValues { MonotonicTime.time(origin + $0) })
     }
 }

@@ -3,6 +3,7 @@ import HomecloudSchema
 import Logging
 import NIOCore
 import Probes
+import Reactor
 
 /// Confined to `loop` (every method runs there), so it needs no lock. Kept off Swift's task pool on purpose: a
 /// probe run there cost a task, a timer and half a dozen thread wake-ups, more than the TCP connect it made.
@@ -23,7 +24,7 @@ final class ProbeRunner: @unchecked Sendable {
     private var probes: [String: Probe] = [:]
     private var metrics: [String: ProbeMetrics] = [:]
     private var adjustments: [String: Int] = [:]
-    private var armed: ContinuousClock.Instant?
+    private var armed: Duration?
     private var timer: Scheduled<Void>?
     private var stopped = false
 
@@ -38,7 +39,7 @@ final class ProbeRunner: @unchecked Sendable {
     func onDocument(_ document: DesiredState) {
         loop.preconditionInEventLoop()
         guard !stopped else { return }
-        let now = ContinuousClock.now
+        let now = Duration.now
         vips = document.vips
         probes = Dictionary(uniqueKeysWithValues: document.probes.map { ($0.name, $0) })
         metrics = Dictionary(uniqueKeysWithValues: document.probes.map { ($0.name, metrics[$0.name] ?? ProbeMetrics($0.name)) })
@@ -54,7 +55,7 @@ final class ProbeRunner: @unchecked Sendable {
 
     private func onResult(_ name: String, _ result: ProbeHysteresis.Result) {
         guard !stopped else { return }
-        let now = ContinuousClock.now
+        let now = Duration.now
         let actions = scheduler.onResult(probe: name, result, now: now)
         if let status = scheduler.status(of: name) { metrics[name]?.record(status) }
         step(actions, healthChanged: false, now: now)
@@ -67,13 +68,13 @@ final class ProbeRunner: @unchecked Sendable {
         timer?.cancel()  // checks in flight end by their own deadlines; their results are dropped
     }
 
-    private func step(_ actions: [ProbeScheduler.Action], healthChanged changed: Bool, now: ContinuousClock.Instant) {
+    private func step(_ actions: [ProbeScheduler.Action], healthChanged changed: Bool, now: Duration) {
         var healthChanged = changed
         for action in actions + scheduler.onTick(now: now) {
             switch action {
             case .run(let name, let deadline):
                 guard let probe = probes[name] else { continue }
-                start(probe, timeout: now.duration(to: deadline))
+                start(probe, timeout: deadline - now)
             case .changed(let name, let transition):
                 healthChanged = true
                 logger.notice("probe \(name): \(transition.from.rawValue) -> \(transition.to.rawValue): \(transition.reason)")
@@ -103,12 +104,12 @@ final class ProbeRunner: @unchecked Sendable {
     }
 
     /// One timer, re-armed only when the next due probe comes sooner than the one it waits for.
-    private func arm(now: ContinuousClock.Instant) {
+    private func arm(now: Duration) {
         guard let next = scheduler.nextDeadline else { return }
         if let armed, armed <= next { return }
         timer?.cancel()
         armed = next
-        let delay = TimeAmount.nanoseconds(Int64(max(.zero, now.duration(to: next)) / .nanoseconds(1)))
+        let delay = TimeAmount.nanoseconds(Int64(max(.zero, next - now) / .nanoseconds(1)))
         timer = loop.scheduleTask(in: delay) { self.onTick() }
     }
 }

@@ -5,6 +5,7 @@ import Logging
 import Metrics
 import NIOCore
 import Probes
+import Reactor
 import ServiceLifecycle
 #if canImport(Glibc)
 import Glibc
@@ -63,7 +64,7 @@ public struct ProbeService: Service {
         await state.setProbeReporter(nil)
     }
 
-    static func report(_ statuses: [ProbeScheduler.Status], now: ContinuousClock.Instant) -> [ProbeStatus] {
+    static func report(_ statuses: [ProbeScheduler.Status], now: Duration) -> [ProbeStatus] {
         var wallNow = timespec()
         clock_gettime(CLOCK_REALTIME, &wallNow)
         return statuses.map { status in
@@ -76,7 +77,7 @@ public struct ProbeService: Service {
             return ProbeStatus(name: status.name, state: status.health.rawValue, last: last,
                                latencyMs: status.lastLatency.map { Int($0 / .milliseconds(1)) },
                                passes: status.consecutivePasses, failures: status.consecutiveFailures,
-                               since: Int(wallNow.tv_sec) - Int(status.since.duration(to: now).components.seconds))
+                               since: Int(wallNow.tv_sec) - Int((now - status.since).components.seconds))
         }
     }
 }

@@ -3,6 +3,7 @@
 import HomecloudSchema
 import Logging
 import Metrics
+import Reactor
 import Reconciler
 import ServiceLifecycle
 
@@ -231,7 +232,7 @@ final class ReconcileDriver {
                     timer?.cancel()
                     let sink = self.sink
                     timer = Task {
-                        try? await Task.sleep(until: at, clock: .continuous)
+                        try? await Task.sleep(until: MonotonicTime.instant(at), clock: .continuous)
                         if !Task.isCancelled { sink.yield(.timer) }
                     }
                 }

@@ -1,6 +1,7 @@
 // The document in force changes only for a valid document with a higher generation.
 import AgentRuntime
 import HomecloudSchema
+import HomecloudYAML
 import Testing
 
 @Suite struct DesiredStateStoreTests {

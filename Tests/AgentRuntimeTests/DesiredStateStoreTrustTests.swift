@@ -2,6 +2,7 @@
 // documents from every source, keeps the one in force, and remembers peers' refused documents.
 import AgentRuntime
 import HomecloudSchema
+import HomecloudYAML
 import Testing
 import Trust
 

@@ -1,5 +1,6 @@
 // Gossip's member states reach the reconciler's placement as typed values, with when each was last heard from.
 import Gossip
+import Reactor
 import Reconciler
 import Testing
 @testable import AgentRuntime
@@ -13,6 +14,6 @@ import Testing
         let origin = ContinuousClock.now
         let view = MemberView(members, lastHeard: ["n1": .seconds(3)], origin: origin)
         #expect(view.states == ["n0": .alive, "n1": .suspect, "n2": .dead, "n3": .left])
-        #expect(view.lastHeard == ["n1": origin + .seconds(3)])
+        #expect(view.lastHeard == ["n1": MonotonicTime.time(origin) + .seconds(3)])
     }
 }

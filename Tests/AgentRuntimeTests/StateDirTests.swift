@@ -3,6 +3,7 @@
 @testable import AgentRuntime
 import Gossip
 import HomecloudSchema
+import HomecloudYAML
 import Logging
 import Synchronization
 import Testing

@@ -1,7 +1,7 @@
 // The transmit-limited queue: how often an update is sent, in which order, what replaces what, and fitting
 // the bytes left in a datagram.
 import Testing
-@testable import Gossip
+@testable import GossipCore
 
 @Suite struct BroadcastQueueTests {
     static let address = GossipAddress(ipv4: 10, 0, 0, 1, port: 7964)

@@ -1,5 +1,5 @@
 // When a board fetches a peer's document, and which documents from push-pulls it hands on to be parsed.
-import Gossip
+import GossipCore
 import Testing
 
 /// Mutating calls, outside #expect's own closure.

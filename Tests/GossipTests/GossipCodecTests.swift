@@ -2,7 +2,7 @@
 // decoder (truncations, flipped bytes, random garbage), it only throws.
 import HomecloudSchema
 import Testing
-@testable import Gossip
+@testable import GossipCore
 
 @Suite struct GossipCodecTests {
     static let v4 = GossipAddress(ipv4: 10, 77, 0, 1, port: 7964)

@@ -1,10 +1,12 @@
 // Two GossipDrivers on loopback, each on its own EventThread: they join, a newer document announced in one's
 // metadata is fetched by the other at once, and a leave is seen.
 import HomecloudSchema
+import HomecloudYAML
 import Logging
 import Reactor
 import Testing
 @testable import Gossip
+@testable import GossipCore
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -3,6 +3,7 @@
 import HomecloudSchema
 import Testing
 @testable import Gossip
+@testable import GossipCore
 
 let keyA = [UInt8](repeating: 0xA1, count: 32)
 let keyB = [UInt8](repeating: 0xB2, count: 32)

@@ -1,6 +1,7 @@
 // Gossip's sockets on an EventThread over loopback: datagrams both ways, one framed exchange per stream (large
 // frames included), refused sends, silent peers and oversized frames.
 @testable import Gossip
+@testable import GossipCore
 import Reactor
 import Synchronization
 import Testing

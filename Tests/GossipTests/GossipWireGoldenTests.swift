@@ -3,6 +3,7 @@
 import HomecloudSchema
 import Testing
 @testable import Gossip
+@testable import GossipCore
 
 private func hex(_ bytes: [UInt8]) -> String {
     bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()

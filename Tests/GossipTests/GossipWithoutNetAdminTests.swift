@@ -2,6 +2,7 @@
 // per thread: the test drops CAP_NET_ADMIN from the effective set of one EventThread only, so gossip's
 // sockets are set up exactly as on such a board, and no other test is affected.
 @testable import Gossip
+@testable import GossipCore
 import Reactor
 import Testing
 #if canImport(Glibc)

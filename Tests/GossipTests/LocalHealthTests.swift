@@ -1,6 +1,6 @@
 // Lifeguard's local health: what raises and lowers the score, its bounds, and how it stretches timings.
 import Testing
-@testable import Gossip
+@testable import GossipCore
 
 @Suite struct LocalHealthTests {
     @Test func evidenceAgainstOurselvesRaisesTheScoreAndSuccessLowersIt() {

@@ -1,7 +1,7 @@
 // What a board gossips about itself: version, generation, content hash and roles, within 512 bytes.
 import HomecloudSchema
 import Testing
-@testable import Gossip
+@testable import GossipCore
 
 @Suite struct NodeMetadataTests {
     @Test func roundTripsAndStaysWithinTheLimit() {

@@ -1,7 +1,7 @@
 // The push-pull frame: a state and a document round-trip; a length the frame cannot hold, a short frame or
 // a bad state are refused, never read past.
 import Testing
-@testable import Gossip
+@testable import GossipCore
 
 @Suite struct PushPullFrameTests {
     static let state = GossipPushPullState(from: "hc1-n1", members: [

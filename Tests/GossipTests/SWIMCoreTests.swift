@@ -2,7 +2,7 @@
 // leave, metadata, datagram size, and malformed input that must change nothing.
 import HomecloudSchema
 import Testing
-@testable import Gossip
+@testable import GossipCore
 
 @Suite struct SWIMCoreTests {
     static func address(_ last: UInt8, life: UInt8 = 0) -> GossipAddress { GossipAddress(ipv4: 10, life, 0, last, port: 7964) }

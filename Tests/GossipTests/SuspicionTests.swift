@@ -1,6 +1,6 @@
 // Lifeguard's suspicion timeout: its bounds from the cluster's size, and how independent accusers shorten it.
 import Testing
-@testable import Gossip
+@testable import GossipCore
 
 @Suite struct SuspicionTests {
     let interval = Duration.milliseconds(200)

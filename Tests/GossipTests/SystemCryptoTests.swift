@@ -1,6 +1,7 @@
 // libsodium's ChaCha20-Poly1305 and SHA-256 against published answers: RFC 8439 §2.8.2 and FIPS 180-2's "abc".
 import Testing
 @testable import Gossip
+@testable import GossipCore
 
 /// "4a 0b ff" → [0x4a, 0x0b, 0xff]
 func hexBytes(_ text: String) -> [UInt8] {

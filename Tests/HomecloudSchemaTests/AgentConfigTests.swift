@@ -1,6 +1,7 @@
 // agent.yaml: defaults, every key, and refusals with FILE:LINE messages.
 import Testing
 import HomecloudSchema
+import HomecloudYAML
 
 @Suite struct AgentConfigTests {
     private func parse(_ text: String) -> Result<AgentConfig, FileRejected> {

@@ -1,6 +1,7 @@
 // desired.yaml: the shipped example parses to the expected values, and every kind of mistake is located.
 import Testing
 import HomecloudSchema
+import HomecloudYAML
 
 private func parse(_ text: String) -> Result<DesiredState, FileRejected> {
     DesiredStateParser.parse(text, file: "desired.yaml")

@@ -1,5 +1,6 @@
 // agent.yaml's policy: globs, whole-argv exec rules, and located refusals of a document that asks for more.
 import HomecloudSchema
+import HomecloudYAML
 import Testing
 
 @Suite struct LocalPolicyTests {

@@ -1,6 +1,7 @@
 // apply's renumbering: the generation's value changes and every other byte stays, whatever the line breaks.
 import Testing
 import HomecloudSchema
+import HomecloudYAML
 
 @Suite struct SettingGenerationTests {
     @Test func onlyTheGenerationChanges() {

@@ -1,5 +1,6 @@
 // Test helpers: the repository's own files (examples/) and small string edits without Foundation.
 import HomecloudSchema
+import HomecloudYAML
 
 /// A file under examples/, found from this source file's path.
 func examplePath(_ name: String) -> String {

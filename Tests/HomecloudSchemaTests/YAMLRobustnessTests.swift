@@ -1,6 +1,7 @@
 // No input crashes the parsers: random bytes, truncations and deep nesting give errors, never a trap.
 import Testing
 import HomecloudSchema
+import HomecloudYAML
 
 @Suite struct YAMLRobustnessTests {
     @Test(arguments: [1, 2, 3])

@@ -7,6 +7,7 @@ import NIOCore
 import NIOPosix
 import Testing
 @testable import Probes
+@testable import ProbesCore
 
 @Suite struct ProbeChecksTests {
     static let loop = try! ProbeLoop(name: "probes-tests")

@@ -1,11 +1,11 @@
 // Hysteresis on virtual time: rise and fall thresholds, start-up grace, no flapping on a lone failure.
-import Probes
+import ProbesCore
 import Testing
 
 @Suite struct ProbeHysteresisTests {
-    let start = ContinuousClock.now
+    let start = Duration.zero
 
-    func at(_ seconds: Int) -> ContinuousClock.Instant { start + .seconds(seconds) }
+    func at(_ seconds: Int) -> Duration { start + .seconds(seconds) }
 
     @Test func fallFailuresMakeItFailingAndRisePassesBringItBack() {
         var probe = ProbeHysteresis(rise: 2, fall: 3, grace: .zero, start: start)

@@ -5,6 +5,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import Testing
 @testable import Probes
+@testable import ProbesCore
 
 @Suite struct ProbeLoopTests {
     @Test func tasksFromAnotherThreadRunOnTheLoopInTheirOrder() async throws {

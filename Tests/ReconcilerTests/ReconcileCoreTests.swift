@@ -1,12 +1,13 @@
 // The planner on virtual time: drift repaired, placement followed, failing units backed off then degraded,
 // and nothing outside the document touched.
 import HomecloudSchema
-import Reconciler
+import HomecloudYAML
+import ReconcilerCore
 import Testing
 
 @Suite struct ReconcileCoreTests {
-    let t0 = ContinuousClock.now
-    func at(_ seconds: Double) -> ContinuousClock.Instant { t0 + .milliseconds(Int64(seconds * 1000)) }
+    let t0 = Duration.zero
+    func at(_ seconds: Double) -> Duration { t0 + .milliseconds(Int64(seconds * 1000)) }
 
     func document(_ generation: Int = 1, web: String = "{ name: web.service, state: running, enabled: true }") -> DesiredState {
         let text = """
@@ -126,7 +127,7 @@ import Testing
         #expect(core.onProbeFailing(unit: "sshd.service", reason: "x", now: at(2)).isEmpty)
         #expect(core.onProbeFailing(unit: "smbd.service", reason: "x", now: at(2)).isEmpty)  // vip:front not held
         var now = at(2)
-        var restarts: [ContinuousClock.Instant] = []
+        var restarts: [Duration] = []
         for _ in 0..<40 {
             if core.onProbeFailing(unit: "web.service", reason: "connect refused", now: now) == [.restart("web.service")] {
                 restarts.append(now)

@@ -1,12 +1,13 @@
 // `placement: one` across a split: only a side with a strict majority of the role runs it, suspects keep it,
 // the dead lose it, and a new runner waits for the old one to stop (issue 13, item 6).
 import HomecloudSchema
-import Reconciler
+import HomecloudYAML
+import ReconcilerCore
 import Testing
 
 @Suite struct SingletonPlacementTests {
-    let t0 = ContinuousClock.now
-    func at(_ seconds: Double) -> ContinuousClock.Instant { t0 + .milliseconds(Int64(seconds * 1000)) }
+    let t0 = Duration.zero
+    func at(_ seconds: Double) -> Duration { t0 + .milliseconds(Int64(seconds * 1000)) }
     let five = ["a", "b", "c", "d", "e"]
     let timing = SingletonTiming.forCluster(of: 5)
     var delay: Duration { timing.takeoverDelay }
@@ -34,7 +35,7 @@ import Testing
     }
 
     /// Gossip's view: these states, every member alive or suspect heard from at `heard`.
-    func view(_ states: [String: MemberState], heard: ContinuousClock.Instant) -> MemberView {
+    func view(_ states: [String: MemberState], heard: Duration) -> MemberView {
         MemberView(states: states, lastHeard: states.filter { $0.value == .alive || $0.value == .suspect }.mapValues { _ in heard })
     }
 
@@ -49,19 +50,19 @@ import Testing
         return core
     }
 
-    func running(_ core: inout ReconcileCore, _ unit: String, now: ContinuousClock.Instant) {
+    func running(_ core: inout ReconcileCore, _ unit: String, now: Duration) {
         _ = core.onJobDone(unit: unit, result: .done, now: now)
         _ = core.onUnit(ObservedUnit(name: unit, activeState: "active", unitFileState: "enabled", result: "success"), now: now)
     }
 
     func starts(_ actions: [ReconcileCore.Action], _ unit: String) -> Bool { actions.contains(.start(unit)) }
     /// The plan asks to be woken by `deadline` (the takeover, or a lease lapsing before it).
-    func wakes(_ actions: [ReconcileCore.Action], by deadline: ContinuousClock.Instant) -> Bool {
+    func wakes(_ actions: [ReconcileCore.Action], by deadline: Duration) -> Bool {
         actions.contains { if case .wakeUp(let at) = $0 { at <= deadline } else { false } }
     }
 
     /// Gossip says `states` at `t`, everyone it lists as alive or suspect heard from just now.
-    func news(_ core: inout ReconcileCore, _ states: [String: MemberState], at t: ContinuousClock.Instant) -> [ReconcileCore.Action] {
+    func news(_ core: inout ReconcileCore, _ states: [String: MemberState], at t: Duration) -> [ReconcileCore.Action] {
         core.onMembers(view(states, heard: t), now: t)
     }
 

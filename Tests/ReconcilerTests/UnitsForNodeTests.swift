@@ -1,7 +1,8 @@
 // The units a node must run follow its roles in the document.
 import Testing
 import HomecloudSchema
-import Reconciler
+import HomecloudYAML
+import ReconcilerCore
 
 @Suite struct UnitsForNodeTests {
     @Test func unitsComeFromEveryRoleOnceInOrder() throws {

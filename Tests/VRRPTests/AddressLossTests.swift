@@ -2,6 +2,7 @@
 import HomecloudSchema
 import Testing
 @testable import VRRP
+@testable import VRRPCore
 
 /// One RTM_DELADDR message: nlmsghdr, ifaddrmsg (family, prefix length, flags, scope, index), then the
 /// given attributes (type, value), little-endian as on the boards.

@@ -1,6 +1,7 @@
 // Which capabilities VRRP needs, read from /proc/self/status's CapEff, and the reason it gives without them.
 import Testing
 @testable import VRRP
+@testable import VRRPCore
 
 @Suite struct CapabilitiesTests {
     @Test func capEffIsReadAndEachMissingCapabilityIsNamed() throws {

@@ -1,6 +1,7 @@
 // Reading rtnetlink's link messages: up means IFF_UP and IFF_RUNNING; short or foreign messages are skipped.
 import Testing
 @testable import VRRP
+@testable import VRRPCore
 
 /// One netlink message: nlmsghdr (length, type, flags, seq, pid) and ifinfomsg (family, pad, type, index,
 /// flags, change), little-endian as on the boards.

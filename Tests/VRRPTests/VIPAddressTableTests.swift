@@ -4,6 +4,7 @@ import CNetlinkRoute
 import HomecloudSchema
 import Testing
 @testable import VRRP
+@testable import VRRPCore
 #if canImport(Glibc)
 import Glibc
 #endif

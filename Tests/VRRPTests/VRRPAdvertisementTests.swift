@@ -2,6 +2,7 @@
 import HomecloudSchema
 import Testing
 @testable import VRRP
+@testable import VRRPCore
 
 /// Captured on the namespace lab from Debian's keepalived 2.2.7 (vrrp_version 3): IP source, destination and
 /// the VRRP part of the packet.

@@ -3,6 +3,7 @@
 import HomecloudSchema
 import Testing
 @testable import VRRP
+@testable import VRRPCore
 #if canImport(Glibc)
 import Glibc
 #endif

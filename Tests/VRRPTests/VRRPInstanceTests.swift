@@ -1,7 +1,7 @@
 // The state machine through RFC 5798's transitions and hcagent's additions, on virtual time.
 import HomecloudSchema
 import Testing
-@testable import VRRP
+@testable import VRRPCore
 
 let vip = IPAddress("192.168.1.250")!
 let me = IPAddress("192.168.1.11")!

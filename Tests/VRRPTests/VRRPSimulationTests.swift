@@ -2,7 +2,7 @@
 // how long the VIP is held by no one when the master dies, stops, or hands over.
 import HomecloudSchema
 import Testing
-@testable import VRRP
+@testable import VRRPCore
 
 /// A LAN of routers that deliver each other's advertisements after a seeded delay, some lost.
 struct SimulatedLAN {

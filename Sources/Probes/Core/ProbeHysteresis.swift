@@ -17,9 +17,9 @@ public struct ProbeHysteresis: Sendable, Equatable {
     public struct Transition: Sendable, Equatable {
         public var from: Health
         public var to: Health
-        public var at: ContinuousClock.Instant
+        public var at: Duration
         public var reason: String
-        public init(from: Health, to: Health, at: ContinuousClock.Instant, reason: String) {
+        public init(from: Health, to: Health, at: Duration, reason: String) {
             self.from = from
             self.to = to
             self.at = at
@@ -29,13 +29,13 @@ public struct ProbeHysteresis: Sendable, Equatable {
 
     public let rise: Int
     public let fall: Int
-    public let graceUntil: ContinuousClock.Instant
+    public let graceUntil: Duration
     public private(set) var health: Health = .unknown
     public private(set) var consecutivePasses = 0
     public private(set) var consecutiveFailures = 0
-    public private(set) var since: ContinuousClock.Instant
+    public private(set) var since: Duration
 
-    public init(rise: Int, fall: Int, grace: Duration, start: ContinuousClock.Instant) {
+    public init(rise: Int, fall: Int, grace: Duration, start: Duration) {
         precondition(rise >= 1 && fall >= 1, "rise and fall are at least 1")
         self.rise = rise
         self.fall = fall
@@ -43,12 +43,12 @@ public struct ProbeHysteresis: Sendable, Equatable {
         self.since = start
     }
 
-    public init(probe: Probe, start: ContinuousClock.Instant) {
+    public init(probe: Probe, start: Duration) {
         self.init(rise: probe.rise, fall: probe.fall, grace: probe.grace, start: start)
     }
 
     /// Records one result; returns the transition it caused, if any.
-    public mutating func onResult(_ result: Result, now: ContinuousClock.Instant) -> Transition? {
+    public mutating func onResult(_ result: Result, now: Duration) -> Transition? {
         switch result {
         case .pass:
             consecutivePasses += 1
@@ -69,7 +69,7 @@ public struct ProbeHysteresis: Sendable, Equatable {
         return nil
     }
 
-    private mutating func move(to new: Health, now: ContinuousClock.Instant, reason: String) -> Transition {
+    private mutating func move(to new: Health, now: Duration, reason: String) -> Transition {
         let transition = Transition(from: health, to: new, at: now, reason: reason)
         health = new
         since = now

@@ -7,7 +7,7 @@ import HomecloudSchema
 public struct ProbeScheduler: Sendable {
     public enum Action: Sendable, Equatable {
         /// Start the check; the shell cancels it at `deadline` and reports `fail("timed out …")`.
-        case run(probe: String, deadline: ContinuousClock.Instant)
+        case run(probe: String, deadline: Duration)
         /// A probe changed health (for VIP priorities, which the shell applies).
         case changed(probe: String, ProbeHysteresis.Transition)
         /// A `restart: true` probe has failed `fall` times more: ask the reconciler to restart its unit (the
@@ -20,7 +20,7 @@ public struct ProbeScheduler: Sendable {
     public struct Status: Sendable, Equatable {
         public var name: String
         public var health: ProbeHysteresis.Health
-        public var since: ContinuousClock.Instant
+        public var since: Duration
         public var lastResult: ProbeHysteresis.Result?
         public var lastLatency: Duration?
         public var consecutivePasses: Int
@@ -37,8 +37,8 @@ public struct ProbeScheduler: Sendable {
     /// What the scans on every tick and result read, apart from the rest: plain values, so a scan copies nothing
     /// that must be retained (reading a field of an entry in place still copied whole entries in -Osize code).
     struct Timing: Sendable {
-        var nextRun: ContinuousClock.Instant
-        var startedAt: ContinuousClock.Instant?
+        var nextRun: Duration
+        var startedAt: Duration?
     }
 
     public let maxInFlight: Int
@@ -60,7 +60,7 @@ public struct ProbeScheduler: Sendable {
 
     /// Takes the document's probes. A probe whose definition is unchanged keeps its state; a new or changed
     /// one starts over (unknown, with its grace).
-    public mutating func onProbes(_ probes: [Probe], now: ContinuousClock.Instant) {
+    public mutating func onProbes(_ probes: [Probe], now: Duration) {
         var next: [Entry] = []
         var nextTiming: [Timing] = []
         for probe in probes.sorted(by: { $0.name < $1.name }) {
@@ -82,7 +82,7 @@ public struct ProbeScheduler: Sendable {
     }
 
     /// Probes due now start, longest due first (as many as the concurrency bound lets; the rest stay due).
-    public mutating func onTick(now: ContinuousClock.Instant) -> [Action] {
+    public mutating func onTick(now: Duration) -> [Action] {
         guard running < maxInFlight else { return [] }
         var due = timing.indices.filter { timing[$0].startedAt == nil && timing[$0].nextRun <= now }
         guard !due.isEmpty else { return [] }
@@ -98,12 +98,12 @@ public struct ProbeScheduler: Sendable {
 
     /// A check finished (or was cancelled at its deadline, as a failure). The next run is one interval after
     /// this one was due, not after it ended, so a slow check does not drift the schedule.
-    public mutating func onResult(probe name: String, _ result: ProbeHysteresis.Result, now: ContinuousClock.Instant) -> [Action] {
+    public mutating func onResult(probe name: String, _ result: ProbeHysteresis.Result, now: Duration) -> [Action] {
         guard let index = indexByName[name], let started = timing[index].startedAt else { return [] }
         running -= 1
         timing[index].startedAt = nil
         entries[index].lastResult = result
-        entries[index].lastLatency = started.duration(to: now)
+        entries[index].lastLatency = now - started
         timing[index].nextRun = max(timing[index].nextRun + entries[index].probe.interval, now)
         let transition = entries[index].hysteresis.onResult(result, now: now)
         let entry = entries[index]
@@ -120,8 +120,8 @@ public struct ProbeScheduler: Sendable {
     }
 
     /// When the shell must tick next: the earliest due probe that is not running.
-    public var nextDeadline: ContinuousClock.Instant? {
-        var earliest: ContinuousClock.Instant?
+    public var nextDeadline: Duration? {
+        var earliest: Duration?
         for slot in timing where slot.startedAt == nil {
             if earliest.map({ slot.nextRun < $0 }) ?? true { earliest = slot.nextRun }
         }

@@ -14,7 +14,7 @@ public struct ReconcileCore: Sendable {
         case enable([String])
         case disable([String])
         /// Call onTimer at this time (a backoff ends).
-        case wakeUp(at: ContinuousClock.Instant)
+        case wakeUp(at: Duration)
     }
 
     public enum JobResult: String, Sendable, Equatable {
@@ -46,15 +46,15 @@ public struct ReconcileCore: Sendable {
         var attemptOpen = false
         /// The unit was seen up since the last start: going inactive now is a stop (drift), not a failed start.
         var upSinceStart = false
-        var retryAt: ContinuousClock.Instant?
-        var upSince: ContinuousClock.Instant?
+        var retryAt: Duration?
+        var upSince: Duration?
         var enableInFlight = false
         /// Enablement changed: decide again only from a fresh read of UnitFileState.
         var awaitingFileState = false
         /// Why its probe asks for restarts, while it does (cleared when the probe is healthy again).
         var probeFailure: String?
         /// A `one` unit: since when this node has been, without a break, the one to run it.
-        var runnerSince: ContinuousClock.Instant?
+        var runnerSince: Duration?
     }
 
     public init(node: String, backoff: RestartBackoff = RestartBackoff(), singletonTiming: SingletonTiming? = nil, seed: UInt64) {
@@ -66,7 +66,7 @@ public struct ReconcileCore: Sendable {
 
     // MARK: events
 
-    public mutating func onDocument(_ document: DesiredState, now: ContinuousClock.Instant) -> [Action] {
+    public mutating func onDocument(_ document: DesiredState, now: Duration) -> [Action] {
         if document != self.document {
             // A new document is a new chance for units given up on.
             for name in tracks.keys { tracks[name]?.failures = 0; tracks[name]?.retryAt = nil }
@@ -75,31 +75,31 @@ public struct ReconcileCore: Sendable {
         return plan(now: now)
     }
 
-    public mutating func onVIPs(held: Set<String>, now: ContinuousClock.Instant) -> [Action] {
+    public mutating func onVIPs(held: Set<String>, now: Duration) -> [Action] {
         heldVIPs = held
         return plan(now: now)
     }
 
     /// Gossip's view: every member it knows (this node included or not) with its state, and when it was last
     /// heard from. A node of the document that gossip does not know counts as not alive.
-    public mutating func onMembers(_ view: MemberView, now: ContinuousClock.Instant) -> [Action] {
+    public mutating func onMembers(_ view: MemberView, now: Duration) -> [Action] {
         members = view
         return plan(now: now)
     }
 
-    public mutating func onUnit(_ unit: ObservedUnit, now: ContinuousClock.Instant) -> [Action] {
+    public mutating func onUnit(_ unit: ObservedUnit, now: Duration) -> [Action] {
         observe(unit, now: now)
         return plan(now: now)
     }
 
     /// Several units read at once (a new document, unit files changed): all are observed before one plan, so
     /// the units to enable or disable go to systemd in one call, and so one daemon reload, not one each.
-    public mutating func onUnits(_ units: [ObservedUnit], now: ContinuousClock.Instant) -> [Action] {
+    public mutating func onUnits(_ units: [ObservedUnit], now: Duration) -> [Action] {
         for unit in units { observe(unit, now: now) }
         return plan(now: now)
     }
 
-    private mutating func observe(_ unit: ObservedUnit, now: ContinuousClock.Instant) {
+    private mutating func observe(_ unit: ObservedUnit, now: Duration) {
         let before = observed[unit.name]
         observed[unit.name] = unit
         var track = tracks[unit.name] ?? Track()
@@ -121,7 +121,7 @@ public struct ReconcileCore: Sendable {
         tracks[unit.name] = track
     }
 
-    public mutating func onJobDone(unit: String, result: JobResult, now: ContinuousClock.Instant) -> [Action] {
+    public mutating func onJobDone(unit: String, result: JobResult, now: Duration) -> [Action] {
         var track = tracks[unit] ?? Track()
         track.jobInFlight = false
         track.awaitingState = true
@@ -132,7 +132,7 @@ public struct ReconcileCore: Sendable {
         return plan(now: now)
     }
 
-    public mutating func onEnableDone(units: [String], now: ContinuousClock.Instant) -> [Action] {
+    public mutating func onEnableDone(units: [String], now: Duration) -> [Action] {
         for name in units {
             tracks[name]?.enableInFlight = false
             tracks[name]?.awaitingFileState = true
@@ -140,13 +140,13 @@ public struct ReconcileCore: Sendable {
         return plan(now: now)
     }
 
-    public mutating func onTimer(now: ContinuousClock.Instant) -> [Action] { plan(now: now) }
+    public mutating func onTimer(now: Duration) -> [Action] { plan(now: now) }
 
     /// A probe with `restart: true` has failed `fall` times on a unit this node runs: restart it, counted as a
     /// failure of the unit, so the same backoff applies as to a unit that crashes (the probe asks again while
     /// it keeps failing; asks inside the backoff are ignored). A unit the document does not run here, one
     /// with a job under way, or one given up on as degraded is left alone.
-    public mutating func onProbeFailing(unit name: String, reason: String, now: ContinuousClock.Instant) -> [Action] {
+    public mutating func onProbeFailing(unit name: String, reason: String, now: Duration) -> [Action] {
         guard wantsUp(name, now: now), let seen = observed[name], seen.isUp else { return [] }
         var track = tracks[name] ?? Track()
         track.probeFailure = reason
@@ -162,7 +162,7 @@ public struct ReconcileCore: Sendable {
     }
 
     /// The unit's probe passes again.
-    public mutating func onProbeHealthy(unit name: String, now: ContinuousClock.Instant) -> [Action] {
+    public mutating func onProbeHealthy(unit name: String, now: Duration) -> [Action] {
         tracks[name]?.probeFailure = nil
         return []
     }
@@ -184,24 +184,24 @@ public struct ReconcileCore: Sendable {
         return result
     }
 
-    private func wantsUp(_ name: String, now: ContinuousClock.Instant) -> Bool {
+    private func wantsUp(_ name: String, now: Duration) -> Bool {
         guard let entry = managed.first(where: { $0.unit.name == name }) else { return false }
         return shouldRun(entry.unit, roleNodes: entry.roleNodes, now: now)
     }
 
-    private func shouldRun(_ unit: UnitSpec, roleNodes: [String], now: ContinuousClock.Instant) -> Bool {
+    private func shouldRun(_ unit: UnitSpec, roleNodes: [String], now: Duration) -> Bool {
         UnitPlacement.shouldRun(unit, roleNodes: roleNodes, node: node, heldVIPs: heldVIPs, members: members,
                                 lease: singletonTiming.lease, now: now)
     }
 
     /// A `one` unit this node has just become the one to run: when it may start it. A role of one node has
     /// nobody else who could be running it.
-    private func takeoverAt(_ unit: UnitSpec, roleNodes: [String], _ track: Track) -> ContinuousClock.Instant? {
+    private func takeoverAt(_ unit: UnitSpec, roleNodes: [String], _ track: Track) -> Duration? {
         guard case .one = unit.placement, roleNodes.count > 1, let since = track.runnerSince else { return nil }
         return since + singletonTiming.takeoverDelay
     }
 
-    private mutating func countFailure(_ track: inout Track, now: ContinuousClock.Instant) {
+    private mutating func countFailure(_ track: inout Track, now: Duration) {
         track.attemptOpen = false
         track.failures += 1
         if track.failures < backoff.attempts {
@@ -209,11 +209,11 @@ public struct ReconcileCore: Sendable {
         }
     }
 
-    private mutating func plan(now: ContinuousClock.Instant) -> [Action] {
+    private mutating func plan(now: Duration) -> [Action] {
         var actions: [Action] = []
         var toEnable: [String] = []
         var toDisable: [String] = []
-        var nextWake: ContinuousClock.Instant?
+        var nextWake: Duration?
         for (unit, _, roleNodes) in managed {
             guard let seen = observed[unit.name], seen.loadState == "loaded" else { continue }
             var track = tracks[unit.name] ?? Track()
@@ -288,7 +288,7 @@ public struct ReconcileCore: Sendable {
         public var reason: String?
     }
 
-    public func report(now: ContinuousClock.Instant) -> (state: Convergence, units: [UnitReport]) {
+    public func report(now: Duration) -> (state: Convergence, units: [UnitReport]) {
         var units: [UnitReport] = []
         for (unit, role, roleNodes) in managed {
             let up = shouldRun(unit, roleNodes: roleNodes, now: now)

@@ -34,9 +34,9 @@ public enum MemberState: Sendable, Equatable, Hashable {
 /// Gossip's view as placement takes it: each member's state, and when this board last heard from it itself.
 public struct MemberView: Sendable, Equatable {
     public var states: [String: MemberState]
-    public var lastHeard: [String: ContinuousClock.Instant]
+    public var lastHeard: [String: Duration]
 
-    public init(states: [String: MemberState], lastHeard: [String: ContinuousClock.Instant] = [:]) {
+    public init(states: [String: MemberState], lastHeard: [String: Duration] = [:]) {
         self.states = states
         self.lastHeard = lastHeard
     }
@@ -62,7 +62,7 @@ public struct SingletonTiming: Sendable, Equatable {
 
 public enum SingletonPlacement {
     /// Whether this board counts `other` as alive for the majority at `now`.
-    static func counts(_ other: String, node: String, view: MemberView, lease: Duration, now: ContinuousClock.Instant) -> Bool {
+    static func counts(_ other: String, node: String, view: MemberView, lease: Duration, now: Duration) -> Bool {
         if other == node { return true }
         guard view.states[other] == .alive, let heard = view.lastHeard[other] else { return false }
         return now - heard < lease
@@ -70,19 +70,19 @@ public enum SingletonPlacement {
 
     /// The role's nodes this board sees alive (itself always); a node gossip does not know counts as not alive.
     public static func aliveCount(roleNodes: [String], node: String, view: MemberView, lease: Duration,
-                                  now: ContinuousClock.Instant) -> Int {
+                                  now: Duration) -> Int {
         roleNodes.filter { counts($0, node: node, view: view, lease: lease, now: now) }.count
     }
 
     /// Strictly more than half of the role's nodes alive (itself included, suspects and lapsed leases not).
     public static func hasMajority(roleNodes: [String], node: String, view: MemberView, lease: Duration,
-                                   now: ContinuousClock.Instant) -> Bool {
+                                   now: Duration) -> Bool {
         aliveCount(roleNodes: roleNodes, node: node, view: view, lease: lease, now: now) * 2 > roleNodes.count
     }
 
     /// When this board's majority could next lapse for lack of news (the earliest lease among those counted).
     public static func nextLapse(roleNodes: [String], node: String, view: MemberView, lease: Duration,
-                                 now: ContinuousClock.Instant) -> ContinuousClock.Instant? {
+                                 now: Duration) -> Duration? {
         roleNodes.filter { $0 != node && counts($0, node: node, view: view, lease: lease, now: now) }
             .compactMap { view.lastHeard[$0].map { $0 + lease } }.min()
     }
@@ -94,7 +94,7 @@ public enum SingletonPlacement {
 
     /// The node that runs `unit` in this board's view, or nil when this board's side lacks the majority.
     public static func runner(of unit: String, roleNodes: [String], node: String, view: MemberView, lease: Duration,
-                              now: ContinuousClock.Instant) -> String? {
+                              now: Duration) -> String? {
         guard roleNodes.contains(node), hasMajority(roleNodes: roleNodes, node: node, view: view, lease: lease, now: now) else {
             return nil
         }

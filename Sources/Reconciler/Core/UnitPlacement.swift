@@ -6,7 +6,7 @@ public enum UnitPlacement {
     /// it, every board would run the unit), and then runs only on the side of a split that sees a majority of
     /// the role's nodes (`roleNodes`, as the document lists them) alive within `lease`: SingletonPlacement.
     public static func shouldRun(_ unit: UnitSpec, roleNodes: [String], node: String, heldVIPs: Set<String>,
-                                 members: MemberView?, lease: Duration, now: ContinuousClock.Instant) -> Bool {
+                                 members: MemberView?, lease: Duration, now: Duration) -> Bool {
         guard unit.state == .running else { return false }
         switch unit.placement {
         case .all: return true

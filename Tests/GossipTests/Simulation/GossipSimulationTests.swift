@@ -11,7 +11,7 @@
 //   crash at N = 1000, started converged: every survivor knows after 3.1 s (3 probe intervals)
 import HomecloudSchema
 import Testing
-@testable import Gossip
+@testable import GossipCore
 
 @Suite struct GossipSimulationTests {
     static let seeds: [UInt64] = (1...20).map { $0 &* 0x9E37_79B9_7F4A_7C15 }

@@ -1,7 +1,7 @@
 // N gossip cores in one process on virtual time: datagrams through a SimulatedNetwork, push-pull delivered
 // after a delay, crashes, restarts and leaves, and a record of every membership change for the invariants.
 import HomecloudSchema
-@testable import Gossip
+@testable import GossipCore
 
 struct SimulatedCluster {
     struct Node {
