@@ -111,11 +111,8 @@ public struct GossipService: Service {
             return status
         }
         await state.publishMembers(members)
-        // Only requests a member signed itself count (node identity).
-        let asked = views.filter { $0.member.state == .alive && $0.member.name != node && $0.mayActOn }.flatMap { view in
-            (view.metadata?.handovers ?? [:]).filter { $0.value == node }.map(\.key)
-        }
-        await state.setIncomingHandovers(Set(asked))
+        let asked = HandoverRequests.asked(of: node, by: views.lazy.map { ($0.member, $0.metadata, $0.mayActOn) })
+        await state.setIncomingHandovers(asked)
     }
 
     /// The address peers use for this node: `advertise`, else `bind` when it is not a wildcard, else the first

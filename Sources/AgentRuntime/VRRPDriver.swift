@@ -87,58 +87,37 @@ final class VRRPDriver: @unchecked Sendable {
     /// The timer's callback, made once rather than at every arming.
     private lazy var fire: () -> Void = { [weak self] in self?.onTimer() }
     private var shown: [Shown]?
-    private var shownHandovers: [String: String] = [:]
-    /// False after what sets the routers' priorities changed: the document, the probes' weights, a new router.
-    private var prioritiesSettled = false
     private var memberPeers: [IPAddress] = []
-    /// Handovers this board asked for: VIP → (successor, until when it may take over).
-    private var askedOfOthers: [String: (node: String, until: Duration)] = [:]
-    /// VIPs other boards ask this board to take, and those it has raised its priority for.
-    private var requestedOfMe: Set<String> = []
-    private var boosted: Set<String> = []
+    /// Targeted handovers asked by and of this board, and the priorities they set (the rule is in the core).
+    private var handovers = TargetedHandover()
     /// VIP → the weights of its failing tracked probes, added to the document's priority.
     private var adjustments: [String: Int] = [:]
-    /// The priority a chosen successor advertises: above any configured one (1-254), so it wins.
-    static let successorPriority = 254
-    static let successorWindow = Duration.seconds(10)
 
-    /// Carries targeted handovers forward after every event: the successor raises its priority while asked
-    /// (and keeps it while it holds the VIP, or the others would preempt it back); the old master forgets
-    /// its request once it has stepped down, or after the window.
+    /// Carries targeted handovers forward after every event (TargetedHandover decides, this carries it out).
     private func settleHandovers(now: Duration) {
-        if !askedOfOthers.isEmpty || !shownHandovers.isEmpty {
-            for (name, request) in askedOfOthers {
-                guard let router = routers[name] else { askedOfOthers[name] = nil; continue }
-                if router.instance.state != .master {
-                    askedOfOthers[name] = nil
-                } else if now > request.until {
-                    logger.warning("VIP \(name): \(request.node) did not take over within \(VRRPDriver.successorWindow); keeping it")
-                    router.instance.stopDeferring()
-                    askedOfOthers[name] = nil
-                }
-            }
-            let outgoing = askedOfOthers.mapValues(\.node)
-            if outgoing != shownHandovers {
-                shownHandovers = outgoing
-                reports.yield(.outgoingHandovers(outgoing))
-            }
+        guard !handovers.isQuiet else { return }
+        let facts = routers.mapValues { router in
+            TargetedHandover.Router(state: router.instance.state, basePriority: TargetedHandover.basePriority(
+                configured: router.vip.priority.of(node), adjustment: adjustments[router.vip.name] ?? 0))
         }
-        // With no successor asked of this board, a priority moves only with the document or the probes' weights.
-        if requestedOfMe.isEmpty && boosted.isEmpty && prioritiesSettled { return }
-        prioritiesSettled = true
-        for (name, router) in routers {
-            let base = max(1, min(254, router.vip.priority.of(node) + (adjustments[name] ?? 0)))
-            let state = router.instance.state
-            let wanted = requestedOfMe.contains(name) && (state == .backup || state == .master)
-            let keep = boosted.contains(name) && state == .master
-            if wanted || keep {
-                if !boosted.contains(name) { logger.notice("VIP \(name): taking over as the chosen successor") }
-                boosted.insert(name)
-                perform(router.instance.setPriority(Self.successorPriority, now: now), for: router)
-            } else {
-                boosted.remove(name)
-                perform(router.instance.setPriority(base, now: now), for: router)
-            }
+        for action in handovers.onStep(routers: facts, now: now) { carryOut(action, now: now) }
+    }
+
+    private func carryOut(_ action: TargetedHandover.Action, now: Duration) {
+        switch action {
+        case .deferToSuccessor(let name):
+            routers[name]?.instance.deferToSuccessor()
+        case .handOver(let name):
+            if let router = routers[name] { perform(router.instance.handOver(now: now), for: router) }
+        case .successorMissed(let name, let successor):
+            logger.warning("VIP \(name): \(successor) did not take over within \(TargetedHandover.window); keeping it")
+            routers[name]?.instance.stopDeferring()
+        case .becomeSuccessor(let name):
+            logger.notice("VIP \(name): taking over as the chosen successor")
+        case .setPriority(let name, let priority):
+            if let router = routers[name] { perform(router.instance.setPriority(priority, now: now), for: router) }
+        case .publishRequests(let outgoing):
+            reports.yield(.outgoingHandovers(outgoing))
         }
     }
 
@@ -185,7 +164,7 @@ final class VRRPDriver: @unchecked Sendable {
 
     func onDocument(_ document: DesiredState) {
         if !stopping { reconfigure(document) }
-        prioritiesSettled = false
+        handovers.onPrioritiesChanged()
         settle()
     }
 
@@ -197,14 +176,14 @@ final class VRRPDriver: @unchecked Sendable {
 
     /// VIPs other boards ask this one to take (gossip).
     func onHandoverRequests(_ vips: Set<String>) {
-        requestedOfMe = vips
+        handovers.onRequestsOfMe(vips)
         settle()
     }
 
     /// VIP → the weights of its failing tracked probes.
     func onAdjustments(_ changes: [String: Int]) {
         adjustments = changes
-        prioritiesSettled = false
+        handovers.onPrioritiesChanged()
         settle()
     }
 
@@ -256,7 +235,7 @@ final class VRRPDriver: @unchecked Sendable {
             let retry = makeRouter(router.vip, quiet: true)
             guard retry.problem == nil else { continue }
             routers[name] = retry
-            prioritiesSettled = false
+            handovers.onPrioritiesChanged()
             problems.clear("vip:\(name)", message: "VIP \(name): \(router.vip.interface) is there now")
             perform(retry.instance.start(linkUp: (try? LinkFacts.read(interface: router.vip.interface))?.up ?? false, now: now), for: retry)
         }
@@ -366,52 +345,35 @@ final class VRRPDriver: @unchecked Sendable {
     }
 
     private func requestHandover(_ name: String, to target: String?) -> Result<String, ControlError> {
-        guard let router = routers[name] else {
-            let known = routers.keys.sorted().joined(separator: ", ")
-            return .failure(ControlError(.failed, "no VIP named \(name) runs here\(known.isEmpty ? "" : " (known: \(known))")"))
+        let time = now
+        switch handovers.onRequest(vip: name, to: target, node: node, holder: routers[name]?.instance.state,
+                                   known: Array(routers.keys), now: time) {
+        case .failure(let refusal):
+            return .failure(ControlError(.failed, refusal.description))
+        case .success(let actions):
+            for action in actions { carryOut(action, now: time) }
+            return .success(TargetedHandover.accepted(name, to: target))
         }
-        guard router.instance.state == .master else {
-            return .failure(ControlError(.failed, "this node does not hold \(name) (it is \(router.instance.state.rawValue)); ask the holder"))
-        }
-        if let target {
-            guard target != node else { return .failure(ControlError(.failed, "this node already holds \(name)")) }
-            router.instance.deferToSuccessor()
-            askedOfOthers[name] = (target, now + Self.successorWindow)
-            return .success("handing \(name) over to \(target): it stays here until \(target) announces it")
-        }
-        perform(router.instance.handOver(now: now), for: router)
-        return .success("handing \(name) over: it stays here until another board announces it")
     }
 
     // MARK: packets
 
-    private let droppedCounters = [VRRPPacketError.truncated, .notVersion3, .notAnAdvertisement, .addressCountMismatch,
-                                   .wrongAddressFamily, .zeroInterval, .badChecksum].map {
+    private let droppedCounters = Dictionary(uniqueKeysWithValues: AdvertisementAdmission.Drop.all.map {
         ($0, Counter(label: "hcagent_vrrp_packets_dropped_total", dimensions: [("reason", $0.description)]))
-    }
-    private let hopLimitCounter = Counter(label: "hcagent_vrrp_packets_dropped_total", dimensions: [("reason", "hop_limit")])
-    private let strangerCounter = Counter(label: "hcagent_vrrp_packets_dropped_total", dimensions: [("reason", "not_a_peer")])
+    })
 
+    /// AdvertisementAdmission decides which router hears it, or why none does (counted by reason).
     private func receive(_ received: VRRPChannel.Received, on key: ChannelKey) {
-        // §7.1: a packet that crossed a router cannot come from this LAN.
-        guard received.hopLimit == 255 else {
-            hopLimitCounter.increment()
-            return
-        }
         let destination = received.destination ?? (key.family == .ipv4 ? VRRPChannel.ipv4Group : VRRPChannel.ipv6Group)
-        let advertisement: VRRPAdvertisement
-        do {
-            advertisement = try VRRPAdvertisement.decode(received.payload, source: received.source, destination: destination).0
-        } catch {
-            droppedCounters.first { $0.0 == error }?.1.increment()
-            return
+        let verdict = AdvertisementAdmission.judge(
+            payload: received.payload, source: received.source, destination: destination, hopLimit: received.hopLimit,
+            routers: routers.values.lazy.filter { $0.channel == key }, vrid: { $0.instance.settings.vrid }, peers: unicastPeers)
+        switch verdict {
+        case .drop(let reason):
+            droppedCounters[reason]?.increment()
+        case .accept(let advertisement, let router):
+            perform(router.instance.onAdvertisement(advertisement, from: received.source, now: now), for: router)
         }
-        guard let router = routers.values.first(where: { $0.channel == key && $0.instance.settings.vrid == advertisement.vrid }) else { return }
-        guard unicastPeers(router).map({ $0.contains(received.source) }) ?? true else {
-            strangerCounter.increment()
-            return
-        }
-        perform(router.instance.onAdvertisement(advertisement, from: received.source, now: now), for: router)
     }
 
     // MARK: actions

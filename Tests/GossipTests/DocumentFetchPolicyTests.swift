@@ -86,3 +86,43 @@ private func fail(_ packets: inout UnopenedPackets, from address: GossipAddress,
         #expect(fail(&packets, from: GossipAddress(ipv4: 10, 77, 0, 3, port: 40002), now: .zero))
     }
 }
+
+@Suite struct DocumentFetchPolicyMemberTests {
+    private func member(_ name: String, _ state: GossipMember.State) -> GossipMember {
+        GossipMember(name: name, address: GossipAddress(ipv4: 10, 0, 0, 2, port: 7964), incarnation: 1, state: state, since: .zero)
+    }
+
+    @Test func onlyAnAliveOtherMemberIsAskedAndItsMetadataReadOnlyThen() {
+        var policy = DocumentFetchPolicy()
+        policy.runs(generation: 3, hash: 50)
+        var reads = 0
+        func fetch(_ name: String, _ state: GossipMember.State, at now: Duration = .zero,
+                   _ announced: (generation: UInt64, hash: UInt64)?) -> Bool {
+            policy.shouldFetch(from: member(name, state), myself: "n1", now: now, announced: { reads += 1; return announced })
+        }
+        for state in [GossipMember.State.suspect, .dead, .left] {
+            let asked = fetch("n2", state, (4, 1))
+            #expect(!asked, "\(state)")
+        }
+        let itself = fetch("n1", .alive, (4, 1))
+        #expect(!itself && reads == 0)
+        let unknown = fetch("n2", .alive, nil)
+        #expect(!unknown, "no metadata believed")
+        let same = fetch("n2", .alive, (3, 50))
+        #expect(!same)
+        let newer = fetch("n2", .alive, (4, 1))
+        #expect(newer && reads == 3)
+        let again = fetch("n2", .alive, at: .milliseconds(100), (4, 1))
+        #expect(!again, "one under way")
+    }
+
+    @Test func theEveryMemberCheckComesOnceASecond() {
+        var policy = DocumentFetchPolicy()
+        #expect(policy.nextCheck == .zero)
+        let first = policy.onCheckTimer(now: .milliseconds(5))
+        #expect(first && policy.nextCheck == .milliseconds(1005))
+        let early = policy.onCheckTimer(now: .milliseconds(1000))
+        let due = policy.onCheckTimer(now: .milliseconds(1005))
+        #expect(!early && due)
+    }
+}

@@ -12,6 +12,9 @@ public struct DocumentFetchPolicy: Sendable {
     /// check (`checkInterval`) catches what no metadata change announces again.
     public static let retryAfter = Duration.milliseconds(500)
     public static let checkInterval = Duration.seconds(1)
+    /// The next periodic check of every member: metadata changes trigger a fetch at once, and this catches a
+    /// fetch that failed or was held back.
+    public private(set) var nextCheck: Duration = .zero
     private var asked: [String: Duration] = [:]
     /// Content hashes of documents the agent refused (signature, policy): never fetched again. The last few only.
     private var refusedHashes: [UInt64] = []
@@ -36,6 +39,22 @@ public struct DocumentFetchPolicy: Sendable {
         guard isNewer(generation: theirGeneration, hash: theirHash), !refusedHashes.contains(theirHash) else { return false }
         if let last = asked[member], now - last < Self.retryAfter { return false }
         asked[member] = now
+        return true
+    }
+
+    /// Whether to fetch now from `member`: alive, not this board (`myself`), and announcing (in the metadata
+    /// `announced` reads, asked only then) a newer document; if so the ask is noted.
+    public mutating func shouldFetch(from member: GossipMember, myself: String, now: Duration,
+                                     announced: () -> (generation: UInt64, hash: UInt64)?) -> Bool {
+        guard member.state == .alive, member.name != myself, let theirs = announced() else { return false }
+        return shouldFetch(from: member.name, generation: theirs.generation, hash: theirs.hash, now: now)
+    }
+
+    /// At a timer (any of the shell's): whether the periodic check of every member is due now (then the next
+    /// one is `checkInterval` later).
+    public mutating func onCheckTimer(now: Duration) -> Bool {
+        guard now >= nextCheck else { return false }
+        nextCheck = now + Self.checkInterval
         return true
     }
 

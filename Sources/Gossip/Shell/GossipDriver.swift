@@ -84,16 +84,10 @@ public final class GossipDriver: @unchecked Sendable {
     private var finished = false
     private var membersChanged = true
     private var lastStates: [String: GossipMember.State] = [:]
-    /// Configured and cached peers: while one of them is not an active member, it is tried again, every 2 s
-    /// at first and then less often (up to 30 s): a peer that started after this node, a partition longer
-    /// than the core remembers the other side, a house where every board rebooted at once.
-    private var seeds: [GossipAddress] = []
-    private var nextRejoin: Duration = .zero
-    private var rejoinInterval = Duration.seconds(2)
+    /// Configured and cached peers, joined again while one is missing (RejoinBackoff decides when).
+    private var rejoin = RejoinBackoff(seeds: [])
     /// Which peers' documents to fetch, and when.
     private var fetches = DocumentFetchPolicy()
-    /// Metadata changes trigger a fetch at once; this catches a fetch that failed or was held back.
-    private var nextDocumentCheck: Duration = .zero
     private var documentText = ""
     private var roles: [String] = []
     private var convergence: String?
@@ -142,7 +136,7 @@ public final class GossipDriver: @unchecked Sendable {
         var seeds = settings.join
         for peer in GossipStateFiles.peers(at: peersPath, logger: logger) where !seeds.contains(peer) { seeds.append(peer) }
         seeds.removeAll { $0 == settings.advertised }
-        self.seeds = seeds
+        rejoin = RejoinBackoff(seeds: seeds)
         sockets = try GossipSockets(thread: thread, host: settings.bind.host, port: settings.bind.port,
                                     onDatagram: { [unowned self] bytes, from in self.onDatagram(bytes, from: from) },
                                     onRequest: { [unowned self] frame, from in self.onRequest(frame, from: from) })
@@ -157,9 +151,9 @@ public final class GossipDriver: @unchecked Sendable {
 
     /// Joins the seeds. Once, after init.
     public func start() {
+        let seeds = rejoin.seeds
         logger.info("gossip on \(settings.advertised) (incarnation \(core.incarnation)), joining \(seeds.isEmpty ? "no one yet" : seeds.map(\.description).joined(separator: ", "))")
-        perform(core.join(seeds: seeds, now: now))
-        nextRejoin = now + rejoinInterval
+        joinAgain(rejoin.onStart(now: now))
         settle()
     }
 
@@ -201,6 +195,7 @@ public final class GossipDriver: @unchecked Sendable {
     public func leave() {
         guard leavingUntil == nil, !finished else { return }
         perform(core.leave(now: now))
+        rejoin.onLeave()
         leavingUntil = now + Self.leaveLinger
         settle()
     }
@@ -277,9 +272,10 @@ public final class GossipDriver: @unchecked Sendable {
     /// One timer for the earliest deadline: the core's, the shell's own (rejoin, document check, the end of a
     /// leave) and the open connections'. An idle board wakes a few times a second, not a hundred.
     private func armTimer() {
-        var next = nextDocumentCheck
+        var next = fetches.nextCheck
         if let coreDeadline = core.nextDeadline { next = min(next, coreDeadline) } else { next = .zero }
-        if let leavingUntil { next = min(next, leavingUntil) } else { next = min(next, nextRejoin) }
+        if let leavingUntil { next = min(next, leavingUntil) }
+        if let rejoinDeadline = rejoin.nextDeadline { next = min(next, rejoinDeadline) }
         var wake = origin + next
         if let connections = sockets?.nextDeadline { wake = min(wake, connections) }
         guard wake != armed else { return }
@@ -290,28 +286,24 @@ public final class GossipDriver: @unchecked Sendable {
     // MARK: the shell's own rules
 
     private func checkForNewerDocuments() {
-        guard now >= nextDocumentCheck else { return }
-        nextDocumentCheck = now + DocumentFetchPolicy.checkInterval
+        guard fetches.onCheckTimer(now: now) else { return }
         for member in core.members { fetchNewerDocument(from: member) }
     }
 
     private func rejoinMissingSeeds() {
-        guard now >= nextRejoin, leavingUntil == nil else { return }
-        let present = Set(core.members.filter { $0.isActive }.map(\.address))
-        let missing = seeds.filter { !present.contains($0) }
-        if missing.isEmpty {
-            rejoinInterval = .seconds(2)
-        } else {
-            perform(core.join(seeds: missing, now: now))
-            rejoinInterval = min(rejoinInterval * 2, .seconds(30))
-        }
-        nextRejoin = now + rejoinInterval
+        joinAgain(rejoin.onTimer(now: now, members: { core.members }))
+    }
+
+    private func joinAgain(_ actions: [RejoinBackoff.Action]) {
+        for case .join(let seeds) in actions { perform(core.join(seeds: seeds, now: now)) }
     }
 
     /// A member whose metadata announces a newer document: fetched now by push-pull (DocumentFetchPolicy decides).
     private func fetchNewerDocument(from member: GossipMember) {
-        guard member.state == .alive, member.name != core.name, let theirs = identity.read(member, now: now).metadata,
-              fetches.shouldFetch(from: member.name, generation: theirs.generation, hash: theirs.hash, now: now) else { return }
+        let time = now
+        guard fetches.shouldFetch(from: member, myself: core.name, now: time, announced: {
+            identity.read(member, now: time).metadata.map { ($0.generation, $0.hash) }
+        }) else { return }
         // The peer is ahead: our own older text would only cost it a hash.
         pushPull(with: member.address, name: member.name, withDocument: false)
     }
