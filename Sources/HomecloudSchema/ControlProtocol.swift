@@ -4,8 +4,9 @@ public enum ControlProtocol {
     /// Bumped when a request or reply changes meaning; an agent answers other versions with an error.
     public static let version = 1
     /// Longest request line the agent reads; a longer one gets an error reply and the connection is closed.
-    /// Room for a desired-state document inside a plan or apply request.
-    public static let maxRequestBytes = 256 * 1024
+    /// Room for the largest document inside a plan or apply request: JSON escapes a newline, quote or backslash
+    /// in two bytes (YAML allows no other control characters), plus the request's other members.
+    public static let maxRequestBytes = 2 * DesiredState.maxDocumentBytes + 64 * 1024
 }
 
 public struct ControlRequest: Sendable, Equatable {
