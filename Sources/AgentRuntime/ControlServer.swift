@@ -98,7 +98,7 @@ public final class ControlServer: Service {
                         reply = await self.commands.reply(to: Array(buffer.readableBytesView), uid: uid)
                         close = false
                     case .tooLong:
-                        reply = .failure(ControlError(.tooLarge, "a request line is at most \(ControlProtocol.maxRequestBytes) bytes"))
+                        reply = .failure(ControlError(.tooLarge, "a request line is at most \(ControlProtocol.maxRequestBytes) bytes (a document at most \(DesiredState.maxDocumentBytes))"))
                         close = true
                     }
                     if !reply.ok { self.errors.increment() }

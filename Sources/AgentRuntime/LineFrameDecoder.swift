@@ -11,6 +11,8 @@ public struct LineFrameDecoder: ByteToMessageDecoder {
     public typealias InboundOut = LineFrame
     private let maxLength: Int
     private var refused = false
+    /// Readable bytes already searched without a newline: a long line arriving in chunks is scanned once.
+    private var searched = 0
 
     public init(maxLength: Int) { self.maxLength = maxLength }
 
@@ -20,7 +22,8 @@ public struct LineFrameDecoder: ByteToMessageDecoder {
             return .needMoreData
         }
         let view = buffer.readableBytesView
-        if let newline = view.firstIndex(of: UInt8(ascii: "\n")) {
+        if let newline = view.dropFirst(searched).firstIndex(of: UInt8(ascii: "\n")) {
+            searched = 0
             let length = newline - view.startIndex
             guard length <= maxLength else { return refuse(context: context, buffer: &buffer) }
             var line = buffer.readSlice(length: length)!
@@ -30,6 +33,7 @@ public struct LineFrameDecoder: ByteToMessageDecoder {
             return .continue
         }
         if buffer.readableBytes > maxLength { return refuse(context: context, buffer: &buffer) }
+        searched = buffer.readableBytes
         return .needMoreData
     }
 

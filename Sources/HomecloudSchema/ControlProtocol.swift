@@ -4,12 +4,13 @@ public enum ControlProtocol {
     /// Bumped when a request or reply changes meaning; an agent answers other versions with an error.
     public static let version = 1
     /// Longest request line the agent reads; a longer one gets an error reply and the connection is closed.
-    /// Room for a desired-state document inside a plan or apply request.
-    public static let maxRequestBytes = 256 * 1024
+    /// Room for the largest document inside a plan or apply request: JSON escapes a newline, quote or backslash
+    /// in two bytes (YAML allows no other control characters), plus the request's other members.
+    public static let maxRequestBytes = 2 * DesiredState.maxDocumentBytes + 64 * 1024
 }
 
-public struct ControlRequest: Codable, Sendable, Equatable {
-    public enum Command: String, Codable, Sendable, CaseIterable {
+public struct ControlRequest: Sendable, Equatable {
+    public enum Command: String, Sendable, CaseIterable {
         /// Node, members, VIPs, units and the desired generation.
         case status
         /// Reread desired.yaml now (as SIGHUP does). Root only.
@@ -65,8 +66,8 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     }
 }
 
-public struct ControlError: Codable, Sendable, Equatable {
-    public enum Code: String, Codable, Sendable {
+public struct ControlError: Sendable, Equatable {
+    public enum Code: String, Sendable, CaseIterable {
         case badRequest = "bad-request"
         case tooLarge = "too-large"
         case unsupportedVersion = "unsupported-version"
@@ -83,7 +84,7 @@ public struct ControlError: Codable, Sendable, Equatable {
 }
 
 /// One reply; exactly one of `error` or a result field is set.
-public struct ControlReply: Codable, Sendable, Equatable {
+public struct ControlReply: Sendable, Equatable {
     public var v: Int
     public var id: Int?
     public var ok: Bool
@@ -103,7 +104,7 @@ public struct ControlReply: Codable, Sendable, Equatable {
 
 /// What a document would change: per node, from the document in force; for this node, the exact steps the
 /// reconciler would take now (the same planner, run on a copy of its state).
-public struct PlanReport: Codable, Sendable, Equatable {
+public struct PlanReport: Sendable, Equatable {
     /// The generation the document would be accepted with.
     public var generation: UInt64
     public var nodes: [NodePlan]
@@ -123,7 +124,7 @@ public struct PlanReport: Codable, Sendable, Equatable {
     }
 }
 
-public struct NodePlan: Codable, Sendable, Equatable {
+public struct NodePlan: Sendable, Equatable {
     public var node: String
     /// Lines such as "+ smbd.service running, placement vip:front" or "- k3s.service".
     public var changes: [String]
@@ -134,7 +135,7 @@ public struct NodePlan: Codable, Sendable, Equatable {
 }
 
 /// What `hcctl status` shows. Sections that a part of the agent does not fill yet are empty lists.
-public struct StatusReport: Codable, Sendable, Equatable {
+public struct StatusReport: Sendable, Equatable {
     public var node: String
     public var cluster: String?
     public var version: String
@@ -162,26 +163,9 @@ public struct StatusReport: Codable, Sendable, Equatable {
         self.convergence = convergence
         self.probes = probes
     }
-
-    enum CodingKeys: String, CodingKey { case node, cluster, version, desired, members, vips, units, convergence, probes, problems }
-
-    /// Older agents send no probes: an empty list then.
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        node = try container.decode(String.self, forKey: .node)
-        cluster = try container.decodeIfPresent(String.self, forKey: .cluster)
-        version = try container.decode(String.self, forKey: .version)
-        desired = try container.decode(DesiredSummary.self, forKey: .desired)
-        members = try container.decode([MemberStatus].self, forKey: .members)
-        vips = try container.decode([VIPStatus].self, forKey: .vips)
-        units = try container.decode([UnitStatus].self, forKey: .units)
-        convergence = try container.decodeIfPresent(String.self, forKey: .convergence)
-        probes = try container.decodeIfPresent([ProbeStatus].self, forKey: .probes) ?? []
-        problems = try container.decodeIfPresent([PartProblem].self, forKey: .problems) ?? []
-    }
 }
 
-public struct ProbeStatus: Codable, Sendable, Equatable {
+public struct ProbeStatus: Sendable, Equatable {
     public var name: String
     /// unknown, healthy or failing.
     public var state: String
@@ -203,7 +187,7 @@ public struct ProbeStatus: Codable, Sendable, Equatable {
     }
 }
 
-public struct DesiredSummary: Codable, Sendable, Equatable {
+public struct DesiredSummary: Sendable, Equatable {
     /// The generation in force; nil while the agent has no valid document.
     public var generation: UInt64?
     public var file: String
@@ -228,23 +212,11 @@ public struct DesiredSummary: Codable, Sendable, Equatable {
         self.policy = policy
         self.refused = refused
     }
-
-    /// `generation` is always present, null while there is no document.
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(generation, forKey: .generation)
-        try container.encode(file, forKey: .file)
-        try container.encode(rejected, forKey: .rejected)
-        try container.encodeIfPresent(signedBy, forKey: .signedBy)
-        try container.encodeIfPresent(trustedKeys, forKey: .trustedKeys)
-        try container.encodeIfPresent(policy, forKey: .policy)
-        try container.encodeIfPresent(refused, forKey: .refused)
-    }
 }
 
 /// A document this board refused: why in a word (signature, policy, invalid, generation), its generation
 /// when it parsed, where it came from, and the located messages.
-public struct DocumentRefusal: Codable, Sendable, Equatable {
+public struct DocumentRefusal: Sendable, Equatable {
     public var reason: String
     public var generation: UInt64?
     public var source: String
@@ -257,7 +229,7 @@ public struct DocumentRefusal: Codable, Sendable, Equatable {
     }
 }
 
-public struct MemberStatus: Codable, Sendable, Equatable {
+public struct MemberStatus: Sendable, Equatable {
     public var name: String
     public var address: String
     /// alive, suspect, dead or left.
@@ -298,7 +270,7 @@ public struct MemberStatus: Codable, Sendable, Equatable {
     }
 }
 
-public struct VIPStatus: Codable, Sendable, Equatable {
+public struct VIPStatus: Sendable, Equatable {
     public var name: String
     public var address: String
     /// init, backup, master, fault or stopped.
@@ -320,21 +292,9 @@ public struct VIPStatus: Codable, Sendable, Equatable {
         self.since = since
         self.reason = reason
     }
-
-    /// `holder` is always present, null when no node holds the VIP, so scripts can rely on the key.
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(name, forKey: .name)
-        try container.encode(address, forKey: .address)
-        try container.encode(state, forKey: .state)
-        try container.encode(holder, forKey: .holder)
-        try container.encodeIfPresent(priority, forKey: .priority)
-        try container.encodeIfPresent(since, forKey: .since)
-        try container.encodeIfPresent(reason, forKey: .reason)
-    }
 }
 
-public struct UnitStatus: Codable, Sendable, Equatable {
+public struct UnitStatus: Sendable, Equatable {
     public var name: String
     /// running or stopped: what the document asks of this node now, placement applied.
     public var desired: String

@@ -1,128 +1,175 @@
-// The control protocol's replies written as JSON by the agent, key for key what their Codable form decodes.
+// The control protocol's JSON form, one definition per type: each `fields` lists the members in wire order,
+// and the agent's writer, hcctl's reader and hcctl's printed JSON all run it (JSONFields.swift).
+// A member's presence is part of the wire: `required` always, `optional` absent when nil, `nullWhenNil` for
+// keys scripts rely on (a VIP's holder, the desired generation), `defaulted` for what older agents leave out.
 
-public protocol JSONWritable {
-    var json: JSONValue { get }
-}
+extension ControlRequest.Command: JSONNamedCase {}
+extension ControlError.Code: JSONNamedCase {}
 
-extension Optional where Wrapped: JSONWritable {
-    var json: JSONValue { map(\.json) ?? .null }
-}
-
-extension String: JSONWritable {
-    public var json: JSONValue { .string(self) }
-}
-
-extension Array: JSONWritable where Element: JSONWritable {
-    public var json: JSONValue { .array(map(\.json)) }
-}
-
-extension ControlReply: JSONWritable {
-    public var json: JSONValue {
-        var members: [(String, JSONValue)] = [("v", .integer(v))]
-        if let id { members.append(("id", .integer(id))) }
-        members.append(("ok", .bool(ok)))
-        if let error { members.append(("error", error.json)) }
-        if let status { members.append(("status", status.json)) }
-        if let plan { members.append(("plan", plan.json)) }
-        if let message { members.append(("message", .string(message))) }
-        return .object(members)
+extension ControlRequest: JSONRecord {
+    public init() { self.init(command: .status) }
+    public mutating func fields<Visitor: JSONFieldVisitor>(_ visitor: inout Visitor) throws(Visitor.Failure) {
+        try visitor.required("v", &v)
+        try visitor.optional("id", &id)
+        try visitor.required("command", &command)
+        try visitor.optional("document", &document)
+        try visitor.optional("file", &file)
+        try visitor.optional("vip", &vip)
+        try visitor.optional("key", &key)
+        try visitor.optional("to", &to)
     }
 }
 
-extension ControlError: JSONWritable {
-    public var json: JSONValue { .object([("code", .string(code.rawValue)), ("message", .string(message))]) }
-}
-
-extension StatusReport: JSONWritable {
-    public var json: JSONValue {
-        .object([
-            ("node", .string(node)), ("cluster", cluster.json), ("version", .string(version)),
-            ("desired", desired.json), ("members", members.json), ("vips", vips.json), ("units", units.json),
-            ("convergence", convergence.json), ("probes", .array(probes.map(\.json))), ("problems", problems.json),
-        ])
+extension ControlReply: JSONRecord {
+    public init() { self.init(v: ControlProtocol.version, id: nil, ok: false) }
+    public mutating func fields<Visitor: JSONFieldVisitor>(_ visitor: inout Visitor) throws(Visitor.Failure) {
+        try visitor.required("v", &v)
+        try visitor.optional("id", &id)
+        try visitor.required("ok", &ok)
+        try visitor.optional("error", &error)
+        try visitor.optional("status", &status)
+        try visitor.optional("plan", &plan)
+        try visitor.optional("message", &message)
     }
 }
 
-extension ProbeStatus: JSONWritable {
-    public var json: JSONValue {
-        var members: [(String, JSONValue)] = [("name", .string(name)), ("state", .string(state)), ("last", last.json)]
-        if let latencyMs { members.append(("latencyMs", JSONValue.integer(latencyMs))) }
-        members += [("passes", JSONValue.integer(passes)), ("failures", JSONValue.integer(failures)), ("since", JSONValue.integer(since))]
-        return .object(members)
+extension ControlError: JSONRecord {
+    public init() { self.init(.failed, "") }
+    public mutating func fields<Visitor: JSONFieldVisitor>(_ visitor: inout Visitor) throws(Visitor.Failure) {
+        try visitor.required("code", &code)
+        try visitor.required("message", &message)
     }
 }
 
-extension DesiredSummary: JSONWritable {
-    public var json: JSONValue {
-        var members: [(String, JSONValue)] = [("generation", generation.map { .integer($0) } ?? .null), ("file", .string(file)), ("rejected", rejected.json)]
-        if let signedBy { members.append(("signedBy", .string(signedBy))) }
-        if let trustedKeys { members.append(("trustedKeys", .array(trustedKeys.map { .string($0) }))) }
-        if let policy { members.append(("policy", .string(policy))) }
-        if let refused { members.append(("refused", .array(refused.map(\.json)))) }
-        return .object(members)
+extension StatusReport: JSONRecord {
+    public init() { self.init(node: "", cluster: nil, version: "", desired: DesiredSummary()) }
+    public mutating func fields<Visitor: JSONFieldVisitor>(_ visitor: inout Visitor) throws(Visitor.Failure) {
+        try visitor.required("node", &node)
+        try visitor.optional("cluster", &cluster)
+        try visitor.required("version", &version)
+        try visitor.required("desired", &desired)
+        try visitor.required("members", &members)
+        try visitor.required("vips", &vips)
+        try visitor.required("units", &units)
+        try visitor.optional("convergence", &convergence)
+        try visitor.defaulted("probes", &probes, absent: [])
+        try visitor.defaulted("problems", &problems, absent: [])
     }
 }
 
-extension DocumentRefusal: JSONWritable {
-    public var json: JSONValue {
-        .object([("reason", .string(reason)), ("generation", generation.map { .integer($0) } ?? .null), ("source", .string(source)),
-                 ("messages", messages.json)])
+extension DesiredSummary: JSONRecord {
+    public init() { self.init(generation: nil, file: "") }
+    public mutating func fields<Visitor: JSONFieldVisitor>(_ visitor: inout Visitor) throws(Visitor.Failure) {
+        try visitor.optional("generation", &generation, nullWhenNil: true)
+        try visitor.required("file", &file)
+        try visitor.required("rejected", &rejected)
+        try visitor.optional("signedBy", &signedBy)
+        try visitor.optional("trustedKeys", &trustedKeys)
+        try visitor.optional("policy", &policy)
+        try visitor.optional("refused", &refused)
     }
 }
 
-extension Diagnostic: JSONWritable {
-    public var json: JSONValue {
-        var members: [(String, JSONValue)] = [("file", .string(file))]
-        if let line { members.append(("line", .integer(line))) }
-        if let column { members.append(("column", .integer(column))) }
-        members += [("path", .string(path)), ("message", .string(message))]
-        return .object(members)
+extension DocumentRefusal: JSONRecord {
+    public init() { self.init(reason: "", generation: nil, source: "", messages: []) }
+    public mutating func fields<Visitor: JSONFieldVisitor>(_ visitor: inout Visitor) throws(Visitor.Failure) {
+        try visitor.required("reason", &reason)
+        try visitor.optional("generation", &generation)
+        try visitor.required("source", &source)
+        try visitor.required("messages", &messages)
     }
 }
 
-extension MemberStatus: JSONWritable {
-    public var json: JSONValue {
-        var members: [(String, JSONValue)] = [("name", .string(name)), ("address", .string(address)), ("state", .string(state))]
-        if let incarnation { members.append(("incarnation", JSONValue.integer(incarnation))) }
-        if let since { members.append(("since", JSONValue.integer(since))) }
-        if let roles { members.append(("roles", .array(roles.map { .string($0) }))) }
-        if let version { members.append(("version", .string(version))) }
-        if let generation { members.append(("generation", JSONValue.integer(generation))) }
-        if let convergence { members.append(("convergence", .string(convergence))) }
-        if let probes { members.append(("probes", JSONValue.integer(probes))) }
-        if let failingProbes { members.append(("failingProbes", .array(failingProbes.map { .string($0) }))) }
-        if let vips { members.append(("vips", .array(vips.map { .string($0) }))) }
-        if let identity { members.append(("identity", .string(identity))) }
-        return .object(members)
+extension Diagnostic: JSONRecord {
+    public init() { self.init(file: "", mark: nil, path: "", message: "") }
+    public mutating func fields<Visitor: JSONFieldVisitor>(_ visitor: inout Visitor) throws(Visitor.Failure) {
+        try visitor.required("file", &file)
+        try visitor.optional("line", &line)
+        try visitor.optional("column", &column)
+        try visitor.required("path", &path)
+        try visitor.required("message", &message)
     }
 }
 
-extension VIPStatus: JSONWritable {
-    public var json: JSONValue {
-        var members: [(String, JSONValue)] = [("name", .string(name)), ("address", .string(address)), ("state", .string(state)), ("holder", holder.json)]
-        if let priority { members.append(("priority", JSONValue.integer(priority))) }
-        if let since { members.append(("since", JSONValue.integer(since))) }
-        if let reason { members.append(("reason", .string(reason))) }
-        return .object(members)
+extension PartProblem: JSONRecord {
+    public init() { self.init(part: "", reason: "") }
+    public mutating func fields<Visitor: JSONFieldVisitor>(_ visitor: inout Visitor) throws(Visitor.Failure) {
+        try visitor.required("part", &part)
+        try visitor.required("reason", &reason)
     }
 }
 
-extension UnitStatus: JSONWritable {
-    public var json: JSONValue {
-        var members: [(String, JSONValue)] = [("name", .string(name)), ("desired", .string(desired)), ("active", .string(active))]
-        if let state { members.append(("state", .string(state))) }
-        if let reason { members.append(("reason", .string(reason))) }
-        return .object(members)
+extension MemberStatus: JSONRecord {
+    public init() { self.init(name: "", address: "", state: "") }
+    public mutating func fields<Visitor: JSONFieldVisitor>(_ visitor: inout Visitor) throws(Visitor.Failure) {
+        try visitor.required("name", &name)
+        try visitor.required("address", &address)
+        try visitor.required("state", &state)
+        try visitor.optional("incarnation", &incarnation)
+        try visitor.optional("since", &since)
+        try visitor.optional("roles", &roles)
+        try visitor.optional("version", &version)
+        try visitor.optional("generation", &generation)
+        try visitor.optional("convergence", &convergence)
+        try visitor.optional("probes", &probes)
+        try visitor.optional("failingProbes", &failingProbes)
+        try visitor.optional("vips", &vips)
+        try visitor.optional("identity", &identity)
     }
 }
 
-extension PlanReport: JSONWritable {
-    public var json: JSONValue {
-        .object([("generation", .integer(generation)), ("nodes", nodes.json), ("node", .string(node)),
-                 ("steps", steps.map(\.json) ?? .null)] + (refusals.map { [("refusals", $0.json)] } ?? []))
+extension VIPStatus: JSONRecord {
+    public init() { self.init(name: "", address: "", state: "", holder: nil) }
+    public mutating func fields<Visitor: JSONFieldVisitor>(_ visitor: inout Visitor) throws(Visitor.Failure) {
+        try visitor.required("name", &name)
+        try visitor.required("address", &address)
+        try visitor.required("state", &state)
+        try visitor.optional("holder", &holder, nullWhenNil: true)
+        try visitor.optional("priority", &priority)
+        try visitor.optional("since", &since)
+        try visitor.optional("reason", &reason)
     }
 }
 
-extension NodePlan: JSONWritable {
-    public var json: JSONValue { .object([("node", .string(node)), ("changes", changes.json)]) }
+extension UnitStatus: JSONRecord {
+    public init() { self.init(name: "", desired: "", active: "") }
+    public mutating func fields<Visitor: JSONFieldVisitor>(_ visitor: inout Visitor) throws(Visitor.Failure) {
+        try visitor.required("name", &name)
+        try visitor.required("desired", &desired)
+        try visitor.required("active", &active)
+        try visitor.optional("state", &state)
+        try visitor.optional("reason", &reason)
+    }
+}
+
+extension ProbeStatus: JSONRecord {
+    public init() { self.init(name: "", state: "", last: nil, latencyMs: nil, passes: 0, failures: 0, since: 0) }
+    public mutating func fields<Visitor: JSONFieldVisitor>(_ visitor: inout Visitor) throws(Visitor.Failure) {
+        try visitor.required("name", &name)
+        try visitor.required("state", &state)
+        try visitor.optional("last", &last)
+        try visitor.optional("latencyMs", &latencyMs)
+        try visitor.required("passes", &passes)
+        try visitor.required("failures", &failures)
+        try visitor.required("since", &since)
+    }
+}
+
+extension PlanReport: JSONRecord {
+    public init() { self.init(generation: 0, nodes: [], node: "", steps: nil) }
+    public mutating func fields<Visitor: JSONFieldVisitor>(_ visitor: inout Visitor) throws(Visitor.Failure) {
+        try visitor.required("generation", &generation)
+        try visitor.required("nodes", &nodes)
+        try visitor.required("node", &node)
+        try visitor.optional("steps", &steps)
+        try visitor.optional("refusals", &refusals)
+    }
+}
+
+extension NodePlan: JSONRecord {
+    public init() { self.init(node: "", changes: []) }
+    public mutating func fields<Visitor: JSONFieldVisitor>(_ visitor: inout Visitor) throws(Visitor.Failure) {
+        try visitor.required("node", &node)
+        try visitor.required("changes", &changes)
+    }
 }

@@ -8,8 +8,9 @@ public struct ControlRequestRefusal: Error, Sendable, Equatable {
 }
 
 extension ControlRequest {
-    /// The request on one line, or why it is refused. The fields are read one by one; a field of the wrong
-    /// type counts as absent, and members this version does not know are ignored.
+    /// The request on one line, or why it is refused. The version and the command are checked first, for their
+    /// own error codes; then the members are read by the request's one definition (ControlProtocolJSON.swift):
+    /// a member of the wrong type is a located bad request, and members this version does not know are ignored.
     public static func parse(_ line: [UInt8]) -> Result<ControlRequest, ControlRequestRefusal> {
         guard let value = try? JSONValue.parse(line), case .object = value else {
             return .failure(ControlRequestRefusal(error: ControlError(.badRequest, "a request is one JSON object on one line, such as {\"v\":1,\"command\":\"status\"}")))
@@ -20,12 +21,15 @@ extension ControlRequest {
             return .failure(ControlRequestRefusal(error: ControlError(.unsupportedVersion, "this agent speaks protocol version \(ControlProtocol.version); the request has \(version.map(String.init) ?? "none")"), id: id))
         }
         let name = value["command"]?.string ?? ""
-        guard let command = Command(rawValue: name) else {
+        guard Command(rawValue: name) != nil else {
             let known = Command.allCases.map(\.rawValue).joined(separator: ", ")
             return .failure(ControlRequestRefusal(error: ControlError(.unknownCommand, "unknown command \"\(name)\"; known: \(known)"), id: id))
         }
-        return .success(ControlRequest(command: command, id: id, document: value["document"]?.string, file: value["file"]?.string,
-                                       vip: value["vip"]?.string, key: value["key"]?.string, to: value["to"]?.string))
+        do {
+            return .success(try ControlRequest(json: value))
+        } catch {
+            return .failure(ControlRequestRefusal(error: ControlError(.badRequest, error.description), id: id))
+        }
     }
 
     /// What the command lacks to run (handover's VIP, a key of 32 bytes in base64, plan's and apply's
@@ -44,16 +48,5 @@ extension ControlRequest {
         default:
             return nil
         }
-    }
-
-    /// The request as the line hcctl sends (without the newline): what `parse` reads back.
-    public var json: JSONValue {
-        var members: [(String, JSONValue)] = [("v", .integer(v))]
-        if let id { members.append(("id", .integer(id))) }
-        members.append(("command", .string(command.rawValue)))
-        for (name, field) in [("document", document), ("file", file), ("vip", vip), ("key", key), ("to", to)] {
-            if let field { members.append((name, .string(field))) }
-        }
-        return .object(members)
     }
 }

@@ -2,6 +2,10 @@
 
 /// The cluster's desired state, as accepted from a valid `desired.yaml`. Everything is kept in file order.
 public struct DesiredState: Sendable, Equatable {
+    /// The largest document text (signature line included) any source may bring: a file, apply, gossip, state_dir.
+    /// A bound so that a board holds a known amount; room for many units and, later, managed files.
+    public static let maxDocumentBytes = 1024 * 1024
+
     /// Bumped on every change; the highest generation wins.
     public var generation: UInt64
     public var cluster: String

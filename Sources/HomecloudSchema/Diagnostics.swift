@@ -1,7 +1,7 @@
 // Located error messages for configuration files: FILE:LINE:COLUMN: key.path: what is wrong.
 
 /// One thing wrong with a file, with where it is.
-public struct Diagnostic: Error, Sendable, Equatable, Codable, CustomStringConvertible {
+public struct Diagnostic: Error, Sendable, Equatable, CustomStringConvertible {
     public var file: String
     public var line: Int?
     public var column: Int?

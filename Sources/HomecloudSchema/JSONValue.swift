@@ -56,6 +56,43 @@ public enum JSONValue: Sendable, Equatable {
         return out
     }
 
+    /// Indented JSON with each object's keys sorted, as `hcctl ... --json` prints it (the layout Foundation's
+    /// JSONEncoder gave it with .prettyPrinted and .sortedKeys, kept so that its readers see the same text).
+    public var pretty: String {
+        var out = ""
+        writePretty(to: &out, indent: "")
+        return out
+    }
+
+    private func writePretty(to out: inout String, indent: String) {
+        let inner = indent + "  "
+        switch self {
+        case .array(let items):
+            out += "[\n"
+            if items.isEmpty { out += "\n" }
+            for (index, item) in items.enumerated() {
+                out += inner
+                item.writePretty(to: &out, indent: inner)
+                out += index < items.count - 1 ? ",\n" : "\n"
+            }
+            out += indent + "]"
+        case .object(let members):
+            out += "{\n"
+            if members.isEmpty { out += "\n" }
+            let sorted = members.sorted { $0.0 < $1.0 }
+            for (index, (key, value)) in sorted.enumerated() {
+                out += inner
+                Self.writeString(key, to: &out)
+                out += " : "
+                value.writePretty(to: &out, indent: inner)
+                out += index < sorted.count - 1 ? ",\n" : "\n"
+            }
+            out += indent + "}"
+        default:
+            write(to: &out)
+        }
+    }
+
     private func write(to out: inout String) {
         switch self {
         case .null: out += "null"

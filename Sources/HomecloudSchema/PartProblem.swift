@@ -1,6 +1,6 @@
 // A part of the agent that runs degraded or not at all (VRRP without CAP_NET_ADMIN, a read-only state_dir), and why.
 
-public struct PartProblem: Codable, Sendable, Equatable {
+public struct PartProblem: Sendable, Equatable {
     /// The part: vrrp, vip:NAME, reconciler, state_dir, ...
     public var part: String
     /// What is missing and what that turns off, in one line.
@@ -10,8 +10,4 @@ public struct PartProblem: Codable, Sendable, Equatable {
         self.part = part
         self.reason = reason
     }
-}
-
-extension PartProblem: JSONWritable {
-    public var json: JSONValue { .object([("part", .string(part)), ("reason", .string(reason))]) }
 }

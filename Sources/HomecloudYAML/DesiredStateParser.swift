@@ -4,6 +4,7 @@ import HomecloudSchema
 public enum DesiredStateParser {
     /// Parses and validates a document. On any error the whole document is refused with every error found.
     public static func parse(_ text: String, file: String) -> Result<DesiredState, FileRejected> {
+        if let tooLarge = sizeRefusal(text, file: file) { return .failure(tooLarge) }
         var reader = YAMLReader(file: file)
         let state = reader.parse(text).flatMap { read(root: $0, reader: &reader) }
         if let state, reader.diagnostics.isEmpty { return .success(state) }
@@ -11,6 +12,14 @@ public enum DesiredStateParser {
             reader.fail(nil, KeyPath(), "the document is empty")
         }
         return .failure(FileRejected(reader.diagnostics))
+    }
+
+    /// Why a document is refused before it is read: larger than DesiredState.maxDocumentBytes.
+    static func sizeRefusal(_ text: String, file: String) -> FileRejected? {
+        let size = text.utf8.count
+        guard size > DesiredState.maxDocumentBytes else { return nil }
+        return FileRejected([Diagnostic(file: file, mark: nil, path: "",
+                                        message: "the document is \(size) bytes; a document is at most \(DesiredState.maxDocumentBytes) bytes (1 MiB)")])
     }
 
     static let topKeys = ["generation", "cluster", "nodes", "roles", "vips", "probes", "node_keys"]

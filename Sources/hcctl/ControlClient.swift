@@ -1,9 +1,4 @@
 // One request to the agent's control socket and its reply, over a blocking Unix socket (a CLI has nothing else to do).
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -20,8 +15,8 @@ struct ControlClient {
     func send(_ request: ControlRequest) throws -> ControlReply {
         let fd = try connect()
         defer { close(fd) }
-        var line = try JSONEncoder().encode(request)
-        line.append(UInt8(ascii: "\n"))
+        // The request's one definition (HomecloudSchema's ControlProtocolJSON) writes it, as the agent reads it.
+        let line = Array((request.json.serialized + "\n").utf8)
         try line.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {
@@ -44,11 +39,20 @@ struct ControlClient {
             if count <= 0 { break }
             reply += buffer[0..<count]
         }
-        guard let end = reply.firstIndex(of: UInt8(ascii: "\n")),
-              let decoded = try? JSONDecoder().decode(ControlReply.self, from: Data(reply[..<end])) else {
+        guard let end = reply.firstIndex(of: UInt8(ascii: "\n")) else {
             throw AgentUnreachable(description: "hcagent at \(path) closed the connection without a reply")
         }
-        return decoded
+        let json: JSONValue
+        do {
+            json = try JSONValue.parse(Array(reply[..<end]))
+        } catch {
+            throw AgentUnreachable(description: "hcagent at \(path) answered with bad JSON at byte \(error.offset): \(error.message)")
+        }
+        do {
+            return try ControlReply(json: json)
+        } catch {
+            throw AgentUnreachable(description: "hcagent at \(path) answered with a reply this hcctl cannot read: \(error)")
+        }
     }
 
     private func connect() throws -> Int32 {

@@ -1,10 +1,5 @@
 // hcctl: talks to the local hcagent over its control socket.
 import ArgumentParser
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -69,17 +64,16 @@ struct Status: ParsableCommand {
             throw ExitCode(Exit.refused)
         }
         if json {
-            try printJSON(status)
+            printJSON(status)
         } else {
             print(StatusText.render(status), terminator: "")
         }
     }
 }
 
-func printJSON<T: Encodable>(_ value: T) throws {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+/// The value as the agent sent it (the same definition reads and writes it), indented, keys sorted.
+func printJSON(_ value: some JSONConvertible) {
+    print(value.json.pretty)
 }
 
 struct Units: ParsableCommand {
@@ -90,7 +84,7 @@ struct Units: ParsableCommand {
     func run() throws {
         guard let status = try connection.send(.status).status else { throw ExitCode(Exit.refused) }
         if json {
-            try printJSON(status.units)
+            printJSON(status.units)
         } else {
             if let convergence = status.convergence { print("\(status.node): \(convergence)") }
             print(StatusText.unitSection(status.units), terminator: "")
@@ -106,7 +100,7 @@ struct Members: ParsableCommand {
     func run() throws {
         guard let status = try connection.send(.status).status else { throw ExitCode(Exit.refused) }
         if json {
-            try printJSON(status.members)
+            printJSON(status.members)
         } else {
             print(StatusText.memberSection(status.members), terminator: "")
         }
@@ -121,7 +115,7 @@ struct Probes: ParsableCommand {
     func run() throws {
         guard let status = try connection.send(.status).status else { throw ExitCode(Exit.refused) }
         if json {
-            try printJSON(status.probes)
+            printJSON(status.probes)
         } else {
             print(StatusText.probeSection(status.probes), terminator: "")
         }
@@ -265,7 +259,7 @@ struct VIPs: ParsableCommand {
         func run() throws {
             guard let status = try connection.send(.status).status else { throw ExitCode(Exit.refused) }
             if json {
-                try printJSON(status.vips)
+                printJSON(status.vips)
             } else {
                 print(StatusText.vipSection(status.vips), terminator: "")
             }
@@ -312,7 +306,7 @@ struct Plan: ParsableCommand {
     func run() throws {
         let text = try readDocument(file)
         guard let plan = try connection.send(.plan, document: text, file: file).plan else { throw ExitCode(Exit.refused) }
-        if json { return try printJSON(plan) }
+        if json { return printJSON(plan) }
         print("\(file): valid; it would be generation \(plan.generation)")
         if let refusals = plan.refusals, !refusals.isEmpty {
             print("REFUSED on \(plan.node) (the document in force would stay there; other boards check their own policy):")

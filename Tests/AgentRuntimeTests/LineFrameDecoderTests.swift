@@ -1,4 +1,4 @@
-// Request framing: lines split on newline, CRLF tolerated, an over-long line refused once.
+// Request framing: lines split on newline, CRLF tolerated, an over-long line refused once, a long one taken in chunks.
 import AgentRuntime
 import NIOCore
 import NIOEmbedded
@@ -22,5 +22,19 @@ import Testing
         #expect(try channel.readInbound(as: LineFrame.self) == nil)
         _ = try channel.finish(acceptAlreadyClosed: true)
         #expect(try channel.readInbound(as: LineFrame.self) == .line(ByteBuffer(string: "{\"v\":1}")))
+    }
+
+    @Test func aLongLineArrivingInChunksIsWholeAndTheNextFollows() throws {
+        let channel = EmbeddedChannel(handler: ByteToMessageHandler(LineFrameDecoder(maxLength: 300_000)))
+        let long = String(repeating: "0123456789", count: 25_000)
+        for start in stride(from: 0, to: long.utf8.count, by: 65_536) {
+            let end = min(start + 65_536, long.utf8.count)
+            try channel.writeInbound(ByteBuffer(bytes: Array(long.utf8)[start..<end]))
+            #expect(try channel.readInbound(as: LineFrame.self) == nil)
+        }
+        try channel.writeInbound(ByteBuffer(string: "\nnext\n"))
+        #expect(try channel.readInbound(as: LineFrame.self) == .line(ByteBuffer(string: long)))
+        #expect(try channel.readInbound(as: LineFrame.self) == .line(ByteBuffer(string: "next")))
+        _ = try channel.finish()
     }
 }

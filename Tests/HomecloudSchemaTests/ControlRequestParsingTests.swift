@@ -17,8 +17,10 @@ import Testing
         }
     }
 
-    @Test func fieldsOfTheWrongTypeCountAsAbsentAndUnknownOnesAreIgnored() throws {
-        let request = try parse(#"{"v":1,"command":"handover","vip":7,"colour":"blue"}"#).get()
+    @Test func aFieldOfTheWrongTypeIsALocatedBadRequestAndUnknownOnesAreIgnored() throws {
+        #expect(parse(#"{"v":1,"id":3,"command":"handover","vip":7,"colour":"blue"}"#)
+            == .failure(ControlRequestRefusal(error: ControlError(.badRequest, "vip: expected a string"), id: 3)))
+        let request = try parse(#"{"v":1,"command":"handover","colour":"blue"}"#).get()
         #expect(request.vip == nil)
         #expect(request.missingArgument == ControlError(.badRequest, "handover needs \"vip\": the VIP's name"))
     }

@@ -180,4 +180,13 @@ private let minimal = """
         #expect(DurationText.format(.milliseconds(1500)) == "1500ms")
         #expect(DurationText.format(.seconds(3)) == "3s")
     }
+
+    @Test func aDocumentUpTo1MiBIsReadAndALargerOneIsRefusedWithTheLimit() throws {
+        let body = minimal + "\n# "
+        let padding = DesiredState.maxDocumentBytes - body.utf8.count - 1
+        let largest = body + String(repeating: "x", count: padding) + "\n"
+        #expect(largest.utf8.count == DesiredState.maxDocumentBytes)
+        #expect(try parse(largest).get().generation == 3)
+        #expect(errors(largest + "\n") == ["desired.yaml: the document is 1048577 bytes; a document is at most 1048576 bytes (1 MiB)"])
+    }
 }

@@ -1,9 +1,4 @@
-// The agent's own JSON: exact round trips, escapes, refusals, and replies that hcctl's Codable decoding reads back.
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
+// The agent's own JSON: exact round trips, escapes, refusals, and the indented form hcctl prints.
 import HomecloudSchema
 import Testing
 
@@ -34,32 +29,9 @@ import Testing
         #expect(throws: JSONValue.ParseError.self) { try JSONValue.parse([0x22, 0xFF, 0xFE, 0x22]) }
     }
 
-    @Test func repliesDecodeWithCodableToTheSameValue() throws {
-        let status = StatusReport(
-            node: "n1", cluster: "hc1", version: "0.1.0",
-            desired: DesiredSummary(generation: 3, file: "/etc/homecloud/desired.yaml", rejected: [
-                Diagnostic(file: "d.yaml", mark: SourceMark(line: 2, column: 5), path: "roles.x", message: "bad \"thing\""),
-                Diagnostic(file: "d.yaml", mark: nil, path: "generation", message: "older"),
-            ]),
-            members: [MemberStatus(name: "n1", address: "10.0.0.1:7964", state: "alive")],
-            vips: [VIPStatus(name: "front", address: "10.0.0.250/24", state: "init", holder: nil),
-                   VIPStatus(name: "back", address: "fd00::1/64", state: "master", holder: "n1")],
-            units: [UnitStatus(name: "smbd.service", desired: "running", active: "unknown"),
-                    UnitStatus(name: "k3s.service", desired: "running", active: "failed", state: "degraded", reason: "failed 5 times")],
-            convergence: "degraded")
-        let replies: [ControlReply] = [
-            .success(id: 4, status: status),
-            .success(id: nil, message: "unchanged"),
-            .failure(ControlError(.forbidden, "needs root"), id: 9),
-            .success(id: 1, status: StatusReport(node: "n", cluster: nil, version: "0", desired: DesiredSummary(generation: nil, file: "f"))),
-        ]
-        for reply in replies {
-            let decoded = try JSONDecoder().decode(ControlReply.self, from: Data(reply.json.serialized.utf8))
-            #expect(decoded == reply)
-        }
-        // Keys scripts rely on are present even when empty.
-        let empty = StatusReport(node: "n", cluster: nil, version: "0", desired: DesiredSummary(generation: nil, file: "f")).json
-        #expect(empty["desired"]?["generation"] == .null)
-        #expect(empty["vips"] == .array([]))
+    @Test func theIndentedFormSortsKeysAndReadsBack() throws {
+        let value = JSONValue.object([("b", .array([])), ("a", .object([])), ("c", .array([.integer(1), .string("x/y")]))])
+        #expect(value.pretty == "{\n  \"a\" : {\n\n  },\n  \"b\" : [\n\n  ],\n  \"c\" : [\n    1,\n    \"x/y\"\n  ]\n}")
+        #expect(try JSONValue.parse(Array(value.pretty.utf8)) == .object([("a", .object([])), ("b", .array([])), ("c", .array([.integer(1), .string("x/y")]))]))
     }
 }
