@@ -5,7 +5,7 @@ SWIFT   ?= swift
 RELEASE := .build/release
 export PATH := /opt/swift/usr/bin:$(PATH)
 
-.PHONY: all deps build release check fuzz test-unit test-fuzz test-integration chaos demo demo-down install uninstall clean
+.PHONY: all deps build release deb check-man check fuzz test-unit test-fuzz test-integration chaos demo demo-down install uninstall clean
 
 all: build
 
@@ -57,24 +57,53 @@ demo: release
 demo-down:
 	@scripts/demo.sh down
 
+# Debian's paths with PREFIX=/usr SYSTEMD_UNIT_DIR=/lib/systemd/system (debian/rules); INSTALL_CONFIG=no leaves /etc
+# alone (the package creates no configuration: hcctl init or join writes it).
+SYSTEMD_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
+INSTALL_CONFIG   ?= yes
+DOC_DIR          := $(PREFIX)/share/doc/hcagent
+MAN_PAGES        := man/hcagent.8 man/hcctl.8 man/homecloud-agent.yaml.5 man/homecloud-desired.yaml.5
+
 install: release
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/share/doc/hcagent
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSTEMD_UNIT_DIR) $(DESTDIR)$(DOC_DIR)/examples \
+		$(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 	install -m 0755 $(RELEASE)/hcagent $(RELEASE)/hcctl $(DESTDIR)$(PREFIX)/bin/
-	sed 's|/usr/local/|$(PREFIX)/|g' systemd/hcagent.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/hcagent.service
-	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/hcagent.service
-	install -m 0644 README.md examples/agent.yaml examples/desired.yaml $(DESTDIR)$(PREFIX)/share/doc/hcagent/
-	install -d -m 0755 $(DESTDIR)/etc/homecloud
+	sed 's|/usr/local/|$(PREFIX)/|g' systemd/hcagent.service > $(DESTDIR)$(SYSTEMD_UNIT_DIR)/hcagent.service
+	chmod 0644 $(DESTDIR)$(SYSTEMD_UNIT_DIR)/hcagent.service
+	install -m 0644 README.md SECURITY.md $(DESTDIR)$(DOC_DIR)/
+	install -m 0644 examples/agent.yaml examples/desired.yaml $(DESTDIR)$(DOC_DIR)/examples/
+	install -m 0644 man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 0644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 0644 completion/hcctl.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/hcctl
 	@# An existing configuration is the admin's: never overwritten.
-	test -e $(DESTDIR)/etc/homecloud/agent.yaml || install -m 0644 examples/agent.yaml $(DESTDIR)/etc/homecloud/agent.yaml
+	if [ "$(INSTALL_CONFIG)" = yes ]; then install -d -m 0755 $(DESTDIR)/etc/homecloud; \
+		test -e $(DESTDIR)/etc/homecloud/agent.yaml || install -m 0644 examples/agent.yaml $(DESTDIR)/etc/homecloud/agent.yaml; fi
 	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
 
 uninstall:
 	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl disable --now hcagent.service || true; fi
 	rm -f $(DESTDIR)$(PREFIX)/bin/hcagent $(DESTDIR)$(PREFIX)/bin/hcctl
-	rm -f $(DESTDIR)$(PREFIX)/lib/systemd/system/hcagent.service
-	rm -rf $(DESTDIR)$(PREFIX)/share/doc/hcagent
+	rm -f $(DESTDIR)$(SYSTEMD_UNIT_DIR)/hcagent.service
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/share/man/man8/,hcagent.8 hcctl.8) \
+		$(addprefix $(DESTDIR)$(PREFIX)/share/man/man5/,homecloud-agent.yaml.5 homecloud-desired.yaml.5)
+	rm -f $(DESTDIR)$(PREFIX)/share/bash-completion/completions/hcctl
+	rm -rf $(DESTDIR)$(DOC_DIR)
 	@echo "left in place: /etc/homecloud (configuration) and /var/lib/homecloud (state)"
 	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+
+# The man pages render without a warning (groff from groff-base, installed by scripts/install-deps.sh).
+check-man:
+	@for page in $(MAN_PAGES); do out=$$(groff -ww -man -z $$page 2>&1); test -z "$$out" || { echo "$$page: $$out"; exit 1; }; done
+	@echo "man pages: no warnings"
+
+# hcagent_VERSION_ARCH.deb in this directory, the Debian way (debian/, debhelper); lintian's verdict after it.
+deb: deps
+	rm -f hcagent_*.deb
+	dpkg-checkbuilddeps
+	debian/rules build
+	debian/rules binary
+	lintian --fail-on error hcagent_*.deb
+	@ls -l hcagent_*.deb
 
 clean:
 	rm -rf .build

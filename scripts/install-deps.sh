@@ -7,6 +7,7 @@ packages=(
   systemd systemd-container dbus                                                      # a real systemd in a container
   keepalived tcpdump                                                                  # the VRRP peer and packet captures
   samba syncthing containerd                                                          # real units for the reconciler tests
+  debhelper lintian groff-base man-db                                                 # make deb, the man pages
 )
 missing=()
 for package in "${packages[@]}"; do
