@@ -28,10 +28,11 @@ targets=(
 )
 (($# > 0)) && targets=("$@")
 
-# The build: each pure module compiled on its own, as SwiftPM would (their own imports, internals reachable
-# with @testable), instrumented for libFuzzer and AddressSanitizer, then linked with the targets. No package
-# resolution and no NIO: about 75 s of CPU (HomecloudSchema 31 s), a minute on 2 idle cores. When a module
-# splits or a file moves (issue 14), its line below changes; the keyring's two files must stay free of NIO.
+# The build: the package's pure targets compiled whole and as they are (their own sources and imports,
+# internals reachable with @testable), instrumented for libFuzzer and AddressSanitizer, then linked with the
+# targets: HomecloudSchema, HomecloudYAML (libyaml), GossipCore, VRRPCore, Trust (libsodium), and from Gossip's
+# shell only its keyring (GossipKeyring.swift, SystemCrypto.swift: libsodium's seal and open, no sockets), which
+# opens what comes off the network. No package resolution and no NIO.
 modules=$out/modules
 mkdir -p "$modules"
 flags=(-O -wmo -swift-version 6 -parse-as-library -enable-testing -sanitize=fuzzer,address -I "$modules"
@@ -44,19 +45,21 @@ module() {  # NAME SOURCES...: NAME.swiftmodule and NAME.o
 }
 build_started=$SECONDS
 # Built again only when a source changed since the last build (or the script itself).
-sources=("$root"/Sources/HomecloudSchema "$root"/Sources/Trust "$root"/Sources/Gossip "$root"/Sources/VRRP "$root"/Tests/Fuzz "$root"/scripts/fuzz.sh)
+sources=("$root"/Sources/HomecloudSchema "$root"/Sources/HomecloudYAML "$root"/Sources/Trust "$root"/Sources/Gossip
+         "$root"/Sources/VRRP/Core "$root"/Tests/Fuzz "$root"/scripts/fuzz.sh)
 if [[ -x $out/fuzz-targets && -z $(find "${sources[@]}" -name '*.swift' -newer "$out/fuzz-targets" -o -name fuzz.sh -newer "$out/fuzz-targets") ]]; then
   echo "fuzz: the targets are up to date"
 else
+rm -f "$modules"/*.o "$modules"/*.swiftmodule
 module HomecloudSchema "$root"/Sources/HomecloudSchema/*.swift
-# Gossip's core, and from its shell only the keyring and libsodium's seal and open (no sockets, no NIO).
-module Gossip "$root"/Sources/Gossip/Core/*.swift "$root"/Sources/Gossip/Shell/GossipKeyring.swift \
-  "$root"/Sources/Gossip/Shell/SystemCrypto.swift &
+module GossipCore "$root"/Sources/Gossip/Core/*.swift &
 gossip=$!
-module VRRP "$root"/Sources/VRRP/Core/*.swift
+module HomecloudYAML "$root"/Sources/HomecloudYAML/*.swift
+module Gossip "$root"/Sources/Gossip/Shell/GossipKeyring.swift "$root"/Sources/Gossip/Shell/SystemCrypto.swift
+module VRRPCore "$root"/Sources/VRRP/Core/*.swift
 module Trust "$root"/Sources/Trust/*.swift
 wait "$gossip"
-swiftc "${flags[@]}" -module-name FuzzTargets "$root"/Tests/Fuzz/*.swift "$modules"/{HomecloudSchema,Gossip,VRRP,Trust}.o \
+swiftc "${flags[@]}" -module-name FuzzTargets "$root"/Tests/Fuzz/*.swift "$modules"/{HomecloudSchema,HomecloudYAML,GossipCore,Gossip,VRRPCore,Trust}.o \
   -lyaml -lsodium -o "$out/fuzz-targets" >"$out/build.log" 2>&1 || { cat "$out/build.log" >&2; exit 1; }
 echo "fuzz: built the targets in $((SECONDS - build_started)) s"
 fi

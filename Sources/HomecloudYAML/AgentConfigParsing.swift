@@ -2,8 +2,8 @@
 import HomecloudSchema
 
 extension AgentConfig {
-    static let agentConfigKeys = ["node", "bind", "advertise", "join", "interface", "key_file", "socket", "state_dir", "desired", "metrics",
-                       "trusted_admin_keys", "policy"]
+    static let agentConfigKeys = ["node", "bind", "advertise", "join", "interface", "key_file", "socket", "state_dir", "desired",
+                                  "metrics", "trusted_admin_keys", "policy"]
 
     /// Parses agent.yaml. `hostname` is the default node name. An empty file gives every default.
     public static func parse(_ text: String, file: String, hostname: String) -> Result<AgentConfig, FileRejected> {

@@ -1,6 +1,6 @@
 // libFuzzer's entry points for every decoder of outside input: FUZZ_TARGET names the target a run fuzzes;
 // FUZZ_WRITE_SEEDS=DIR writes each target's seeds (made by the real encoders) to DIR/NAME/ and exits.
-// Built with the pure modules by scripts/fuzz.sh.
+// Built with the pure targets (and Gossip's keyring) by scripts/fuzz.sh.
 #if canImport(Glibc)
 import Glibc
 #endif

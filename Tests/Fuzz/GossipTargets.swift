@@ -1,6 +1,7 @@
 // Gossip's decoders of outside input: sealed datagrams and streams (opened with a fixed keyring), datagrams
 // and push-pull states once opened, the push-pull frame, and the metadata a peer says about itself.
 @testable import Gossip
+@testable import GossipCore
 import HomecloudSchema
 
 enum GossipFixtures {

@@ -1,6 +1,7 @@
 // The schema's decoders of outside input: control request lines, agent.yaml, the desired-state document (a
 // file, an apply, or a peer's push-pull) and JSON itself.
 @testable import HomecloudSchema
+@testable import HomecloudYAML
 
 /// A refusal names what is wrong and where: the file it was given, a message, a line within the text.
 func requireLocated(_ refusal: FileRejected, file: String, text: String) {

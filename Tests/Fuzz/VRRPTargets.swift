@@ -1,6 +1,6 @@
 // VRRP's decoder of outside input: an advertisement from the network, for a fixed source and destination.
 import HomecloudSchema
-@testable import VRRP
+@testable import VRRPCore
 
 enum VRRPFixtures {
     static let v4 = (source: IPAddress("10.66.0.1")!, destination: IPAddress("224.0.0.18")!)
