@@ -75,6 +75,7 @@ check "b1: the unit is enabled but not started before init (ConditionPathExists)
 check "b1: postinst's start was skipped by ConditionPathExists, not failed" bash -c \
   "test \"\$(nsenter -t $INIT1 -a systemctl show -p ConditionResult --value hcagent.service)\" = no &&
    ! nsenter -t $INIT1 -a systemctl is-failed -q hcagent.service"
+check "b1: systemd-analyze verify passes on the packaged unit, its man pages included" on 1 systemd-analyze verify /lib/systemd/system/hcagent.service
 check "b1: man hcctl renders after install" bash -c "nsenter -t $INIT1 -a env MANWIDTH=80 man hcctl 2>&1 | grep -q 'hcctl join'"
 check "b1: man homecloud-agent.yaml renders" bash -c "nsenter -t $INIT1 -a man -w homecloud-agent.yaml | grep -q /usr/share/man/man5"
 check "b1: bash completion installed" on 1 test -f /usr/share/bash-completion/completions/hcctl
