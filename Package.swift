@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "Trust", dependencies: ["CSodium"]),
 
         // Protocol cores (pure) and their shells.
-        .target(name: "Reconciler", dependencies: ["HomecloudSchema", "CSystemd"]),
+        .target(name: "Reconciler", dependencies: ["HomecloudSchema", "CSystemd", "Reactor"]),
         .target(
             name: "Probes",
             dependencies: [
