@@ -68,7 +68,7 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
-        .executableTarget(name: "hcagent", dependencies: ["AgentRuntime", "Gossip"]),
+        .executableTarget(name: "hcagent", dependencies: ["AgentRuntime", "Gossip", "CLinuxEvents"]),
         .executableTarget(
             name: "hcctl",
             dependencies: ["HomecloudSchema", "Trust", .product(name: "ArgumentParser", package: "swift-argument-parser")]
