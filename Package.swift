@@ -41,7 +41,7 @@ let package = Package(
         // library, Logging or Metrics, so tests, simulations and the fuzzer use it as it is. A shell
         // (Sources/<Module>/Shell) carries the actions out: sockets, netlink, sd-bus, the event thread.
         .target(name: "ReconcilerCore", dependencies: ["HomecloudSchema"], path: "Sources/Reconciler/Core"),
-        .target(name: "Reconciler", dependencies: ["ReconcilerCore", "HomecloudSchema", "CSystemd"], path: "Sources/Reconciler/Shell"),
+        .target(name: "Reconciler", dependencies: ["ReconcilerCore", "HomecloudSchema", "CSystemd", "Reactor"], path: "Sources/Reconciler/Shell"),
         .target(name: "ProbesCore", dependencies: ["HomecloudSchema"], path: "Sources/Probes/Core"),
         .target(
             name: "Probes",
@@ -81,7 +81,7 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
-        .executableTarget(name: "hcagent", dependencies: ["AgentRuntime", "Gossip", "HomecloudYAML"]),
+        .executableTarget(name: "hcagent", dependencies: ["AgentRuntime", "Gossip", "HomecloudYAML", "CLinuxEvents"]),
         .executableTarget(
             name: "hcctl",
             dependencies: ["HomecloudSchema", "HomecloudYAML", "Trust", .product(name: "ArgumentParser", package: "swift-argument-parser")]

@@ -2,7 +2,8 @@
 # What an idle agent holding a VIP costs, thread by thread: two boards gossip and run one VIP (advert 100 ms),
 # n1 master, n2 backup; five boards, n1 master and gossiping with the 4 others (issue 14's target); one board
 # with no VIP, for gossip and the rest alone; and keepalived master of the same VIP, alone, in the same run
-# (its two processes, as one). For each agent and each of
+# (its two processes, as one), then the same with 4 keepalived backups beside it; and an agent master alone. For
+# each agent and each of
 # its threads, over DURATION seconds after 5 s to settle: voluntary context switches a second (the times the
 # thread slept and was woken) and CPU from /proc/PID/task/TID/schedstat (nanoseconds, unlike stat's ticks).
 # Needs root and `make release`; uses the lab of bench/probes.sh (hcp), so not beside it. DURATION (20).
@@ -89,6 +90,15 @@ a0=$(threads "$alone")
 sleep "$duration"
 report "one board alone, no VIP (gossip, document watcher, the rest):" "$a0" "$(threads "$alone")"
 lab_down
+# The master alone on its LAN, as keepalived is measured below: its adverts reach no other socket.
+lab_up 1
+rm -rf "$work"/n*-yes
+alone=$(start 1 yes "")
+sleep 5
+a0=$(threads "$alone")
+sleep "$duration"
+report "one board alone, master of the VIP (no backup, no gossip peer: keepalived's case below):" "$a0" "$(threads "$alone")"
+lab_down
 
 # keepalived 2.2.7, master of the same VIP (priority 150, adverts 100 ms), alone: its parent and VRRP child.
 if command -v keepalived >/dev/null; then
@@ -104,6 +114,23 @@ if command -v keepalived >/dev/null; then
   sleep "$duration"
   k1=$(both)
   report "keepalived, master of the same VIP (parent and VRRP child):" "$k0" "$k1"
+  lab_down
+  # The same master with 4 keepalived backups on the LAN, as n1 above has 4 agents: on this one machine the
+  # sender's thread pays for delivering each advert through the bridge to every listening socket (in perf, half of
+  # hcagent's VRRP thread), which a board with a real NIC does not.
+  lab_up 5
+  for i in 1 2 3 4 5; do
+    mkdir -p "$dir/b$i"
+    sed "s/priority 150/priority $([ "$i" = 1 ] && echo 150 || echo 100)/" "$dir/keepalived.conf" >"$dir/b$i/keepalived.conf"
+    lab_start "$i" "$dir/b$i/log" keepalived -f "$dir/b$i/keepalived.conf" -p "$dir/b$i/k.pid" -r "$dir/b$i/kv.pid" \
+      -c "$dir/b$i/kc.pid" -n -l >/dev/null
+  done
+  sleep 5
+  both() { threads "$(cat "$dir/b1/k.pid")"; threads "$(cat "$dir/b1/kv.pid")"; }
+  k0=$(both)
+  sleep "$duration"
+  k1=$(both)
+  report "keepalived, master of the same VIP with 4 keepalived backups on the LAN (the master's parent and VRRP child):" "$k0" "$k1"
 else
   echo "keepalived is not installed: no comparison in this run"
 fi

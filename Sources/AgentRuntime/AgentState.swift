@@ -40,6 +40,8 @@ public actor AgentState {
     private var keysHandler: (@Sendable (ControlRequest.Command, [UInt8]?) async -> Result<String, ControlError>)?
     /// Parts that run degraded and why (see PartProblems), for hcctl status.
     public nonisolated let problems: PartProblems
+    /// The text in force, for gossip without an actor hop; set before the document is handed on.
+    nonisolated let acceptedText = AcceptedDocumentText()
 
     public init(config: AgentConfig, logger: Logger, notifier: SystemdNotifier = SystemdNotifier()) {
         self.config = config
@@ -62,6 +64,7 @@ public actor AgentState {
         guard let text = StateDirFiles.persistedDocument(at: persistedPath, logger: logger) else { return }
         switch store.offer(text: text, file: persistedPath) {
         case .accepted(let generation):
+            acceptedText.set(store.currentText)
             logger.info("restored the last accepted document", metadata: ["generation": "\(generation)", "file": "\(persistedPath)"])
             generationGauge.record(Int64(clamping: generation))
         case .rejected(let diagnostics):
@@ -90,10 +93,12 @@ public actor AgentState {
         case .accepted(let generation):
             logger.info("desired-state document accepted", metadata: ["generation": "\(generation)", "file": "\(path)"])
             generationGauge.record(Int64(clamping: generation))
-            persist()
+            // Handed on first: gossip and the reconciler need not wait for the fsync.
+            acceptedText.set(store.currentText)
             if let document = store.current {
                 for subscriber in documentSubscribers { subscriber.yield(document) }
             }
+            persist()
         case .unchanged:
             break
         case .stale(let generation):
@@ -117,8 +122,9 @@ public actor AgentState {
         if case .accepted(let generation) = outcome, let document = store.current {
             logger.info("desired-state document applied", metadata: ["generation": "\(generation)", "from": "\(file)"])
             generationGauge.record(Int64(clamping: generation))
-            persist()
+            acceptedText.set(store.currentText)
             for subscriber in documentSubscribers { subscriber.yield(document) }
+            persist()
             notifier.status(statusLine)
         } else if case .rejected(let diagnostics) = outcome {
             countRefusal()
@@ -143,10 +149,11 @@ public actor AgentState {
             }
             logger.info("desired-state document accepted", metadata: ["generation": "\(generation)", "from": "\(peer)"])
             generationGauge.record(Int64(clamping: generation))
-            persist()
+            acceptedText.set(store.currentText)
             if let document = store.current {
                 for subscriber in documentSubscribers { subscriber.yield(document) }
             }
+            persist()
             notifier.status(statusLine)
         case .rejected(let diagnostics):
             // Empty: refused before, already logged and counted.

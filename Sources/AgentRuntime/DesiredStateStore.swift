@@ -61,14 +61,19 @@ public struct DesiredStateStore: Sendable {
     /// already: gossip asks before fetching it again.
     public func wasRefused(generation: UInt64, hash: UInt64) -> Bool { refusedDocuments.contains { $0.hash == hash } }
 
-    /// Parses, then checks the signature and the policy: the document, its signer, or why it is refused.
-    private func admit(_ text: String, file: String) -> Result<(DesiredState, signer: String?), Refusal> {
+    /// Parses (unless the caller has, from the same text), then checks the signature and the policy: the
+    /// document, its signer, or why it is refused.
+    private func admit(_ text: String, file: String, parsed: DesiredState? = nil) -> Result<(DesiredState, signer: String?), Refusal> {
         let hash = DocumentHash.of(text)
         let document: DesiredState
-        switch DesiredStateParser.parse(text, file: file) {
-        case .failure(let refusal):
-            return .failure(Refusal(reason: .invalid, generation: nil, hash: hash, source: file, diagnostics: refusal.diagnostics))
-        case .success(let parsed): document = parsed
+        if let parsed {
+            document = parsed
+        } else {
+            switch DesiredStateParser.parse(text, file: file) {
+            case .failure(let refusal):
+                return .failure(Refusal(reason: .invalid, generation: nil, hash: hash, source: file, diagnostics: refusal.diagnostics))
+            case .success(let parsed): document = parsed
+            }
         }
         var signer: String?
         if let verifier {
@@ -177,8 +182,10 @@ public struct DesiredStateStore: Sendable {
         let signed = verifier != nil || DocumentSignature.isSigned(text)
         if signed, current != nil, text == currentText { return .unchanged }
         var text = text
+        // Parsed once: a large document takes tens of milliseconds to parse, and the apply waits for it.
+        var unsignedDocument: DesiredState?
         if !signed {
-            guard case .success(let parsed) = DesiredStateParser.parse(text, file: file) else {
+            guard case .success(var parsed) = DesiredStateParser.parse(text, file: file) else {
                 guard case .failure(let refusal) = admit(text, file: file) else { return .rejected([]) }
                 return refuseApply(refusal)
             }
@@ -187,11 +194,14 @@ public struct DesiredStateStore: Sendable {
                 guard let renumbered = DesiredStateParser.settingGeneration(of: text, to: generation) else {
                     return .rejected([Diagnostic(file: file, mark: nil, path: "generation", message: "cannot set the generation to \(generation); write it as a plain number")])
                 }
+                // The same text but the generation's value: the same document with the new generation.
                 text = renumbered
+                parsed.generation = generation
             }
+            unsignedDocument = parsed
         }
         let document: DesiredState, signer: String?
-        switch admit(text, file: file) {
+        switch admit(text, file: file, parsed: unsignedDocument) {
         case .failure(let refusal): return refuseApply(refusal)
         case .success(let admitted): (document, signer) = admitted
         }

@@ -64,7 +64,7 @@ public struct GossipService: Service {
             // Each of these changes now and then, never per packet.
             group.addTask {
                 for await document in documents {
-                    let text = await state.documentText
+                    let text = state.acceptedText.value
                     thread.execute { driver.onDocument(document, text: text) }
                 }
             }

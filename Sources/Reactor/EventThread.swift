@@ -135,6 +135,21 @@ public final class EventThread: @unchecked Sendable {
         registrations[fd] = Registration(handler: ready, oneShot: false)
     }
 
+    /// Calls `ready` whenever `fd` is readable (`readable`) or writable (`writable`), level-triggered; called again
+    /// for a descriptor already watched, it changes what is waited for (sd-bus wants writability only while it
+    /// has something queued to send).
+    public func watch(_ fd: Int32, readable: Bool, writable: Bool, _ ready: @escaping () -> Void) throws {
+        preconditionInThread()
+        var event = epoll_event()
+        event.events = (readable ? EPOLLIN.rawValue : 0) | (writable ? EPOLLOUT.rawValue : 0)
+        event.data.fd = fd
+        let operation = registrations[fd] == nil ? EPOLL_CTL_ADD : EPOLL_CTL_MOD
+        guard epoll_ctl(epoll, operation, fd, &event) == 0 else {
+            throw EventThreadError(description: "cannot watch descriptor \(fd): \(String(cString: strerror(errno)))")
+        }
+        registrations[fd] = Registration(handler: ready, oneShot: false)
+    }
+
     /// Before `fd` is closed.
     public func unwatch(_ fd: Int32) {
         preconditionInThread()

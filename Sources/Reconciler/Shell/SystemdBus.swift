@@ -1,5 +1,6 @@
-// systemd's D-Bus API through sd-bus, on one thread of its own that polls the bus's fd: the shell of the reconciler.
+// systemd's D-Bus API through sd-bus, on an EventThread of its own that waits on the bus's fd: the reconciler's shell.
 import CSystemd
+import Reactor
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -10,9 +11,12 @@ public struct SystemdBusError: Error, Sendable, CustomStringConvertible {
 }
 
 /// Owns one connection to the system bus. sd-bus is not thread-safe, so every bus call runs on the bus's own
-/// thread: `perform` queues work there and wakes it through an eventfd; between calls the thread sleeps in
-/// poll() on sd_bus_get_fd/get_events/get_timeout and dispatches signals as they come. No thread of Swift's
-/// cooperative pool ever blocks on the bus.
+/// EventThread: `perform` hands work to it; between calls the thread sleeps in epoll on the bus's descriptor
+/// (sd_bus_get_fd, with what sd_bus_get_events asks for) and its timer (sd_bus_get_timeout), and dispatches
+/// signals as they come. No thread of Swift's cooperative pool ever blocks on the bus.
+///
+/// A thread of its own, not shared with VRRP's or gossip's: a call (`sd_bus_call`) blocks its thread until
+/// systemd answers, and a daemon reload takes systemd half a second or more, longer than an advert interval.
 public final class SystemdBus: @unchecked Sendable {
     public enum Event: Sendable, Equatable {
         /// PropertiesChanged on a unit object's Unit interface, with the states it carries (nil: not in it).
@@ -24,22 +28,26 @@ public final class SystemdBus: @unchecked Sendable {
     /// Signals, in the order they arrived.
     public let events: AsyncStream<Event>
     private let eventSink: AsyncStream<Event>.Continuation
-    private let queue = Mutex<[@Sendable (OpaquePointer) -> Void]>([])
-    /// A pipe: writing a byte to [1] wakes the bus thread's poll on [0].
-    private let wakePipe: (read: Int32, write: Int32)
+    private let thread: EventThread
     private let stopping = Atomic<Bool>(false)
-    private var thread = pthread_t()
-    /// Touched only on the bus thread.
+    // Touched only on the bus thread.
     private var bus: OpaquePointer?
     private var slots: [OpaquePointer?] = []
+    /// The descriptor watched and whether for writing too, as last asked of the thread.
+    private var watched: (fd: Int32, writable: Bool)?
+    private lazy var onReady: () -> Void = { [unowned self] in self.pump() }
 
     /// Starts the bus thread, which connects to the system bus; then subscribes to systemd's signals.
     public static func connect() async throws -> SystemdBus {
-        let bus = SystemdBus()
-        try await withCheckedThrowingContinuation { (opened: CheckedContinuation<Void, Error>) in
-            bus.start(opened)
-        }
+        let thread: EventThread
         do {
+            thread = try EventThread(name: "hcagent-bus")
+        } catch {
+            throw SystemdBusError(description: "cannot start the bus thread: \(error)")
+        }
+        let bus = SystemdBus(thread: thread)
+        do {
+            try await thread.submit { bus.open() }?.get()
             try await bus.perform { bus in try SystemdBus.subscribe(bus) }
             try await bus.addMatches()
         } catch {
@@ -49,25 +57,25 @@ public final class SystemdBus: @unchecked Sendable {
         return bus
     }
 
-    private init() {
+    private init(thread: EventThread) {
         (events, eventSink) = AsyncStream.makeStream(of: Event.self, bufferingPolicy: .unbounded)
-        var fds: [Int32] = [-1, -1]
-        if pipe(&fds) == 0 {
-            for fd in fds { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        }
-        wakePipe = (fds[0], fds[1])
-    }
-
-    deinit {
-        Glibc.close(wakePipe.read)
-        Glibc.close(wakePipe.write)
+        self.thread = thread
     }
 
     /// Stops the bus thread and closes the connection. Work queued after this never runs.
     public func close() {
         guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        wake()
-        pthread_join(thread, nil)
+        thread.execute { [self] in
+            if let watched { thread.unwatch(watched.fd) }
+            watched = nil
+            thread.schedule(at: nil)
+            for slot in slots { sd_bus_slot_unref(slot) }
+            slots = []
+            if let bus { sd_bus_flush_close_unref(bus) }
+            bus = nil
+        }
+        thread.stop()
+        thread.waitUntilEnded()
         eventSink.finish()
     }
 
@@ -76,78 +84,65 @@ public final class SystemdBus: @unchecked Sendable {
     /// Runs `body` on the bus thread with the connection and returns its result.
     public func perform<T: Sendable>(_ body: @escaping @Sendable (OpaquePointer) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, Error>) in
-            queue.withLock {
-                $0.append { bus in continuation.resume(with: Result { try body(bus) }) }
+            let queued = thread.execute { [self] in
+                guard let bus else {
+                    continuation.resume(throwing: SystemdBusError(description: "the bus is closed"))
+                    return
+                }
+                continuation.resume(with: Result { try body(bus) })
+                // A call reads what arrives before its reply: signals wait in sd-bus's queue until processed.
+                pump()
             }
-            wake()
+            if !queued { continuation.resume(throwing: SystemdBusError(description: "the bus is closed")) }
         }
     }
 
-    private final class Start {
-        let bus: SystemdBus
-        let opened: CheckedContinuation<Void, Error>
-        init(bus: SystemdBus, opened: CheckedContinuation<Void, Error>) {
-            self.bus = bus
-            self.opened = opened
+    /// On the thread: connects, then waits for the bus's descriptor.
+    private func open() -> Result<Void, SystemdBusError> {
+        let result = sd_bus_open_system(&bus)
+        guard result >= 0 else {
+            bus = nil
+            return .failure(SystemdBusError(description: "cannot connect to the system bus: \(String(cString: strerror(-result)))"))
         }
+        pump()
+        return .success(())
     }
 
-    private func start(_ opened: CheckedContinuation<Void, Error>) {
-        let box = Unmanaged.passRetained(Start(bus: self, opened: opened)).toOpaque()
-        let created = pthread_create(&thread, nil, { raw in
-            let start = Unmanaged<Start>.fromOpaque(raw!).takeRetainedValue()
-            let bus = start.bus
-            let result = sd_bus_open_system(&bus.bus)
-            if result < 0 {
-                bus.bus = nil
-                start.opened.resume(throwing: SystemdBusError(description: "cannot connect to the system bus: \(String(cString: strerror(-result)))"))
-                return nil
+    /// On the thread, after every call and whenever the bus is ready or its timer is due: dispatches what
+    /// arrived, then tells the thread what to wait for next.
+    private func pump() {
+        guard let bus else { return }
+        while sd_bus_process(bus, nil) > 0 {}
+        let fd = sd_bus_get_fd(bus)
+        let wanted = sd_bus_get_events(bus)
+        guard fd >= 0, wanted >= 0 else {
+            // The connection is gone (the bus daemon restarted): calls fail from now on, each with its reason.
+            if let watched { thread.unwatch(watched.fd) }
+            watched = nil
+            thread.schedule(at: nil)
+            return
+        }
+        let writable = wanted & Int32(POLLOUT) != 0
+        if watched?.fd != fd || watched?.writable != writable {
+            if let watched, watched.fd != fd { thread.unwatch(watched.fd) }
+            do {
+                try thread.watch(fd, readable: true, writable: writable, onReady)
+                watched = (fd, writable)
+            } catch {
+                watched = nil
             }
-            start.opened.resume()
-            bus.loop(bus.bus!)
-            return nil
-        }, box)
-        if created != 0 {
-            Unmanaged<Start>.fromOpaque(box).release()
-            opened.resume(throwing: SystemdBusError(description: "cannot start the bus thread"))
         }
-    }
-
-    private func wake() {
-        var byte: UInt8 = 1
-        _ = write(wakePipe.write, &byte, 1)
-    }
-
-    private func loop(_ bus: OpaquePointer) {
-        while !stopping.load(ordering: .acquiring) {
-            let work = queue.withLock { pending -> [@Sendable (OpaquePointer) -> Void] in
-                defer { pending.removeAll() }
-                return pending
-            }
-            for item in work { item(bus) }
-            while sd_bus_process(bus, nil) > 0 {}
-            var timeout: UInt64 = 0
-            var timeoutMs: Int32 = -1
-            if sd_bus_get_timeout(bus, &timeout) >= 0 && timeout != UInt64.max {
-                var now = timespec()
-                clock_gettime(CLOCK_MONOTONIC, &now)
-                let nowUs = UInt64(now.tv_sec) * 1_000_000 + UInt64(now.tv_nsec) / 1000
-                timeoutMs = timeout > nowUs ? Int32(min((timeout - nowUs + 999) / 1000, 60_000)) : 0
-            }
-            waitForWake(busFD: sd_bus_get_fd(bus), events: Int16(truncatingIfNeeded: sd_bus_get_events(bus)), timeoutMs: timeoutMs)
+        var until: UInt64 = 0
+        guard sd_bus_get_timeout(bus, &until) >= 0, until != UInt64.max else {
+            thread.schedule(at: nil)
+            return
         }
-        for slot in slots { sd_bus_slot_unref(slot) }
-        sd_bus_flush_close_unref(bus)
-        self.bus = nil
-    }
-
-    private func waitForWake(busFD: Int32, events: Int16, timeoutMs: Int32) {
-        var fds = [pollfd(fd: wakePipe.read, events: Int16(POLLIN), revents: 0), pollfd(fd: busFD, events: events, revents: 0)]
-        _ = poll(&fds, nfds_t(fds.count), timeoutMs)
-        if fds[0].revents & Int16(POLLIN) != 0 {
-            var drain = [UInt8](repeating: 0, count: 64)
-            _ = read(wakePipe.read, &drain, drain.count)
-        }
+        // sd-bus counts in CLOCK_MONOTONIC microseconds; the thread's timer in ContinuousClock's instants.
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        let nowMicroseconds = UInt64(now.tv_sec) * 1_000_000 + UInt64(now.tv_nsec) / 1000
+        let left = until > nowMicroseconds ? min(until - nowMicroseconds, 60_000_000) : 0
+        thread.schedule(at: .now + .microseconds(Int64(left)), onReady)
     }
 
     // MARK: signals
