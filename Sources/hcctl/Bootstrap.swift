@@ -6,6 +6,7 @@ import ArgumentParser
 import Glibc
 #endif
 import HomecloudSchema
+import HomecloudYAML
 import Trust
 
 struct BoardOptions: ParsableArguments {
