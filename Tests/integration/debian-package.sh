@@ -34,6 +34,7 @@ if [ -z "$deb" ]; then
   deb=$(ls "$root"/hcagent_*.deb | head -1)
 fi
 echo "  package: $(basename "$deb"), $(du -k "$deb" | cut -f1) KiB"
+started=$SECONDS
 
 lab_up 2
 
