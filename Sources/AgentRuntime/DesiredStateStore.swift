@@ -1,5 +1,6 @@
 // Which desired-state document is in force: a newer valid one replaces it, anything else is refused and kept aside.
 import HomecloudSchema
+import Reactor
 import Trust
 
 /// Pure bookkeeping for the document in force. A refused document never replaces the one in force, so a
@@ -62,6 +63,8 @@ public struct DesiredStateStore: Sendable {
 
     /// Parses, then checks the signature and the policy: the document, its signer, or why it is refused.
     private func admit(_ text: String, file: String) -> Result<(DesiredState, signer: String?), Refusal> {
+        // A large document's parse tree is gone once this returns: its pages go back to the kernel.
+        defer { if text.utf8.count > 64 * 1024 { FreedMemory.release() } }
         let hash = DocumentHash.of(text)
         let document: DesiredState
         switch DesiredStateParser.parse(text, file: file) {
