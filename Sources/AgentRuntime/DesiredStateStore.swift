@@ -1,6 +1,7 @@
 // Which desired-state document is in force: a newer valid one replaces it, anything else is refused and kept aside.
 import HomecloudSchema
 import HomecloudYAML
+import Reactor
 import Trust
 
 /// Pure bookkeeping for the document in force. A refused document never replaces the one in force, so a
@@ -64,6 +65,8 @@ public struct DesiredStateStore: Sendable {
     /// Parses (unless the caller has, from the same text), then checks the signature and the policy: the
     /// document, its signer, or why it is refused.
     private func admit(_ text: String, file: String, parsed: DesiredState? = nil) -> Result<(DesiredState, signer: String?), Refusal> {
+        // A large document's parse tree is gone once this returns: its pages go back to the kernel.
+        defer { if text.utf8.count > 64 * 1024 { FreedMemory.release() } }
         let hash = DocumentHash.of(text)
         let document: DesiredState
         if let parsed {

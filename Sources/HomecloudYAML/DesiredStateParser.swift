@@ -119,12 +119,13 @@ public enum DesiredStateParser {
             guard let name = reader.checkName(entry.key, entry.mark, rolePath, what: "role name"),
                   let fields = reader.mapping(entry.value, at: rolePath, allowed: ["units"]) else { continue }
             var units: [UnitSpec] = []
+            var listed: Set<String> = []  // a 1 MiB document holds some 18000 units: no search per unit
             if let unitsNode = fields.first(where: { $0.key == "units" })?.value,
                let items = reader.sequence(unitsNode, at: rolePath.key("units")) {
                 for (index, item) in items.enumerated() {
                     let unitPath = rolePath.key("units").index(index)
                     guard let unit = readUnit(item, at: unitPath, vips: vips, reader: &reader) else { continue }
-                    if units.contains(where: { $0.name == unit.name }) {
+                    if !listed.insert(unit.name).inserted {
                         reader.fail(item.mark, unitPath, "unit \(unit.name) is listed twice in this role")
                     } else {
                         units.append(unit)
