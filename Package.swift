@@ -33,33 +33,60 @@ let package = Package(
         // Admin keys and signed desired-state documents (Ed25519): used by hcctl to sign, by the agent to verify.
         .target(name: "Trust", dependencies: ["CSodium"]),
 
-        // Protocol cores (pure) and their shells.
-        .target(name: "Reconciler", dependencies: ["HomecloudSchema", "CSystemd"]),
+        // What the parts share to be wired together by AgentRuntime: typed latest-value channels, the problem
+        // list, the document in force, the probes' verdicts on units.
+        .target(name: "PartWiring", dependencies: ["HomecloudSchema", .product(name: "Logging", package: "swift-log")]),
+
+        // Protocol cores (pure) and their shells (each module's service and driver in its Shell).
+        .target(
+            name: "Reconciler",
+            dependencies: [
+                "HomecloudSchema", "CSystemd", "PartWiring",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .target(
             name: "Probes",
             dependencies: [
                 "HomecloudSchema",
                 "CLinuxEvents",
                 "Reactor",
+                "PartWiring",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .target(name: "VRRP", dependencies: ["HomecloudSchema", "CNetlinkRoute"]),
+        .target(
+            name: "VRRP",
+            dependencies: [
+                "HomecloudSchema", "CNetlinkRoute", "Reactor", "PartWiring",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .target(
             name: "Gossip",
             dependencies: [
-                "HomecloudSchema", "CSodium", "Reactor", "Trust",
+                "HomecloudSchema", "CSodium", "Reactor", "Trust", "PartWiring",
+                // MemberView: the typed member states gossip publishes for placement.
+                "Reconciler",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
 
-        // The daemon's parts: control socket, metrics endpoint, systemd notify, document watcher.
+        // The daemon: builds the parts and wires them, control socket, metrics endpoint, systemd notify, document watcher.
         .target(
             name: "AgentRuntime",
             dependencies: [
-                "HomecloudSchema", "Reconciler", "VRRP", "Gossip", "Probes", "Reactor", "CSystemd", "Trust",
+                "HomecloudSchema", "PartWiring", "Reconciler", "VRRP", "Gossip", "Probes", "Reactor", "CSystemd", "Trust",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -90,7 +117,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AgentRuntimeTests",
-            dependencies: ["AgentRuntime", "Trust", .product(name: "NIOEmbedded", package: "swift-nio")]
+            dependencies: ["AgentRuntime", "PartWiring", "Trust", .product(name: "NIOEmbedded", package: "swift-nio")]
         ),
     ]
 )

@@ -1,8 +1,7 @@
 // Gossip's member states reach the reconciler's placement as typed values, with when each was last heard from.
-import Gossip
 import Reconciler
 import Testing
-@testable import AgentRuntime
+@testable import Gossip
 
 @Suite struct GossipViewTests {
     @Test func gossipStatesReachThePlannerTyped() throws {

@@ -1,7 +1,6 @@
 // Gossip's members as the reconciler takes them: typed states (never display strings) and when each was last
 // heard from, as GossipDriver reports them (at every membership change and, for the lease of `placement: one`,
 // at most once a second).
-import Gossip
 import Reconciler
 
 extension MemberState {

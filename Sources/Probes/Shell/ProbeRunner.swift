@@ -2,7 +2,7 @@
 import HomecloudSchema
 import Logging
 import NIOCore
-import Probes
+import PartWiring
 
 /// Confined to `loop` (every method runs there), so it needs no lock. Kept off Swift's task pool on purpose: a
 /// probe run there cost a task, a timer and half a dozen thread wake-ups, more than the TCP connect it made.

@@ -1,53 +1,92 @@
-// Runs the document's probes (ProbeRunner, on an event loop) and carries what they find to the agent state:
-// VIP priorities (through VRRP), the gossip summary, restarts asked of the reconciler, and hcctl probes.
+// Runs the document's probes (ProbeRunner, on an event loop) and publishes what they find on typed channels:
+// VIP priorities (for VRRP), the gossip summary, restarts asked of the reconciler; hcctl probes reads its handle.
 import HomecloudSchema
 import Logging
 import Metrics
 import NIOCore
-import Probes
+import PartWiring
 import ServiceLifecycle
 #if canImport(Glibc)
 import Glibc
 #endif
 
 public struct ProbeService: Service {
-    let state: AgentState
-    let group: EventLoopGroup
-    let logger: Logger
+    /// What the probes follow and what they publish; made and connected by the agent.
+    public struct Channels: Sendable {
+        public var documents: LatestValue<AcceptedDocument>
+        /// VIP name → the weights of its failing tracked probes (VRRP adds them to the base priority).
+        public var adjustments: LatestValue<[String: Int]>
+        /// How many probes run here and which fail, for the gossip metadata.
+        public var summary: LatestValue<ProbeSummary>
+        /// A `restart: true` probe's verdict on its unit, for the reconciler.
+        public var unitHealth: AsyncStream<UnitHealthReport>.Continuation
+        /// A unit's ActiveState, for `unit` probes (the reconciler's bus).
+        public var unitState: @Sendable (String) async -> String?
 
-    public init(state: AgentState, group: EventLoopGroup, logger: Logger) {
-        self.state = state
-        self.group = group
+        public init(documents: LatestValue<AcceptedDocument>, adjustments: LatestValue<[String: Int]>, summary: LatestValue<ProbeSummary>,
+                    unitHealth: AsyncStream<UnitHealthReport>.Continuation, unitState: @escaping @Sendable (String) async -> String?) {
+            self.documents = documents
+            self.adjustments = adjustments
+            self.summary = summary
+            self.unitHealth = unitHealth
+            self.unitState = unitState
+        }
+    }
+
+    let channels: Channels
+    let problems: PartProblems
+    let logger: Logger
+    /// The loop and its runner, or why probes cannot run here.
+    let setup: Result<(ProbeLoop, ProbeRunner), ProbeLoopFailure>
+    let effects: AsyncStream<ProbeRunner.Effect>
+    let effectSink: AsyncStream<ProbeRunner.Effect>.Continuation
+    /// hcctl probes and status read the probes' live view through this.
+    public let handle: ProbeHandle
+
+    struct ProbeLoopFailure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// Starts the probes' loop (one loop for the timer, the checks and their results: no thread hops between them).
+    public init(group: EventLoopGroup, channels: Channels, problems: PartProblems, logger: Logger) {
+        self.channels = channels
+        self.problems = problems
         self.logger = logger
+        (effects, effectSink) = AsyncStream.makeStream(of: ProbeRunner.Effect.self)
+        do {
+            let loop = try ProbeLoop()
+            let checks = ProbeChecks(loop: loop, channels: group, unitState: channels.unitState)
+            var seed = SystemRandomNumberGenerator()
+            let runner = ProbeRunner(loop: loop, checks: checks, seed: seed.next(), effects: effectSink, logger: logger)
+            setup = .success((loop, runner))
+            handle = ProbeHandle(loop: loop, runner: runner)
+        } catch {
+            setup = .failure(ProbeLoopFailure(description: "\(error)"))
+            handle = ProbeHandle(loop: nil, runner: nil)
+        }
     }
 
     public func run() async throws {
-        let state = self.state
-        // One loop for the timer, the checks and their results: no thread hops between them.
-        let loop: ProbeLoop
-        do {
-            loop = try ProbeLoop()
-        } catch {
-            state.problems.report("probes", "probes off: \(error)")
+        let channels = self.channels, effects = self.effects, effectSink = self.effectSink
+        let loop: ProbeLoop, runner: ProbeRunner
+        switch setup {
+        case .success(let made): (loop, runner) = made
+        case .failure(let error):
+            problems.report("probes", "probes off: \(error)")
             try? await gracefulShutdown()
             return
         }
         defer { loop.stop() }
-        let checks = ProbeChecks(loop: loop, channels: group) { name in await state.unitState(name) }
-        let (effects, effectSink) = AsyncStream.makeStream(of: ProbeRunner.Effect.self)
-        var seed = SystemRandomNumberGenerator()
-        let runner = ProbeRunner(loop: loop, checks: checks, seed: seed.next(), effects: effectSink, logger: logger)
-        await state.setProbeReporter { (try? await loop.submit { runner.report() }.get()) ?? [] }
         let (documents, documentSink) = AsyncStream.makeStream(of: DesiredState.self, bufferingPolicy: .bufferingNewest(1))
-        let accepted = await state.documents()
+        let accepted = channels.documents.follow()
         await withDiscardingTaskGroup { group in
-            group.addTask { for await document in accepted { documentSink.yield(document) } }
+            group.addTask { for await document in accepted { documentSink.yield(document.document) } }
             group.addTask {
                 for await effect in effects {
                     switch effect {
-                    case .adjustments(let adjustments): await state.setPriorityAdjustments(adjustments)
-                    case .summary(let summary): await state.publishProbeSummary(summary)
-                    case .unitHealth(let report): state.reportUnitHealth(report)
+                    case .adjustments(let adjustments): channels.adjustments.publishIfChanged(adjustments)
+                    case .summary(let summary): channels.summary.publishIfChanged(summary)
+                    case .unitHealth(let report): channels.unitHealth.yield(report)
                     }
                 }
             }
@@ -60,7 +99,6 @@ public struct ProbeService: Service {
             effectSink.finish()
             group.cancelAll()
         }
-        await state.setProbeReporter(nil)
     }
 
     static func report(_ statuses: [ProbeScheduler.Status], now: ContinuousClock.Instant) -> [ProbeStatus] {
@@ -78,6 +116,26 @@ public struct ProbeService: Service {
                                passes: status.consecutivePasses, failures: status.consecutiveFailures,
                                since: Int(wallNow.tv_sec) - Int(status.since.duration(to: now).components.seconds))
         }
+    }
+}
+
+/// What the control commands may ask of the probes: their live view (hcctl probes, status).
+public struct ProbeHandle: Sendable {
+    private let loop: ProbeLoop?
+    private let runner: ProbeRunner?
+
+    init(loop: ProbeLoop?, runner: ProbeRunner?) {
+        self.loop = loop
+        self.runner = runner
+    }
+
+    /// A handle of probes that do not run (tests of the control commands).
+    public static let notRunning = ProbeHandle(loop: nil, runner: nil)
+
+    /// Every probe's state now; empty when the probes do not run here.
+    public func report() async -> [ProbeStatus] {
+        guard let loop, let runner else { return [] }
+        return (try? await loop.submit { runner.report() }.get()) ?? []
     }
 }
 

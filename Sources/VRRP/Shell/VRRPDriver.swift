@@ -1,10 +1,10 @@
 // The VRRP routers of this board, confined to one EventThread: timers, packets and link changes are handled
-// where they happen; the agent state hears only of changes (VIP states, handovers asked of others).
+// where they happen; the service hears only of changes (VIP states, handovers asked of others).
 import HomecloudSchema
 import Logging
 import Metrics
+import PartWiring
 import Reactor
-import VRRP
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,7 +14,8 @@ import Glibc
 /// one wake-up of the thread and nothing else.
 final class VRRPDriver: @unchecked Sendable {
     enum Report: Sendable {
-        case vips([VIPStatus])
+        /// The VIPs as hcctl shows them, and the names of those this board holds (master).
+        case vips([VIPStatus], held: Set<String>)
         /// VIP → the node this board asked to take it, for the gossip metadata.
         case outgoingHandovers([String: String])
         /// A graceful stop is done: every router has stopped.
@@ -468,7 +469,11 @@ final class VRRPDriver: @unchecked Sendable {
         if let shown, shown.count == routers.count, shown.allSatisfy({ routers[$0.name].map(Shown.init) == $0 }) { return }
         let next = snapshot()
         shown = next
-        reports.yield(.vips(statuses(next)))
+        reports.yield(.vips(statuses(next), held: held(next)))
+    }
+
+    private func held(_ shown: [Shown]) -> Set<String> {
+        Set(shown.filter { $0.state == .master }.map(\.name))
     }
 
     private func snapshot() -> [Shown] {
@@ -488,7 +493,7 @@ final class VRRPDriver: @unchecked Sendable {
     }
 
     /// The end, however it came: every VIP let go, the sockets closed, no more reports; the VIPs as left.
-    func finishAll() -> [VIPStatus] {
+    func finishAll() -> ([VIPStatus], held: Set<String>) {
         for router in routers.values { perform(router.instance.finishStop(now: now), for: router) }
         thread.schedule(at: nil)
         for channel in channels.values {
@@ -499,6 +504,7 @@ final class VRRPDriver: @unchecked Sendable {
         thread.unwatch(links.descriptor)
         links.close()
         reports.finish()
-        return statuses(snapshot())
+        let last = snapshot()
+        return (statuses(last), held(last))
     }
 }
