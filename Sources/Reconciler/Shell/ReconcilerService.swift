@@ -5,6 +5,7 @@ import Logging
 import Metrics
 import PartWiring
 import ServiceLifecycle
+import Synchronization
 
 public struct ReconcilerService: Service {
     /// What the reconciler follows and what it publishes; made and connected by the agent.
@@ -42,31 +43,21 @@ public struct ReconcilerService: Service {
     let channels: Channels
     let problems: PartProblems
     let logger: Logger
-    let bus: Result<SystemdBus, SystemdBusError>
+    /// The bus once run() has connected it; `unit` probes read through it.
+    let connection = BusConnection()
     let inputs: AsyncStream<Input>
     let sink: AsyncStream<Input>.Continuation
     /// hcctl plan and `unit` probes reach the reconciler through this.
     public let handle: ReconcilerHandle
 
-    /// Connects to systemd; without it the reconciler stays off (the rest of the agent still serves).
-    public static func connect(node: String, channels: Channels, problems: PartProblems, logger: Logger) async -> ReconcilerService {
-        let bus: Result<SystemdBus, SystemdBusError>
-        do {
-            bus = .success(try await SystemdBus.connect())
-        } catch {
-            bus = .failure(error as? SystemdBusError ?? SystemdBusError(description: "\(error)"))
-        }
-        return ReconcilerService(node: node, channels: channels, problems: problems, logger: logger, bus: bus)
-    }
-
-    init(node: String, channels: Channels, problems: PartProblems, logger: Logger, bus: Result<SystemdBus, SystemdBusError>) {
+    /// The reconciler connects to systemd when it runs; without it, it stays off (the rest of the agent still serves).
+    public init(node: String, channels: Channels, problems: PartProblems, logger: Logger) {
         self.node = node
         self.channels = channels
         self.problems = problems
         self.logger = logger
-        self.bus = bus
         (inputs, sink) = AsyncStream.makeStream(of: Input.self)
-        handle = ReconcilerHandle(bus: try? bus.get(), sink: sink)
+        handle = ReconcilerHandle(connection: connection, sink: sink)
     }
 
     enum Input: Sendable {
@@ -76,23 +67,25 @@ public struct ReconcilerService: Service {
         case bus(SystemdBus.Event)
         case timer
         /// hcctl plan: the steps a document would cause here, from a copy of the planner.
-        case plan(DesiredState, CheckedContinuation<[String], Never>)
+        case plan(DesiredState, CheckedContinuation<[String]?, Never>)
         /// A probe's verdict on a unit it may restart.
         case probe(UnitHealthReport)
     }
 
     public func run() async throws {
         let bus: SystemdBus
-        switch self.bus {
-        case .success(let connected): bus = connected
-        case .failure(let error):
+        do {
+            bus = try await SystemdBus.connect()
+        } catch {
             // Without systemd (a container without it, a laptop) the rest of the agent still serves; while
             // the document gives this board units, that is a problem in status.
             let reason = "reconciler off: \(error): this board's units are not started or stopped"
             logger.warning("\(reason)")
             let node = self.node, problems = self.problems
             let documents = channels.documents.follow()
+            // No planner here: plans asked meanwhile, and later ones, get no steps.
             sink.finish()
+            for await input in inputs { if case .plan(_, let answer) = input { answer.resume(returning: nil) } }
             await cancelWhenGracefulShutdown {
                 for await accepted in documents {
                     if UnitsForNode.units(of: node, in: accepted.document).isEmpty {
@@ -104,7 +97,11 @@ public struct ReconcilerService: Service {
             }
             return
         }
-        defer { bus.close() }
+        connection.bus = bus
+        defer {
+            connection.bus = nil
+            bus.close()
+        }
         let channels = self.channels, sink = self.sink, inputs = self.inputs
         let documents = channels.documents.follow()
         let held = channels.heldVIPs.follow()
@@ -130,18 +127,18 @@ public struct ReconcilerService: Service {
 /// What other parts may ask of the reconciler: a dry run for hcctl plan, a unit's ActiveState for `unit` probes.
 /// Made with the service; a reconciler without systemd answers nil.
 public struct ReconcilerHandle: Sendable {
-    private let bus: SystemdBus?
+    private let connection: BusConnection?
     private let sink: AsyncStream<ReconcilerService.Input>.Continuation?
 
-    init(bus: SystemdBus?, sink: AsyncStream<ReconcilerService.Input>.Continuation) {
-        self.bus = bus
-        self.sink = bus == nil ? nil : sink
+    init(connection: BusConnection, sink: AsyncStream<ReconcilerService.Input>.Continuation) {
+        self.connection = connection
+        self.sink = sink
     }
 
     /// A handle of a reconciler that does not run (tests of the control commands).
     public static let notRunning = ReconcilerHandle()
     private init() {
-        bus = nil
+        connection = nil
         sink = nil
     }
 
@@ -149,14 +146,24 @@ public struct ReconcilerHandle: Sendable {
     public func plan(_ document: DesiredState) async -> [String]? {
         guard let sink else { return nil }
         return await withCheckedContinuation { answer in
-            if case .terminated = sink.yield(.plan(document, answer)) { answer.resume(returning: []) }
+            if case .terminated = sink.yield(.plan(document, answer)) { answer.resume(returning: nil) }
         }
     }
 
-    /// A unit's ActiveState through the reconciler's bus; nil when unknown or without systemd.
+    /// A unit's ActiveState through the reconciler's bus; nil when unknown or while systemd is not connected.
     public func activeState(of unit: String) async -> String? {
-        guard let bus else { return nil }
+        guard let bus = connection?.bus else { return nil }
         return (try? await bus.readUnit(unit))?.unit.activeState
+    }
+}
+
+/// The reconciler's bus while it is connected (set by the service's run, read by its handle).
+final class BusConnection: Sendable {
+    private let current = Mutex<SystemdBus?>(nil)
+
+    var bus: SystemdBus? {
+        get { current.withLock { $0 } }
+        set { current.withLock { $0 = newValue } }
     }
 }
 
