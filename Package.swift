@@ -36,12 +36,26 @@ let package = Package(
         // Admin keys and signed desired-state documents (Ed25519): used by hcctl to sign, by the agent to verify.
         .target(name: "Trust", dependencies: ["CSodium"]),
 
+        // What the parts share to be wired together by AgentRuntime: typed latest-value channels, the problem
+        // list, the document in force, the probes' verdicts on units.
+        .target(name: "PartWiring", dependencies: ["HomecloudSchema", .product(name: "Logging", package: "swift-log")]),
+
         // Protocol cores and their shells. A core (Sources/<Module>/Core) is pure: value types that take events
         // and a `now: Duration` and return actions; it imports only the schema (and other cores), never NIO, a C
         // library, Logging or Metrics, so tests, simulations and the fuzzer use it as it is. A shell
-        // (Sources/<Module>/Shell) carries the actions out: sockets, netlink, sd-bus, the event thread.
+        // (Sources/<Module>/Shell) carries the actions out: sockets, netlink, sd-bus, the event thread, and holds
+        // the module's service.
         .target(name: "ReconcilerCore", dependencies: ["HomecloudSchema"], path: "Sources/Reconciler/Core"),
-        .target(name: "Reconciler", dependencies: ["ReconcilerCore", "HomecloudSchema", "CSystemd", "Reactor"], path: "Sources/Reconciler/Shell"),
+        .target(
+            name: "Reconciler",
+            dependencies: [
+                "ReconcilerCore", "HomecloudSchema", "CSystemd", "Reactor", "PartWiring",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/Reconciler/Shell"
+        ),
         .target(name: "ProbesCore", dependencies: ["HomecloudSchema"], path: "Sources/Probes/Core"),
         .target(
             name: "Probes",
@@ -50,29 +64,45 @@ let package = Package(
                 "HomecloudSchema",
                 "CLinuxEvents",
                 "Reactor",
+                "PartWiring",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Sources/Probes/Shell"
         ),
         .target(name: "VRRPCore", dependencies: ["HomecloudSchema"], path: "Sources/VRRP/Core"),
-        .target(name: "VRRP", dependencies: ["VRRPCore", "HomecloudSchema", "HomecloudYAML", "CNetlinkRoute"], path: "Sources/VRRP/Shell"),
+        .target(
+            name: "VRRP",
+            dependencies: [
+                "VRRPCore", "HomecloudSchema", "HomecloudYAML", "CNetlinkRoute", "Reactor", "PartWiring",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/VRRP/Shell"
+        ),
         .target(name: "GossipCore", dependencies: ["HomecloudSchema"], path: "Sources/Gossip/Core"),
         .target(
             name: "Gossip",
             dependencies: [
-                "GossipCore", "HomecloudSchema", "HomecloudYAML", "CSodium", "Reactor", "Trust",
+                "GossipCore", "HomecloudSchema", "HomecloudYAML", "CSodium", "Reactor", "Trust", "PartWiring",
+                // MemberView: the typed member states gossip publishes for placement.
+                "ReconcilerCore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Sources/Gossip/Shell"
         ),
 
-        // The daemon's parts: control socket, metrics endpoint, systemd notify, document watcher.
+        // The daemon: builds the parts and wires them, control socket, metrics endpoint, systemd notify, document watcher.
         .target(
             name: "AgentRuntime",
             dependencies: [
-                "HomecloudSchema", "HomecloudYAML", "Reconciler", "VRRP", "Gossip", "Probes", "Reactor", "CSystemd", "Trust",
+                "HomecloudSchema", "HomecloudYAML", "PartWiring", "Reconciler", "VRRP", "Gossip", "Probes", "Reactor", "CSystemd", "Trust",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -103,7 +133,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AgentRuntimeTests",
-            dependencies: ["AgentRuntime", "Trust", .product(name: "NIOEmbedded", package: "swift-nio")]
+            dependencies: ["AgentRuntime", "PartWiring", "Trust", .product(name: "NIOEmbedded", package: "swift-nio")]
         ),
     ]
 )

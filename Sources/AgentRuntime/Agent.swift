@@ -1,4 +1,5 @@
-// Starts the agent: loads agent.yaml, binds its sockets, says READY=1, and runs its parts as one ServiceGroup.
+// Starts the agent: loads agent.yaml, builds its parts and connects them (AgentChannels, PartHandles), binds its
+// sockets, says READY=1, and runs the parts as one ServiceGroup.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -9,8 +10,12 @@ import Logging
 import Metrics
 import NIOCore
 import NIOPosix
+import PartWiring
+import Probes
+import Reconciler
 import ServiceLifecycle
 import UnixSignals
+import VRRP
 
 public enum Agent {
     /// A graceful stop (SIGTERM) must be done within this; past it the parts are cancelled. VRRP uses most of
@@ -95,30 +100,57 @@ public enum Agent {
     private static func serve(config: AgentConfig, keyring: GossipKeyring?, logger: Logger, registry: MetricsRegistry,
                               notifier: SystemdNotifier, group: MultiThreadedEventLoopGroup) async throws {
 
-        let state = AgentState(config: config, logger: logger, notifier: notifier)
-        await state.restorePersisted()
-        await state.reloadDesired()
+        let channels = AgentChannels()
+        let problems = PartProblems(logger: logger)
+        let keeper = DocumentKeeper(config: config, logger: logger, notifier: notifier, documents: channels.documents,
+                                    convergence: channels.convergence, problems: problems)
+        await keeper.restorePersisted()
+        await keeper.reloadDesired()
 
-        let control = try await ControlServer.bind(path: config.socket, commands: ControlCommands(state: state), group: group, logger: logger)
+        // Each part is built with its channels; what the control commands may ask of it is its handle.
+        let reconciler = ReconcilerService(node: config.node, channels: ReconcilerService.Channels(
+            documents: channels.documents, heldVIPs: channels.heldVIPs, memberView: channels.memberView, unitHealth: channels.unitHealth,
+            units: channels.units, convergence: channels.convergence), problems: problems, logger: logger)
+        let reconcilerHandle = reconciler.handle
+        let probes = ProbeService(group: group, channels: ProbeService.Channels(
+            documents: channels.documents, adjustments: channels.priorityAdjustments, summary: channels.probeSummary,
+            unitHealth: channels.unitHealthSink, unitState: { await reconcilerHandle.activeState(of: $0) }), problems: problems, logger: logger)
+        let vrrp = VRRPService(node: config.node, stateDir: config.stateDir, channels: VRRPService.Channels(
+            documents: channels.documents, peers: channels.peerAddresses, incomingHandovers: channels.incomingHandovers,
+            adjustments: channels.priorityAdjustments, vips: channels.vips, held: channels.heldVIPs,
+            outgoingHandovers: channels.outgoingHandovers), problems: problems, logger: logger)
+        guard let advertised = GossipService.advertisedAddress(for: config) else {
+            throw GossipTransportError(description: "cannot tell which address peers should use for this board: set advertise in agent.yaml")
+        }
+        let gossip = try await GossipService.bind(
+            settings: try gossipSettings(config: config, advertised: advertised, problems: problems), keyring: keyring,
+            channels: GossipService.Channels(
+                documents: channels.documents, convergence: channels.convergence, probes: channels.probeSummary, heldVIPs: channels.heldVIPs,
+                outgoingHandovers: channels.outgoingHandovers, members: channels.members, memberView: channels.memberView,
+                peerAddresses: channels.peerAddresses, incomingHandovers: channels.incomingHandovers,
+                offerDocument: { text, peer in
+                    if case .rejected = await keeper.offerFromPeer(text: text, from: peer) { return true }
+                    return false
+                }),
+            logger: logger)
+        let handles = PartHandles(vrrp: vrrp.handle, gossip: gossip.handle, reconciler: reconcilerHandle, probes: probes.handle)
+
+        let control = try await ControlServer.bind(path: config.socket, commands: ControlCommands(keeper: keeper, channels: channels, handles: handles),
+                                                   group: group, logger: logger)
         // Metrics are a part like the others: a port taken by something else turns them off, not the agent.
         let metrics: [any Service]
         do {
             metrics = [try await MetricsServer.bind(host: config.metrics.host, port: config.metrics.port, registry: registry, group: group, logger: logger)]
         } catch {
-            state.problems.report("metrics", "metrics off: cannot listen on \(config.metrics): \(error)")
+            problems.report("metrics", "metrics off: cannot listen on \(config.metrics): \(error)")
             metrics = []
         }
         var services: [any Service] = [control] + metrics + [
-
-            ReconcilerService(state: state, logger: logger), ProbeService(state: state, group: group, logger: logger),
-            VRRPService(state: state, logger: logger), StateDirService(state: state),
+            reconciler, probes, vrrp, StateDirService(keeper: keeper),
+            StatusLineService(keeper: keeper, convergence: channels.convergence, notifier: notifier),
         ]
         // Gossip last: a graceful stop ends it first, so the others hear this node leave before its VIPs move.
-        guard let advertised = GossipService.advertisedAddress(for: config) else {
-            throw GossipTransportError(description: "cannot tell which address peers should use for this board: set advertise in agent.yaml")
-        }
-        let gossip = try await GossipService.bind(state: state, keyring: keyring, advertised: advertised, logger: logger)
-        services.append(DesiredStateWatcher(state: state, path: config.desired, thread: gossip.thread, logger: logger))
+        services.append(DesiredStateWatcher(keeper: keeper, path: config.desired, thread: gossip.thread, logger: logger))
         services.append(gossip)
         if let interval = notifier.watchdogInterval {
             let loop = group.next()
@@ -128,7 +160,7 @@ public enum Agent {
         }
 
         // Sockets are bound: only now is the agent ready.
-        notifier.ready(status: await state.statusLine)
+        notifier.ready(status: await keeper.statusLine)
         logger.info("hcagent started", metadata: [
             "node": "\(config.node)", "socket": "\(config.socket)", "metrics": "\(config.metrics)",
         ])
@@ -162,6 +194,19 @@ public enum Agent {
             }
             tasks.cancelAll()
         }
+    }
+
+    /// Gossip's settings from agent.yaml; its writes to state_dir go through the agent's problem list.
+    static func gossipSettings(config: AgentConfig, advertised: GossipAddress, problems: PartProblems) throws -> GossipDriver.Settings {
+        guard let host = IPAddress(config.bind.host), let bind = GossipAddress(host: host.bytes, port: UInt16(config.bind.port)) else {
+            throw GossipTransportError(description: "bind: \(config.bind.host) is not an IP address")
+        }
+        let join: [GossipAddress] = config.join.compactMap { peer in
+            IPAddress(peer.host).flatMap { GossipAddress(host: $0.bytes, port: UInt16(peer.port)) }
+        }
+        return GossipDriver.Settings(node: config.node, bind: bind, advertised: advertised, join: join,
+                                     stateDir: config.stateDir, version: AgentStatus.version,
+                                     keep: { problems.keepInStateDir($0) }, checkIdentity: !config.trustedAdminKeys.isEmpty)
     }
 
     static func hostname() -> String {

@@ -1,10 +1,17 @@
-// Answers one control request line: parses it, checks the caller's right to it, and runs it.
+// Answers one control request line: parses it, checks the caller's right to it, and hands it to the part that
+// owns it (the document keeper, or a part's handle).
 import HomecloudSchema
 
 public struct ControlCommands: Sendable {
-    let state: AgentState
+    let keeper: DocumentKeeper
+    let channels: AgentChannels
+    let handles: PartHandles
 
-    public init(state: AgentState) { self.state = state }
+    public init(keeper: DocumentKeeper, channels: AgentChannels, handles: PartHandles) {
+        self.keeper = keeper
+        self.channels = channels
+        self.handles = handles
+    }
 
     /// Never throws: whatever the bytes, the answer is a reply. The fields are read one by one so that every
     /// mistake gets a precise reply (bad JSON, another protocol version, an unknown command).
@@ -21,9 +28,9 @@ public struct ControlCommands: Sendable {
         if let missing = request.missingArgument { return .failure(missing, id: id) }
         switch command {
         case .status:
-            return .success(id: id, status: await state.status())
+            return .success(id: id, status: await AgentStatus(keeper: keeper, channels: channels, probes: handles.probes).report())
         case .reload:
-            switch await state.reloadDesired() {
+            switch await keeper.reloadDesired() {
             case .accepted(let generation):
                 return .success(id: id, message: "generation \(generation) accepted")
             case .unchanged:
@@ -34,14 +41,21 @@ public struct ControlCommands: Sendable {
                 return .failure(ControlError(.failed, diagnostics.map(\.description).joined(separator: "\n")), id: id)
             }
         case .handover:
-            switch await state.handOver(vip: request.vip ?? "", to: request.to) {
+            switch await handOver(vip: request.vip ?? "", to: request.to) {
             case .success(let message): return .success(id: id, message: message)
             case .failure(let error): return .failure(error, id: id)
             }
         case .keysList, .keysInstall, .keysUse, .keysRemove:
             // missingArgument has checked the key: 32 bytes in base64 for all but keys-list.
-            let key = command == .keysList ? nil : request.key.flatMap(Base64.decode)
-            switch await state.keys(command, key: key) {
+            let key = command == .keysList ? [] : request.key.flatMap(Base64.decode) ?? []
+            let gossip = handles.gossip
+            let outcome = switch command {
+            case .keysInstall: await gossip.installKey(key)
+            case .keysUse: await gossip.useKey(key)
+            case .keysRemove: await gossip.removeKey(key)
+            default: await gossip.listKeys()
+            }
+            switch outcome {
             case .success(let message): return .success(id: id, message: message)
             case .failure(let error): return .failure(error, id: id)
             }
@@ -49,17 +63,26 @@ public struct ControlCommands: Sendable {
             let text = request.document ?? ""
             let file = request.file ?? "(\(name) request)"
             if command == .plan {
-                switch await state.plan(text: text, file: file) {
+                let reconciler = handles.reconciler
+                switch await keeper.plan(text: text, file: file, steps: { await reconciler.plan($0) }) {
                 case .success(let plan): return .success(id: id, plan: plan)
                 case .failure(let refusal): return .failure(ControlError(.failed, refusal.description), id: id)
                 }
             }
-            switch await state.apply(text: text, file: file) {
+            switch await keeper.apply(text: text, file: file) {
             case .accepted(let generation): return .success(id: id, message: "generation \(generation) accepted")
             case .rejected(let diagnostics):
                 return .failure(ControlError(.failed, diagnostics.map(\.description).joined(separator: "\n")), id: id)
             case .unchanged, .stale: return .success(id: id, message: "unchanged")
             }
         }
+    }
+
+    /// hcctl vip handover NAME [--to NODE]: a named successor must be an alive member, as gossip sees it.
+    private func handOver(vip name: String, to target: String?) async -> Result<String, ControlError> {
+        if let target, target != keeper.config.node, let view = channels.memberView.value, view.states[target] != .alive {
+            return .failure(ControlError(.failed, "\(target) is not an alive member (see hcctl members)"))
+        }
+        return await handles.vrrp.handover(vip: name, to: target)
     }
 }

@@ -9,13 +9,13 @@ import UnixSignals
 /// inotify, not polling: the thread sleeps until the directory or the file changes, so an idle board does not
 /// wake once a second to stat it. The file's inode, size and mtime decide whether it really changed.
 public struct DesiredStateWatcher: Service {
-    let state: AgentState
+    let keeper: DocumentKeeper
     let path: String
     let thread: EventThread
     let logger: Logger
 
-    public init(state: AgentState, path: String, thread: EventThread, logger: Logger) {
-        self.state = state
+    public init(keeper: DocumentKeeper, path: String, thread: EventThread, logger: Logger) {
+        self.keeper = keeper
         self.path = path
         self.thread = thread
         self.logger = logger
@@ -31,7 +31,7 @@ public struct DesiredStateWatcher: Service {
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         let (changes, sink) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let watch = Watch()
-        let path = self.path, thread = self.thread, state = self.state
+        let path = self.path, thread = self.thread, keeper = self.keeper
         let started = await thread.submit { () -> String? in
             watch.last = TextFile.stamp(path)
             do {
@@ -52,10 +52,10 @@ public struct DesiredStateWatcher: Service {
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 group.addTask {
-                    for await _ in hangups { await state.reloadDesired() }
+                    for await _ in hangups { await keeper.reloadDesired() }
                 }
                 group.addTask {
-                    for await _ in changes { await state.reloadDesired() }
+                    for await _ in changes { await keeper.reloadDesired() }
                 }
             }
         }

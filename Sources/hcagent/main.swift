@@ -66,7 +66,7 @@ func parseOptions(_ arguments: [String]) -> Options {
             }
             options.logLevel = level
         case "--version":
-            print(AgentState.version)
+            print(AgentStatus.version)
             exit(0)
         case "-h", "--help":
             print(usage, terminator: "")

@@ -7,12 +7,12 @@ import Testing
 @Suite struct ControlCommandsTests {
     let directory = TemporaryDirectory()
 
-    func commands() async -> (ControlCommands, AgentState) {
+    func commands() async -> (ControlCommands, DocumentKeeper) {
         directory.write("desired.yaml", "generation: 7\ncluster: lab\nnodes: { n1: [web] }\nroles: { web: { units: [ { name: nginx.service, state: running } ] } }\n")
         let config = AgentConfig(node: "n1", bind: HostPort(host: "10.77.0.1", port: 7964), desired: directory.path + "/desired.yaml")
-        let state = AgentState(config: config, logger: Logger(label: "test"))
+        let state = DocumentKeeper(config: config, logger: Logger(label: "test"))
         await state.reloadDesired()
-        return (ControlCommands(state: state), state)
+        return (ControlCommands(keeper: state), state)
     }
 
     func ask(_ commands: ControlCommands, _ line: String, uid: UInt32 = 0) async -> ControlReply {

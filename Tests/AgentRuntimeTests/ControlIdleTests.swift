@@ -17,7 +17,7 @@ import Glibc
         let config = AgentConfig(node: "n1", socket: socketPath, desired: directory.path + "/missing.yaml")
         let logger = Logger(label: "test")
         let server = try await ControlServer.bind(
-            path: socketPath, commands: ControlCommands(state: AgentState(config: config, logger: logger)),
+            path: socketPath, commands: ControlCommands(keeper: DocumentKeeper(config: config, logger: logger)),
             group: MultiThreadedEventLoopGroup.singleton, logger: logger, requestDeadline: deadline)
         return (socketPath, Task { try await server.run() })
     }

@@ -67,7 +67,7 @@ func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thro
         let config = AgentConfig(node: "n1", socket: socketPath, desired: directory.path + "/missing.yaml")
         let logger = Logger(label: "test")
         let server = try await ControlServer.bind(
-            path: socketPath, commands: ControlCommands(state: AgentState(config: config, logger: logger)),
+            path: socketPath, commands: ControlCommands(keeper: DocumentKeeper(config: config, logger: logger)),
             group: MultiThreadedEventLoopGroup.singleton, logger: logger)
         let serving = Task { try await server.run() }
         defer { serving.cancel() }
@@ -106,7 +106,7 @@ func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thro
         let socketPath = directory.path + "/hc.sock"
         let config = AgentConfig(node: "n1", socket: socketPath, desired: directory.path + "/missing.yaml")
         let logger = Logger(label: "test")
-        let commands = ControlCommands(state: AgentState(config: config, logger: logger))
+        let commands = ControlCommands(keeper: DocumentKeeper(config: config, logger: logger))
         let first = try await ControlServer.bind(path: socketPath, commands: commands, group: MultiThreadedEventLoopGroup.singleton, logger: logger)
         let serving = Task { try await first.run() }
         defer { serving.cancel() }

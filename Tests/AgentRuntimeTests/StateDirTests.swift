@@ -74,7 +74,7 @@ roles:
         directory.write("desired.yaml", goodDocument)
         let config = AgentConfig(node: "n1", socket: directory.path + "/hc.sock", stateDir: directory.path + "/state",
                                  desired: directory.path + "/desired.yaml")
-        let state = AgentState(config: config, logger: CapturedLog().logger)
+        let state = DocumentKeeper(config: config, logger: CapturedLog().logger)
         await state.restorePersisted()
         #expect(await state.document == nil)
         #expect(await state.status().desired.rejected.isEmpty, "a damaged kept copy is not a refused document")
@@ -136,7 +136,7 @@ roles:
         let config = AgentConfig(node: "n1", socket: directory.path + "/hc.sock", stateDir: directory.path + "/blocked/state",
                                  desired: directory.path + "/desired.yaml")
         directory.write("desired.yaml", goodDocument)
-        let state = AgentState(config: config, logger: log.logger)
+        let state = DocumentKeeper(config: config, logger: log.logger)
         await state.reloadDesired()
         #expect(await state.document?.generation == 4, "the document is taken all the same")
         let problems = state.problems

@@ -25,12 +25,12 @@ import Trust
         config.trustedAdminKeys = [admin.publicKey.line]
         config.policy = LocalPolicy(units: ["nginx.service"])
         config.policyFile = "/etc/homecloud/agent.yaml"
-        let state = AgentState(config: config, logger: Logger(label: "test"))
+        let state = DocumentKeeper(config: config, logger: Logger(label: "test"))
         #expect(await state.reloadDesired() == .accepted(generation: 3))
         await state.offerFromPeer(text: document(4, unit: "nginx.service"), from: "n2")
         await state.offerFromPeer(text: DocumentSignature.sign(document(5, unit: "debug-shell.service"), with: admin), from: "n2")
 
-        let commands = ControlCommands(state: state)
+        let commands = ControlCommands(keeper: state)
         let status = try #require(try roundTrip(await commands.reply(to: Array(#"{"v":1,"command":"status"}"#.utf8), uid: 0)).status)
         #expect(status.desired.generation == 3)
         #expect(status.desired.signedBy == admin.publicKey.id)
@@ -51,8 +51,8 @@ import Trust
 
     @Test func aBoardWithoutKeysOrPolicySaysSo() async throws {
         let config = AgentConfig(node: "n1", desired: directory.path + "/none.yaml")
-        let state = AgentState(config: config, logger: Logger(label: "test"))
-        let status = try #require(try roundTrip(await ControlCommands(state: state).reply(to: Array(#"{"v":1,"command":"status"}"#.utf8), uid: 0)).status)
+        let state = DocumentKeeper(config: config, logger: Logger(label: "test"))
+        let status = try #require(try roundTrip(await ControlCommands(keeper: state).reply(to: Array(#"{"v":1,"command":"status"}"#.utf8), uid: 0)).status)
         #expect(status.desired.trustedKeys == [])
         #expect(status.desired.policy == nil)
         #expect(TrustSetup.warnings(for: config).count == 2)

@@ -1,9 +1,8 @@
 // Gossip's members as the reconciler takes them: typed states (never display strings) and when each was last
 // heard from, as GossipDriver reports them (at every membership change and, for the lease of `placement: one`,
 // at most once a second).
-import Gossip
 import Reactor
-import Reconciler
+import ReconcilerCore
 
 extension MemberState {
     init(_ state: GossipMember.State) {

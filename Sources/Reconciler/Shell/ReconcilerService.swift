@@ -1,32 +1,74 @@
 // Runs the reconcile planner against the board's systemd: feeds it documents, unit states and job results over
-// sd-bus, carries out its steps, and publishes what it sees for hcctl status.
+// sd-bus, carries out its steps, and publishes what it sees for hcctl status and gossip.
 import HomecloudSchema
 import Logging
 import Metrics
+import PartWiring
 import Reactor
-import Reconciler
 import ServiceLifecycle
+import Synchronization
 
 public struct ReconcilerService: Service {
-    let state: AgentState
-    let logger: Logger
+    /// What the reconciler follows and what it publishes; made and connected by the agent.
+    public struct Channels: Sendable {
+        public var documents: LatestValue<AcceptedDocument>
+        /// The VIPs this node holds (VRRP): `vip:NAME` units follow them.
+        public var heldVIPs: LatestValue<Set<String>>
+        /// Gossip's members and their states: `one` units run on one node of their role, on the side of a
+        /// split that sees a majority of it.
+        public var memberView: LatestValue<MemberView>
+        /// Probes' restart asks (events, not a state: each ask counts).
+        public var unitHealth: AsyncStream<UnitHealthReport>
+        /// This node's units as hcctl shows them, and its convergence (for gossip's metadata and the status line).
+        public var units: LatestValue<UnitsReport>
+        public var convergence: LatestValue<ReconcileCore.Convergence>
 
-    public init(state: AgentState, logger: Logger) {
-        self.state = state
+        public init(documents: LatestValue<AcceptedDocument>, heldVIPs: LatestValue<Set<String>>, memberView: LatestValue<MemberView>,
+                    unitHealth: AsyncStream<UnitHealthReport>, units: LatestValue<UnitsReport>, convergence: LatestValue<ReconcileCore.Convergence>) {
+            self.documents = documents
+            self.heldVIPs = heldVIPs
+            self.memberView = memberView
+            self.unitHealth = unitHealth
+            self.units = units
+            self.convergence = convergence
+        }
+    }
+
+    /// The reconciler's view of this node's units, for hcctl status.
+    public struct UnitsReport: Sendable, Equatable {
+        public var convergence: ReconcileCore.Convergence
+        public var units: [UnitStatus]
+    }
+
+    let node: String
+    let channels: Channels
+    let problems: PartProblems
+    let logger: Logger
+    /// The bus once run() has connected it; `unit` probes read through it.
+    let connection = BusConnection()
+    let inputs: AsyncStream<Input>
+    let sink: AsyncStream<Input>.Continuation
+    /// hcctl plan and `unit` probes reach the reconciler through this.
+    public let handle: ReconcilerHandle
+
+    /// The reconciler connects to systemd when it runs; without it, it stays off (the rest of the agent still serves).
+    public init(node: String, channels: Channels, problems: PartProblems, logger: Logger) {
+        self.node = node
+        self.channels = channels
+        self.problems = problems
         self.logger = logger
+        (inputs, sink) = AsyncStream.makeStream(of: Input.self)
+        handle = ReconcilerHandle(connection: connection, sink: sink)
     }
 
     enum Input: Sendable {
         case document(DesiredState)
-        /// The VIPs this node holds (VRRP): `vip:NAME` units follow them.
         case vips(Set<String>)
-        /// Gossip's members and their states: `one` units run on one node of their role, on the side of a
-        /// split that sees a majority of it.
         case members(MemberView)
         case bus(SystemdBus.Event)
         case timer
         /// hcctl plan: the steps a document would cause here, from a copy of the planner.
-        case plan(DesiredState, CheckedContinuation<[String], Never>)
+        case plan(DesiredState, CheckedContinuation<[String]?, Never>)
         /// A probe's verdict on a unit it may restart.
         case probe(UnitHealthReport)
     }
@@ -40,47 +82,89 @@ public struct ReconcilerService: Service {
             // the document gives this board units, that is a problem in status.
             let reason = "reconciler off: \(error): this board's units are not started or stopped"
             logger.warning("\(reason)")
-            let state = self.state
-            let documents = await state.documents()
+            let node = self.node, problems = self.problems
+            let documents = channels.documents.follow()
+            // No planner here: plans asked meanwhile, and later ones, get no steps.
+            sink.finish()
+            for await input in inputs { if case .plan(_, let answer) = input { answer.resume(returning: nil) } }
             await cancelWhenGracefulShutdown {
-                for await document in documents {
-                    if UnitsForNode.units(of: state.config.node, in: document).isEmpty {
-                        state.problems.clear("reconciler")
+                for await accepted in documents {
+                    if UnitsForNode.units(of: node, in: accepted.document).isEmpty {
+                        problems.clear("reconciler")
                     } else {
-                        state.problems.report("reconciler", reason, alreadyLogged: true)
+                        problems.report("reconciler", reason, alreadyLogged: true)
                     }
                 }
             }
             return
         }
-        defer { bus.close() }
-        let (inputs, sink) = AsyncStream.makeStream(of: Input.self)
-        let documents = await state.documents()
-        let held = await state.heldVIPs()
-        let memberViews = await state.memberViewChanges()
-        let driver = ReconcileDriver(node: state.config.node, bus: bus, state: state, sink: sink, logger: logger)
-        await state.setUnitStateReader { name in (try? await bus.readUnit(name))?.unit.activeState }
-        await state.setPlanner { document in
-            await withCheckedContinuation { answer in
-                if case .terminated = sink.yield(.plan(document, answer)) { answer.resume(returning: []) }
-            }
+        connection.bus = bus
+        defer {
+            connection.bus = nil
+            bus.close()
         }
+        let channels = self.channels, sink = self.sink, inputs = self.inputs
+        let documents = channels.documents.follow()
+        let held = channels.heldVIPs.follow()
+        let memberViews = channels.memberView.follow()
+        let driver = ReconcileDriver(node: node, bus: bus, channels: channels, sink: sink, logger: logger)
 
         await withDiscardingTaskGroup { group in
-            group.addTask { for await document in documents { sink.yield(.document(document)) } }
+            group.addTask { for await accepted in documents { sink.yield(.document(accepted.document)) } }
             group.addTask { for await event in bus.events { sink.yield(.bus(event)) } }
             group.addTask { for await names in held { sink.yield(.vips(names)) } }
             group.addTask { for await view in memberViews { sink.yield(.members(view)) } }
-            group.addTask { for await report in state.unitHealthReports { sink.yield(.probe(report)) } }
+            group.addTask { for await report in channels.unitHealth { sink.yield(.probe(report)) } }
             await withGracefulShutdownHandler {
                 for await input in inputs { await driver.step(input) }
             } onGracefulShutdown: {
                 sink.finish()
             }
-            await state.setPlanner(nil)
-            await state.setUnitStateReader(nil)
             group.cancelAll()
         }
+    }
+}
+
+/// What other parts may ask of the reconciler: a dry run for hcctl plan, a unit's ActiveState for `unit` probes.
+/// Made with the service; a reconciler without systemd answers nil.
+public struct ReconcilerHandle: Sendable {
+    private let connection: BusConnection?
+    private let sink: AsyncStream<ReconcilerService.Input>.Continuation?
+
+    init(connection: BusConnection, sink: AsyncStream<ReconcilerService.Input>.Continuation) {
+        self.connection = connection
+        self.sink = sink
+    }
+
+    /// A handle of a reconciler that does not run (tests of the control commands).
+    public static let notRunning = ReconcilerHandle()
+    private init() {
+        connection = nil
+        sink = nil
+    }
+
+    /// The steps applying `document` would take here now; nil when the reconciler does not run here.
+    public func plan(_ document: DesiredState) async -> [String]? {
+        guard let sink else { return nil }
+        return await withCheckedContinuation { answer in
+            if case .terminated = sink.yield(.plan(document, answer)) { answer.resume(returning: nil) }
+        }
+    }
+
+    /// A unit's ActiveState through the reconciler's bus; nil when unknown or while systemd is not connected.
+    public func activeState(of unit: String) async -> String? {
+        guard let bus = connection?.bus else { return nil }
+        return (try? await bus.readUnit(unit))?.unit.activeState
+    }
+}
+
+/// The reconciler's bus while it is connected (set by the service's run, read by its handle).
+final class BusConnection: Sendable {
+    private let current = Mutex<SystemdBus?>(nil)
+
+    var bus: SystemdBus? {
+        get { current.withLock { $0 } }
+        set { current.withLock { $0 = newValue } }
     }
 }
 
@@ -89,7 +173,7 @@ final class ReconcileDriver {
     private var core: ReconcileCore
     private let node: String
     private let bus: SystemdBus
-    private let state: AgentState
+    private let channels: ReconcilerService.Channels
     private let sink: AsyncStream<ReconcilerService.Input>.Continuation
     private let logger: Logger
     private var pathToUnit: [String: String] = [:]
@@ -104,11 +188,11 @@ final class ReconcileDriver {
         ReconcileCore.Convergence.converged, .converging, .degraded,
     ].map { ($0, Gauge(label: "hcagent_units", dimensions: [("state", $0.rawValue)])) }
 
-    init(node: String, bus: SystemdBus, state: AgentState, sink: AsyncStream<ReconcilerService.Input>.Continuation, logger: Logger) {
+    init(node: String, bus: SystemdBus, channels: ReconcilerService.Channels, sink: AsyncStream<ReconcilerService.Input>.Continuation, logger: Logger) {
         self.core = ReconcileCore(node: node, seed: UInt64.random(in: .min ... .max))
         self.node = node
         self.bus = bus
-        self.state = state
+        self.channels = channels
         self.sink = sink
         self.logger = logger
     }
@@ -150,7 +234,7 @@ final class ReconcileDriver {
             return
         }
         await carryOut(actions)
-        await publish()
+        publish()
     }
 
     /// The same planner on a copy of its state: what applying `document` would do here now. Units not read
@@ -252,13 +336,14 @@ final class ReconcileDriver {
         }
     }
 
-    private func publish() async {
+    private func publish() {
         let report = core.report(now: .now)
         for (state, gauge) in unitGauges {
             gauge.record(report.units.filter { $0.state == state }.count)
         }
-        await state.publishUnits(convergence: report.state.rawValue, units: report.units.map {
+        channels.units.publish(ReconcilerService.UnitsReport(convergence: report.state, units: report.units.map {
             UnitStatus(name: $0.name, desired: $0.desired, active: $0.active, state: $0.state.rawValue, reason: $0.reason)
-        })
+        }))
+        channels.convergence.publishIfChanged(report.state)
     }
 }

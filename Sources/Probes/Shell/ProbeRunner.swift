@@ -2,7 +2,7 @@
 import HomecloudSchema
 import Logging
 import NIOCore
-import Probes
+import PartWiring
 import Reactor
 
 /// Confined to `loop` (every method runs there), so it needs no lock. Kept off Swift's task pool on purpose: a

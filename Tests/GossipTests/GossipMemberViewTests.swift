@@ -1,9 +1,8 @@
 // Gossip's member states reach the reconciler's placement as typed values, with when each was last heard from.
-import Gossip
+@testable import Gossip
 import Reactor
-import Reconciler
+import ReconcilerCore
 import Testing
-@testable import AgentRuntime
 
 @Suite struct GossipViewTests {
     @Test func gossipStatesReachThePlannerTyped() throws {

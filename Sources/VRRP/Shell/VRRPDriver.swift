@@ -1,11 +1,11 @@
 // The VRRP routers of this board, confined to one EventThread: timers, packets and link changes are handled
-// where they happen; the agent state hears only of changes (VIP states, handovers asked of others).
+// where they happen; the service hears only of changes (VIP states, handovers asked of others).
 import HomecloudSchema
 import HomecloudYAML
 import Logging
 import Metrics
+import PartWiring
 import Reactor
-import VRRP
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -15,7 +15,8 @@ import Glibc
 /// one wake-up of the thread and nothing else.
 final class VRRPDriver: @unchecked Sendable {
     enum Report: Sendable {
-        case vips([VIPStatus])
+        /// The VIPs as hcctl shows them, and the names of those this board holds (master).
+        case vips([VIPStatus], held: Set<String>)
         /// VIP → the node this board asked to take it, for the gossip metadata.
         case outgoingHandovers([String: String])
         /// A graceful stop is done: every router has stopped.
@@ -431,7 +432,11 @@ final class VRRPDriver: @unchecked Sendable {
         if let shown, shown.count == routers.count, shown.allSatisfy({ routers[$0.name].map(Shown.init) == $0 }) { return }
         let next = snapshot()
         shown = next
-        reports.yield(.vips(statuses(next)))
+        reports.yield(.vips(statuses(next), held: held(next)))
+    }
+
+    private func held(_ shown: [Shown]) -> Set<String> {
+        Set(shown.filter { $0.state == .master }.map(\.name))
     }
 
     private func snapshot() -> [Shown] {
@@ -451,7 +456,7 @@ final class VRRPDriver: @unchecked Sendable {
     }
 
     /// The end, however it came: every VIP let go, the sockets closed, no more reports; the VIPs as left.
-    func finishAll() -> [VIPStatus] {
+    func finishAll() -> ([VIPStatus], held: Set<String>) {
         for router in routers.values { perform(router.instance.finishStop(now: now), for: router) }
         thread.schedule(at: nil)
         for channel in channels.values {
@@ -462,6 +467,7 @@ final class VRRPDriver: @unchecked Sendable {
         thread.unwatch(links.descriptor)
         links.close()
         reports.finish()
-        return statuses(snapshot())
+        let last = snapshot()
+        return (statuses(last), held(last))
     }
 }

@@ -1,0 +1,44 @@
+// Assembles `hcctl status` from the latest value of each part's channel, the document keeper and the probes.
+import HomecloudSchema
+import PartWiring
+import Probes
+import Reconciler
+
+public struct AgentStatus: Sendable {
+    public static let version = "0.1.0"
+    let keeper: DocumentKeeper
+    let channels: AgentChannels
+    let probes: ProbeHandle
+
+    public init(keeper: DocumentKeeper, channels: AgentChannels, probes: ProbeHandle) {
+        self.keeper = keeper
+        self.channels = channels
+        self.probes = probes
+    }
+
+    public func report() async -> StatusReport {
+        let probes = await self.probes.report()
+        let config = keeper.config
+        let document = await keeper.document
+        let unitReport = channels.units.value
+        let address = config.advertisedAddress?.description ?? config.bind.description
+        // Until the reconciler has read systemd: desired from the document, active unknown.
+        let units = unitReport?.units ?? (document.map { UnitsForNode.units(of: config.node, in: $0) } ?? []).map {
+            UnitStatus(name: $0.name, desired: $0.state.rawValue, active: "unknown")
+        }
+        var report = StatusReport(
+            node: config.node,
+            cluster: document?.cluster,
+            version: Self.version,
+            desired: await keeper.summary,
+            members: channels.members.value ?? [MemberStatus(name: config.node, address: address, state: "alive")],
+            // Until VRRP reports, every VIP of the document is in VRRP's Initialize state.
+            vips: channels.vips.value ?? (document?.vips ?? []).map { VIPStatus(name: $0.name, address: $0.address.description, state: "init", holder: nil) },
+            units: units,
+            convergence: unitReport?.convergence.rawValue,
+            probes: probes
+        )
+        report.problems = keeper.problems.all
+        return report
+    }
+}
