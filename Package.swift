@@ -38,7 +38,7 @@ let package = Package(
 
         // What the parts share to be wired together by AgentRuntime: typed latest-value channels, the problem
         // list, the document in force, the probes' verdicts on units.
-        .target(name: "PartWiring", dependencies: ["HomecloudSchema", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "PartWiring", dependencies: ["HomecloudSchema", "HomecloudYAML", .product(name: "Logging", package: "swift-log")]),
 
         // Protocol cores and their shells. A core (Sources/<Module>/Core) is pure: value types that take events
         // and a `now: Duration` and return actions; it imports only the schema (and other cores), never NIO, a C

@@ -4,7 +4,7 @@ import HomecloudSchema
 import Logging
 import PartWiring
 import Reactor
-import Reconciler
+import ReconcilerCore
 import ServiceLifecycle
 #if canImport(Glibc)
 import Glibc
