@@ -9,7 +9,7 @@ import Testing
 
     func commands() async -> (ControlCommands, DocumentKeeper) {
         directory.write("desired.yaml", "generation: 7\ncluster: lab\nnodes: { n1: [web] }\nroles: { web: { units: [ { name: nginx.service, state: running } ] } }\n")
-        let config = AgentConfig(node: "n1", bind: HostPort(host: "10.77.0.1", port: 7964), desired: directory.path + "/desired.yaml")
+        let config = AgentConfig(node: "n1", bind: HostPort(host: "10.77.0.1", port: 7964), stateDir: directory.path + "/state", desired: directory.path + "/desired.yaml")
         let state = DocumentKeeper(config: config, logger: Logger(label: "test"))
         await state.reloadDesired()
         return (ControlCommands(keeper: state), state)

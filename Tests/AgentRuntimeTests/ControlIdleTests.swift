@@ -14,7 +14,7 @@ import Glibc
 @Suite struct ControlIdleTests {
     func startServer(_ directory: TemporaryDirectory, deadline: TimeAmount) async throws -> (String, Task<Void, any Error>) {
         let socketPath = directory.path + "/hc.sock"
-        let config = AgentConfig(node: "n1", socket: socketPath, desired: directory.path + "/missing.yaml")
+        let config = AgentConfig(node: "n1", socket: socketPath, stateDir: directory.path + "/state", desired: directory.path + "/missing.yaml")
         let logger = Logger(label: "test")
         let server = try await ControlServer.bind(
             path: socketPath, commands: ControlCommands(keeper: DocumentKeeper(config: config, logger: logger)),
@@ -60,7 +60,7 @@ import Glibc
         for id in 1...8 {
             client.send(Array("{\"v\":1,\"id\":\(id),\"command\":\"status\"}\n".utf8))
             #expect(try await offPool { client.readLines(count: 1) }.first?.contains("\"id\":\(id)") == true)
-            try await offPool { usleep(400_000) }
+            _ = try await offPool { usleep(400_000) }
         }
     }
 

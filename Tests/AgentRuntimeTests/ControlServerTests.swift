@@ -64,7 +64,7 @@ func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thro
     @Test func badRequestsAreAnsweredAndOthersUnaffected() async throws {
         let directory = TemporaryDirectory()
         let socketPath = directory.path + "/hc.sock"
-        let config = AgentConfig(node: "n1", socket: socketPath, desired: directory.path + "/missing.yaml")
+        let config = AgentConfig(node: "n1", socket: socketPath, stateDir: directory.path + "/state", desired: directory.path + "/missing.yaml")
         let logger = Logger(label: "test")
         let server = try await ControlServer.bind(
             path: socketPath, commands: ControlCommands(keeper: DocumentKeeper(config: config, logger: logger)),
@@ -104,7 +104,7 @@ func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thro
     @Test func aSocketThatAnotherAgentAnswersIsNotTakenOver() async throws {
         let directory = TemporaryDirectory()
         let socketPath = directory.path + "/hc.sock"
-        let config = AgentConfig(node: "n1", socket: socketPath, desired: directory.path + "/missing.yaml")
+        let config = AgentConfig(node: "n1", socket: socketPath, stateDir: directory.path + "/state", desired: directory.path + "/missing.yaml")
         let logger = Logger(label: "test")
         let commands = ControlCommands(keeper: DocumentKeeper(config: config, logger: logger))
         let first = try await ControlServer.bind(path: socketPath, commands: commands, group: MultiThreadedEventLoopGroup.singleton, logger: logger)

@@ -20,7 +20,7 @@ import Trust
 
     @Test func statusAndPlanCarryKeysSignerPolicyAndRefusals() async throws {
         directory.write("desired.yaml", DocumentSignature.sign(document(3, unit: "nginx.service"), with: admin))
-        var config = AgentConfig(node: "n1", desired: directory.path + "/desired.yaml")
+        var config = AgentConfig(node: "n1", stateDir: directory.path + "/state", desired: directory.path + "/desired.yaml")
         config.stateDir = directory.path + "/state"
         config.trustedAdminKeys = [admin.publicKey.line]
         config.policy = LocalPolicy(units: ["nginx.service"])
@@ -50,7 +50,7 @@ import Trust
     }
 
     @Test func aBoardWithoutKeysOrPolicySaysSo() async throws {
-        let config = AgentConfig(node: "n1", desired: directory.path + "/none.yaml")
+        let config = AgentConfig(node: "n1", stateDir: directory.path + "/state", desired: directory.path + "/none.yaml")
         let state = DocumentKeeper(config: config, logger: Logger(label: "test"))
         let status = try #require(try roundTrip(await ControlCommands(keeper: state).reply(to: Array(#"{"v":1,"command":"status"}"#.utf8), uid: 0)).status)
         #expect(status.desired.trustedKeys == [])

@@ -43,7 +43,7 @@ import Testing
     @Test func theKeeperPublishesTheDocumentItAccepts() async throws {
         let directory = TemporaryDirectory()
         directory.write("desired.yaml", "generation: 3\ncluster: lab\n")
-        var config = AgentConfig(node: "n1", desired: directory.path + "/desired.yaml")
+        var config = AgentConfig(node: "n1", stateDir: directory.path + "/state", desired: directory.path + "/desired.yaml")
         config.stateDir = directory.path + "/state"
         let keeper = DocumentKeeper(config: config, logger: Logger(label: "test"))
         #expect(await keeper.reloadDesired() == .accepted(generation: 3))
