@@ -97,9 +97,14 @@ struct MarkLocator {
 
 /// Builds the tree from libyaml's events with an explicit stack (no recursion, so deep nesting cannot overflow).
 private struct TreeBuilder {
-    private enum Open {
-        case mapping(SourceMark, [(key: YAMLNode, value: YAMLNode)], pendingKey: YAMLNode?)
-        case sequence(SourceMark, [YAMLNode])
+    /// An open mapping or sequence. Its members grow in place (stack[top].items.append): rebuilding an enum
+    /// case per member copied the list each time, quadratic in a document of thousands of units.
+    private struct Open {
+        var mark: SourceMark
+        var isMapping: Bool
+        var pairs: [(key: YAMLNode, value: YAMLNode)] = []
+        var pendingKey: YAMLNode?
+        var items: [YAMLNode] = []
     }
     private var stack: [Open] = []
     private(set) var root: YAMLNode?
@@ -136,18 +141,13 @@ private struct TreeBuilder {
             try add(YAMLNode(content: .scalar(text, quoted: quoted), mark: mark))
         case YAML_MAPPING_START_EVENT:
             try checkDepth(mark)
-            stack.append(.mapping(mark, [], pendingKey: nil))
+            stack.append(Open(mark: mark, isMapping: true))
         case YAML_SEQUENCE_START_EVENT:
             try checkDepth(mark)
-            stack.append(.sequence(mark, []))
+            stack.append(Open(mark: mark, isMapping: false))
         case YAML_MAPPING_END_EVENT, YAML_SEQUENCE_END_EVENT:
             guard let open = stack.popLast() else { break }
-            switch open {
-            case .mapping(let start, let pairs, _):
-                try add(YAMLNode(content: .mapping(pairs), mark: start))
-            case .sequence(let start, let items):
-                try add(YAMLNode(content: .sequence(items), mark: start))
-            }
+            try add(YAMLNode(content: open.isMapping ? .mapping(open.pairs) : .sequence(open.items), mark: open.mark))
         default:
             break
         }
@@ -164,24 +164,23 @@ private struct TreeBuilder {
     }
 
     private mutating func add(_ node: YAMLNode) throws(YAMLSyntaxError) {
-        guard let top = stack.popLast() else {
+        guard !stack.isEmpty else {
             root = node
             return
         }
-        switch top {
-        case .mapping(let start, var pairs, let pendingKey):
-            if let key = pendingKey {
-                pairs.append((key: key, value: node))
-                stack.append(.mapping(start, pairs, pendingKey: nil))
-            } else {
-                guard case .scalar = node.content else {
-                    throw YAMLSyntaxError(mark: node.mark, message: "a mapping key must be a plain value, not \(node.kindName)")
-                }
-                stack.append(.mapping(start, pairs, pendingKey: node))
+        let top = stack.count - 1
+        guard stack[top].isMapping else {
+            stack[top].items.append(node)
+            return
+        }
+        if let key = stack[top].pendingKey {
+            stack[top].pairs.append((key: key, value: node))
+            stack[top].pendingKey = nil
+        } else {
+            guard case .scalar = node.content else {
+                throw YAMLSyntaxError(mark: node.mark, message: "a mapping key must be a plain value, not \(node.kindName)")
             }
-        case .sequence(let start, var items):
-            items.append(node)
-            stack.append(.sequence(start, items))
+            stack[top].pendingKey = node
         }
     }
 }
