@@ -95,6 +95,9 @@ final class ReconcileDriver {
     /// Each unit's ActiveState and SubState as last read, to tell a signal that changes nothing.
     private var lastRead: [String: (active: String, sub: String)] = [:]
     private var timer: Task<Void, Never>?
+    /// The lease each fence timer was armed with by this agent (a restart keeps OnActiveSec: a new lease needs
+    /// a new timer).
+    private var fenceLeases: [String: Duration] = [:]
     private let startsCounter = Counter(label: "hcagent_reconcile_starts_total")
     private let stopsCounter = Counter(label: "hcagent_reconcile_stops_total")
     private let restartsCounter = Counter(label: "hcagent_reconcile_probe_restarts_total")
@@ -170,7 +173,7 @@ final class ReconcileDriver {
             case .resetFailed(let name): return "reset-failed \(name)"
             case .enable(let names): return "enable \(names.joined(separator: " "))"
             case .disable(let names): return "disable \(names.joined(separator: " "))"
-            case .wakeUp: return nil
+            case .wakeUp, .armFence, .removeFence: return nil
             }
         }
     }
@@ -227,6 +230,23 @@ final class ReconcileDriver {
                     try await bus.disableUnitFiles(names)
                     pending += core.onEnableDone(units: names, now: .now)
                     pending += await read(names)
+                case .armFence(let unit, let timing):
+                    let recreate = fenceLeases[unit].map { $0 != timing.lease } ?? false
+                    do {
+                        try await bus.armFence(of: unit, timing: timing, recreate: recreate)
+                    } catch {
+                        fenceLeases[unit] = nil
+                        state.problems.report("fence:\(unit)", "cannot arm the fence of \(unit), so it is not run here (fail safe): \(error)")
+                        pending += core.onFenceFailed(unit: unit, reason: "\(error)", now: .now)
+                        continue
+                    }
+                    if fenceLeases[unit] == nil { logger.info("fence of \(unit) armed (\(SingletonFence.timerName(for: unit)), \(DurationText.format(timing.lease)))") }
+                    fenceLeases[unit] = timing.lease
+                    state.problems.clear("fence:\(unit)", message: "the fence of \(unit) is armed again")
+                    pending += core.onFenceArmed(unit: unit, now: .now)
+                case .removeFence(let unit):
+                    if fenceLeases.removeValue(forKey: unit) != nil { logger.info("fence of \(unit) removed") }
+                    await bus.removeFence(of: unit)
                 case .wakeUp(let at):
                     timer?.cancel()
                     let sink = self.sink
