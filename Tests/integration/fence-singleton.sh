@@ -7,7 +7,9 @@
 # Without the fence both faults leave the old copy running beside the new one (chaos kind one-agent-down).
 # A run here (2026-12-06, 3 boards: fence 3 s re-armed every 1.5 s, takeover delay 8 s): after the kill the
 # copy stopped 1.9 s later and another board started it 9.2 s later; after the SIGSTOP 2.3 s and 9.6 s; 471
-# samples, never two. One earlier run saw both stops only after ~21 s (so two copies for ~12 s): not explained yet.
+# samples, never two. NOT RELIABLE YET: of 4 runs, one saw both stops only ~21 s after the fault, and another
+# the frozen agent's copy run on until its SIGCONT (its own stop then): the timer did not stop the copy in time
+# in 3 of 8 faults, cause unknown (see the fence branch's report); those runs fail here, as they should.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -119,7 +121,7 @@ sleep 1
 echo "kill -9 of b$holder's agent (kept down)"
 killed_ms=$((${EPOCHREALTIME/./} / 1000))
 on $holder kill -9 "$(agent_pid $holder)"
-sleep 0.5; echo "  (b$holder's fence: $(on $holder systemctl list-timers --all --no-pager --no-legend 'hcagent-fence-*' | awk '{ print $(NF-4), $(NF-3), $(NF-2) }'))"
+sleep 0.5; on $holder systemctl list-timers --all --no-pager --no-legend 'hcagent-fence-*' | sed 's/^/  (fence timer) /'
 check "b$holder's copy is stopped by its fence (systemd's own timer; the agent is dead)" wait_until 20 bash -c "! runs_here $holder"
 fenced_ms=$((${EPOCHREALTIME/./} / 1000 - killed_ms))
 check "another board starts it" wait_until 40 bash -c "r=\$(running_on); test -n \"\$r\" && test \"\$r\" != b$holder"
