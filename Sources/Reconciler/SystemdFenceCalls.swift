@@ -25,6 +25,10 @@ extension SystemdBus {
                     try Self.property(message, "Description", "s") { try Self.appendString(message, "hcagent fence of \(unit): stops it unless hcagent re-arms this timer") }
                     try Self.property(message, "AccuracyUSec", "t") { try Self.appendMicroseconds(message, timing.accuracy) }
                     try Self.property(message, "RemainAfterElapse", "b") { try Self.appendBool(message, false) }
+                    // Every re-arm is a start: systemd's default start limit (5 in 10 s) would fail the 6th
+                    // re-arm within 10 s ("start-limit-hit") and leave the timer failed, so not armed, while the
+                    // RestartUnit call itself succeeds (it only queues the job). 0 turns the limit off.
+                    try Self.property(message, "StartLimitIntervalUSec", "t") { try Self.appendMicroseconds(message, .zero) }
                     try Self.property(message, "TimersMonotonic", "a(st)") {
                         try Self.container(message, "a", "(st)") {
                             try Self.container(message, "r", "st") {
