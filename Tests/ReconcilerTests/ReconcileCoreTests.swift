@@ -75,7 +75,11 @@ import Testing
         var (winner, _) = started(node: chosen)
         var (loser, _) = started(node: other)
         let delay = winner.singletonTiming.takeoverDelay
-        #expect(!winner.onMembers(both(1), now: at(1)).contains(.start("backup.service")))  // takes over after the delay
+        let first = winner.onMembers(both(1), now: at(1))
+        #expect(!first.contains(.start("backup.service")))  // takes over after the delay, its fence armed first
+        #expect(first.contains { if case .armFence(unit: "backup.service", _) = $0 { true } else { false } })
+        _ = winner.onFenceArmed(unit: "backup.service", now: at(1))
+        _ = SingletonPlacementTests.sameNewsUntil(&winner, at(1) + delay)
         #expect(winner.onMembers(both(7), now: at(1) + delay).contains(.start("backup.service")))
         #expect(!loser.onMembers(both(1), now: at(1)).contains(.start("backup.service")))
         #expect(!loser.onMembers(both(7), now: at(1) + delay).contains(.start("backup.service")))

@@ -6,8 +6,8 @@
 #   SEEDS=N FIRST=F   run seeds F .. F+N-1 (default 1 seed from 1);  SEED=N   run that seed alone
 #   CHAOS_SECONDS     length of each seed's fault schedule (default 40)
 #   HEAL_BOUND        seconds the lab gets after the last fault ends (default 45)
-#   KNOWN             space-separated violation kinds not yet fixed on main: printed as skipped, not counted
-#                     (vip-readd one-partition one-agent-down); empty: every violation counts
+#   KNOWN             space-separated violation kinds to print as skipped, not counted (e.g. one-agent-down);
+#                     empty (the default): every violation counts
 #   KEEP_WORK=1       keep the work directory (agent logs, timelines) for a look afterwards
 #
 # Needs root and `make release`. Lab names of its own (hx-n1..5, bridge hxbr, machines hxb1..3, 10.79.0.0/24)

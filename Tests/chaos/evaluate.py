@@ -9,7 +9,7 @@ lines, and `change TEXT` lines for what changed since the last sample (kept in S
 MODE healed: what must hold once the faults are over; prints `ok` when all of it holds, else one
 `pending KIND TEXT` per broken part, or `skip KIND TEXT` for a part broken in a way KNOWN names.
 
-Violation kinds: one-agent-down (a `one` unit on two boards, one of which has its agent killed or stopped,
+Violation kinds (all counted unless KNOWN names them): one-agent-down (a `one` unit on two boards, one of which has its agent killed or stopped,
 now or, while the lab heals, earlier in the seed), one-partition (the same while a partition, loss or link
 cut is on, or earlier), one-twice (the same with no such fault), vip-readd (a VIP deleted by hand and not put back), vip, members,
 generation, regressed, units, decoy, crash.

@@ -15,6 +15,10 @@ public struct ReconcileCore: Sendable {
         case disable([String])
         /// Call onTimer at this time (a backoff ends).
         case wakeUp(at: Duration)
+        /// Arm (or re-arm) the fence of a `one` unit (SingletonFence.swift); answer with onFenceArmed or onFenceFailed.
+        case armFence(unit: String, timing: FenceTiming)
+        /// Remove the fence of a unit that no longer runs here (a missing one is no error).
+        case removeFence(unit: String)
     }
 
     public enum JobResult: String, Sendable, Equatable {
@@ -28,10 +32,13 @@ public struct ReconcileCore: Sendable {
     /// it at once). Derived from the document's size unless given (tests). Why: SingletonPlacement.swift.
     private let timingOverride: SingletonTiming?
     public var singletonTiming: SingletonTiming { timingOverride ?? .forCluster(of: document?.nodes.count ?? 1) }
+    public var fenceTiming: FenceTiming { .forSingleton(singletonTiming) }
     public private(set) var document: DesiredState?
     private var heldVIPs: Set<String> = []
     /// Gossip's view; nil until gossip has said (`one` units wait for it).
-    private var members: MemberView?
+    public private(set) var members: MemberView?
+    /// When the planner last planned (tests replay the time between on virtual clocks).
+    public private(set) var lastPlanAt: Duration?
     private var observed: [String: ObservedUnit] = [:]
     private var tracks: [String: Track] = [:]
     private var random: SplitMix64
@@ -55,6 +62,16 @@ public struct ReconcileCore: Sendable {
         var probeFailure: String?
         /// A `one` unit: since when this node has been, without a break, the one to run it.
         var runnerSince: Duration?
+        /// Its fence (SingletonFence): armed until (counted from when the arm was asked, so never later than
+        /// systemd's), an arm under way and when it was asked, the last arm's error and when to try again.
+        var fenceUntil: Duration?
+        var fenceAskedAt: Duration?
+        var fenceError: String?
+        var fenceRetryAt: Duration?
+        /// A fence an earlier agent armed may still exist (unknown at start): removed once, if not needed.
+        var fenceMayExist = true
+        /// The fence lapsed while this board held the unit: stop the copy (systemd has already).
+        var fenceLapsed = false
     }
 
     public init(node: String, backoff: RestartBackoff = RestartBackoff(), singletonTiming: SingletonTiming? = nil, seed: UInt64) {
@@ -142,6 +159,28 @@ public struct ReconcileCore: Sendable {
 
     public mutating func onTimer(now: Duration) -> [Action] { plan(now: now) }
 
+    /// The fence asked for by `.armFence` is armed.
+    public mutating func onFenceArmed(unit: String, now: Duration) -> [Action] {
+        if var track = tracks[unit], let asked = track.fenceAskedAt {
+            track.fenceUntil = asked + fenceTiming.lease
+            track.fenceAskedAt = nil
+            track.fenceError = nil
+            track.fenceRetryAt = nil
+            track.fenceMayExist = true
+            tracks[unit] = track
+        }
+        return plan(now: now)
+    }
+
+    /// The fence could not be armed: the unit is not started here, and one that runs is stopped once its
+    /// fence lapses (fail safe); tried again a little later.
+    public mutating func onFenceFailed(unit: String, reason: String, now: Duration) -> [Action] {
+        tracks[unit]?.fenceAskedAt = nil
+        tracks[unit]?.fenceError = reason
+        tracks[unit]?.fenceRetryAt = now + .seconds(2)
+        return plan(now: now)
+    }
+
     /// A probe with `restart: true` has failed `fall` times on a unit this node runs: restart it, counted as a
     /// failure of the unit, so the same backoff applies as to a unit that crashes (the probe asks again while
     /// it keeps failing; asks inside the backoff are ignored). A unit the document does not run here, one
@@ -201,6 +240,48 @@ public struct ReconcileCore: Sendable {
         return since + singletonTiming.takeoverDelay
     }
 
+    /// The fence of a `one` unit this board may run (SingletonFence.swift): lapsed, re-armed, removed.
+    private func fence(_ track: inout Track, unit: String, roleNodes: [String], up: Bool, seen: ObservedUnit,
+                       now: Duration, actions: inout [Action], nextWake: inout Duration?) {
+        let timing = fenceTiming
+        if let until = track.fenceUntil, now >= until {
+            // This board may have lost the unit meanwhile (the agent frozen or starved past the fence): stop
+            // any copy, and as the runner wait the takeover delay again, like a board that has just become it.
+            track.fenceUntil = nil
+            track.fenceLapsed = !seen.isDown
+            if up { track.runnerSince = now }
+        }
+        if up {
+            guard track.fenceAskedAt == nil else { return }
+            if let retryAt = track.fenceRetryAt, retryAt > now {
+                nextWake = min(nextWake ?? retryAt, retryAt)
+            } else if SingletonFence.rearmDue(armedUntil: track.fenceUntil, now: now, timing: timing) {
+                let lapse = members.flatMap {
+                    SingletonPlacement.majorityLapse(roleNodes: roleNodes, node: node, view: $0, lease: singletonTiming.lease, now: now)
+                }
+                // Not armed beyond the time this board's majority could lapse: the next plan (news) tries again.
+                if SingletonFence.mayArm(majorityLapse: lapse, now: now, timing: timing) {
+                    track.fenceAskedAt = now
+                    actions.append(.armFence(unit: unit, timing: timing))
+                }
+            }
+            if let until = track.fenceUntil {
+                // Due and not armed (the majority too close to lapsing): look again shortly, not in a loop.
+                let due = until - timing.rearmWithin
+                let wake = due > now ? due : min(until, now + .milliseconds(500))
+                nextWake = min(nextWake ?? wake, wake)
+            }
+        } else if seen.isDown && (track.fenceUntil != nil || track.fenceMayExist) && track.fenceAskedAt == nil {
+            track.fenceUntil = nil
+            track.fenceMayExist = false
+            track.fenceError = nil
+            actions.append(.removeFence(unit: unit))
+        } else if let until = track.fenceUntil {
+            // Being stopped here: the fence stays, and is forgotten when it lapses.
+            nextWake = min(nextWake ?? until, until)
+        }
+    }
+
     private mutating func countFailure(_ track: inout Track, now: Duration) {
         track.attemptOpen = false
         track.failures += 1
@@ -210,10 +291,12 @@ public struct ReconcileCore: Sendable {
     }
 
     private mutating func plan(now: Duration) -> [Action] {
+        lastPlanAt = now
         var actions: [Action] = []
         var toEnable: [String] = []
         var toDisable: [String] = []
         var nextWake: Duration?
+        var fenced: Set<String> = []
         for (unit, _, roleNodes) in managed {
             guard let seen = observed[unit.name], seen.loadState == "loaded" else { continue }
             var track = tracks[unit.name] ?? Track()
@@ -223,20 +306,29 @@ public struct ReconcileCore: Sendable {
                 track.attemptOpen = false
             }
             let up = shouldRun(unit, roleNodes: roleNodes, now: now)
+            // A `one` unit before gossip has said who is alive (an agent just started): neither started nor
+            // stopped, so a restarted agent does not stop the unit it runs while it rejoins.
+            let undecided = unit.placement == .one && members == nil
             if case .one = unit.placement {
                 track.runnerSince = up ? (track.runnerSince ?? now) : nil
+                if roleNodes.count > 1 && !undecided {
+                    fenced.insert(unit.name)
+                    fence(&track, unit: unit.name, roleNodes: roleNodes, up: up, seen: seen, now: now,
+                          actions: &actions, nextWake: &nextWake)
+                }
                 // Plan again when the majority could lapse for lack of news, even if gossip says nothing new.
                 if up, let members, let lapse = SingletonPlacement.nextLapse(roleNodes: roleNodes, node: node, view: members,
                                                                          lease: singletonTiming.lease, now: now) {
                     nextWake = min(nextWake ?? lapse, lapse)
                 }
             }
-            // A `one` unit before gossip has said who is alive (an agent just started): neither started nor
-            // stopped, so a restarted agent does not stop the unit it runs while it rejoins.
-            let undecided = unit.placement == .one && members == nil
 
             if !track.jobInFlight && !track.awaitingState && !undecided {
-                if up && !seen.isUp && seen.activeState != "activating" {
+                if track.fenceLapsed && !seen.isDown {
+                    actions.append(.stop(unit.name))
+                    track.jobInFlight = true
+                    track.fenceLapsed = false
+                } else if up && !seen.isUp && seen.activeState != "activating" {
                     if let takeoverAt = takeoverAt(unit, roleNodes: roleNodes, track), takeoverAt > now {
                         // Newly the runner: the board that ran it until now may not have stopped yet.
                         nextWake = min(nextWake ?? takeoverAt, takeoverAt)
@@ -244,6 +336,8 @@ public struct ReconcileCore: Sendable {
                         // Degraded: left alone until a new document or the unit comes up by itself.
                     } else if let retryAt = track.retryAt, retryAt > now {
                         nextWake = min(nextWake ?? retryAt, retryAt)
+                    } else if fenced.contains(unit.name) && track.fenceUntil.map({ $0 <= now }) ?? true {
+                        // Not started without an armed fence: the arm asked for above comes back with a plan.
                     } else {
                         if seen.activeState == "failed" { actions.append(.resetFailed(unit.name)) }
                         actions.append(.start(unit.name))
@@ -267,6 +361,13 @@ public struct ReconcileCore: Sendable {
                 }
             }
             tracks[unit.name] = track
+        }
+        // A fence of a unit that is no longer a `one` unit of this board's roles: it would stop a unit the
+        // document no longer gives this agent to manage.
+        for (name, track) in tracks where track.fenceUntil != nil && !fenced.contains(name) {
+            tracks[name]?.fenceUntil = nil
+            tracks[name]?.fenceMayExist = false
+            actions.append(.removeFence(unit: name))
         }
         if !toEnable.isEmpty { actions.append(.enable(toEnable)) }
         if !toDisable.isEmpty { actions.append(.disable(toDisable)) }
@@ -300,9 +401,13 @@ public struct ReconcileCore: Sendable {
             let track = tracks[unit.name] ?? Track()
             var state = Convergence.converged
             var reason: String?
+            let fenceFails = up && unit.placement == .one && roleNodes.count > 1 && !seen.isUp ? tracks[unit.name]?.fenceError : nil
             if seen.loadState != "loaded" {
                 state = .degraded
                 reason = seen.loadState == "not-found" ? "no such unit on this node" : "unit is \(seen.loadState)"
+            } else if let fenceFails {
+                state = .degraded
+                reason = "its fence cannot be armed (\(fenceFails)): not run here until it can"
             } else if up && !seen.isUp && track.failures >= backoff.attempts {
                 state = .degraded
                 reason = "failed \(track.failures) times in a row (systemd result: \(seen.result)); not retried until it changes"

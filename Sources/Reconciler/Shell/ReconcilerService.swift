@@ -107,7 +107,7 @@ public struct ReconcilerService: Service {
         let documents = channels.documents.follow()
         let held = channels.heldVIPs.follow()
         let memberViews = channels.memberView.follow()
-        let driver = ReconcileDriver(node: node, bus: bus, channels: channels, sink: sink, logger: logger)
+        let driver = ReconcileDriver(node: node, bus: bus, channels: channels, sink: sink, problems: problems, logger: logger)
 
         await withDiscardingTaskGroup { group in
             group.addTask { for await accepted in documents { sink.yield(.document(accepted.document)) } }
@@ -176,10 +176,15 @@ final class ReconcileDriver {
     private let channels: ReconcilerService.Channels
     private let sink: AsyncStream<ReconcilerService.Input>.Continuation
     private let logger: Logger
+    /// Where a fence that cannot be armed is reported (fail safe: its unit is not run here meanwhile).
+    private let problems: PartProblems
     private var pathToUnit: [String: String] = [:]
     /// Each unit's ActiveState and SubState as last read, to tell a signal that changes nothing.
     private var lastRead: [String: (active: String, sub: String)] = [:]
     private var timer: Task<Void, Never>?
+    /// The lease each fence timer was armed with by this agent (a restart keeps OnActiveSec: a new lease needs
+    /// a new timer).
+    private var fenceLeases: [String: Duration] = [:]
     private let startsCounter = Counter(label: "hcagent_reconcile_starts_total")
     private let stopsCounter = Counter(label: "hcagent_reconcile_stops_total")
     private let restartsCounter = Counter(label: "hcagent_reconcile_probe_restarts_total")
@@ -188,12 +193,14 @@ final class ReconcileDriver {
         ReconcileCore.Convergence.converged, .converging, .degraded,
     ].map { ($0, Gauge(label: "hcagent_units", dimensions: [("state", $0.rawValue)])) }
 
-    init(node: String, bus: SystemdBus, channels: ReconcilerService.Channels, sink: AsyncStream<ReconcilerService.Input>.Continuation, logger: Logger) {
+    init(node: String, bus: SystemdBus, channels: ReconcilerService.Channels, sink: AsyncStream<ReconcilerService.Input>.Continuation,
+         problems: PartProblems, logger: Logger) {
         self.core = ReconcileCore(node: node, seed: UInt64.random(in: .min ... .max))
         self.node = node
         self.bus = bus
         self.channels = channels
         self.sink = sink
+        self.problems = problems
         self.logger = logger
     }
 
@@ -255,7 +262,7 @@ final class ReconcileDriver {
             case .resetFailed(let name): return "reset-failed \(name)"
             case .enable(let names): return "enable \(names.joined(separator: " "))"
             case .disable(let names): return "disable \(names.joined(separator: " "))"
-            case .wakeUp: return nil
+            case .wakeUp, .armFence, .removeFence: return nil
             }
         }
     }
@@ -312,6 +319,23 @@ final class ReconcileDriver {
                     try await bus.disableUnitFiles(names)
                     pending += core.onEnableDone(units: names, now: .now)
                     pending += await read(names)
+                case .armFence(let unit, let timing):
+                    let recreate = fenceLeases[unit].map { $0 != timing.lease } ?? false
+                    do {
+                        try await bus.armFence(of: unit, timing: timing, recreate: recreate)
+                    } catch {
+                        fenceLeases[unit] = nil
+                        problems.report("fence:\(unit)", "cannot arm the fence of \(unit), so it is not run here (fail safe): \(error)")
+                        pending += core.onFenceFailed(unit: unit, reason: "\(error)", now: .now)
+                        continue
+                    }
+                    if fenceLeases[unit] == nil { logger.info("fence of \(unit) armed (\(SingletonFence.timerName(for: unit)), \(DurationText.format(timing.lease)))") }
+                    fenceLeases[unit] = timing.lease
+                    problems.clear("fence:\(unit)", message: "the fence of \(unit) is armed again")
+                    pending += core.onFenceArmed(unit: unit, now: .now)
+                case .removeFence(let unit):
+                    if fenceLeases.removeValue(forKey: unit) != nil { logger.info("fence of \(unit) removed") }
+                    await bus.removeFence(of: unit)
                 case .wakeUp(let at):
                     timer?.cancel()
                     let sink = self.sink

@@ -87,6 +87,8 @@ import Testing
                 case .start: boards[index].job = (true, now + jobTime)
                 case .stop: boards[index].job = (false, now + jobTime)
                 case .wakeUp(let at): boards[index].wakeAt = at - t0
+                // The board's systemd takes the fence at once (SingletonFence.swift).
+                case .armFence(let unit, _): carryOut(boards[index].core.onFenceArmed(unit: unit, now: instant(now)), on: index, now: now)
                 default: break
                 }
             }
