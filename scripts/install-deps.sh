@@ -8,6 +8,7 @@ packages=(
   keepalived tcpdump                                                                  # the VRRP peer and packet captures
   samba syncthing containerd                                                          # real units for the reconciler tests
   debhelper lintian groff-base man-db                                                 # make deb, the man pages
+  prometheus                                                                          # promtool, for the example alert rules
 )
 missing=()
 for package in "${packages[@]}"; do
@@ -19,6 +20,9 @@ if ((${#missing[@]})); then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-# keepalived's package may start a system instance where an init runs; the tests start their own.
-if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then systemctl disable --now keepalived 2>/dev/null || true; fi
+# keepalived's and prometheus' packages may start a system instance where an init runs; the tests start their
+# own keepalived and need only promtool.
+if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+  for service in keepalived prometheus; do systemctl disable --now "$service" 2>/dev/null || true; done
+fi
 command -v swift >/dev/null || { echo "swift is not on PATH (expected /opt/swift/usr/bin)"; exit 1; }
