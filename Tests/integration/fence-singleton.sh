@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Three boards, each a real systemd (systemd-nspawn) running the installed hcagent, and a `placement: one`
 # unit. The agent of the board that runs it is killed -9 and kept down: the fence (a timer the agent re-arms in
-# that board's systemd, Sources/Reconciler/SingletonFence.swift) stops its copy before another board starts the
+# that board's systemd, Sources/Reconciler/Core/SingletonFence.swift) stops its copy before another board starts the
 # unit. Then the agent of the new runner is frozen (SIGSTOP): the same, and once it resumes (SIGCONT) it does not
 # start its copy again beside the one that took over. Sampled every 200 ms throughout: never on two boards.
 # Without the fence both faults leave the old copy running beside the new one (chaos kind one-agent-down).
