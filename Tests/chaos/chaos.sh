@@ -10,13 +10,15 @@
 #                     empty (the default): every violation counts
 #   KEEP_WORK=1       keep the work directory (agent logs, timelines) for a look afterwards
 #
+#   CHAOS_LAB, CHAOS_NET  the lab's name prefix and /24 (default hx, 10.79.0): make check's two seeds use their
+#                     own (Tests/integration/chaos-seeds.sh), so `make chaos` can run beside `make check`
 # Needs root and `make release`. Lab names of its own (hx-n1..5, bridge hxbr, machines hxb1..3, 10.79.0.0/24)
 # so it can run beside the integration tests; run it under `nice` on a shared machine.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-LAB_NAME=hx
-LAB_NET=10.79.0
+LAB_NAME=${CHAOS_LAB:-hx}
+LAB_NET=${CHAOS_NET:-10.79.0}
 source "$root/scripts/lab.sh"
 
 if [ -n "${SEED:-}" ]; then FIRST=$SEED; SEEDS=1; fi
@@ -32,7 +34,7 @@ bin=${BIN:-$root/.build/release}
 [ "$(id -u)" = 0 ] || { echo "chaos: needs root (network namespaces, nftables, systemd-nspawn)"; exit 1; }
 [ -x "$bin/hcagent" ] && [ -x "$bin/hcctl" ] || { echo "chaos: no $bin/hcagent: run make release first"; exit 1; }
 
-work=$(mktemp -d /tmp/hx-chaos.XXXXXX)
+work=$(mktemp -d "/tmp/$LAB_NAME-chaos.XXXXXX")
 chmod 755 "$work"
 declare -A init nspawn pid waiter launcher
 cleanup() {
@@ -53,7 +55,7 @@ stop_container() {
   local b=$1 tries=0
   while kill -0 "${nspawn[$b]}" 2>/dev/null && ((++tries <= 100)); do sleep 0.2; done
   if kill -0 "${nspawn[$b]}" 2>/dev/null; then
-    echo "chaos: container hxb$b did not shut down within 20 s; killed. Its processes then:"
+    echo "chaos: container ${LAB_NAME}b$b did not shut down within 20 s; killed. Its processes then:"
     ps -o pid,stat,wchan:24,args --forest --ppid "${init[$b]}" 2>&1 | sed 's/^/    /' | head -30
     kill -9 "${init[$b]}" 2>/dev/null
   fi
@@ -109,7 +111,7 @@ YAML
   done
   for b in $(seq 1 $CONTAINERS); do
     # The work directory and the binaries appear at their host paths inside, so one path works everywhere.
-    systemd-nspawn --directory=/ --volatile=yes --boot --machine="hxb$b" --register=no --keep-unit \
+    systemd-nspawn --directory=/ --volatile=yes --boot --machine="${LAB_NAME}b$b" --register=no --keep-unit \
       --console=passive --network-namespace-path="/run/netns/$(lab_ns $b)" --capability=CAP_NET_ADMIN \
       --bind-ro="$bin" --bind="$work" \
       systemd.firstboot=off systemd.mask=systemd-networkd-wait-online.service systemd.mask=keepalived.service \
@@ -121,11 +123,11 @@ YAML
     until init[$b]=$(pgrep -P "${nspawn[$b]}" -x systemd) && [[ "$(inside $b systemctl is-system-running 2>/dev/null)" =~ ^(running|degraded)$ ]]; do
       sleep 0.2
       waited=$((waited + 1))
-      ((waited < 450)) || { echo "chaos: container hxb$b did not boot"; cat "$work/console-b$b.log"; exit 1; }
+      ((waited < 450)) || { echo "chaos: container ${LAB_NAME}b$b did not boot"; cat "$work/console-b$b.log"; exit 1; }
     done
     # The state_dir tmpfs must be the same inside: a fill from the host is a fill for the agent.
     touch "$work/n$b/state/.seen"
-    inside $b test -e "$work/n$b/state/.seen" || { echo "chaos: $work/n$b/state (a tmpfs) is not visible in hxb$b"; exit 1; }
+    inside $b test -e "$work/n$b/state/.seen" || { echo "chaos: $work/n$b/state (a tmpfs) is not visible in ${LAB_NAME}b$b"; exit 1; }
     rm "$work/n$b/state/.seen"
     local unit
     for unit in web single decoy idle; do

@@ -7,5 +7,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 export CHAOS_NAME=chaos-seeds SEEDS=2 FIRST=${CHAOS_FIRST:-1} CHAOS_SECONDS=${CHAOS_SECONDS:-30} HEAL_BOUND=${HEAL_BOUND:-40}
 export KNOWN=${KNOWN-}
+# A lab of its own, so `make chaos` (lab hx) can run beside make check.
+export CHAOS_LAB=hy CHAOS_NET=10.89.0
 unset SEED
 nice -n 10 bash "$here/../chaos/chaos.sh"
