@@ -5,7 +5,7 @@ import Probes
 import Reconciler
 
 public struct AgentStatus: Sendable {
-    public static let version = "0.1.0"
+    public static let version = AgentVersion.current.description
     let keeper: DocumentKeeper
     let channels: AgentChannels
     let probes: ProbeHandle

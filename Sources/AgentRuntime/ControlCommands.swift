@@ -64,7 +64,7 @@ public struct ControlCommands: Sendable {
             let file = request.file ?? "(\(name) request)"
             if command == .plan {
                 let reconciler = handles.reconciler
-                switch await keeper.plan(text: text, file: file, steps: { await reconciler.plan($0) }) {
+                switch await keeper.plan(text: text, file: file, members: channels.members.value ?? [], steps: { await reconciler.plan($0) }) {
                 case .success(let plan): return .success(id: id, plan: plan)
                 case .failure(let refusal): return .failure(ControlError(.failed, refusal.description), id: id)
                 }

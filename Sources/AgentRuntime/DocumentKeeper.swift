@@ -153,7 +153,9 @@ public actor DocumentKeeper {
 
     /// The plan for a document: per node from the document in force, and this node's exact steps.
     /// `steps`: the reconciler's dry run (nil where it does not run).
-    public func plan(text: String, file: String, steps planner: @Sendable (DesiredState) async -> [String]?) async -> Result<PlanReport, FileRejected> {
+    /// `members`: gossip's members as this board sees them, for what the cluster would not follow.
+    public func plan(text: String, file: String, members: [MemberStatus] = [],
+                     steps planner: @Sendable (DesiredState) async -> [String]?) async -> Result<PlanReport, FileRejected> {
         let document: DesiredState
         switch DesiredStateParser.parse(text, file: file) {
         case .failure(let refusal): return .failure(refusal)
@@ -167,7 +169,10 @@ public actor DocumentKeeper {
         if let verifier = store.verifier, DocumentSignature.isSigned(text), case .failure(let why) = verifier.verify(text) {
             refusals.append(Diagnostic(file: file, mark: nil, path: "", message: why.description))
         }
-        return .success(PlanReport(generation: generation, nodes: nodes, node: config.node, steps: steps, refusals: refusals))
+        var report = PlanReport(generation: generation, nodes: nodes, node: config.node, steps: steps, refusals: refusals)
+        let warnings = VersionSkew.warnings(requires: document.requires, members: members, inForce: store.current?.generation)
+        report.warnings = warnings.isEmpty ? nil : warnings
+        return .success(report)
     }
 
     /// Keeps the document in force in state_dir; a failure is state_dir's problem (StateDirService retries).

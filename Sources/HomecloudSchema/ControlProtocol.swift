@@ -114,6 +114,9 @@ public struct PlanReport: Sendable, Equatable {
     public var steps: [String]?
     /// Why this board would refuse the document (its local policy, its trusted keys); nil or empty: it would take it.
     public var refusals: [Diagnostic]?
+    /// What the board that planned sees in the cluster that would not follow the document, such as a live
+    /// member whose agent is older than the document's `requires:`; it would still be accepted here.
+    public var warnings: [String]?
 
     public init(generation: UInt64, nodes: [NodePlan], node: String, steps: [String]?, refusals: [Diagnostic]? = nil) {
         self.generation = generation

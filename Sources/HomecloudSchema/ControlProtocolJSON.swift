@@ -163,6 +163,7 @@ extension PlanReport: JSONRecord {
         try visitor.required("node", &node)
         try visitor.optional("steps", &steps)
         try visitor.optional("refusals", &refusals)
+        try visitor.optional("warnings", &warnings)
     }
 }
 

@@ -16,6 +16,8 @@ public struct DesiredState: Sendable, Equatable {
     /// node name → its node key's public line (`ed25519 KEYID BASE64`): the only key whose signed gossip
     /// metadata boards with trusted admin keys believe for that name.
     public var nodeKeys: [String: String] = [:]
+    /// The oldest agent that can read this document (`requires:`); an older one refuses it and keeps its own.
+    public var requires: AgentVersion?
 
     public init(generation: UInt64, cluster: String, nodes: [NodeAssignment] = [], roles: [Role] = [],
                 vips: [VirtualIP] = [], probes: [Probe] = []) {

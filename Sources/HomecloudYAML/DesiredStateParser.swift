@@ -22,10 +22,14 @@ public enum DesiredStateParser {
                                         message: "the document is \(size) bytes; a document is at most \(DesiredState.maxDocumentBytes) bytes (1 MiB)")])
     }
 
-    static let topKeys = ["generation", "cluster", "nodes", "roles", "vips", "probes", "node_keys"]
+    static let topKeys = ["generation", "cluster", "requires", "nodes", "roles", "vips", "probes", "node_keys"]
 
     private static func read(root: YAMLNode, reader: inout YAMLReader) -> DesiredState? {
         let top = KeyPath()
+        // Read before anything else: a document for a newer agent may use keys this one does not know, and
+        // "upgrade this board" is the one error worth showing then.
+        let requires = readRequires(root, reader: &reader)
+        if let requires, requires > AgentVersion.current { return nil }
         guard let entries = reader.mapping(root, at: top, allowed: topKeys) else { return nil }
         let fields = Dictionary(uniqueKeysWithValues: entries.map { ($0.key, $0.value) })
         for required in ["generation", "cluster"] where fields[required] == nil {
@@ -47,7 +51,26 @@ public enum DesiredStateParser {
         guard let generation, let cluster else { return nil }
         var state = DesiredState(generation: generation, cluster: cluster, nodes: nodes, roles: roles, vips: vips, probes: probes)
         state.nodeKeys = nodeKeys
+        state.requires = requires
         return state
+    }
+
+    /// `requires: "0.2"`: the oldest agent version that can read the document. Refused here when newer than
+    /// this agent, with the one message that helps (the rest of the document is not read).
+    private static func readRequires(_ root: YAMLNode, reader: inout YAMLReader) -> AgentVersion? {
+        guard case .mapping(let pairs) = root.content,
+              let pair = pairs.first(where: { if case .scalar("requires", _) = $0.key.content { return true } else { return false } })
+        else { return nil }
+        let path = KeyPath().key("requires")
+        guard let text = reader.string(pair.value, at: path) else { return nil }
+        guard let version = AgentVersion(text) else {
+            reader.fail(pair.value.mark, path, "expected an agent version such as \"0.2\" or \"0.2.1\", found \"\(text)\"")
+            return nil
+        }
+        if version > AgentVersion.current {
+            reader.fail(pair.value.mark, path, "this document requires hcagent \(text) or later; this agent is \(AgentVersion.current): upgrade it (the document in force stays)")
+        }
+        return version
     }
 
     // MARK: node keys

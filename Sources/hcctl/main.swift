@@ -46,7 +46,7 @@ struct HCCtl: ParsableCommand {
         commandName: "hcctl",
         abstract: "Control the local homecloud agent.",
         discussion: "Exit status: 0 ok, 1 the agent refused the request, 2 usage, 3 the agent is unreachable.",
-        version: "0.1.0",
+        version: AgentVersion.current.description,
         subcommands: [Status.self, Members.self, Units.self, VIPs.self, Probes.self, Keys.self, Plan.self, Apply.self, Reload.self, Init.self, Join.self]
     )
     // Declared here too, so --socket may come before the subcommand: `hcctl --socket PATH status`.
@@ -312,6 +312,7 @@ struct Plan: ParsableCommand {
             print("REFUSED on \(plan.node) (the document in force would stay there; other boards check their own policy):")
             for refusal in refusals { print("  \(refusal)") }
         }
+        for warning in plan.warnings ?? [] { print("warning: \(warning)") }
         for node in plan.nodes {
             print(node.changes.isEmpty ? "\(node.node): no change" : "\(node.node):")
             for change in node.changes { print("  \(change)") }

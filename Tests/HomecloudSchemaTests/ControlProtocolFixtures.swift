@@ -43,9 +43,13 @@ enum ControlProtocolFixtures {
     /// The smallest status: what an agent without a document, members or parts sends.
     static let emptyStatus = StatusReport(node: "n", cluster: nil, version: "0", desired: DesiredSummary(generation: nil, file: "f"))
 
-    static let plan = PlanReport(generation: 8, nodes: [NodePlan(node: "n1", changes: ["+ smbd.service running, placement vip:front", "- k3s.service"]),
-                                                        NodePlan(node: "n2", changes: [])],
-                                 node: "n1", steps: ["start smbd.service"], refusals: diagnostics)
+    static let plan: PlanReport = {
+        var plan = PlanReport(generation: 8, nodes: [NodePlan(node: "n1", changes: ["+ smbd.service running, placement vip:front", "- k3s.service"]),
+                                                     NodePlan(node: "n2", changes: [])],
+                              node: "n1", steps: ["start smbd.service"], refusals: diagnostics)
+        plan.warnings = ["n2 runs hcagent 0.1.0, older than the 0.2.0 this document requires"]
+        return plan
+    }()
 
     static let replies: [ControlReply] = [
         .success(id: 4, status: status),

@@ -244,6 +244,9 @@ import Testing
   ],
   "steps" : [
     "start smbd.service"
+  ],
+  "warnings" : [
+    "n2 runs hcagent 0.1.0, older than the 0.2.0 this document requires"
   ]
 }
 """#

@@ -90,6 +90,14 @@ sed 's/generation: 1/generation: 1/; s/n3: \[\]/n3: [web]/' "$work/n1/desired.ya
 check "hcctl apply on n4" "$bin/hcctl" --socket "$work/n4/hc.sock" apply "$work/next.yaml"
 check "every board runs generation 2 within 3 s" wait_until 3 all_at_generation 2 1 2 3 4 5
 
+echo "a document for a newer agent (requires:) is refused with one message; the one in force stays"
+{ echo 'requires: "99.0"'; echo 'files: [what a newer agent reads]'; sed 's/generation: 1/generation: 3/' "$work/next.yaml"; } >"$work/newer.yaml"
+check "hcctl plan says which version it needs and to upgrade" bash -c "
+  out=\$($bin/hcctl --socket $work/n2/hc.sock plan $work/newer.yaml 2>&1); echo \"\$out\"
+  grep -q 'requires hcagent 99.0 or later; this agent is [0-9.]*: upgrade it' <<<\"\$out\" && ! grep -q 'files' <<<\"\$out\""
+check "hcctl apply refuses it" bash -c "! $bin/hcctl --socket $work/n2/hc.sock apply $work/newer.yaml"
+check "every board keeps generation 2" all_at_generation 2 1 2 3 4 5
+
 echo "VRRP to the gossip members (unicast: members)"
 holders() { local i out=""; for i in 1 2 3 4 5; do ip netns exec hcc-n$i ip -4 addr show dev eth0 | grep -q "inet 10.84.0.250/" && out+="n$i "; done; echo "${out% }"; }
 export -f holders
