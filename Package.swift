@@ -32,6 +32,8 @@ let package = Package(
         .target(name: "HomecloudSchema"),
         // Those models read from text with libyaml (agent.yaml, desired.yaml) and from files: what the shells use.
         .target(name: "HomecloudYAML", dependencies: ["HomecloudSchema", "CYAML"]),
+        // keepalived.conf → the vips and probes of a document (hcctl import keepalived); pure.
+        .target(name: "KeepalivedImport"),
 
         // Admin keys and signed desired-state documents (Ed25519): used by hcctl to sign, by the agent to verify.
         .target(name: "Trust", dependencies: ["CSodium"]),
@@ -114,12 +116,13 @@ let package = Package(
         .executableTarget(name: "hcagent", dependencies: ["AgentRuntime", "Gossip", "HomecloudYAML", "CLinuxEvents"]),
         .executableTarget(
             name: "hcctl",
-            dependencies: ["HomecloudSchema", "HomecloudYAML", "Trust", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["HomecloudSchema", "HomecloudYAML", "Trust", "KeepalivedImport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
         .testTarget(name: "HomecloudSchemaTests", dependencies: ["HomecloudSchema", "HomecloudYAML"]),
         .testTarget(name: "ReconcilerTests", dependencies: ["ReconcilerCore", "HomecloudYAML"]),
         .testTarget(name: "TrustTests", dependencies: ["Trust"]),
+        .testTarget(name: "KeepalivedImportTests", dependencies: ["KeepalivedImport", "HomecloudSchema", "HomecloudYAML"]),
         .testTarget(
             name: "ProbesTests",
             dependencies: ["Probes", "ProbesCore", .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]

@@ -38,7 +38,7 @@ _hcctl() {
     local board="--config --name --interface --address --state-dir --force --no-start --help"
     local options words_for=""
     case $command in
-        "") words_for="status members units vip probes keys plan apply reload init join help --socket --help --version" ;;
+        "") words_for="status members units vip probes keys plan apply reload init join import help --socket --help --version" ;;
         status|members|units|probes) words_for="--json --socket --help" ;;
         reload) words_for="--socket --help" ;;
         vip)
@@ -72,7 +72,15 @@ _hcctl() {
             fi ;;
         init) words_for="$board --cluster --keep-admin-key --admin-key-out" ;;
         join) words_for="$board" ;;
-        help) words_for="status members units vip probes keys plan apply reload init join" ;;
+        import)
+            if [[ -z $sub ]]; then
+                words_for="keepalived --help"
+            else
+                compopt -o filenames 2>/dev/null
+                COMPREPLY=($(compgen -f -- "$cur"))
+                return
+            fi ;;
+        help) words_for="status members units vip probes keys plan apply reload init join import" ;;
     esac
     COMPREPLY=($(compgen -W "$words_for" -- "$cur"))
 }
