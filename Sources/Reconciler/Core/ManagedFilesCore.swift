@@ -117,6 +117,8 @@ public struct ManagedFilesCore: Sendable {
                     let desired = DesiredFile(path: file.path, role: roleName, bytes: Array(text.utf8), mode: file.mode,
                                               validate: file.validate, restart: file.restart, reload: file.reload)
                     if desired != entry.desired {
+                        // A new wish, not drift: what differs now is the document's doing.
+                        entry.converged = false
                         entry.failure = nil
                         if entry.desired?.bytes != desired.bytes { entry.refused = nil }
                     }

@@ -241,7 +241,9 @@ final class ReconcileDriver {
             publish()
             return
         case .filesTimer:
+            // Quiet while nothing differs: syncFiles publishes when it writes.
             await notifyUnits(await syncFiles())
+            return
         case .vips(let held):
             actions = core.onVIPs(held: held, now: .now)
         case .members(let view):
