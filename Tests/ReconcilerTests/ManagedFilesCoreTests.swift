@@ -110,6 +110,7 @@ import ReconcilerCore
         #expect(core.onObserved([("/etc/web/hosts", old), ("/etc/web/web.conf", old)], now: .seconds(5)).isEmpty)
         #expect(core.nextRetry() == .seconds(10))
         #expect(Self.writes(core.onObserved([("/etc/web/hosts", old), ("/etc/web/web.conf", old)], now: .seconds(10))) == ["/etc/web/web.conf: content differs"])
+        #expect(core.onWritten([("/etc/web/web.conf", .written)], now: .seconds(10)) == [.restart(["web.service", "side.service"]), .reload(["log.service"])])
         // A new document with other content for the refused file: tried again.
         core.onDocument(try Self.document(2, hosts: "{{ node }}"), address: "10.0.0.1")
         #expect(Self.writes(core.onObserved([("/etc/web/hosts", old)], now: .seconds(11))) == ["/etc/web/hosts: content differs"])

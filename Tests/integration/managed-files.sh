@@ -58,7 +58,7 @@ for f in s.get("files") or []:
     if f["path"] == sys.argv[1]: print("%s|%s|%s" % (f["state"], f.get("reason", ""), f.get("writes", 0)))' "$2"; }
 agent_log() { on "$1" journalctl -u hcagent.service --no-pager -o cat; }
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
-export INIT1 INIT2 INIT3 vip
+export INIT1 INIT2 INIT3 vip LAB_NET
 export -f on prop status_json at_generation all_alive app_conf hosts_file has_content stat_is file_state agent_log lab_ip
 
 key=$(head -c 32 /dev/urandom | base64)
