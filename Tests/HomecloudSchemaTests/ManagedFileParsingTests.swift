@@ -130,3 +130,26 @@ import Testing
     }
 }
 
+
+@Suite struct FileChangesPlanTests {
+    @Test func thePerNodePlanListsFilesAddedChangedAndDropped() throws {
+        func document(_ generation: Int, _ files: String) throws -> DesiredState {
+            try DesiredStateParser.parse("""
+                generation: \(generation)
+                cluster: hc
+                nodes: { n1: [web], n2: [] }
+                roles:
+                  web:
+                    files: \(files)
+
+                """, file: "d.yaml").get()
+        }
+        let old = try document(1, "[ { path: /etc/a, content: a }, { path: /etc/b, content: b } ]")
+        let new = try document(2, "[ { path: /etc/a, content: A }, { path: /etc/c, mode: \"0600\", content: c } ]")
+        let plans = DocumentChanges.perNode(from: old, to: new)
+        #expect(plans.first { $0.node == "n1" }?.changes == [
+            "~ file /etc/a (its entry changed)", "+ file /etc/c (mode 0600)", "- file /etc/b (no longer managed: left as it is)",
+        ])
+        #expect(plans.first { $0.node == "n2" }?.changes == [])
+    }
+}
