@@ -108,7 +108,7 @@ public enum Agent {
         await keeper.reloadDesired()
 
         // Each part is built with its channels; what the control commands may ask of it is its handle.
-        let reconciler = ReconcilerService(node: config.node, channels: ReconcilerService.Channels(
+        let reconciler = ReconcilerService(node: config.node, address: config.advertisedAddress?.host, channels: ReconcilerService.Channels(
             documents: channels.documents, heldVIPs: channels.heldVIPs, memberView: channels.memberView, unitHealth: channels.unitHealth,
             units: channels.units, convergence: channels.convergence), problems: problems, logger: logger)
         let reconcilerHandle = reconciler.handle

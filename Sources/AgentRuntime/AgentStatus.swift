@@ -39,6 +39,7 @@ public struct AgentStatus: Sendable {
             probes: probes
         )
         report.problems = keeper.problems.all
+        if let files = unitReport?.files, !files.isEmpty { report.files = files }
         return report
     }
 }

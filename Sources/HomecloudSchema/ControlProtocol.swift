@@ -152,6 +152,8 @@ public struct StatusReport: Sendable, Equatable {
     public var probes: [ProbeStatus]
     /// Parts of this agent that run degraded or not at all, and why (empty when all is well).
     public var problems: [PartProblem] = []
+    /// This board's managed files; nil when the document gives it none (and from agents before managed files).
+    public var files: [FileStatus]?
 
     public init(node: String, cluster: String?, version: String, desired: DesiredSummary,
                 members: [MemberStatus] = [], vips: [VIPStatus] = [], units: [UnitStatus] = [],

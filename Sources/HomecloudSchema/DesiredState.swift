@@ -35,6 +35,8 @@ public struct DesiredState: Sendable, Equatable {
     }
 
     public func role(named name: String) -> Role? { roles.first { $0.name == name } }
+    /// The nodes the document gives a role, in the document's order.
+    public func nodes(withRole role: String) -> [NodeAssignment] { nodes.filter { $0.roles.contains(role) } }
     public func vip(named name: String) -> VirtualIP? { vips.first { $0.name == name } }
     public func probe(named name: String) -> Probe? { probes.first { $0.name == name } }
 }
@@ -42,18 +44,59 @@ public struct DesiredState: Sendable, Equatable {
 public struct NodeAssignment: Sendable, Equatable {
     public var name: String
     public var roles: [String]
-    public init(name: String, roles: [String]) {
+    /// The node's address as the document lists it (`nodes: { n1: { roles: [...], address: IP } }`): what
+    /// templates print for `N.address`. Not the live membership: a flapping board must not rewrite files.
+    public var address: IPAddress?
+    public init(name: String, roles: [String], address: IPAddress? = nil) {
         self.name = name
         self.roles = roles
+        self.address = address
     }
 }
 
 public struct Role: Sendable, Equatable {
     public var name: String
     public var units: [UnitSpec]
-    public init(name: String, units: [UnitSpec]) {
+    /// Files the role's boards keep as the document says (ManagedFile).
+    public var files: [ManagedFile]
+    public init(name: String, units: [UnitSpec], files: [ManagedFile] = []) {
         self.name = name
         self.units = units
+        self.files = files
+    }
+}
+
+/// A file a role keeps on each of its boards: written atomically when its rendered content, mode or owner
+/// differs, repaired after a hand edit, left as it is once the document drops it.
+public struct ManagedFile: Sendable, Equatable {
+    public var path: String
+    /// Permission bits, e.g. 0o644; the owner is always root:root (the agent's own uid, so no CAP_CHOWN).
+    public var mode: UInt32
+    public var content: Template
+    /// A command run on the new content before it replaces the old (`%s` is the new file's path); nil: none.
+    public var validate: [String]?
+    /// Units restarted (try-restart: only if running) and reloaded after a write, each once per change.
+    public var restart: [String]
+    public var reload: [String]
+
+    public static let defaultMode: UInt32 = 0o644
+    public static let secretMode: UInt32 = 0o600
+
+    public init(path: String, mode: UInt32 = ManagedFile.defaultMode, content: Template, validate: [String]? = nil,
+                restart: [String] = [], reload: [String] = []) {
+        self.path = path
+        self.mode = mode
+        self.content = content
+        self.validate = validate
+        self.restart = restart
+        self.reload = reload
+    }
+
+    /// The mode as written in documents and status: 0644.
+    public static func modeText(_ mode: UInt32) -> String {
+        var digits = String(mode & 0o7777, radix: 8)
+        while digits.count < 4 { digits = "0" + digits }
+        return digits
     }
 }
 

@@ -19,6 +19,7 @@ public enum DocumentChanges {
             for unit in units(of: node, in: old) where !after.contains(where: { $0.name == unit.name }) {
                 changes.append("- \(unit.name) (no longer managed: left as it is)")
             }
+            changes += fileChanges(of: node, from: old, to: new)
             return NodePlan(node: node, changes: changes)
         }
     }
@@ -27,6 +28,28 @@ public enum DocumentChanges {
         guard let document else { return [] }
         var seen: Set<String> = []
         return document.roles(of: node).flatMap { document.role(named: $0)?.units ?? [] }.filter { seen.insert($0.name).inserted }
+    }
+
+    /// Managed files as the documents give them to a node: added, changed (template, mode, validate or units;
+    /// whether the rendered text changes on that board is its own plan's to say), dropped.
+    static func fileChanges(of node: String, from old: DesiredState?, to new: DesiredState) -> [String] {
+        func files(_ document: DesiredState?) -> [ManagedFile] {
+            guard let document else { return [] }
+            return document.roles(of: node).flatMap { document.role(named: $0)?.files ?? [] }
+        }
+        let before = files(old), after = files(new)
+        var changes: [String] = []
+        for file in after {
+            if let previous = before.first(where: { $0.path == file.path }) {
+                if previous != file { changes.append("~ file \(file.path) (its entry changed)") }
+            } else {
+                changes.append("+ file \(file.path) (mode \(ManagedFile.modeText(file.mode)))")
+            }
+        }
+        for file in before where !after.contains(where: { $0.path == file.path }) {
+            changes.append("- file \(file.path) (no longer managed: left as it is)")
+        }
+        return changes
     }
 
     static func describe(_ unit: UnitSpec) -> String {

@@ -6,7 +6,7 @@ public struct LocalPolicy: Sendable, Equatable {
     public var units: [String]
     /// Commands an `exec:` probe may run.
     public var exec: [ExecRule]
-    /// File globs the document may write (kept for managed files; nothing writes files yet).
+    /// File globs managed files may be written at (a role's `files:`).
     public var paths: [String]
 
     public init(units: [String] = [], exec: [ExecRule] = [], paths: [String] = []) {

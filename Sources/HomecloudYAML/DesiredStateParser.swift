@@ -6,7 +6,8 @@ public enum DesiredStateParser {
     public static func parse(_ text: String, file: String) -> Result<DesiredState, FileRejected> {
         if let tooLarge = sizeRefusal(text, file: file) { return .failure(tooLarge) }
         var reader = YAMLReader(file: file)
-        let state = reader.parse(text).flatMap { read(root: $0, reader: &reader) }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let state = reader.parse(text).flatMap { read(root: $0, lines: lines, reader: &reader) }
         if let state, reader.diagnostics.isEmpty { return .success(state) }
         if reader.diagnostics.isEmpty {
             reader.fail(nil, KeyPath(), "the document is empty")
@@ -24,7 +25,7 @@ public enum DesiredStateParser {
 
     static let topKeys = ["generation", "cluster", "requires", "nodes", "roles", "vips", "probes", "node_keys"]
 
-    private static func read(root: YAMLNode, reader: inout YAMLReader) -> DesiredState? {
+    private static func read(root: YAMLNode, lines: [Substring], reader: inout YAMLReader) -> DesiredState? {
         let top = KeyPath()
         // Read before anything else: a document for a newer agent may use keys this one does not know, and
         // "upgrade this board" is the one error worth showing then.
@@ -41,8 +42,10 @@ public enum DesiredStateParser {
         // Probes and VIPs first: roles and nodes refer to them.
         let probes = fields["probes"].map { readProbes($0, reader: &reader) } ?? []
         let vips = fields["vips"].map { readVIPs($0, probes: probes, reader: &reader) } ?? []
-        let roles = fields["roles"].map { readRoles($0, vips: vips, reader: &reader) } ?? []
+        var templates: [TemplateSource] = []
+        let roles = fields["roles"].map { readRoles($0, vips: vips, lines: lines, templates: &templates, reader: &reader) } ?? []
         let nodes = fields["nodes"].map { readNodes($0, roles: roles, reader: &reader) } ?? []
+        checkTemplates(templates, vips: vips, nodes: nodes, roles: roles, lines: lines, reader: &reader)
         checkVIPPriorities(fields["vips"], vips: vips, nodes: nodes, reader: &reader)
         checkUnitConflicts(fields["nodes"], nodes: nodes, roles: roles, reader: &reader)
 
@@ -117,30 +120,46 @@ public enum DesiredStateParser {
         var result: [NodeAssignment] = []
         for entry in entries {
             let nodePath = path.key(entry.key)
-            guard let name = reader.checkName(entry.key, entry.mark, nodePath, what: "node name"),
-                  let roleNames = reader.names(entry.value, at: nodePath, what: "role name") else { continue }
-            if case .sequence(let items) = entry.value.content {
+            guard let name = reader.checkName(entry.key, entry.mark, nodePath, what: "node name") else { continue }
+            // `n1: [web]`, or `n1: { roles: [web], address: 10.0.0.11 }` for templates that print node addresses.
+            var rolesNode = entry.value
+            var address: IPAddress?
+            if case .mapping = entry.value.content {
+                guard let fields = reader.mapping(entry.value, at: nodePath, allowed: ["roles", "address"]) else { continue }
+                rolesNode = fields.first(where: { $0.key == "roles" })?.value ?? YAMLNode(content: .sequence([]), mark: entry.value.mark)
+                if let addressNode = fields.first(where: { $0.key == "address" })?.value,
+                   let text = reader.string(addressNode, at: nodePath.key("address")) {
+                    address = IPAddress(text)
+                    if address == nil {
+                        reader.fail(addressNode.mark, nodePath.key("address"), "\"\(text)\" is not an IP address such as 192.168.1.11 or fd00::11 (no port, no prefix length)")
+                    }
+                }
+            }
+            let rolesPath = rolesNode.mark == entry.value.mark ? nodePath : nodePath.key("roles")
+            guard let roleNames = reader.names(rolesNode, at: rolesPath, what: "role name") else { continue }
+            if case .sequence(let items) = rolesNode.content {
                 for (index, roleName) in roleNames.enumerated() where !roles.contains(where: { $0.name == roleName }) {
-                    reader.fail(items[index].mark, nodePath.index(index), "unknown role \"\(roleName)\"\(known(roles.map(\.name), in: "roles"))")
+                    reader.fail(items[index].mark, rolesPath.index(index), "unknown role \"\(roleName)\"\(known(roles.map(\.name), in: "roles"))")
                 }
             } else if let roleName = roleNames.first, !roles.contains(where: { $0.name == roleName }) {
-                reader.fail(entry.value.mark, nodePath, "unknown role \"\(roleName)\"\(known(roles.map(\.name), in: "roles"))")
+                reader.fail(rolesNode.mark, rolesPath, "unknown role \"\(roleName)\"\(known(roles.map(\.name), in: "roles"))")
             }
-            result.append(NodeAssignment(name: name, roles: roleNames))
+            result.append(NodeAssignment(name: name, roles: roleNames, address: address))
         }
         return result
     }
 
     // MARK: roles
 
-    private static func readRoles(_ node: YAMLNode, vips: [VirtualIP], reader: inout YAMLReader) -> [Role] {
+    private static func readRoles(_ node: YAMLNode, vips: [VirtualIP], lines: [Substring], templates: inout [TemplateSource],
+                                  reader: inout YAMLReader) -> [Role] {
         let path = KeyPath("roles")
         guard let entries = reader.mapping(node, at: path) else { return [] }
         var result: [Role] = []
         for entry in entries {
             let rolePath = path.key(entry.key)
             guard let name = reader.checkName(entry.key, entry.mark, rolePath, what: "role name"),
-                  let fields = reader.mapping(entry.value, at: rolePath, allowed: ["units"]) else { continue }
+                  let fields = reader.mapping(entry.value, at: rolePath, allowed: ["units", "files"]) else { continue }
             var units: [UnitSpec] = []
             var listed: Set<String> = []  // a 1 MiB document holds some 18000 units: no search per unit
             if let unitsNode = fields.first(where: { $0.key == "units" })?.value,
@@ -155,7 +174,10 @@ public enum DesiredStateParser {
                     }
                 }
             }
-            result.append(Role(name: name, units: units))
+            let files = fields.first(where: { $0.key == "files" }).map {
+                readFiles($0.value, at: rolePath.key("files"), lines: lines, sources: &templates, role: name, reader: &reader)
+            } ?? []
+            result.append(Role(name: name, units: units, files: files))
         }
         return result
     }
@@ -495,7 +517,7 @@ public enum DesiredStateParser {
         return low...high
     }
 
-    private static func known(_ names: [String], in section: String) -> String {
+    static func known(_ names: [String], in section: String) -> String {
         names.isEmpty ? " (\(section) is empty)" : " (\(section) has: \(names.joined(separator: ", ")))"
     }
 

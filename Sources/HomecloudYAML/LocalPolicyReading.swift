@@ -105,6 +105,22 @@ public struct PolicyCheck: Sendable, Equatable {
                 refuse([.key("roles"), .key(roleName), .key("units"), .index(index), .key("name")],
                        "\"\(unit.name)\" is not allowed by policy.units in \(policyFile)")
             }
+            // Managed files: the path, the validate command (run as root like an exec probe), and the units a
+            // write restarts or reloads.
+            for (index, file) in role.files.enumerated() {
+                let filePath: [PathStep] = [.key("roles"), .key(roleName), .key("files"), .index(index)]
+                if !policy.allowsPath(file.path) {
+                    refuse(filePath + [.key("path")], "\"\(file.path)\" is not allowed by policy.paths in \(policyFile)")
+                }
+                if let argv = file.validate, !policy.allowsExec(argv) {
+                    refuse(filePath + [.key("validate")], "\"\(argv.joined(separator: " "))\" is not allowed by policy.exec in \(policyFile) (write %s where the new file's path goes)")
+                }
+                for (key, names) in [("restart", file.restart), ("reload", file.reload)] {
+                    for name in names where !policy.allowsUnit(name) {
+                        refuse(filePath + [.key(key)], "\(key) would act on \"\(name)\", which is not allowed by policy.units in \(policyFile)")
+                    }
+                }
+            }
         }
         for probe in document.probes {
             if case .exec(let argv) = probe.check, !policy.allowsExec(argv) {

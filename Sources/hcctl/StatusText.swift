@@ -28,6 +28,7 @@ enum StatusText {
         if !status.probes.isEmpty { out += probeSection(status.probes) }
         if let convergence = status.convergence { out += "this node: \(convergence)\n" }
         out += unitSection(status.units)
+        if let files = status.files { out += fileSection(files) }
         return out
     }
 
@@ -85,6 +86,13 @@ enum StatusText {
     static func unitSection(_ units: [UnitStatus]) -> String {
         section("units", ["NAME", "DESIRED", "ACTIVE", "STATE", "WHY"], units.map {
             [$0.name, $0.desired, $0.active, $0.state ?? "-", $0.reason ?? ""]
+        })
+    }
+
+    /// Managed files: shown only when the document gives this board any.
+    static func fileSection(_ files: [FileStatus]) -> String {
+        section("files", ["PATH", "ROLE", "STATE", "WRITES", "WHY"], files.map {
+            [$0.path, $0.role, $0.state, String($0.writes), $0.reason ?? ""]
         })
     }
 

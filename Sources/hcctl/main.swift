@@ -77,7 +77,7 @@ func printJSON(_ value: some JSONConvertible) {
 }
 
 struct Units: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "This node's units: desired against actual, and why not converged.")
+    static let configuration = CommandConfiguration(abstract: "This node's units (and managed files): desired against actual, and why not converged.")
     @OptionGroup var connection: ConnectionOptions
     @Flag(help: "Print JSON.") var json = false
 
@@ -88,6 +88,7 @@ struct Units: ParsableCommand {
         } else {
             if let convergence = status.convergence { print("\(status.node): \(convergence)") }
             print(StatusText.unitSection(status.units), terminator: "")
+            if let files = status.files { print(StatusText.fileSection(files), terminator: "") }
         }
     }
 }

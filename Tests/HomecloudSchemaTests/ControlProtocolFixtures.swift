@@ -17,6 +17,8 @@ enum ControlProtocolFixtures {
 
     static let vip = VIPStatus(name: "front", address: "fd00::1/64", state: "master", holder: "n1", priority: 254, since: 1_764_000_001,
                                reason: "handover from n3")
+    static let file = FileStatus(path: "/etc/samba/smb.conf", role: "dnas", state: "degraded",
+                                 reason: "validate refused the new content, the old file stays: testparm exited with 1", writes: 2)
     static let unit = UnitStatus(name: "k3s.service", desired: "running", active: "failed", state: "degraded", reason: "failed 5 times")
     static let probe = ProbeStatus(name: "web", state: "failing", last: "connect: refused", latencyMs: 12, passes: 40, failures: 3,
                                    since: 1_764_000_002)
@@ -37,6 +39,7 @@ enum ControlProtocolFixtures {
                                   convergence: "degraded",
                                   probes: [probe, ProbeStatus(name: "dns", state: "unknown", last: nil, latencyMs: nil, passes: 0, failures: 0, since: 0)])
         status.problems = [PartProblem(part: "vrrp", reason: "no CAP_NET_ADMIN: VIPs are off"), PartProblem(part: "state_dir", reason: "read-only")]
+        status.files = [file]
         return status
     }
 

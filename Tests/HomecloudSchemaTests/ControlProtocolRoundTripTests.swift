@@ -36,6 +36,7 @@ private struct MemberCounter: JSONFieldVisitor {
         #expect(writesEveryMember(F.member))
         #expect(writesEveryMember(F.vip))
         #expect(writesEveryMember(F.unit))
+        #expect(writesEveryMember(F.file))
         #expect(writesEveryMember(F.probe))
         #expect(writesEveryMember(F.status.problems[0]))
         #expect(writesEveryMember(F.plan))

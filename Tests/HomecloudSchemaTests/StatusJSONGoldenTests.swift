@@ -23,7 +23,10 @@ import Testing
     @Test func aReplyFromTheAgentBeforeThisDefinitionReads() throws {
         // Its writer sent null for an absent cluster, convergence, probe result, refused generation and plan steps.
         let line = Self.oldAgentLine
-        #expect(try ControlReply(json: JSONValue.parse(Array(line.utf8))) == .success(id: 4, status: F.status))
+        // It knew no managed files: its status reads with files nil.
+        var withoutFiles = F.status
+        withoutFiles.files = nil
+        #expect(try ControlReply(json: JSONValue.parse(Array(line.utf8))) == .success(id: 4, status: withoutFiles))
         let empty = #"{"v":1,"id":5,"ok":true,"status":{"node":"n","cluster":null,"version":"0","desired":{"generation":null,"file":"f","rejected":[]},"members":[],"vips":[],"units":[],"convergence":null,"probes":[],"problems":[]}}"#
         #expect(try ControlReply(json: JSONValue.parse(Array(empty.utf8))) == .success(id: 5, status: F.emptyStatus))
     }
@@ -86,6 +89,15 @@ import Testing
       "admin-ffff"
     ]
   },
+  "files" : [
+    {
+      "path" : "/etc/samba/smb.conf",
+      "reason" : "validate refused the new content, the old file stays: testparm exited with 1",
+      "role" : "dnas",
+      "state" : "degraded",
+      "writes" : 2
+    }
+  ],
   "members" : [
     {
       "address" : "10.0.0.2:7964",

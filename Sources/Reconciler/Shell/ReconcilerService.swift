@@ -38,9 +38,13 @@ public struct ReconcilerService: Service {
     public struct UnitsReport: Sendable, Equatable {
         public var convergence: ReconcileCore.Convergence
         public var units: [UnitStatus]
+        /// This board's managed files (empty when the document gives it none).
+        public var files: [FileStatus] = []
     }
 
     let node: String
+    /// This board's IP as agent.yaml gives it (templates' `{{ address }}`); nil when it binds a wildcard.
+    let address: String?
     let channels: Channels
     let problems: PartProblems
     let logger: Logger
@@ -52,8 +56,9 @@ public struct ReconcilerService: Service {
     public let handle: ReconcilerHandle
 
     /// The reconciler connects to systemd when it runs; without it, it stays off (the rest of the agent still serves).
-    public init(node: String, channels: Channels, problems: PartProblems, logger: Logger) {
+    public init(node: String, address: String? = nil, channels: Channels, problems: PartProblems, logger: Logger) {
         self.node = node
+        self.address = address
         self.channels = channels
         self.problems = problems
         self.logger = logger
@@ -67,6 +72,8 @@ public struct ReconcilerService: Service {
         case members(MemberView)
         case bus(SystemdBus.Event)
         case timer
+        /// Read the managed files again (drift), on the files' own timer.
+        case filesTimer
         /// hcctl plan: the steps a document would cause here, from a copy of the planner.
         case plan(DesiredState, CheckedContinuation<[String]?, Never>)
         /// A probe's verdict on a unit it may restart.
@@ -107,7 +114,7 @@ public struct ReconcilerService: Service {
         let documents = channels.documents.follow()
         let held = channels.heldVIPs.follow()
         let memberViews = channels.memberView.follow()
-        let driver = ReconcileDriver(node: node, bus: bus, channels: channels, sink: sink, problems: problems, logger: logger)
+        let driver = ReconcileDriver(node: node, address: address, bus: bus, channels: channels, sink: sink, problems: problems, logger: logger)
 
         await withDiscardingTaskGroup { group in
             group.addTask { for await accepted in documents { sink.yield(.document(accepted.document)) } }
@@ -171,11 +178,11 @@ final class BusConnection: Sendable {
 /// The loop's state: the planner, unit paths and the backoff timer. Used by the service's own task only.
 final class ReconcileDriver {
     private var core: ReconcileCore
-    private let node: String
-    private let bus: SystemdBus
+    let node: String
+    let bus: SystemdBus
     private let channels: ReconcilerService.Channels
-    private let sink: AsyncStream<ReconcilerService.Input>.Continuation
-    private let logger: Logger
+    let sink: AsyncStream<ReconcilerService.Input>.Continuation
+    let logger: Logger
     /// Where a fence that cannot be armed is reported (fail safe: its unit is not run here meanwhile).
     private let problems: PartProblems
     private var pathToUnit: [String: String] = [:]
@@ -185,6 +192,14 @@ final class ReconcileDriver {
     /// The lease each fence timer was armed with by this agent (a restart keeps OnActiveSec: a new lease needs
     /// a new timer).
     private var fenceLeases: [String: Duration] = [:]
+    /// Managed files (ManagedFilesDriver.swift): their planner, this board's address and their drift timer.
+    var files: ManagedFilesCore
+    let address: String?
+    var filesTimer: Task<Void, Never>?
+    let filesWritten = Counter(label: "hcagent_files_written_total")
+    let filesRefused = Counter(label: "hcagent_files_refused_total")
+    /// Each file's last logged problem, so a write failing every retry is logged once.
+    var fileProblemLogged: [String: String] = [:]
     private let startsCounter = Counter(label: "hcagent_reconcile_starts_total")
     private let stopsCounter = Counter(label: "hcagent_reconcile_stops_total")
     private let restartsCounter = Counter(label: "hcagent_reconcile_probe_restarts_total")
@@ -193,9 +208,11 @@ final class ReconcileDriver {
         ReconcileCore.Convergence.converged, .converging, .degraded,
     ].map { ($0, Gauge(label: "hcagent_units", dimensions: [("state", $0.rawValue)])) }
 
-    init(node: String, bus: SystemdBus, channels: ReconcilerService.Channels, sink: AsyncStream<ReconcilerService.Input>.Continuation,
+    init(node: String, address: String?, bus: SystemdBus, channels: ReconcilerService.Channels, sink: AsyncStream<ReconcilerService.Input>.Continuation,
          problems: PartProblems, logger: Logger) {
         self.core = ReconcileCore(node: node, seed: UInt64.random(in: .min ... .max))
+        self.files = ManagedFilesCore(node: node)
+        self.address = address
         self.node = node
         self.bus = bus
         self.channels = channels
@@ -204,14 +221,29 @@ final class ReconcileDriver {
         self.logger = logger
     }
 
-    deinit { timer?.cancel() }
+    deinit {
+        timer?.cancel()
+        filesTimer?.cancel()
+    }
 
     func step(_ input: ReconcilerService.Input) async {
         var actions: [ReconcileCore.Action] = []
         switch input {
         case .document(let document):
+            // Files first: a unit the same document starts reads its new configuration.
+            files.onDocument(document, address: address)
+            let notify = await syncFiles()
             actions = core.onDocument(document, now: .now)
             actions += await read(managedNames())
+            await carryOut(actions)
+            await notifyUnits(notify)
+            followFiles()
+            publish()
+            return
+        case .filesTimer:
+            // Quiet while nothing differs: syncFiles publishes when it writes.
+            await notifyUnits(await syncFiles())
+            return
         case .vips(let held):
             actions = core.onVIPs(held: held, now: .now)
         case .members(let view):
@@ -254,7 +286,7 @@ final class ReconcileDriver {
             if let (_, observed) = try? await bus.readUnit(unit.name) { unread.append(observed) }
         }
         if !unread.isEmpty { actions += copy.onUnits(unread, now: .now) }
-        return actions.compactMap { action in
+        let unitSteps: [String] = actions.compactMap { action in
             switch action {
             case .start(let name): return "start \(name)"
             case .stop(let name): return "stop \(name)"
@@ -265,6 +297,7 @@ final class ReconcileDriver {
             case .wakeUp, .armFence, .removeFence: return nil
             }
         }
+        return await fileSteps(document) + unitSteps
     }
 
     private func managedNames() -> [String] {
@@ -360,13 +393,15 @@ final class ReconcileDriver {
         }
     }
 
-    private func publish() {
+    func publish() {
         let report = core.report(now: .now)
         for (state, gauge) in unitGauges {
             gauge.record(report.units.filter { $0.state == state }.count)
         }
         channels.units.publish(ReconcilerService.UnitsReport(convergence: report.state, units: report.units.map {
             UnitStatus(name: $0.name, desired: $0.desired, active: $0.active, state: $0.state.rawValue, reason: $0.reason)
+        }, files: files.report().map {
+            FileStatus(path: $0.path, role: $0.role, state: $0.state, reason: $0.reason, writes: $0.writes)
         }))
         channels.convergence.publishIfChanged(report.state)
     }

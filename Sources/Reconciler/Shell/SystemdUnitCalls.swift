@@ -41,6 +41,10 @@ extension SystemdBus {
     public func startUnit(_ name: String) async throws { try await job("StartUnit", name) }
     public func stopUnit(_ name: String) async throws { try await job("StopUnit", name) }
     public func restartUnit(_ name: String) async throws { try await job("RestartUnit", name) }
+    /// After a managed file is written: restart only if it runs (a unit stopped or placed elsewhere stays so),
+    /// and reload (or restart, for a unit without ExecReload) only if it runs.
+    public func tryRestartUnit(_ name: String) async throws { try await job("TryRestartUnit", name) }
+    public func reloadOrTryRestartUnit(_ name: String) async throws { try await job("ReloadOrTryRestartUnit", name) }
 
     public func resetFailedUnit(_ name: String) async throws {
         try await perform { bus in
