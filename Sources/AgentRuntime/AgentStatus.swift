@@ -39,6 +39,8 @@ public struct AgentStatus: Sendable {
             probes: probes
         )
         report.problems = keeper.problems.all
+        report.explainUnknowns()
+        report.headline = StatusHeadline.line(for: report)
         return report
     }
 }

@@ -149,6 +149,9 @@ public struct StatusReport: Sendable, Equatable {
     public var probes: [ProbeStatus]
     /// Parts of this agent that run degraded or not at all, and why (empty when all is well).
     public var problems: [PartProblem] = []
+    /// One line: healthy, or the first thing to look at and the command that shows it (StatusHeadline); nil from
+    /// an agent before it (hcctl then makes it from the rest).
+    public var headline: String?
 
     public init(node: String, cluster: String?, version: String, desired: DesiredSummary,
                 members: [MemberStatus] = [], vips: [VIPStatus] = [], units: [UnitStatus] = [],

@@ -54,6 +54,7 @@ extension StatusReport: JSONRecord {
         try visitor.optional("convergence", &convergence)
         try visitor.defaulted("probes", &probes, absent: [])
         try visitor.defaulted("problems", &problems, absent: [])
+        try visitor.optional("headline", &headline)
     }
 }
 

@@ -37,6 +37,7 @@ enum ControlProtocolFixtures {
                                   convergence: "degraded",
                                   probes: [probe, ProbeStatus(name: "dns", state: "unknown", last: nil, latencyMs: nil, passes: 0, failures: 0, since: 0)])
         status.problems = [PartProblem(part: "vrrp", reason: "no CAP_NET_ADMIN: VIPs are off"), PartProblem(part: "state_dir", reason: "read-only")]
+        status.headline = "attention: vrrp: no CAP_NET_ADMIN: VIPs are off (and 1 more part) — hcctl status"
         return status
     }
 

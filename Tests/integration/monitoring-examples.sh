@@ -15,7 +15,7 @@ trap 'rm -rf "$work"' EXIT
 
 # The names the agent exports: each label of a counter or gauge, and a timer's histogram series.
 exported_names() {
-  grep -rhoE 'label: "hcagent_[a-z0-9_]+"' "$root/Sources" | sed -E 's/label: "(.*)"/\1/'
+XX
   grep -rhoE 'Timer\(label: "hcagent_[a-z0-9_]+"' "$root/Sources" | sed -E 's/.*"(.*)"/\1/' |
     while read -r timer; do printf '%s_bucket\n%s_sum\n%s_count\n' "$timer" "$timer" "$timer"; done
 }
