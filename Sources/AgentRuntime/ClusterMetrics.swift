@@ -1,6 +1,7 @@
 // The cluster as this board sees it, as gauges: each VIP's VRRP state (one-hot), its holder and whether it has
-// one, and each member's gossip state (one-hot). Remade from the VIPs and members channels at every change;
-// a series whose VIP or member is gone is dropped from /metrics. Names and states only: no address, no key.
+// one, and each member's gossip state (one-hot; a node of the document gossip does not know is `absent`). Remade
+// at every change of the VIPs, members or document; a series whose VIP or member is gone leaves /metrics.
+// Names and states only: no address, no key.
 import CoreMetrics
 import HomecloudSchema
 import PartWiring
@@ -11,8 +12,9 @@ import Synchronization
 public enum ClusterMetrics {
     /// VRRP's states (VIPStatus.state), always all exported so a one-hot sum is 1 and `state="master"` exists at 0.
     public static let vipStates = ["init", "backup", "master", "fault", "stopped", "off"]
-    /// Gossip's member states (MemberStatus.state).
-    public static let memberStates = ["alive", "suspect", "dead", "left"]
+    /// Gossip's member states (MemberStatus.state), and `absent`: a node of the document that gossip does not
+    /// know (never joined, or dead or left and forgotten after departedRetention), so a dead board stays visible.
+    public static let memberStates = ["alive", "suspect", "dead", "left", "absent"]
 
     public struct Label: Hashable, Sendable, Comparable {
         public var key: String
@@ -34,8 +36,8 @@ public enum ClusterMetrics {
         }
     }
 
-    /// Every series and its value for these VIPs and members, seen from `node`.
-    public static func series(node: String, vips: [VIPStatus], members: [MemberStatus]) -> [Series: Double] {
+    /// Every series and its value for these VIPs and members, seen from `node`; `nodes`: the document's.
+    public static func series(node: String, vips: [VIPStatus], members: [MemberStatus], nodes: [String] = []) -> [Series: Double] {
         var values: [Series: Double] = [:]
         for vip in vips {
             for state in vipStates + (vipStates.contains(vip.state) ? [] : [vip.state]) {
@@ -45,9 +47,10 @@ public enum ClusterMetrics {
             values[Series("hcagent_vip_has_holder", [("vip", vip.name)])] = holder == nil ? 0 : 1
             if let holder { values[Series("hcagent_vip_holder", [("vip", vip.name), ("node", holder)])] = 1 }
         }
-        for member in members {
-            for state in memberStates + (memberStates.contains(member.state) ? [] : [member.state]) {
-                values[Series("hcagent_member_state", [("member", member.name), ("state", state)])] = state == member.state ? 1 : 0
+        let absent = nodes.filter { name in !members.contains { $0.name == name } }
+        for (name, current) in members.map({ ($0.name, $0.state) }) + absent.map({ ($0, "absent") }) {
+            for state in memberStates + (memberStates.contains(current) ? [] : [current]) {
+                values[Series("hcagent_member_state", [("member", name), ("state", state)])] = state == current ? 1 : 0
             }
         }
         return values
@@ -78,7 +81,7 @@ final class ClusterGauges: Sendable {
     }
 }
 
-/// Follows the VIPs and members channels and keeps ClusterGauges current.
+/// Follows the VIPs, members and documents channels and keeps ClusterGauges current.
 struct ClusterMetricsService: Service {
     let node: String
     let channels: AgentChannels
@@ -97,8 +100,10 @@ struct ClusterMetricsService: Service {
             await withDiscardingTaskGroup { group in
                 group.addTask { for await _ in channels.vips.follow() { wake.yield() } }
                 group.addTask { for await _ in channels.members.follow() { wake.yield() } }
+                group.addTask { for await _ in channels.documents.follow() { wake.yield() } }
                 for await _ in wakes {
-                    gauges.update(ClusterMetrics.series(node: node, vips: channels.vips.value ?? [], members: channels.members.value ?? []))
+                    gauges.update(ClusterMetrics.series(node: node, vips: channels.vips.value ?? [], members: channels.members.value ?? [],
+                                                        nodes: channels.documents.value?.document.nodes.map(\.name) ?? []))
                 }
                 group.cancelAll()
             }

@@ -49,6 +49,10 @@ import Testing
         #expect(lines.contains(#"hcagent_vip_holder{vip="front",node="n2"} 1.0"#))
         #expect(!lines.contains { $0.hasPrefix(#"hcagent_vip_holder{vip="front",node="n1"}"#) })
         #expect(!lines.contains { $0.contains(#"member="n3""#) })
+        // Unless the document names n3: then it stays, absent.
+        gauges.update(ClusterMetrics.series(node: "n1", vips: vips, members: Array(Self.members.prefix(2)), nodes: ["n1", "n2", "n3"]))
+        #expect(page(registry).contains(#"hcagent_member_state{member="n3",state="absent"} 1.0"#))
+        #expect(page(registry).contains(#"hcagent_member_state{member="n3",state="dead"} 0.0"#))
         #expect(lines.contains(#"hcagent_vip_state{vip="front",state="backup"} 1.0"#))
         #expect(lines.contains(#"hcagent_vip_state{vip="front",state="master"} 0.0"#))
     }
