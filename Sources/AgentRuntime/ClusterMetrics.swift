@@ -13,7 +13,7 @@ public enum ClusterMetrics {
     /// VRRP's states (VIPStatus.state), always all exported so a one-hot sum is 1 and `state="master"` exists at 0.
     public static let vipStates = ["init", "backup", "master", "fault", "stopped", "off"]
     /// Gossip's member states (MemberStatus.state), and `absent`: a node of the document that gossip does not
-    /// know (never joined, or dead or left and forgotten after departedRetention), so a dead board stays visible.
+    /// know (never joined, or forgotten), so a board that never came up is visible too.
     public static let memberStates = ["alive", "suspect", "dead", "left", "absent"]
 
     public struct Label: Hashable, Sendable, Comparable {
