@@ -39,7 +39,8 @@ _hcctl() {
     local options words_for=""
     case $command in
         "") words_for="status members units vip probes keys plan apply reload init join import help --socket --help --version" ;;
-        status|members|units|probes) words_for="--json --socket --help" ;;
+        status) words_for="--json --watch --socket --help" ;;
+        members|units|probes) words_for="--json --socket --help" ;;
         reload) words_for="--socket --help" ;;
         vip)
             case $sub in

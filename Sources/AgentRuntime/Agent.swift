@@ -102,8 +102,7 @@ public enum Agent {
 
         let channels = AgentChannels()
         let problems = PartProblems(logger: logger)
-        let keeper = DocumentKeeper(config: config, logger: logger, notifier: notifier, documents: channels.documents,
-                                    convergence: channels.convergence, problems: problems)
+        let keeper = DocumentKeeper(config: config, logger: logger, documents: channels.documents, problems: problems)
         await keeper.restorePersisted()
         await keeper.reloadDesired()
 
@@ -134,6 +133,7 @@ public enum Agent {
                 }),
             logger: logger)
         let handles = PartHandles(vrrp: vrrp.handle, gossip: gossip.handle, reconciler: reconcilerHandle, probes: probes.handle)
+        let status = AgentStatus(keeper: keeper, channels: channels, probes: probes.handle)
 
         let control = try await ControlServer.bind(path: config.socket, commands: ControlCommands(keeper: keeper, channels: channels, handles: handles),
                                                    group: group, logger: logger)
@@ -147,7 +147,8 @@ public enum Agent {
         }
         var services: [any Service] = [control] + metrics + [
             reconciler, probes, vrrp, StateDirService(keeper: keeper),
-            StatusLineService(keeper: keeper, convergence: channels.convergence, notifier: notifier),
+            StatusLineService(status: status, channels: channels, notifier: notifier),
+            ClusterMetricsService(node: config.node, channels: channels),
         ]
         // Gossip last: a graceful stop ends it first, so the others hear this node leave before its VIPs move.
         services.append(DesiredStateWatcher(keeper: keeper, path: config.desired, thread: gossip.thread, logger: logger))
@@ -160,7 +161,7 @@ public enum Agent {
         }
 
         // Sockets are bound: only now is the agent ready.
-        notifier.ready(status: await keeper.statusLine)
+        notifier.ready(status: StatusHeadline.line(for: await status.report()))
         logger.info("hcagent started", metadata: [
             "node": "\(config.node)", "socket": "\(config.socket)", "metrics": "\(config.metrics)",
         ])

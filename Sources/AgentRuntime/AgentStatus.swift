@@ -40,6 +40,8 @@ public struct AgentStatus: Sendable {
         )
         report.problems = keeper.problems.all
         if let files = unitReport?.files, !files.isEmpty { report.files = files }
+        report.explainUnknowns()
+        report.headline = StatusHeadline.line(for: report)
         return report
     }
 }

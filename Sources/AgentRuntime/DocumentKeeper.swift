@@ -12,7 +12,6 @@ public actor DocumentKeeper {
     public let config: AgentConfig
     private var store: DesiredStateStore
     private let logger: Logger
-    private let notifier: SystemdNotifier
     private let generationGauge = Gauge(label: "hcagent_desired_generation")
     /// Refused documents by reason: invalid, signature, policy, generation.
     private let refusedCounters = Dictionary(uniqueKeysWithValues: ["invalid", "signature", "policy", "generation"].map {
@@ -20,19 +19,14 @@ public actor DocumentKeeper {
     })
     /// Every accepted document goes out here (the parts that run it follow it).
     public nonisolated let documents: LatestValue<AcceptedDocument>
-    /// The reconciler's convergence, for the status line.
-    private let convergence: LatestValue<ReconcileCore.Convergence>
     /// Parts that run degraded and why (see PartProblems), for hcctl status.
     public nonisolated let problems: PartProblems
 
-    public init(config: AgentConfig, logger: Logger, notifier: SystemdNotifier = SystemdNotifier(),
-                documents: LatestValue<AcceptedDocument> = LatestValue(), convergence: LatestValue<ReconcileCore.Convergence> = LatestValue(),
+    public init(config: AgentConfig, logger: Logger, documents: LatestValue<AcceptedDocument> = LatestValue(),
                 problems: PartProblems? = nil) {
         self.config = config
         self.documents = documents
-        self.convergence = convergence
         self.logger = logger
-        self.notifier = notifier
         // agent.yaml's keys were checked when it was loaded (Agent.loadConfig).
         let verifier = (try? TrustSetup.verifier(for: config, file: config.policyFile ?? AgentConfig.defaultPath).get()) ?? nil
         store = DesiredStateStore(verifier: verifier, policy: config.policyCheck)
@@ -94,7 +88,6 @@ public actor DocumentKeeper {
                 logger.warning("generation \(current.generation) stays in force")
             }
         }
-        notifier.status(statusLine)
         return outcome
     }
 
@@ -107,7 +100,6 @@ public actor DocumentKeeper {
             // Handed on first: gossip and the reconciler need not wait for the fsync.
             publishDocument()
             persist()
-            notifier.status(statusLine)
         } else if case .rejected(let diagnostics) = outcome {
             countRefusal()
             logger.error("hcctl apply refused: \(diagnostics.map(\.description).joined(separator: "; "))")
@@ -134,14 +126,12 @@ public actor DocumentKeeper {
             // Handed on first: gossip and the reconciler need not wait for the fsync.
             publishDocument()
             persist()
-            notifier.status(statusLine)
         case .rejected(let diagnostics):
             // Empty: refused before, already logged and counted.
             guard !diagnostics.isEmpty else { break }
             countRefusal()
             logger.warning("a document from \(peer) was refused: \(diagnostics.map(\.description).joined(separator: "; "))")
             if let current = store.current { logger.warning("generation \(current.generation) stays in force") }
-            notifier.status(statusLine)
         case .unchanged, .stale:
             break
         }
@@ -186,19 +176,6 @@ public actor DocumentKeeper {
     /// Tells the parts of the document in force, as accepted.
     private func publishDocument() {
         if let document = store.current, let text = store.currentText { documents.publish(AcceptedDocument(document: document, text: text)) }
-    }
-
-    /// One line for `systemctl status` (STATUS=).
-    public var statusLine: String {
-        var line = "node \(config.node)"
-        if let generation = store.current?.generation {
-            line += ", desired generation \(generation)"
-        } else {
-            line += ", no desired-state document"
-        }
-        if let convergence = convergence.value { line += ", \(convergence.rawValue)" }
-        if !store.rejected.isEmpty { line += ", last document refused (see hcctl status)" }
-        return line
     }
 
     public var document: DesiredState? { store.current }

@@ -154,6 +154,9 @@ public struct StatusReport: Sendable, Equatable {
     public var problems: [PartProblem] = []
     /// This board's managed files; nil when the document gives it none (and from agents before managed files).
     public var files: [FileStatus]?
+    /// One line: healthy, or the first thing to look at and the command that shows it (StatusHeadline); nil from
+    /// an agent before it (hcctl then makes it from the rest).
+    public var headline: String?
 
     public init(node: String, cluster: String?, version: String, desired: DesiredSummary,
                 members: [MemberStatus] = [], vips: [VIPStatus] = [], units: [UnitStatus] = [],

@@ -55,6 +55,7 @@ extension StatusReport: JSONRecord {
         try visitor.defaulted("probes", &probes, absent: [])
         try visitor.defaulted("problems", &problems, absent: [])
         try visitor.optional("files", &files)
+        try visitor.optional("headline", &headline)
     }
 }
 

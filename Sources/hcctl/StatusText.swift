@@ -5,8 +5,13 @@ import Glibc
 #endif
 
 enum StatusText {
-    static func render(_ status: StatusReport) -> String {
-        var out = "node     \(status.node)"
+    /// `now`: Unix seconds for "12s ago"; nil prints clock times instead (--watch, whose screen stays until a change).
+    static func render(_ report: StatusReport, now: Int? = Int(time(nil))) -> String {
+        var status = report
+        // An older agent leaves these to hcctl: the same rules make them here.
+        status.explainUnknowns()
+        var out = (status.headline ?? StatusHeadline.line(for: status)) + "\n"
+        out += "node     \(status.node)"
         if let cluster = status.cluster { out += " (cluster \(cluster))" }
         out += "   hcagent \(status.version)\n"
         if let generation = status.desired.generation {
@@ -23,9 +28,9 @@ enum StatusText {
             out += "DEGRADED (the other parts run on):\n"
             for problem in status.problems { out += "  \(problem.part): \(problem.reason)\n" }
         }
-        out += memberSection(status.members)
-        out += vipSection(status.vips)
-        if !status.probes.isEmpty { out += probeSection(status.probes) }
+        out += memberSection(status.members, now: now)
+        out += vipSection(status.vips, now: now)
+        if !status.probes.isEmpty { out += probeSection(status.probes, now: now) }
         if let convergence = status.convergence { out += "this node: \(convergence)\n" }
         out += unitSection(status.units)
         if let files = status.files { out += fileSection(files) }
@@ -54,9 +59,9 @@ enum StatusText {
         return out
     }
 
-    static func memberSection(_ members: [MemberStatus], now: Int = Int(time(nil))) -> String {
+    static func memberSection(_ members: [MemberStatus], now: Int? = Int(time(nil))) -> String {
         section("members", ["NAME", "ADDRESS", "STATE", "INCARNATION", "SINCE", "GENERATION", "UNITS", "PROBES", "VIPS", "IDENTITY", "ROLES"], members.map {
-            [$0.name, $0.address, $0.state, $0.incarnation.map(String.init) ?? "-", $0.since.map { "\(max(0, now - $0))s ago" } ?? "-",
+            [$0.name, $0.address, $0.state, $0.incarnation.map(String.init) ?? "-", $0.since.map { since($0, now: now) } ?? "-",
              $0.generation.map(String.init) ?? "-", $0.convergence ?? "-", probeSummary($0), $0.vips.map { $0.isEmpty ? "-" : $0.joined(separator: ",") } ?? "-",
              $0.identity ?? "-", $0.roles?.joined(separator: ",") ?? ""]
         })
@@ -69,17 +74,17 @@ enum StatusText {
         return failing.isEmpty ? "\(count) ok" : "FAILING \(failing.joined(separator: ",")) (\(failing.count) of \(count))"
     }
 
-    static func probeSection(_ probes: [ProbeStatus], now: Int = Int(time(nil))) -> String {
+    static func probeSection(_ probes: [ProbeStatus], now: Int? = Int(time(nil))) -> String {
         section("probes", ["NAME", "STATE", "IN A ROW", "LATENCY", "SINCE", "LAST"], probes.map {
             [$0.name, $0.state, $0.state == "failing" ? "\($0.failures) failed" : "\($0.passes) passed",
-             $0.latencyMs.map { "\($0) ms" } ?? "-", "\(max(0, now - $0.since))s ago", $0.last ?? "-"]
+             $0.latencyMs.map { "\($0) ms" } ?? "-", since($0.since, now: now), $0.last ?? Self.probeNotRun]
         })
     }
 
-    static func vipSection(_ vips: [VIPStatus], now: Int = Int(time(nil))) -> String {
+    static func vipSection(_ vips: [VIPStatus], now: Int? = Int(time(nil))) -> String {
         section("vips", ["NAME", "ADDRESS", "STATE", "HOLDER", "PRIORITY", "SINCE", "WHY"], vips.map {
             [$0.name, $0.address, $0.state, $0.holder ?? "-", $0.priority.map(String.init) ?? "-",
-             $0.since.map { "\(max(0, now - $0))s ago" } ?? "-", $0.reason ?? ""]
+             $0.since.map { since($0, now: now) } ?? "-", $0.reason ?? ""]
         })
     }
 
@@ -94,6 +99,19 @@ enum StatusText {
         section("files", ["PATH", "ROLE", "STATE", "WRITES", "WHY"], files.map {
             [$0.path, $0.role, $0.state, String($0.writes), $0.reason ?? ""]
         })
+    }
+
+    /// A probe without a result: the agent sends `last` null until its first run.
+    static let probeNotRun = "not run yet"
+
+    /// "12s ago", or with no `now` the local clock time ("17:02:11").
+    static func since(_ seconds: Int, now: Int?) -> String {
+        guard seconds > 0 else { return "-" }
+        if let now { return "\(max(0, now - seconds))s ago" }
+        var time = time_t(seconds), parts = tm()
+        localtime_r(&time, &parts)
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "at \(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))"
     }
 
     static func section(_ title: String, _ header: [String], _ rows: [[String]]) -> String {

@@ -57,8 +57,10 @@ struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Node, members, VIPs, units and the desired generation.")
     @OptionGroup var connection: ConnectionOptions
     @Flag(help: "Print the agent's JSON reply.") var json = false
+    @Flag(help: "Ask again every second and redraw when the status changes; Ctrl-C ends.") var watch = false
 
     func run() throws {
+        if watch { StatusWatch(connection: connection, json: json).run() }
         guard let status = try connection.send(.status).status else {
             printError("hcctl: the agent's reply has no status")
             throw ExitCode(Exit.refused)

@@ -28,7 +28,9 @@ import Testing
         #expect(status.cluster == "lab")
         #expect(status.desired.generation == 7)
         #expect(status.members == [MemberStatus(name: "n1", address: "10.77.0.1:7964", state: "alive")])
-        #expect(status.units == [UnitStatus(name: "nginx.service", desired: "running", active: "unknown")])
+        // Before the reconciler reads systemd, the unknown says why; the headline opens with the first thing to look at.
+        #expect(status.units == [UnitStatus(name: "nginx.service", desired: "running", active: "unknown", reason: "not read from systemd yet")])
+        #expect(status.headline == StatusHeadline.line(for: status))
     }
 
     @Test func malformedRequestsGetErrorReplies() async {

@@ -40,6 +40,7 @@ enum ControlProtocolFixtures {
                                   probes: [probe, ProbeStatus(name: "dns", state: "unknown", last: nil, latencyMs: nil, passes: 0, failures: 0, since: 0)])
         status.problems = [PartProblem(part: "vrrp", reason: "no CAP_NET_ADMIN: VIPs are off"), PartProblem(part: "state_dir", reason: "read-only")]
         status.files = [file]
+        status.headline = "attention: vrrp: no CAP_NET_ADMIN: VIPs are off (and 1 more part) — hcctl status"
         return status
     }
 

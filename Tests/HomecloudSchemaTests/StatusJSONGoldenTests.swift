@@ -22,11 +22,13 @@ import Testing
 
     @Test func aReplyFromTheAgentBeforeThisDefinitionReads() throws {
         // Its writer sent null for an absent cluster, convergence, probe result, refused generation and plan steps.
+        // Nor a headline (hcctl makes one from the rest).
         let line = Self.oldAgentLine
-        // It knew no managed files: its status reads with files nil.
-        var withoutFiles = F.status
-        withoutFiles.files = nil
-        #expect(try ControlReply(json: JSONValue.parse(Array(line.utf8))) == .success(id: 4, status: withoutFiles))
+        // It knew no managed files and no headline: its status reads with both nil.
+        var status = F.status
+        status.files = nil
+        status.headline = nil
+        #expect(try ControlReply(json: JSONValue.parse(Array(line.utf8))) == .success(id: 4, status: status))
         let empty = #"{"v":1,"id":5,"ok":true,"status":{"node":"n","cluster":null,"version":"0","desired":{"generation":null,"file":"f","rejected":[]},"members":[],"vips":[],"units":[],"convergence":null,"probes":[],"problems":[]}}"#
         #expect(try ControlReply(json: JSONValue.parse(Array(empty.utf8))) == .success(id: 5, status: F.emptyStatus))
     }
@@ -98,6 +100,7 @@ import Testing
       "writes" : 2
     }
   ],
+  "headline" : "attention: vrrp: no CAP_NET_ADMIN: VIPs are off (and 1 more part) — hcctl status",
   "members" : [
     {
       "address" : "10.0.0.2:7964",

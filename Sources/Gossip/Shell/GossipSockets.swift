@@ -33,6 +33,7 @@ public final class GossipSockets {
     /// A peer's frame on a stream it opened, and who it is: the answer to send back, nil to hang up.
     private let onRequest: ([UInt8], GossipAddress) -> [UInt8]?
     private var receiveBuffer = [UInt8](repeating: 0, count: 65536)
+    private let traffic = GossipTraffic()
 
     private final class Connection {
         enum Role {
@@ -109,9 +110,10 @@ public final class GossipSockets {
     /// The socket stays open whatever the error: a board must never go deaf and mute on UDP.
     public func send(_ bytes: [UInt8], to address: GossipAddress) {
         guard !closed else { return }
-        _ = Self.withSocketAddress(address) { pointer, length in
+        let sent = Self.withSocketAddress(address) { pointer, length in
             bytes.withUnsafeBytes { sendto(udp, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT), pointer, length) }
-        }
+        } ?? -1
+        if sent >= 0 { traffic.sentDatagram(sent) }
     }
 
     private func readDatagrams() {
@@ -127,6 +129,7 @@ public final class GossipSockets {
                 }
             }
             guard count >= 0 else { return }
+            traffic.receivedDatagram(count)
             guard let from = Self.gossipAddress(storage) else { continue }
             onDatagram(Array(receiveBuffer[0..<count]), from)
         }
@@ -209,6 +212,7 @@ public final class GossipSockets {
             }
             if count > 0 {
                 connection.written += count
+                traffic.tcpBytesSent.increment(by: Int64(count))
             } else if count < 0, errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR {
                 if errno == EINTR { continue }
                 if !thread.watchOnce(connection.fd, writable: true, { [unowned self] in self.continueWriting(connection) }) {
@@ -247,6 +251,7 @@ public final class GossipSockets {
             let count = chunk.withUnsafeMutableBytes { recv(connection.fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
             if count > 0 {
                 connection.incoming += chunk[0..<count]
+                traffic.tcpBytesReceived.increment(by: Int64(count))
                 if connection.expected == nil, connection.incoming.count >= 4 {
                     let length = connection.incoming[0..<4].reduce(0) { $0 << 8 | Int($1) }
                     guard length <= Self.maxFrameBytes else {
