@@ -84,11 +84,13 @@ public enum Agent {
         }
     }
 
-    public static func run(config: AgentConfig, keyring: GossipKeyring?, logger: Logger, registry: MetricsRegistry) async throws {
+    /// `configPath` is where agent.yaml was read from: an in-place restart (SIGUSR2) checks it before re-executing.
+    public static func run(config: AgentConfig, keyring: GossipKeyring?, logger: Logger, registry: MetricsRegistry,
+                           configPath: String = AgentConfig.defaultPath) async throws {
         let notifier = SystemdNotifier()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         do {
-            try await serve(config: config, keyring: keyring, logger: logger, registry: registry, notifier: notifier, group: group)
+            try await serve(config: config, configPath: configPath, keyring: keyring, logger: logger, registry: registry, notifier: notifier, group: group)
         } catch {
             try? await group.shutdownGracefully()
             throw error
@@ -97,7 +99,7 @@ public enum Agent {
         logger.info("hcagent stopped")
     }
 
-    private static func serve(config: AgentConfig, keyring: GossipKeyring?, logger: Logger, registry: MetricsRegistry,
+    private static func serve(config: AgentConfig, configPath: String, keyring: GossipKeyring?, logger: Logger, registry: MetricsRegistry,
                               notifier: SystemdNotifier, group: MultiThreadedEventLoopGroup) async throws {
 
         let channels = AgentChannels()
@@ -148,6 +150,8 @@ public enum Agent {
         var services: [any Service] = [control] + metrics + [
             reconciler, probes, vrrp, StateDirService(keeper: keeper),
             StatusLineService(keeper: keeper, convergence: channels.convergence, notifier: notifier),
+            InPlaceRestartService(configPath: configPath, vrrp: vrrp.handle, notifier: notifier,
+                                  statusLine: { await keeper.statusLine }, logger: logger),
         ]
         // Gossip last: a graceful stop ends it first, so the others hear this node leave before its VIPs move.
         services.append(DesiredStateWatcher(keeper: keeper, path: config.desired, thread: gossip.thread, logger: logger))

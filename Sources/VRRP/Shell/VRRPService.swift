@@ -165,6 +165,19 @@ public struct VRRPHandle: Sendable {
         offReason = reason
     }
 
+    /// An in-place restart is about to re-execute the agent: the VIPs held as master are recorded for the new
+    /// process (VRRPDriver.prepareInPlaceRestart). Without VRRP there is nothing to hand over.
+    public func prepareInPlaceRestart() async -> Result<[String], ControlError> {
+        guard let thread, let driver else { return .success([]) }
+        return await thread.submit { driver.prepareInPlaceRestart() } ?? .failure(ControlError(.failed, offReason))
+    }
+
+    /// The re-execution failed: the record is removed, this process runs on.
+    public func abandonInPlaceRestart() async {
+        guard let thread, let driver else { return }
+        _ = await thread.submit { driver.abandonInPlaceRestart() }
+    }
+
     /// hcctl vip handover NAME [--to NODE]: make before break, to `target` or to whichever board wins.
     public func handover(vip name: String, to target: String?) async -> Result<String, ControlError> {
         guard let thread, let driver else { return .failure(ControlError(.failed, offReason)) }
