@@ -121,6 +121,8 @@ public enum Agent {
             documents: channels.documents, peers: channels.peerAddresses, incomingHandovers: channels.incomingHandovers,
             adjustments: channels.priorityAdjustments, vips: channels.vips, held: channels.heldVIPs,
             outgoingHandovers: channels.outgoingHandovers), problems: problems, logger: logger)
+        // After an in-place restart, the VIPs about to resume count as held from the start: no `vip:` unit stops.
+        if !vrrp.resumingVIPs.isEmpty { _ = channels.heldVIPs.publishIfChanged(vrrp.resumingVIPs) }
         guard let advertised = GossipService.advertisedAddress(for: config) else {
             throw GossipTransportError(description: "cannot tell which address peers should use for this board: set advertise in agent.yaml")
         }

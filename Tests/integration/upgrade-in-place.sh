@@ -78,7 +78,7 @@ holds() { lab_exec "$1" ip -4 addr show dev eth0 | grep -q "inet $2/"; }
 keepalived_is() { grep -E 'Entering (MASTER|BACKUP|FAULT) STATE' "$work/keepalived-n$1.log" | tail -1 | grep -q "Entering $2 STATE"; }
 # Times a board became master: hcagent's transition lines (resuming after an in-place restart is not a move),
 # keepalived's state lines.
-agent_takeovers() { grep -c -- '-> master' "$work/n$1/log" | tr -d '\n'; echo -n; }
+agent_takeovers() { grep -c -- '-> master' "$work/n$1/log"; }
 agent_moves() { grep -- '-> master' "$work/n$1/log" | grep -vc 'in-place restart'; }
 keepalived_takeovers() { grep -c 'Entering MASTER STATE' "$work/keepalived-n$1.log"; }
 started_count() { grep -c 'hcagent started' "$work/n$1/log"; }
@@ -106,6 +106,9 @@ pid=$(cat "$work/n1/pid")
 n2_before=$(agent_takeovers 2)
 n1_moves_before=$(agent_moves 1)
 n4_before=$(keepalived_takeovers 4)
+# n1's adverts as n2 hears them: the longest silence across the upgrades, against n2's master down interval.
+lab_start 2 "$work/adverts.txt" tcpdump -n -l -tt -i eth0 "ip proto 112 and src $(lab_ip 1)" >"$work/tcpdump.pid"
+sleep 0.5
 
 echo "$upgrades upgrades of the holder's hcagent, $upgrades restarts of keepalived's master, one after the other"
 upgraded=0 resumed_ok=0 same_pid=0 new_binary=0
@@ -126,6 +129,7 @@ for ((round = 1; round <= upgrades; round++)); do
   # keepalived, as `systemctl restart keepalived` does: stopped (SIGTERM), started again.
   kill -TERM "$(cat "$work/k3.pid")"
   wait_until 5 bash -c "! pgrep -F $work/k3.pid" >/dev/null 2>&1
+  cat "$work/keepalived-n3.log" >>"$work/keepalived-n3.earlier.log"
   start_keepalived 3
   wait_until 10 keepalived_is 3 MASTER
   sleep 1
@@ -135,13 +139,17 @@ sleep 0.5
 wait "$(cat "$work/client-hc.pid")" 2>/dev/null
 wait "$(cat "$work/client-ka.pid")" 2>/dev/null
 
+kill "$(cat "$work/tcpdump.pid")" 2>/dev/null
 hc_moves=$(( $(agent_takeovers 2) - n2_before + $(agent_moves 1) - n1_moves_before ))
-ka_moves=$(( $(keepalived_takeovers 4) - n4_before ))
+# keepalived: to n4 at each stop, back to n3 (150) at each start.
+ka_moves=$(( $(keepalived_takeovers 4) - n4_before + $(cat "$work"/keepalived-n3*.log | grep -c 'Entering MASTER STATE') - 1 ))
+longest_gap=$(awk '$2 == "IP" { if (last) { gap = ($1 - last) * 1000; if (gap > max) max = gap } last = $1 } END { printf "%d", max }' "$work/adverts.txt")
 hc_line=$(tail -1 "$work/client-hc.out") ka_line=$(tail -1 "$work/client-ka.out")
 hc_resets=$(sed -n 's/.*resets=\([0-9]*\).*/\1/p' <<<"$hc_line") ka_resets=$(sed -n 's/.*resets=\([0-9]*\).*/\1/p' <<<"$ka_line")
 hc_sent=$(sed -n 's/sent=\([0-9]*\).*/\1/p' <<<"$hc_line")
 echo "  hcagent upgraded in place $upgraded/$upgrades times: VIP moves $hc_moves, connection resets ${hc_resets:-?} ($hc_line)"
 echo "  keepalived restarted $upgrades times:             VIP moves $ka_moves, connection resets ${ka_resets:-?} ($ka_line)"
+echo "  longest silence between n1's adverts across the upgrades: ${longest_gap} ms (n2's master down interval: 361 ms)"
 check "every upgrade came up again as master ($upgraded/$upgrades)" test "$upgraded" = "$upgrades"
 check "every upgrade resumed the VIP in place ($resumed_ok/$upgrades)" test "$resumed_ok" = "$upgrades"
 check "the agent kept its PID ($same_pid/$upgrades)" test "$same_pid" = "$upgrades"
@@ -152,6 +160,7 @@ check "the VIP is on n1 only" bash -c "holds 1 $vip && ! holds 2 $vip"
 check "the connection through hcagent's VIP carried messages ($hc_sent)" test "${hc_sent:-0}" -gt $((upgrades * 50))
 check "no reset of the connection through hcagent's VIP" test "${hc_resets:-x}" = 0
 check "keepalived's restarts moved its VIP (the comparison)" test "$ka_moves" -ge 1
+check "n1's adverts never paused for n2's master down interval ($longest_gap ms)" test "${longest_gap:-999}" -lt 361
 check "no priority 0 left n1 (no handover logged by n2)" bash -c "! grep -q 'left (priority 0)' $work/n2/log"
 
 echo "a broken new binary: the backup takes over as after a crash"

@@ -58,23 +58,25 @@ public struct InPlaceHandoff: Sendable, Equatable {
 
     static let header = "hcagent-handoff 1"
 
-    /// One line per field; VIP names, interfaces and the boot id have no spaces.
+    /// One line per field, and `end` last (a record cut short is not one); VIP names, interfaces and the boot id
+    /// have no spaces.
     public var text: String {
         var lines = [Self.header, "boot \(bootID)", "written \(Self.nanoseconds(writtenAt))"]
         for vip in held {
             lines.append("vip \(vip.name) \(vip.vrid) \(vip.interface) \(vip.address) \(vip.priority) \(Self.nanoseconds(vip.advertInterval))")
         }
+        lines.append("end")
         return lines.joined(separator: "\n") + "\n"
     }
 
     /// nil for anything but a whole record of this version: a damaged record resumes nothing.
     public static func parse(_ text: String) -> InPlaceHandoff? {
         let lines = text.split(separator: "\n", omittingEmptySubsequences: true).map { $0.split(separator: " ").map(String.init) }
-        guard lines.count >= 3, lines[0].joined(separator: " ") == header,
+        guard lines.count >= 4, lines[0].joined(separator: " ") == header, lines.last == ["end"],
               lines[1].count == 2, lines[1][0] == "boot",
               lines[2].count == 2, lines[2][0] == "written", let written = Int64(lines[2][1]), written >= 0 else { return nil }
         var held: [Held] = []
-        for fields in lines.dropFirst(3) {
+        for fields in lines.dropFirst(3).dropLast() {
             guard fields.count == 7, fields[0] == "vip", let vrid = Int(fields[2]), let address = IPPrefix(fields[4]),
                   let priority = Int(fields[5]), let advert = Int64(fields[6]), advert > 0 else { return nil }
             held.append(Held(name: fields[1], vrid: vrid, interface: fields[3], address: address, priority: priority,

@@ -97,6 +97,9 @@ final class VRRPDriver: @unchecked Sendable {
     private let handoffPath: String
     /// The record the previous process left, while fresh: the first document's VIPs may resume from it.
     private var handoff: InPlaceHandoff?
+    /// The VIPs that fresh record names, read at construction (before the thread runs): the agent tells the
+    /// reconciler they are held before the first report, so no `vip:` unit stops for the restart.
+    let resumingNames: Set<String>
 
     /// Carries targeted handovers forward after every event (TargetedHandover decides, this carries it out).
     private func settleHandovers(now: Duration) {
@@ -155,10 +158,12 @@ final class VRRPDriver: @unchecked Sendable {
         var keeping: Set<OwnedVIPs.Entry> = []
         if let record, record.isFresh(bootID: BootClock.bootID, now: BootClock.now) {
             handoff = record
+            resumingNames = Set(record.held.map(\.name))
             keeping = Set(record.held.map { OwnedVIPs.Entry(interface: $0.interface, prefix: $0.address) })
             logger.notice("in-place restart: the previous process held \(record.held.map(\.name).joined(separator: ", ")); keeping their addresses")
-        } else if record != nil {
-            logger.notice("in-place restart: the handoff record is stale; starting every VIP as backup")
+        } else {
+            resumingNames = []
+            if record != nil { logger.notice("in-place restart: the handoff record is stale; starting every VIP as backup") }
         }
         // A crashed run may have left VIPs behind: another board may hold them by now.
         for entry in owned.removeStale(using: table, keeping: keeping) {

@@ -49,6 +49,8 @@ public struct VRRPService: Service {
     let setup: Setup
     /// `hcctl vip handover` reaches VRRP through this.
     public let handle: VRRPHandle
+    /// VIPs an in-place restart handed to this process, to resume as master (empty after any other start).
+    public let resumingVIPs: Set<String>
 
     /// A stopping master waits this long for a successor to take the VIP before it simply lets go.
     static let stopBudget = Duration.milliseconds(2500)
@@ -77,8 +79,12 @@ public struct VRRPService: Service {
             }
         }
         switch setup {
-        case .running(let thread, let driver, _): handle = VRRPHandle(thread: thread, driver: driver)
-        case .off: handle = VRRPHandle(offReason: "VRRP is not running on this node")
+        case .running(let thread, let driver, _):
+            handle = VRRPHandle(thread: thread, driver: driver)
+            resumingVIPs = driver.resumingNames
+        case .off:
+            handle = VRRPHandle(offReason: "VRRP is not running on this node")
+            resumingVIPs = []
         }
     }
 
