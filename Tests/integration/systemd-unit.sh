@@ -59,6 +59,8 @@ check "reload kept the PID ($before_reload) and the unit active, without a resta
   test \"\$(nsenter -t $init -a systemctl show -p MainPID --value hcagent.service)\" = $before_reload &&
   test \"\$(nsenter -t $init -a systemctl show -p ActiveState --value hcagent.service)/\$(nsenter -t $init -a systemctl show -p NRestarts --value hcagent.service)\" = active/0"
 check "hcctl answers the restarted agent" bash -c "nsenter -t $init -a hcctl status | grep -q 'generation 4'"
+check "the re-executed agent still has only CAP_NET_ADMIN and CAP_NET_RAW" bash -c "
+  test \"\$(nsenter -t $init -a grep CapEff /proc/$before_reload/status | awk '{print \$2}')\" = 0000000000003000"
 
 first=$(unit MainPID)
 inside kill -STOP "$first"
