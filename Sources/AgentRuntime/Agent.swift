@@ -84,11 +84,13 @@ public enum Agent {
         }
     }
 
-    public static func run(config: AgentConfig, keyring: GossipKeyring?, logger: Logger, registry: MetricsRegistry) async throws {
+    /// `configPath` is where agent.yaml was read from: an in-place restart (SIGUSR2) checks it before re-executing.
+    public static func run(config: AgentConfig, keyring: GossipKeyring?, logger: Logger, registry: MetricsRegistry,
+                           configPath: String = AgentConfig.defaultPath) async throws {
         let notifier = SystemdNotifier()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         do {
-            try await serve(config: config, keyring: keyring, logger: logger, registry: registry, notifier: notifier, group: group)
+            try await serve(config: config, configPath: configPath, keyring: keyring, logger: logger, registry: registry, notifier: notifier, group: group)
         } catch {
             try? await group.shutdownGracefully()
             throw error
@@ -97,7 +99,7 @@ public enum Agent {
         logger.info("hcagent stopped")
     }
 
-    private static func serve(config: AgentConfig, keyring: GossipKeyring?, logger: Logger, registry: MetricsRegistry,
+    private static func serve(config: AgentConfig, configPath: String, keyring: GossipKeyring?, logger: Logger, registry: MetricsRegistry,
                               notifier: SystemdNotifier, group: MultiThreadedEventLoopGroup) async throws {
 
         let channels = AgentChannels()
@@ -118,6 +120,8 @@ public enum Agent {
             documents: channels.documents, peers: channels.peerAddresses, incomingHandovers: channels.incomingHandovers,
             adjustments: channels.priorityAdjustments, vips: channels.vips, held: channels.heldVIPs,
             outgoingHandovers: channels.outgoingHandovers), problems: problems, logger: logger)
+        // After an in-place restart, the VIPs about to resume count as held from the start: no `vip:` unit stops.
+        if !vrrp.resumingVIPs.isEmpty { _ = channels.heldVIPs.publishIfChanged(vrrp.resumingVIPs) }
         guard let advertised = GossipService.advertisedAddress(for: config) else {
             throw GossipTransportError(description: "cannot tell which address peers should use for this board: set advertise in agent.yaml")
         }
@@ -149,6 +153,8 @@ public enum Agent {
             reconciler, probes, vrrp, StateDirService(keeper: keeper),
             StatusLineService(status: status, channels: channels, notifier: notifier),
             ClusterMetricsService(node: config.node, channels: channels),
+            InPlaceRestartService(configPath: configPath, vrrp: vrrp.handle, notifier: notifier,
+                                  statusLine: { StatusHeadline.line(for: await status.report()) }, logger: logger),
         ]
         // Gossip last: a graceful stop ends it first, so the others hear this node leave before its VIPs move.
         services.append(DesiredStateWatcher(keeper: keeper, path: config.desired, thread: gossip.thread, logger: logger))

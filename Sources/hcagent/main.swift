@@ -112,16 +112,16 @@ case .success(let loaded):
 }
 let registry = MetricsRegistry()
 MetricsSystem.bootstrap(registry)
-runWithMainThreadParked(config: config, keyring: keyring, logger: logger, registry: registry)
+runWithMainThreadParked(config: config, configPath: options.config, keyring: keyring, logger: logger, registry: registry)
 
 /// Runs the agent in a task and parks the main thread until the task exits the process. Not top-level `await`:
 /// Swift's async main ends in dispatch_main(), whose pthread_exit() unwinds the main thread's stack through the
 /// binary's unwind tables (.eh_frame, .eh_frame_hdr) and so keeps about 0.5 MiB of them resident for nothing.
 /// Detached: nothing may wait for the main actor, whose queue no one drains now.
-func runWithMainThreadParked(config: AgentConfig, keyring: GossipKeyring?, logger: Logger, registry: MetricsRegistry) -> Never {
+func runWithMainThreadParked(config: AgentConfig, configPath: String, keyring: GossipKeyring?, logger: Logger, registry: MetricsRegistry) -> Never {
     Task.detached {
         do {
-            try await Agent.run(config: config, keyring: keyring, logger: logger, registry: registry)
+            try await Agent.run(config: config, keyring: keyring, logger: logger, registry: registry, configPath: configPath)
         } catch {
             logger.critical("cannot start: \(error)")
             exit(1)

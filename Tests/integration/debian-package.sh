@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Debian package on two fresh writable boards (systemd-nspawn on an overlay of the host's /, each on its own
 # lab namespace): apt install ./hcagent_*.deb, hcctl init on the first, the join line it printed on the second,
-# both agents alive in hcctl members; man hcctl works; apt purge removes the keys and the state.
+# both agents alive in hcctl members; man hcctl works; an upgrade reloads the agent in place (same PID); apt purge
+# removes the keys and the state.
 # Builds the package with make deb unless DEB=path/to/hcagent_*.deb is given.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -114,6 +115,14 @@ check "both boards alive in hcctl members on both" wait_until 30 both_alive
 check "b2 received the signed starter document by gossip" wait_until 20 bash -c "test \"\$(nsenter -t $INIT2 -a hcctl status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"desired\"][\"generation\"])')\" = 1"
 check "bash completion offers node names from the agent" bash -c \
   "nsenter -t $INIT1 -a bash -c 'source /usr/share/bash-completion/completions/hcctl; COMP_WORDS=(hcctl vip handover front --to \"\"); COMP_CWORD=5; _hcctl; echo \"\${COMPREPLY[*]}\"' | grep -q hcpkg-b2"
+
+# An upgrade (the same package again: dpkg runs the upgrade scripts) reloads the agent in place: same PID, no restart.
+pid_before=$(on 1 systemctl show -p MainPID --value hcagent.service)
+check "b1: dpkg -i over the installed package (an upgrade)" on 1 env DEBIAN_FRONTEND=noninteractive dpkg -i "/root/$(basename "$deb")"
+upgraded_in_place() { on 1 journalctl -u hcagent.service --no-pager | grep -q 'in-place restart: executing /usr/bin/hcagent'; }
+check "b1: the upgrade re-executed the agent in place" wait_until 10 upgraded_in_place
+check "b1: same PID, unit active, no restart" wait_until 10 bash -c \
+  "test \"\$(nsenter -t $INIT1 -a systemctl show -p MainPID --value hcagent.service)/\$(nsenter -t $INIT1 -a systemctl show -p ActiveState --value hcagent.service)/\$(nsenter -t $INIT1 -a systemctl show -p NRestarts --value hcagent.service)\" = $pid_before/active/0"
 
 on 2 env DEBIAN_FRONTEND=noninteractive apt-get purge -y hcagent >"$work/purge.out" 2>&1
 check "b2: apt purge succeeds" bash -c "grep -q 'Purging configuration files for hcagent' $work/purge.out || { cat $work/purge.out; exit 1; }"

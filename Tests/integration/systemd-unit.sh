@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The installed hcagent.service under a real systemd (systemd-nspawn): verify, READY=1, STATUS=, watchdog
-# restart of a stopped agent, clean stop, and no restart loop on a bad agent.yaml.
+# restart of a stopped agent, reload as an in-place restart (same PID), clean stop, and no restart loop on a bad
+# agent.yaml.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -51,6 +52,22 @@ check "the control socket is in the RuntimeDirectory" inside test -S /run/homecl
 check "the agent runs with only CAP_NET_ADMIN and CAP_NET_RAW" bash -c "
   pid=\$(nsenter -t $init -a systemctl show -p MainPID --value hcagent.service)
   test \"\$(nsenter -t $init -a grep CapEff /proc/\$pid/status | awk '{print \$2}')\" = 0000000000003000"
+
+# systemctl reload is the in-place restart (an upgrade): the same PID executes the binary again, and the unit
+# stays active throughout (RELOADING=1, then READY=1 from the new process).
+before_reload=$(unit MainPID)
+check "systemctl reload returns" inside systemctl reload hcagent.service
+reloaded() {
+  nsenter -t $init -a journalctl -u hcagent.service --no-pager | grep -q 'in-place restart: executing' &&
+    [ "$(nsenter -t $init -a journalctl -u hcagent.service --no-pager | grep -c 'hcagent started')" -ge 2 ]
+}
+check "the agent executed itself again and started" wait_until 10 reloaded
+check "reload kept the PID ($before_reload) and the unit active, without a restart" bash -c "
+  test \"\$(nsenter -t $init -a systemctl show -p MainPID --value hcagent.service)\" = $before_reload &&
+  test \"\$(nsenter -t $init -a systemctl show -p ActiveState --value hcagent.service)/\$(nsenter -t $init -a systemctl show -p NRestarts --value hcagent.service)\" = active/0"
+check "hcctl answers the restarted agent" bash -c "nsenter -t $init -a hcctl status | grep -q 'generation 4'"
+check "the re-executed agent still has only CAP_NET_ADMIN and CAP_NET_RAW" bash -c "
+  test \"\$(nsenter -t $init -a grep CapEff /proc/$before_reload/status | awk '{print \$2}')\" = 0000000000003000"
 
 first=$(unit MainPID)
 inside kill -STOP "$first"

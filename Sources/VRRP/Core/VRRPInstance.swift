@@ -110,6 +110,26 @@ public struct VRRPInstance: Sendable {
         return becomeBackup(reason: "started", now: now, removeAddresses: false)
     }
 
+    /// Startup after an in-place restart (an upgrade re-executing the agent) whose previous process was this
+    /// VIP's master a moment ago and left its address on the interface: master at once, advertising now, so no
+    /// backup's master down timer fires. One announcement (the address never moved), no repeats.
+    public mutating func resume(linkUp: Bool, now: Duration) -> [Action] {
+        startedAt = now
+        guard linkUp else { return [move(to: .fault, "interface is down", now)] }
+        let actions = becomeMaster(reason: "resumed as master after an in-place restart", now: now)
+        announcementsLeft = 0
+        announceTimer = nil
+        return actions
+    }
+
+    /// Just before the agent re-executes itself in place: a master advertises now, so its backups' master down
+    /// timers start afresh while the new process starts. Nothing else changes; anything else sends nothing.
+    public mutating func advertiseBeforeRestart(now: Duration) -> [Action] {
+        guard state == .master, !yielding else { return [] }
+        adverTimer = now + settings.advertInterval
+        return [.sendAdvertisement(ownAdvertisement(priority: priority))]
+    }
+
     public mutating func onTimer(now: Duration) -> [Action] {
         var actions: [Action] = []
         if let deadline = yieldDeadline, deadline <= now {

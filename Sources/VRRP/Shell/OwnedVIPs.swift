@@ -41,13 +41,14 @@ public struct OwnedVIPs: Sendable {
     }
 
     /// Removes every recorded VIP that is still on its interface (left by a run that crashed), then the record.
-    public mutating func removeStale(using table: VIPAddressTable) -> [Entry] {
+    /// Those in `keeping` (handed over by an in-place restart, to be resumed as master) stay, and stay recorded.
+    public mutating func removeStale(using table: VIPAddressTable, keeping: Set<Entry> = []) -> [Entry] {
         var removed: [Entry] = []
-        for entry in entries {
+        for entry in entries where !keeping.contains(entry) {
             let present = (try? table.addresses(on: entry.interface))?.contains(entry.prefix) ?? false
             if present, (try? table.remove(entry.prefix, interface: entry.interface)) != nil { removed.append(entry) }
         }
-        entries = []
+        entries = entries.filter { keeping.contains($0) }
         try? save()
         return removed
     }

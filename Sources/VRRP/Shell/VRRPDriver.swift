@@ -93,6 +93,13 @@ final class VRRPDriver: @unchecked Sendable {
     private var handovers = TargetedHandover()
     /// VIP → the weights of its failing tracked probes, added to the document's priority.
     private var adjustments: [String: Int] = [:]
+    /// Where an in-place restart leaves the VIPs it held for the new process (InPlaceHandoff).
+    private let handoffPath: String
+    /// The record the previous process left, while fresh: the first document's VIPs may resume from it.
+    private var handoff: InPlaceHandoff?
+    /// The VIPs that fresh record names, read at construction (before the thread runs): the agent tells the
+    /// reconciler they are held before the first report, so no `vip:` unit stops for the restart.
+    let resumingNames: Set<String>
 
     /// Carries targeted handovers forward after every event (TargetedHandover decides, this carries it out).
     private func settleHandovers(now: Duration) {
@@ -144,8 +151,22 @@ final class VRRPDriver: @unchecked Sendable {
         self.logger = logger
         TextFile.makeDirectories(stateDir)
         owned = OwnedVIPs(path: stateDir + "/owned-vips")
+        handoffPath = stateDir + "/upgrade-handoff"
+        // Read once and removed: a record speaks only to the process started right after it was written.
+        let record = (try? TextFile.read(handoffPath)).flatMap(InPlaceHandoff.parse)
+        unlink(handoffPath)
+        var keeping: Set<OwnedVIPs.Entry> = []
+        if let record, record.isFresh(bootID: BootClock.bootID, now: BootClock.now) {
+            handoff = record
+            resumingNames = Set(record.held.map(\.name))
+            keeping = Set(record.held.map { OwnedVIPs.Entry(interface: $0.interface, prefix: $0.address) })
+            logger.notice("in-place restart: the previous process held \(record.held.map(\.name).joined(separator: ", ")); keeping their addresses")
+        } else {
+            resumingNames = []
+            if record != nil { logger.notice("in-place restart: the handoff record is stale; starting every VIP as backup") }
+        }
         // A crashed run may have left VIPs behind: another board may hold them by now.
-        for entry in owned.removeStale(using: table) {
+        for entry in owned.removeStale(using: table, keeping: keeping) {
             logger.warning("removed \(entry.prefix) from \(entry.interface), left by an earlier run")
         }
     }
@@ -303,8 +324,14 @@ final class VRRPDriver: @unchecked Sendable {
             routers[vip.name] = router
             logger.info("VIP \(vip.name): \(vip.address) on \(vip.interface), vrid \(vip.vrid), priority \(vip.priority.of(node))")
             let linkUp = router.problem == nil && ((try? LinkFacts.read(interface: vip.interface))?.up ?? false)
-            perform(router.instance.start(linkUp: linkUp, now: now), for: router)
+            if let handoff, handoff.mayResume(.init(vip, node: node), bootID: BootClock.bootID, now: BootClock.now) {
+                perform(router.instance.resume(linkUp: linkUp, now: now), for: router)
+            } else {
+                perform(router.instance.start(linkUp: linkUp, now: now), for: router)
+            }
         }
+        // Only the first document's VIPs resume: by a later one the record is stale anyway.
+        handoff = nil
         let used = Set(routers.values.map(\.channel))
         for (key, channel) in channels where !used.contains(key) {
             thread.unwatch(channel.descriptor)
@@ -453,6 +480,29 @@ final class VRRPDriver: @unchecked Sendable {
                       since: vip.transition.map { Int(wallNow.tv_sec) - Int((elapsed - $0.at).components.seconds) },
                       reason: vip.problem ?? vip.transition?.reason)
         }
+    }
+
+    /// Before an in-place restart (SIGUSR2, `systemctl reload`): records the VIPs this board holds as master for
+    /// the new process, then each master advertises once more so its backups wait a full master down interval
+    /// from now. Nothing is let go: no priority 0, the addresses stay. Returns the held VIPs' names.
+    func prepareInPlaceRestart() -> Result<[String], ControlError> {
+        guard !stopping else { return .failure(ControlError(.failed, "VRRP is stopping")) }
+        let held = routers.values.filter { $0.instance.state == .master && $0.problem == nil }.map { InPlaceHandoff.Held($0.vip, node: node) }
+        let record = InPlaceHandoff(bootID: BootClock.bootID, writtenAt: BootClock.now, held: held)
+        do {
+            try TextFile.writeAtomically(handoffPath, record.text)
+        } catch {
+            return .failure(ControlError(.failed, "cannot write the handoff record: \(error)"))
+        }
+        let time = now
+        for router in routers.values { perform(router.instance.advertiseBeforeRestart(now: time), for: router) }
+        armTimer()
+        return .success(held.map(\.name).sorted())
+    }
+
+    /// The re-execution failed and this process runs on: the record must not outlive it.
+    func abandonInPlaceRestart() {
+        unlink(handoffPath)
     }
 
     /// The end, however it came: every VIP let go, the sockets closed, no more reports; the VIPs as left.

@@ -49,6 +49,8 @@ public struct VRRPService: Service {
     let setup: Setup
     /// `hcctl vip handover` reaches VRRP through this.
     public let handle: VRRPHandle
+    /// VIPs an in-place restart handed to this process, to resume as master (empty after any other start).
+    public let resumingVIPs: Set<String>
 
     /// A stopping master waits this long for a successor to take the VIP before it simply lets go.
     static let stopBudget = Duration.milliseconds(2500)
@@ -77,8 +79,12 @@ public struct VRRPService: Service {
             }
         }
         switch setup {
-        case .running(let thread, let driver, _): handle = VRRPHandle(thread: thread, driver: driver)
-        case .off: handle = VRRPHandle(offReason: "VRRP is not running on this node")
+        case .running(let thread, let driver, _):
+            handle = VRRPHandle(thread: thread, driver: driver)
+            resumingVIPs = driver.resumingNames
+        case .off:
+            handle = VRRPHandle(offReason: "VRRP is not running on this node")
+            resumingVIPs = []
         }
     }
 
@@ -163,6 +169,19 @@ public struct VRRPHandle: Sendable {
         thread = nil
         driver = nil
         offReason = reason
+    }
+
+    /// An in-place restart is about to re-execute the agent: the VIPs held as master are recorded for the new
+    /// process (VRRPDriver.prepareInPlaceRestart). Without VRRP there is nothing to hand over.
+    public func prepareInPlaceRestart() async -> Result<[String], ControlError> {
+        guard let thread, let driver else { return .success([]) }
+        return await thread.submit { driver.prepareInPlaceRestart() } ?? .failure(ControlError(.failed, offReason))
+    }
+
+    /// The re-execution failed: the record is removed, this process runs on.
+    public func abandonInPlaceRestart() async {
+        guard let thread, let driver else { return }
+        _ = await thread.submit { driver.abandonInPlaceRestart() }
     }
 
     /// hcctl vip handover NAME [--to NODE]: make before break, to `target` or to whichever board wins.
