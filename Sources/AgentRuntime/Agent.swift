@@ -115,25 +115,30 @@ public enum Agent {
         let probes = ProbeService(group: group, channels: ProbeService.Channels(
             documents: channels.documents, adjustments: channels.priorityAdjustments, summary: channels.probeSummary,
             unitHealth: channels.unitHealthSink, unitState: { await reconcilerHandle.activeState(of: $0) }), problems: problems, logger: logger)
-        let vrrp = VRRPService(node: config.node, stateDir: config.stateDir, channels: VRRPService.Channels(
+        // hcctl drain: kept in state_dir, followed by VRRP and gossip.
+        let drain = DrainKeeper(stateDir: config.stateDir, problems: problems, logger: logger)
+        var vrrpChannels = VRRPService.Channels(
             documents: channels.documents, peers: channels.peerAddresses, incomingHandovers: channels.incomingHandovers,
             adjustments: channels.priorityAdjustments, vips: channels.vips, held: channels.heldVIPs,
-            outgoingHandovers: channels.outgoingHandovers), problems: problems, logger: logger)
+            outgoingHandovers: channels.outgoingHandovers)
+        vrrpChannels.drained = drain.drained
+        let vrrp = VRRPService(node: config.node, stateDir: config.stateDir, channels: vrrpChannels, problems: problems, logger: logger)
         guard let advertised = GossipService.advertisedAddress(for: config) else {
             throw GossipTransportError(description: "cannot tell which address peers should use for this board: set advertise in agent.yaml")
         }
+        var gossipChannels = GossipService.Channels(
+            documents: channels.documents, convergence: channels.convergence, probes: channels.probeSummary, heldVIPs: channels.heldVIPs,
+            outgoingHandovers: channels.outgoingHandovers, members: channels.members, memberView: channels.memberView,
+            peerAddresses: channels.peerAddresses, incomingHandovers: channels.incomingHandovers,
+            offerDocument: { text, peer in
+                if case .rejected = await keeper.offerFromPeer(text: text, from: peer) { return true }
+                return false
+            })
+        gossipChannels.drained = drain.drained
         let gossip = try await GossipService.bind(
             settings: try gossipSettings(config: config, advertised: advertised, problems: problems), keyring: keyring,
-            channels: GossipService.Channels(
-                documents: channels.documents, convergence: channels.convergence, probes: channels.probeSummary, heldVIPs: channels.heldVIPs,
-                outgoingHandovers: channels.outgoingHandovers, members: channels.members, memberView: channels.memberView,
-                peerAddresses: channels.peerAddresses, incomingHandovers: channels.incomingHandovers,
-                offerDocument: { text, peer in
-                    if case .rejected = await keeper.offerFromPeer(text: text, from: peer) { return true }
-                    return false
-                }),
-            logger: logger)
-        let handles = PartHandles(vrrp: vrrp.handle, gossip: gossip.handle, reconciler: reconcilerHandle, probes: probes.handle)
+            channels: gossipChannels, logger: logger)
+        let handles = PartHandles(vrrp: vrrp.handle, gossip: gossip.handle, reconciler: reconcilerHandle, probes: probes.handle, drain: drain)
 
         let control = try await ControlServer.bind(path: config.socket, commands: ControlCommands(keeper: keeper, channels: channels, handles: handles),
                                                    group: group, logger: logger)
@@ -146,7 +151,7 @@ public enum Agent {
             metrics = []
         }
         var services: [any Service] = [control] + metrics + [
-            reconciler, probes, vrrp, StateDirService(keeper: keeper),
+            reconciler, probes, vrrp, StateDirService(keeper: keeper), drain,
             StatusLineService(keeper: keeper, convergence: channels.convergence, notifier: notifier),
         ]
         // Gossip last: a graceful stop ends it first, so the others hear this node leave before its VIPs move.

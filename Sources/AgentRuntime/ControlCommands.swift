@@ -28,7 +28,12 @@ public struct ControlCommands: Sendable {
         if let missing = request.missingArgument { return .failure(missing, id: id) }
         switch command {
         case .status:
-            return .success(id: id, status: await AgentStatus(keeper: keeper, channels: channels, probes: handles.probes).report())
+            var status = await AgentStatus(keeper: keeper, channels: channels, probes: handles.probes).report()
+            status.drained = handles.drain?.isDrained
+            return .success(id: id, status: status)
+        case .drain, .undrain:
+            guard let drain = handles.drain else { return .failure(ControlError(.failed, "this agent keeps no drained state"), id: id) }
+            return .success(id: id, message: drain.set(command == .drain, node: keeper.config.node))
         case .reload:
             switch await keeper.reloadDesired() {
             case .accepted(let generation):

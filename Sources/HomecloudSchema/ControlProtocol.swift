@@ -29,12 +29,17 @@ public struct ControlRequest: Sendable, Equatable {
         case keysUse = "keys-use"
         /// Forget `key` (not the primary). Root only.
         case keysRemove = "keys-remove"
+        /// Take this board out for maintenance: its VIPs handed over, its `one` units moved, marked drained in
+        /// gossip (kept across restarts). Root only.
+        case drain
+        /// Put a drained board back in service. Root only.
+        case undrain
 
         /// Requests that change the agent's state need uid 0.
         public var changesState: Bool {
             switch self {
             case .status, .plan, .keysList: return false
-            case .reload, .apply, .handover, .keysInstall, .keysUse, .keysRemove: return true
+            case .reload, .apply, .handover, .keysInstall, .keysUse, .keysRemove, .drain, .undrain: return true
             }
         }
     }
@@ -149,6 +154,8 @@ public struct StatusReport: Sendable, Equatable {
     public var probes: [ProbeStatus]
     /// Parts of this agent that run degraded or not at all, and why (empty when all is well).
     public var problems: [PartProblem] = []
+    /// Whether this board is drained (hcctl drain); nil from an agent before drain.
+    public var drained: Bool?
 
     public init(node: String, cluster: String?, version: String, desired: DesiredSummary,
                 members: [MemberStatus] = [], vips: [VIPStatus] = [], units: [UnitStatus] = [],
@@ -252,6 +259,8 @@ public struct MemberStatus: Sendable, Equatable {
     /// key bound: shown, not acted on), refused (REASON) (a forged one dropped; the fields are the last verified),
     /// or unchecked (this board has no trusted_admin_keys). nil from an agent before node keys.
     public var identity: String?
+    /// True when that board says it is drained (hcctl drain); nil otherwise, and from an agent before drain.
+    public var drained: Bool?
     public init(name: String, address: String, state: String, incarnation: UInt64? = nil, since: Int? = nil,
                 roles: [String]? = nil, version: String? = nil, generation: UInt64? = nil, convergence: String? = nil,
                 probes: Int? = nil, failingProbes: [String]? = nil, vips: [String]? = nil) {
@@ -282,6 +291,8 @@ public struct VIPStatus: Sendable, Equatable {
     /// The last transition: when (Unix seconds) and why.
     public var since: Int?
     public var reason: String?
+    /// Why the priority is not the document's, when a rule of this board moved it (drained: 1).
+    public var priorityReason: String?
     public init(name: String, address: String, state: String, holder: String?, priority: Int? = nil, since: Int? = nil,
                 reason: String? = nil) {
         self.name = name

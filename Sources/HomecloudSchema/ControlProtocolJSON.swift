@@ -54,6 +54,7 @@ extension StatusReport: JSONRecord {
         try visitor.optional("convergence", &convergence)
         try visitor.defaulted("probes", &probes, absent: [])
         try visitor.defaulted("problems", &problems, absent: [])
+        try visitor.optional("drained", &drained)
     }
 }
 
@@ -115,6 +116,7 @@ extension MemberStatus: JSONRecord {
         try visitor.optional("failingProbes", &failingProbes)
         try visitor.optional("vips", &vips)
         try visitor.optional("identity", &identity)
+        try visitor.optional("drained", &drained)
     }
 }
 
@@ -128,6 +130,7 @@ extension VIPStatus: JSONRecord {
         try visitor.optional("priority", &priority)
         try visitor.optional("since", &since)
         try visitor.optional("reason", &reason)
+        try visitor.optional("priorityReason", &priorityReason)
     }
 }
 

@@ -47,7 +47,7 @@ struct HCCtl: ParsableCommand {
         abstract: "Control the local homecloud agent.",
         discussion: "Exit status: 0 ok, 1 the agent refused the request, 2 usage, 3 the agent is unreachable.",
         version: "0.1.0",
-        subcommands: [Status.self, Members.self, Units.self, VIPs.self, Probes.self, Keys.self, Plan.self, Apply.self, Reload.self, Init.self, Join.self]
+        subcommands: [Status.self, Members.self, Units.self, VIPs.self, Probes.self, Keys.self, Plan.self, Apply.self, Reload.self, Drain.self, Undrain.self, Init.self, Join.self]
     )
     // Declared here too, so --socket may come before the subcommand: `hcctl --socket PATH status`.
     @OptionGroup var connection: ConnectionOptions
@@ -388,6 +388,27 @@ struct Reload: ParsableCommand {
 
     func run() throws {
         print(try connection.send(.reload).message ?? "ok")
+    }
+}
+
+struct Drain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Take this board out for maintenance (root only): its VIPs go to other boards make before break, its `placement: one` units move off it, and it shows as drained in gossip. Kept across restarts of the agent.",
+        discussion: "It keeps gossiping; it holds a VIP again only as the last live board, and no `one` unit comes back to it until hcctl undrain.")
+    @OptionGroup var connection: ConnectionOptions
+
+    func run() throws {
+        print(try connection.send(.drain).message ?? "ok")
+    }
+}
+
+struct Undrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Put a drained board back in service (root only): VIP priorities and unit placement as the document says.")
+    @OptionGroup var connection: ConnectionOptions
+
+    func run() throws {
+        print(try connection.send(.undrain).message ?? "ok")
     }
 }
 

@@ -12,11 +12,16 @@ enum ControlProtocolFixtures {
                                   since: 1_764_000_000, roles: ["nas", "edge"], version: "0.4.0", generation: 7, convergence: "converging",
                                   probes: 3, failingProbes: ["web", "dns"], vips: ["front"])
         member.identity = "refused (a forged signature)"
+        member.drained = true
         return member
     }
 
-    static let vip = VIPStatus(name: "front", address: "fd00::1/64", state: "master", holder: "n1", priority: 254, since: 1_764_000_001,
-                               reason: "handover from n3")
+    static var vip: VIPStatus {
+        var vip = VIPStatus(name: "front", address: "fd00::1/64", state: "master", holder: "n1", priority: 254, since: 1_764_000_001,
+                            reason: "handover from n3")
+        vip.priorityReason = "drained: priority 1, master only as the last live board"
+        return vip
+    }
     static let unit = UnitStatus(name: "k3s.service", desired: "running", active: "failed", state: "degraded", reason: "failed 5 times")
     static let probe = ProbeStatus(name: "web", state: "failing", last: "connect: refused", latencyMs: 12, passes: 40, failures: 3,
                                    since: 1_764_000_002)
@@ -37,6 +42,16 @@ enum ControlProtocolFixtures {
                                   convergence: "degraded",
                                   probes: [probe, ProbeStatus(name: "dns", state: "unknown", last: nil, latencyMs: nil, passes: 0, failures: 0, since: 0)])
         status.problems = [PartProblem(part: "vrrp", reason: "no CAP_NET_ADMIN: VIPs are off"), PartProblem(part: "state_dir", reason: "read-only")]
+        status.drained = true
+        return status
+    }
+
+    /// The full status as an agent before hcctl drain sent it: none of drain's fields.
+    static var statusBeforeDrain: StatusReport {
+        var status = self.status
+        status.drained = nil
+        for index in status.members.indices { status.members[index].drained = nil }
+        for index in status.vips.indices { status.vips[index].priorityReason = nil }
         return status
     }
 

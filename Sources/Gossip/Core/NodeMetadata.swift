@@ -16,6 +16,9 @@ public struct NodeMetadata: Sendable, Equatable {
     /// Its probes (nil before they have run) and the VIPs it holds.
     public var probes: ProbeSummary?
     public var vips: [String] = []
+    /// Taken out for maintenance (hcctl drain): `one` units go elsewhere, its VIPs only as the last live board.
+    /// On the wire ("dr") only when true, so an older agent's metadata (and what it reads) is as before.
+    public var drained = false
 
     public init(version: String, generation: UInt64, hash: UInt64, roles: [String], convergence: String? = nil) {
         self.version = version
@@ -40,6 +43,7 @@ public struct NodeMetadata: Sendable, Equatable {
             probes = ProbeSummary(count: max(0, Int(count)), failing: value["pf"]?.array?.compactMap(\.string) ?? [])
         }
         vips = value["vh"]?.array?.compactMap(\.string) ?? []
+        if case .bool(true)? = value["dr"] { drained = true }
     }
 
     public var bytes: [UInt8] { encoded(within: GossipMember.maxMetadataBytes) }
@@ -59,6 +63,7 @@ public struct NodeMetadata: Sendable, Equatable {
             if !probes.failing.isEmpty { members.append(("pf", .array(probes.failing.map { .string($0) }))) }
         }
         if !vips.isEmpty { members.append(("vh", .array(vips.map { .string($0) }))) }
+        if drained { members.append(("dr", .bool(true))) }
         var encoded = Array(JSONValue.object(members).serialized.utf8)
         // Lists are what may not fit: drop the roles, then the failing probes' names (keeping that some fail:
         // "?"), then the VIPs, before going over the limit.

@@ -94,6 +94,7 @@ public final class GossipDriver: @unchecked Sendable {
     private var probeSummary: ProbeSummary?
     private var heldVIPs: [String] = []
     private var handovers: [String: String] = [:]
+    private var drained = false
     private var unopened = UnopenedPackets()
     /// Seals this board's metadata and decides whose metadata is believed (Trust's MetadataSeal).
     private var identity: GossipIdentity
@@ -188,6 +189,13 @@ public final class GossipDriver: @unchecked Sendable {
 
     public func onHandovers(_ requests: [String: String]) {
         handovers = requests
+        metadataChanged()
+    }
+
+    /// This board was drained or undrained (hcctl drain): the others hear it in its metadata.
+    public func onDrained(_ value: Bool) {
+        guard value != drained else { return }
+        drained = value
         metadataChanged()
     }
 
@@ -441,6 +449,7 @@ public final class GossipDriver: @unchecked Sendable {
         metadata.handovers = handovers
         metadata.probes = probeSummary
         metadata.vips = heldVIPs
+        metadata.drained = drained
         // Sealed at the incarnation setMetadata moves to, which only grows (kept in state_dir).
         return identity.seal(metadata, sequence: core.incarnation + 1)
     }

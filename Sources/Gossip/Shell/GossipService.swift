@@ -29,6 +29,8 @@ public struct GossipService: Service {
         public var incomingHandovers: LatestValue<Set<String>>
         /// A peer's document, for the agent's store to judge: true when it refused it (gossip does not fetch it again).
         public var offerDocument: @Sendable (_ text: String, _ peer: String) async -> Bool
+        /// Whether this board is drained (hcctl drain), carried in its metadata.
+        public var drained = LatestValue<Bool>(false)
 
         public init(documents: LatestValue<AcceptedDocument>, convergence: LatestValue<ReconcileCore.Convergence>,
                     probes: LatestValue<ProbeSummary>, heldVIPs: LatestValue<Set<String>>, outgoingHandovers: LatestValue<[String: String]>,
@@ -84,6 +86,7 @@ public struct GossipService: Service {
         let probeSummaries = channels.probes.follow()
         let held = channels.heldVIPs.follow()
         let handovers = channels.outgoingHandovers.follow()
+        let drainedFlags = channels.drained.follow()
         thread.execute { driver.start() }
         await withDiscardingTaskGroup { group in
             // Each of these changes now and then, never per packet.
@@ -94,10 +97,20 @@ public struct GossipService: Service {
             group.addTask { for await summary in probeSummaries { thread.execute { driver.onProbes(summary) } } }
             group.addTask { for await names in held { thread.execute { driver.onHeldVIPs(names) } } }
             group.addTask { for await requests in handovers { thread.execute { driver.onHandovers(requests) } } }
+            group.addTask { for await drained in drainedFlags { thread.execute { driver.onDrained(drained) } } }
+            // Placement's view: who is alive and heard from (.heard) with who is drained (the metadata of .members).
+            var heard: (members: [GossipMember], lastHeard: [String: Duration], origin: ContinuousClock.Instant)?
+            var drained: Set<String> = []
             await withGracefulShutdownHandler {
                 reading: for await report in reports {
                     switch report {
-                    case .members(let views): publish(views)
+                    case .members(let views):
+                        publish(views)
+                        let now = DrainedMembers.names(in: views.lazy.map { ($0.member, $0.metadata) })
+                        if now != drained, let heard {
+                            channels.memberView.publishIfChanged(MemberView(heard.members, lastHeard: heard.lastHeard, origin: heard.origin, drained: now))
+                        }
+                        drained = now
                     case .document(let text, let peer):
                         // A document refused here (signature, policy) stays refused: gossip does not fetch it again.
                         if await channels.offerDocument(text, peer) {
@@ -105,7 +118,8 @@ public struct GossipService: Service {
                             thread.execute { driver.onRefused(hash: hash) }
                         }
                     case .heard(let members, let lastHeard, let origin):
-                        channels.memberView.publishIfChanged(MemberView(members, lastHeard: lastHeard, origin: origin))
+                        heard = (members, lastHeard, origin)
+                        channels.memberView.publishIfChanged(MemberView(members, lastHeard: lastHeard, origin: origin, drained: drained))
                     case .stopped: break reading
                     }
                 }
@@ -129,6 +143,7 @@ public struct GossipService: Service {
                                       convergence: meta?.convergence, probes: meta?.probes?.count, failingProbes: meta?.probes?.failing,
                                       vips: meta?.vips)
             status.identity = view.identity
+            if meta?.drained == true { status.drained = true }
             return status
         }
         channels.members.publish(members)

@@ -59,8 +59,10 @@ final class VRRPDriver: @unchecked Sendable {
         var priority: Int
         var problem: String?
         var transition: VRRPInstance.Transition?
+        var priorityReason: String?
 
-        init(_ router: Router) {
+        init(_ router: Router, drained: Bool) {
+            priorityReason = drained ? TargetedHandover.drainedReason : nil
             name = router.vip.name
             address = router.vip.address
             state = router.instance.state
@@ -93,6 +95,8 @@ final class VRRPDriver: @unchecked Sendable {
     private var handovers = TargetedHandover()
     /// VIP → the weights of its failing tracked probes, added to the document's priority.
     private var adjustments: [String: Int] = [:]
+    /// Whether this board is drained as the VIPs show it (the reason beside their priority).
+    private var drainedShown = false
 
     /// Carries targeted handovers forward after every event (TargetedHandover decides, this carries it out).
     private func settleHandovers(now: Duration) {
@@ -119,6 +123,8 @@ final class VRRPDriver: @unchecked Sendable {
             if let router = routers[name] { perform(router.instance.setPriority(priority, now: now), for: router) }
         case .publishRequests(let outgoing):
             reports.yield(.outgoingHandovers(outgoing))
+        case .resumePreempting(let name):
+            routers[name]?.instance.stopDeferring()
         }
     }
 
@@ -185,6 +191,20 @@ final class VRRPDriver: @unchecked Sendable {
     func onAdjustments(_ changes: [String: Int]) {
         adjustments = changes
         handovers.onPrioritiesChanged()
+        settle()
+    }
+
+    /// hcctl drain or undrain (TargetedHandover decides what each router does).
+    func onDrained(_ value: Bool) {
+        let facts = routers.mapValues { TargetedHandover.Router(state: $0.instance.state, basePriority: 0) }
+        let actions = handovers.onDrained(value, routers: facts)
+        if value != drainedShown {
+            logger.notice(value ? "drained: handing this board's VIPs over, priority \(TargetedHandover.drainedPriority) until undrained"
+                                : "undrained: VIP priorities as the document says again")
+        }
+        drainedShown = value
+        let time = now
+        for action in actions { carryOut(action, now: time) }
         settle()
     }
 
@@ -429,7 +449,7 @@ final class VRRPDriver: @unchecked Sendable {
     /// Tells the agent state of the VIPs when what hcctl shows of them changed: a state, a holder, a priority.
     private func publish() {
         // Compared in place, without building a list: this runs after every advertisement.
-        if let shown, shown.count == routers.count, shown.allSatisfy({ routers[$0.name].map(Shown.init) == $0 }) { return }
+        if let shown, shown.count == routers.count, shown.allSatisfy({ routers[$0.name].map { Shown($0, drained: drainedShown) } == $0 }) { return }
         let next = snapshot()
         shown = next
         reports.yield(.vips(statuses(next), held: held(next)))
@@ -440,7 +460,7 @@ final class VRRPDriver: @unchecked Sendable {
     }
 
     private func snapshot() -> [Shown] {
-        routers.values.sorted { $0.vip.name < $1.vip.name }.map(Shown.init)
+        routers.values.sorted { $0.vip.name < $1.vip.name }.map { Shown($0, drained: drainedShown) }
     }
 
     private func statuses(_ shown: [Shown]) -> [VIPStatus] {
@@ -448,10 +468,12 @@ final class VRRPDriver: @unchecked Sendable {
         clock_gettime(CLOCK_REALTIME, &wallNow)
         let elapsed = now
         return shown.map { vip in
-            VIPStatus(name: vip.name, address: vip.address.description, state: vip.state.rawValue,
-                      holder: vip.state == .master ? node : vip.master?.description, priority: vip.priority,
-                      since: vip.transition.map { Int(wallNow.tv_sec) - Int((elapsed - $0.at).components.seconds) },
-                      reason: vip.problem ?? vip.transition?.reason)
+            var status = VIPStatus(name: vip.name, address: vip.address.description, state: vip.state.rawValue,
+                                   holder: vip.state == .master ? node : vip.master?.description, priority: vip.priority,
+                                   since: vip.transition.map { Int(wallNow.tv_sec) - Int((elapsed - $0.at).components.seconds) },
+                                   reason: vip.problem ?? vip.transition?.reason)
+            status.priorityReason = vip.priorityReason
+            return status
         }
     }
 
