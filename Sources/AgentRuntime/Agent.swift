@@ -116,7 +116,8 @@ public enum Agent {
             documents: channels.documents, adjustments: channels.priorityAdjustments, summary: channels.probeSummary,
             unitHealth: channels.unitHealthSink, unitState: { await reconcilerHandle.activeState(of: $0) }), problems: problems, logger: logger)
         // hcctl drain: kept in state_dir, followed by VRRP and gossip.
-        let drain = DrainKeeper(stateDir: config.stateDir, problems: problems, logger: logger)
+        let drainAsked = LatestValue<DrainAsk?>(nil)
+        let drain = DrainKeeper(stateDir: config.stateDir, problems: problems, logger: logger, node: config.node, asks: drainAsked)
         var vrrpChannels = VRRPService.Channels(
             documents: channels.documents, peers: channels.peerAddresses, incomingHandovers: channels.incomingHandovers,
             adjustments: channels.priorityAdjustments, vips: channels.vips, held: channels.heldVIPs,
@@ -135,6 +136,7 @@ public enum Agent {
                 return false
             })
         gossipChannels.drained = drain.drained
+        gossipChannels.drainAsked = drainAsked
         let gossip = try await GossipService.bind(
             settings: try gossipSettings(config: config, advertised: advertised, problems: problems), keyring: keyring,
             channels: gossipChannels, logger: logger)

@@ -1,6 +1,7 @@
 // This board's drained state (hcctl drain, hcctl undrain): published to VRRP and gossip, kept in
 // state_dir/drained (written atomically) so that it survives a restart of the agent. A state_dir that cannot
 // keep it is a problem of the agent's (status, one log line), retried every few seconds, never a stop.
+import Gossip
 import HomecloudSchema
 import HomecloudYAML
 import Logging
@@ -32,11 +33,16 @@ public final class DrainKeeper: Service, Sendable {
     let logger: Logger
     /// Set while the last change is not in state_dir yet (retried by `run`).
     private let unsaved = Mutex(false)
+    /// This board's name, and what other boards ask of it (gossip); nil: nothing is followed.
+    let node: String
+    let asks: LatestValue<DrainAsk?>?
 
     /// Reads what the last run kept: a missing file is in service; a damaged one is in service too, with a
     /// problem that says so (a drain or undrain writes it again).
-    public init(stateDir: String, problems: PartProblems, logger: Logger) {
+    public init(stateDir: String, problems: PartProblems, logger: Logger, node: String = "", asks: LatestValue<DrainAsk?>? = nil) {
         path = stateDir + "/drained"
+        self.node = node
+        self.asks = asks
         self.problems = problems
         self.logger = logger
         var value = false
@@ -85,15 +91,30 @@ public final class DrainKeeper: Service, Sendable {
         }
     }
 
-    /// Retries an unsaved change every few seconds until the agent stops.
+    /// Retries an unsaved change every few seconds, and carries out what other boards ask (hcctl drain NODE
+    /// there) once per change of what they ask (a board undrained here later is not drained again by the same
+    /// request), until the agent stops.
     public func run() async throws {
-        try? await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                try await Task.sleep(for: .seconds(5))
-                self.unsaved.withLock { unsaved in
-                    if unsaved { unsaved = !self.save(self.isDrained) }
+        let asks = self.asks, node = self.node
+        await withDiscardingTaskGroup { group in
+            if let asks {
+                group.addTask {
+                    for await ask in asks.follow() {
+                        guard let ask else { continue }
+                        self.logger.notice("\(ask.by.joined(separator: ", ")) asked this board \(ask.drained ? "to drain" : "to come back in service")")
+                        _ = self.set(ask.drained, node: node)
+                    }
                 }
             }
+            try? await cancelWhenGracefulShutdown {
+                while !Task.isCancelled {
+                    try await Task.sleep(for: .seconds(5))
+                    self.unsaved.withLock { unsaved in
+                        if unsaved { unsaved = !self.save(self.isDrained) }
+                    }
+                }
+            }
+            group.cancelAll()
         }
     }
 }

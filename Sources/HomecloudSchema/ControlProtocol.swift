@@ -29,8 +29,8 @@ public struct ControlRequest: Sendable, Equatable {
         case keysUse = "keys-use"
         /// Forget `key` (not the primary). Root only.
         case keysRemove = "keys-remove"
-        /// Take this board out for maintenance: its VIPs handed over, its `one` units moved, marked drained in
-        /// gossip (kept across restarts). Root only.
+        /// Take this board (or `node`, asked by gossip) out for maintenance: its VIPs handed over, its `one`
+        /// units moved, marked drained in gossip (kept across restarts). Root only.
         case drain
         /// Put a drained board back in service. Root only.
         case undrain
@@ -57,9 +57,12 @@ public struct ControlRequest: Sendable, Equatable {
     public var key: String?
     /// The board a handover goes to; none: whichever board the election picks.
     public var to: String?
+    /// The board drain or undrain is asked of; none: this board.
+    public var node: String?
 
     public init(command: Command, id: Int? = nil, document: String? = nil, file: String? = nil, vip: String? = nil, key: String? = nil,
-                to: String? = nil) {
+                to: String? = nil, node: String? = nil) {
+        self.node = node
         self.v = ControlProtocol.version
         self.id = id
         self.command = command

@@ -17,6 +17,7 @@ extension ControlRequest: JSONRecord {
         try visitor.optional("vip", &vip)
         try visitor.optional("key", &key)
         try visitor.optional("to", &to)
+        try visitor.optional("node", &node)
     }
 }
 

@@ -25,10 +25,11 @@ struct ConnectionOptions: ParsableArguments {
 
     /// Sends one request; prints why and exits 3 when the agent cannot be reached, 1 when it refuses.
     func send(_ command: ControlRequest.Command, document: String? = nil, file: String? = nil, vip: String? = nil, key: String? = nil,
-              to: String? = nil) throws -> ControlReply {
+              to: String? = nil, node: String? = nil) throws -> ControlReply {
         let reply: ControlReply
         do {
-            reply = try ControlClient(path: socket).send(ControlRequest(command: command, document: document, file: file, vip: vip, key: key, to: to))
+            reply = try ControlClient(path: socket).send(ControlRequest(command: command, document: document, file: file, vip: vip, key: key, to: to,
+                                                                        node: node))
         } catch {
             printError("hcctl: \(error)")
             throw ExitCode(Exit.unreachable)
@@ -394,11 +395,12 @@ struct Reload: ParsableCommand {
 struct Drain: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Take this board out for maintenance (root only): its VIPs go to other boards make before break, its `placement: one` units move off it, and it shows as drained in gossip. Kept across restarts of the agent.",
-        discussion: "It keeps gossiping; it holds a VIP again only as the last live board, and no `one` unit comes back to it until hcctl undrain.")
+        discussion: "It keeps gossiping; it holds a VIP again only as the last live board, and no `one` unit comes back to it until hcctl undrain. With NODE, another board is asked through gossip, in this board's metadata signed with its node key; NODE acts on it only if it believes this board (node identity), as for handovers.")
     @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "Another board to drain (default: this one).") var node: String?
 
     func run() throws {
-        print(try connection.send(.drain).message ?? "ok")
+        print(try connection.send(.drain, node: node).message ?? "ok")
     }
 }
 
@@ -406,9 +408,10 @@ struct Undrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Put a drained board back in service (root only): VIP priorities and unit placement as the document says.")
     @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "Another board to put back in service, asked as hcctl drain NODE asks (default: this one).") var node: String?
 
     func run() throws {
-        print(try connection.send(.undrain).message ?? "ok")
+        print(try connection.send(.undrain, node: node).message ?? "ok")
     }
 }
 

@@ -74,6 +74,10 @@ import Testing
         #expect(try #require(await ask(commands, #"{"v":1,"command":"status"}"#, uid: 1000).status).drained == true)
         #expect(await ask(commands, #"{"v":1,"command":"undrain"}"#, uid: 1000).error?.code == .forbidden)
         #expect(await ask(commands, #"{"v":1,"command":"undrain"}"#).message?.hasPrefix("n1 back in service") == true)
+        // Another board is asked through gossip, and only an alive member.
+        #expect(await ask(commands, #"{"v":1,"command":"drain","node":"n9"}"#).error == ControlError(.failed, "n9 is not an alive member (see hcctl members)"))
+        #expect(await ask(commands, #"{"v":1,"command":"drain","node":"n9"}"#, uid: 1000).error?.code == .forbidden)
+        #expect(try #require(await ask(commands, #"{"v":1,"command":"status"}"#, uid: 1000).status).drained == false)
         // Without a drain keeper (control commands alone) the request fails clearly.
         #expect(await ask(ControlCommands(keeper: keeper), #"{"v":1,"command":"drain"}"#).error == ControlError(.failed, "this agent keeps no drained state"))
     }

@@ -75,6 +75,6 @@ enum ControlProtocolFixtures {
     /// Every command, with every argument it may carry.
     static let requests: [ControlRequest] = ControlRequest.Command.allCases.map { command in
         ControlRequest(command: command, id: 42, document: "generation: 1\nnodes: []\n", file: "/tmp/d \"x\".yaml", vip: "front",
-                       key: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", to: "n2")
+                       key: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", to: "n2", node: "n3")
     } + [ControlRequest(command: .status)]
 }

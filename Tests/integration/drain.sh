@@ -3,7 +3,8 @@
 # the VIP make before break while the client pings it every 10 ms (the lost pings are counted and printed: the
 # target is none), the board shows drained in status and members, stays drained across a restart of its agent,
 # holds the VIP again only as the last live board, and hcctl undrain lets it take the VIP back (preempting).
-# A state_dir that turns read-only makes the drain a status problem, not a failure.
+# Another board is drained from afar through gossip (hcctl drain NODE). A state_dir that turns read-only makes
+# the drain a status problem, not a failure.
 # (The `one` units leaving a drained board are shown by the unit tests: Tests/ReconcilerTests/DrainPlacementTests.)
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -53,8 +54,14 @@ vips:
     advert: 100ms
     priority: { default: 100, n1: 150, n2: 120 }
 YAML
-start_agent() { lab_start_child "$1" "$work/n$1/log.$(date +%s%N)" "$bin/hcagent" --config "$work/n$1/agent.yaml" >"$work/n$1/pid"; }
-stop_agent() { kill -TERM "$(cat "$work/n$1/pid")"; wait "$(cat "$work/n$1/pid")" 2>/dev/null; }
+start_agent() { lab_start "$1" "$work/n$1/log.$(date +%s%N)" "$bin/hcagent" --config "$work/n$1/agent.yaml" >"$work/n$1/pid"; }
+# A graceful stop (the VIP handed over first), waited for up to 5 s.
+stop_agent() {
+  local pid tries=0
+  pid=$(cat "$work/n$1/pid")
+  kill -TERM "$pid"
+  while kill -0 "$pid" 2>/dev/null && ((tries++ < 100)); do sleep 0.05; done
+}
 for i in 1 2 3; do start_agent $i; done
 source "$here/lib/vrrp.sh"
 hcctl() { local board=$1; shift; "$bin/hcctl" --socket "$work/n$board/hc.sock" "$@"; }
@@ -101,7 +108,7 @@ check "hcctl status on n1 says DRAINED" bash -c "hcctl 1 status | grep -q '^DRAI
 check "hcctl members on n2 and n3 show n1 drained (gossip)" wait_until 5 bash -c "drained_in_members 2 1 True && drained_in_members 3 1 True && hcctl 3 members | grep -E '^  n1 .* alive,drained '"
 check "state_dir keeps it" grep -qx drained "$work/n1/state/drained"
 check "draining again says so" bash -c "hcctl 1 drain | grep -q 'already drained'"
-check "drain needs root: a refusal with exit 1" bash -c "setpriv --reuid=65534 --regid=65534 --clear-groups $bin/hcctl --socket $work/n1/hc.sock drain; test \$? = 1"
+check "undrain from outside root and the socket's group is refused" bash -c "setpriv --reuid=65534 --regid=65534 --clear-groups $bin/hcctl --socket $work/n1/hc.sock undrain; test \$? != 0 && test \"\$(status_field 1 \"s['drained']\")\" = True"
 
 echo "the drained board's agent restarts"
 stop_agent 1
@@ -133,6 +140,16 @@ check "the client lost no ping" test "$lost" = 0
 check "n1's priority is 150 again, with no reason" bash -c "test \"\$(vip_field 1 priority)\" = 150 && test \"\$(vip_field 1 priorityReason)\" = None"
 check "members show n1 in service" wait_until 5 bash -c "drained_in_members 2 1 None && drained_in_members 3 1 None"
 check "state_dir says in service" grep -qx "in service" "$work/n1/state/drained"
+
+echo "drain another board from afar: hcctl drain NODE, asked in the asker's gossip metadata"
+check "hcctl drain n2 on n1 asks n2" bash -c "hcctl 1 drain n2 | tee /dev/stderr | grep -q '^asked n2 to drain'"
+check "n2 drains itself; every board sees it drained" wait_until 5 bash -c "test \"\$(status_field 2 \"s['drained']\")\" = True && drained_in_members 1 2 True && drained_in_members 3 2 True"
+check "n2's log says who asked" bash -c "cat $work/n2/log.* | grep -q 'n1 asked this board to drain'"
+check "n2 runs at priority 1 now" bash -c "test \"\$(vip_field 2 priority)\" = 1"
+check "asking a board that is not a member fails with exit 1" bash -c "hcctl 1 drain n9; test \$? = 1"
+check "hcctl undrain n2 on n3 puts it back in service" bash -c "hcctl 3 undrain n2 | grep -q '^asked n2 to come back in service'"
+check "every board sees n2 in service again, at priority 120" wait_until 5 bash -c "test \"\$(status_field 2 \"s['drained']\")\" = False && drained_in_members 1 2 None && test \"\$(vip_field 2 priority)\" = 120"
+check "n2 undrained by hand stays so: the old request is not acted on again" bash -c "hcctl 2 drain >/dev/null && hcctl 2 undrain >/dev/null && sleep 1 && test \"\$(status_field 2 \"s['drained']\")\" = False"
 
 echo "a read-only state_dir"
 mount -o remount,ro "$work/n3/state"

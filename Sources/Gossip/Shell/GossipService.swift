@@ -31,6 +31,8 @@ public struct GossipService: Service {
         public var offerDocument: @Sendable (_ text: String, _ peer: String) async -> Bool
         /// Whether this board is drained (hcctl drain), carried in its metadata.
         public var drained = LatestValue<Bool>(false)
+        /// What other boards ask of this one (hcctl drain NODE there), counting only requests they signed.
+        public var drainAsked = LatestValue<DrainAsk?>(nil)
 
         public init(documents: LatestValue<AcceptedDocument>, convergence: LatestValue<ReconcileCore.Convergence>,
                     probes: LatestValue<ProbeSummary>, heldVIPs: LatestValue<Set<String>>, outgoingHandovers: LatestValue<[String: String]>,
@@ -152,6 +154,7 @@ public struct GossipService: Service {
         // Only requests a member signed itself count (node identity).
         let asked = HandoverRequests.asked(of: node, by: views.lazy.map { ($0.member, $0.metadata, $0.mayActOn) })
         channels.incomingHandovers.publishIfChanged(asked)
+        channels.drainAsked.publishIfChanged(DrainRequests.asked(of: node, by: views.lazy.map { ($0.member, $0.metadata, $0.mayActOn) }))
     }
 
     /// The address peers use for this node: `advertise`, else `bind` when it is not a wildcard, else the first
@@ -202,6 +205,12 @@ public struct GossipHandle: Sendable {
     public func installKey(_ key: [UInt8]) async -> Result<String, ControlError> { await change(.keysInstall, key) }
     /// Seals with `key` (installed) from now on.
     public func useKey(_ key: [UInt8]) async -> Result<String, ControlError> { await change(.keysUse, key) }
+    /// hcctl drain NODE or undrain NODE: asked of NODE in this board's signed metadata.
+    public func requestDrain(of node: String, drained: Bool) async -> Bool {
+        guard let thread, let driver else { return false }
+        return await thread.submit { driver.requestDrain(of: node, drained: drained) } != nil
+    }
+
     /// Forgets `key` (not the primary).
     public func removeKey(_ key: [UInt8]) async -> Result<String, ControlError> { await change(.keysRemove, key) }
 
