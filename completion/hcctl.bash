@@ -40,7 +40,10 @@ _hcctl() {
     case $command in
         "") words_for="status members units vip probes keys plan apply reload drain undrain init join help --socket --help --version" ;;
         status|members|units|probes) words_for="--json --socket --help" ;;
-        reload|drain|undrain) words_for="--socket --help" ;;
+        reload) words_for="--socket --help" ;;
+        drain|undrain)
+            [[ -z $sub ]] && options=$(_hcctl_names members)
+            words_for="$options --socket --help" ;;
         vip)
             case $sub in
                 "") words_for="show handover --json --socket --help" ;;
