@@ -40,7 +40,8 @@ holders() { local b out=""; for b in 1 2 3; do holds $b && out+="b$b "; done; ec
 only_holder() { local now; now=$(holders); echo "VIP on: ${now:-none}"; [ "$now" = "$1" ]; }
 status_field() { on "$1" hcctl status --json | python3 -c "import json,sys; s=json.load(sys.stdin); print($2)"; }
 all_alive() { local b; for b in 1 2 3; do test "$(status_field $b "sum(m['state']=='alive' for m in s['members'])")" = 3 || return 1; done; }
-drained_seen_by_all() { local b; for b in 1 2 3; do test "$(status_field $b "[m.get('drained') for m in s['members'] if m['name']=='b$2'][0]")" = "$3" || return 1; done; }
+# drained_seen_by_all N VALUE: every board shows bN drained (True) or not (None).
+drained_seen_by_all() { local b; for b in 1 2 3; do test "$(status_field $b "[m.get('drained') for m in s['members'] if m['name']=='b$1'][0]")" = "$2" || return 1; done; }
 export INIT1 INIT2 INIT3 vip
 export -f on active running_on runs_only_on holds holders only_holder status_field all_alive drained_seen_by_all
 
