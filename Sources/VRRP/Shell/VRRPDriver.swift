@@ -95,8 +95,6 @@ final class VRRPDriver: @unchecked Sendable {
     private var handovers = TargetedHandover()
     /// VIP → the weights of its failing tracked probes, added to the document's priority.
     private var adjustments: [String: Int] = [:]
-    /// Whether this board is drained as the VIPs show it (the reason beside their priority).
-    private var drainedShown = false
 
     /// Carries targeted handovers forward after every event (TargetedHandover decides, this carries it out).
     private func settleHandovers(now: Duration) {
@@ -196,13 +194,12 @@ final class VRRPDriver: @unchecked Sendable {
 
     /// hcctl drain or undrain (TargetedHandover decides what each router does).
     func onDrained(_ value: Bool) {
-        let facts = routers.mapValues { TargetedHandover.Router(state: $0.instance.state, basePriority: 0) }
-        let actions = handovers.onDrained(value, routers: facts)
-        if value != drainedShown {
+        if value != handovers.drained {
             logger.notice(value ? "drained: handing this board's VIPs over, priority \(TargetedHandover.drainedPriority) until undrained"
                                 : "undrained: VIP priorities as the document says again")
         }
-        drainedShown = value
+        let facts = routers.mapValues { TargetedHandover.Router(state: $0.instance.state, basePriority: 0) }
+        let actions = handovers.onDrained(value, routers: facts)
         let time = now
         for action in actions { carryOut(action, now: time) }
         settle()
@@ -449,7 +446,7 @@ final class VRRPDriver: @unchecked Sendable {
     /// Tells the agent state of the VIPs when what hcctl shows of them changed: a state, a holder, a priority.
     private func publish() {
         // Compared in place, without building a list: this runs after every advertisement.
-        if let shown, shown.count == routers.count, shown.allSatisfy({ routers[$0.name].map { Shown($0, drained: drainedShown) } == $0 }) { return }
+        if let shown, shown.count == routers.count, shown.allSatisfy({ routers[$0.name].map { Shown($0, drained: handovers.drained) } == $0 }) { return }
         let next = snapshot()
         shown = next
         reports.yield(.vips(statuses(next), held: held(next)))
@@ -460,7 +457,7 @@ final class VRRPDriver: @unchecked Sendable {
     }
 
     private func snapshot() -> [Shown] {
-        routers.values.sorted { $0.vip.name < $1.vip.name }.map { Shown($0, drained: drainedShown) }
+        routers.values.sorted { $0.vip.name < $1.vip.name }.map { Shown($0, drained: handovers.drained) }
     }
 
     private func statuses(_ shown: [Shown]) -> [VIPStatus] {
