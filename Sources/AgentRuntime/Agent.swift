@@ -116,27 +116,34 @@ public enum Agent {
         let probes = ProbeService(group: group, channels: ProbeService.Channels(
             documents: channels.documents, adjustments: channels.priorityAdjustments, summary: channels.probeSummary,
             unitHealth: channels.unitHealthSink, unitState: { await reconcilerHandle.activeState(of: $0) }), problems: problems, logger: logger)
-        let vrrp = VRRPService(node: config.node, stateDir: config.stateDir, channels: VRRPService.Channels(
+        // hcctl drain: kept in state_dir, followed by VRRP and gossip.
+        let drainAsked = LatestValue<DrainAsk?>(nil)
+        let drain = DrainKeeper(stateDir: config.stateDir, problems: problems, logger: logger, node: config.node, asks: drainAsked)
+        var vrrpChannels = VRRPService.Channels(
             documents: channels.documents, peers: channels.peerAddresses, incomingHandovers: channels.incomingHandovers,
             adjustments: channels.priorityAdjustments, vips: channels.vips, held: channels.heldVIPs,
-            outgoingHandovers: channels.outgoingHandovers), problems: problems, logger: logger)
+            outgoingHandovers: channels.outgoingHandovers)
+        vrrpChannels.drained = drain.drained
+        let vrrp = VRRPService(node: config.node, stateDir: config.stateDir, channels: vrrpChannels, problems: problems, logger: logger)
         // After an in-place restart, the VIPs about to resume count as held from the start: no `vip:` unit stops.
         if !vrrp.resumingVIPs.isEmpty { _ = channels.heldVIPs.publishIfChanged(vrrp.resumingVIPs) }
         guard let advertised = GossipService.advertisedAddress(for: config) else {
             throw GossipTransportError(description: "cannot tell which address peers should use for this board: set advertise in agent.yaml")
         }
+        var gossipChannels = GossipService.Channels(
+            documents: channels.documents, convergence: channels.convergence, probes: channels.probeSummary, heldVIPs: channels.heldVIPs,
+            outgoingHandovers: channels.outgoingHandovers, members: channels.members, memberView: channels.memberView,
+            peerAddresses: channels.peerAddresses, incomingHandovers: channels.incomingHandovers,
+            offerDocument: { text, peer in
+                if case .rejected = await keeper.offerFromPeer(text: text, from: peer) { return true }
+                return false
+            })
+        gossipChannels.drained = drain.drained
+        gossipChannels.drainAsked = drainAsked
         let gossip = try await GossipService.bind(
             settings: try gossipSettings(config: config, advertised: advertised, problems: problems), keyring: keyring,
-            channels: GossipService.Channels(
-                documents: channels.documents, convergence: channels.convergence, probes: channels.probeSummary, heldVIPs: channels.heldVIPs,
-                outgoingHandovers: channels.outgoingHandovers, members: channels.members, memberView: channels.memberView,
-                peerAddresses: channels.peerAddresses, incomingHandovers: channels.incomingHandovers,
-                offerDocument: { text, peer in
-                    if case .rejected = await keeper.offerFromPeer(text: text, from: peer) { return true }
-                    return false
-                }),
-            logger: logger)
-        let handles = PartHandles(vrrp: vrrp.handle, gossip: gossip.handle, reconciler: reconcilerHandle, probes: probes.handle)
+            channels: gossipChannels, logger: logger)
+        let handles = PartHandles(vrrp: vrrp.handle, gossip: gossip.handle, reconciler: reconcilerHandle, probes: probes.handle, drain: drain)
         let status = AgentStatus(keeper: keeper, channels: channels, probes: probes.handle)
 
         let control = try await ControlServer.bind(path: config.socket, commands: ControlCommands(keeper: keeper, channels: channels, handles: handles),
@@ -150,7 +157,7 @@ public enum Agent {
             metrics = []
         }
         var services: [any Service] = [control] + metrics + [
-            reconciler, probes, vrrp, StateDirService(keeper: keeper),
+            reconciler, probes, vrrp, StateDirService(keeper: keeper), drain,
             StatusLineService(status: status, channels: channels, notifier: notifier),
             ClusterMetricsService(node: config.node, channels: channels),
             InPlaceRestartService(configPath: configPath, vrrp: vrrp.handle, notifier: notifier,

@@ -47,12 +47,15 @@ public struct PartHandles: Sendable {
     public var gossip: GossipHandle
     public var reconciler: ReconcilerHandle
     public var probes: ProbeHandle
+    /// hcctl drain and undrain; nil where the agent keeps no drained state (control commands tested alone).
+    public var drain: DrainKeeper?
 
-    public init(vrrp: VRRPHandle, gossip: GossipHandle, reconciler: ReconcilerHandle, probes: ProbeHandle) {
+    public init(vrrp: VRRPHandle, gossip: GossipHandle, reconciler: ReconcilerHandle, probes: ProbeHandle, drain: DrainKeeper? = nil) {
         self.vrrp = vrrp
         self.gossip = gossip
         self.reconciler = reconciler
         self.probes = probes
+        self.drain = drain
     }
 
     /// No part runs (an agent's control commands tested alone).

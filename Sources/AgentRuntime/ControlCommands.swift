@@ -28,7 +28,18 @@ public struct ControlCommands: Sendable {
         if let missing = request.missingArgument { return .failure(missing, id: id) }
         switch command {
         case .status:
-            return .success(id: id, status: await AgentStatus(keeper: keeper, channels: channels, probes: handles.probes).report())
+            var status = await AgentStatus(keeper: keeper, channels: channels, probes: handles.probes).report()
+            status.drained = handles.drain?.isDrained
+            return .success(id: id, status: status)
+        case .drain, .undrain:
+            if let node = request.node, node != keeper.config.node {
+                switch await askDrain(of: node, drained: command == .drain) {
+                case .success(let message): return .success(id: id, message: message)
+                case .failure(let error): return .failure(error, id: id)
+                }
+            }
+            guard let drain = handles.drain else { return .failure(ControlError(.failed, "this agent keeps no drained state"), id: id) }
+            return .success(id: id, message: drain.set(command == .drain, node: keeper.config.node))
         case .reload:
             switch await keeper.reloadDesired() {
             case .accepted(let generation):
@@ -76,6 +87,18 @@ public struct ControlCommands: Sendable {
             case .unchanged, .stale: return .success(id: id, message: "unchanged")
             }
         }
+    }
+
+    /// hcctl drain NODE (undrain NODE): asked through this board's gossip metadata, signed with its node key
+    /// where node identity is on; NODE acts on it only if it believes this board (DrainRequests.asked).
+    private func askDrain(of node: String, drained: Bool) async -> Result<String, ControlError> {
+        guard let view = channels.memberView.value, view.states[node] == .alive else {
+            return .failure(ControlError(.failed, "\(node) is not an alive member (see hcctl members)"))
+        }
+        guard await handles.gossip.requestDrain(of: node, drained: drained) else {
+            return .failure(ControlError(.failed, "gossip is not running on this node"))
+        }
+        return .success("asked \(node) \(drained ? "to drain" : "to come back in service") through gossip (signed with this board's node key where node identity is on); hcctl members shows it once \(node) has")
     }
 
     /// hcctl vip handover NAME [--to NODE]: a named successor must be an alive member, as gossip sees it.

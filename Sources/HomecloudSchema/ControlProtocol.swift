@@ -29,12 +29,17 @@ public struct ControlRequest: Sendable, Equatable {
         case keysUse = "keys-use"
         /// Forget `key` (not the primary). Root only.
         case keysRemove = "keys-remove"
+        /// Take this board (or `node`, asked by gossip) out for maintenance: its VIPs handed over, its `one`
+        /// units moved, marked drained in gossip (kept across restarts). Root only.
+        case drain
+        /// Put a drained board back in service. Root only.
+        case undrain
 
         /// Requests that change the agent's state need uid 0.
         public var changesState: Bool {
             switch self {
             case .status, .plan, .keysList: return false
-            case .reload, .apply, .handover, .keysInstall, .keysUse, .keysRemove: return true
+            case .reload, .apply, .handover, .keysInstall, .keysUse, .keysRemove, .drain, .undrain: return true
             }
         }
     }
@@ -52,9 +57,12 @@ public struct ControlRequest: Sendable, Equatable {
     public var key: String?
     /// The board a handover goes to; none: whichever board the election picks.
     public var to: String?
+    /// The board drain or undrain is asked of; none: this board.
+    public var node: String?
 
     public init(command: Command, id: Int? = nil, document: String? = nil, file: String? = nil, vip: String? = nil, key: String? = nil,
-                to: String? = nil) {
+                to: String? = nil, node: String? = nil) {
+        self.node = node
         self.v = ControlProtocol.version
         self.id = id
         self.command = command
@@ -157,6 +165,8 @@ public struct StatusReport: Sendable, Equatable {
     /// One line: healthy, or the first thing to look at and the command that shows it (StatusHeadline); nil from
     /// an agent before it (hcctl then makes it from the rest).
     public var headline: String?
+    /// Whether this board is drained (hcctl drain); nil from an agent before drain.
+    public var drained: Bool?
 
     public init(node: String, cluster: String?, version: String, desired: DesiredSummary,
                 members: [MemberStatus] = [], vips: [VIPStatus] = [], units: [UnitStatus] = [],
@@ -260,6 +270,8 @@ public struct MemberStatus: Sendable, Equatable {
     /// key bound: shown, not acted on), refused (REASON) (a forged one dropped; the fields are the last verified),
     /// or unchecked (this board has no trusted_admin_keys). nil from an agent before node keys.
     public var identity: String?
+    /// True when that board says it is drained (hcctl drain); nil otherwise, and from an agent before drain.
+    public var drained: Bool?
     public init(name: String, address: String, state: String, incarnation: UInt64? = nil, since: Int? = nil,
                 roles: [String]? = nil, version: String? = nil, generation: UInt64? = nil, convergence: String? = nil,
                 probes: Int? = nil, failingProbes: [String]? = nil, vips: [String]? = nil) {
@@ -290,6 +302,8 @@ public struct VIPStatus: Sendable, Equatable {
     /// The last transition: when (Unix seconds) and why.
     public var since: Int?
     public var reason: String?
+    /// Why the priority is not the document's, when a rule of this board moved it (drained: 1).
+    public var priorityReason: String?
     public init(name: String, address: String, state: String, holder: String?, priority: Int? = nil, since: Int? = nil,
                 reason: String? = nil) {
         self.name = name

@@ -17,6 +17,7 @@ extension ControlRequest: JSONRecord {
         try visitor.optional("vip", &vip)
         try visitor.optional("key", &key)
         try visitor.optional("to", &to)
+        try visitor.optional("node", &node)
     }
 }
 
@@ -56,6 +57,7 @@ extension StatusReport: JSONRecord {
         try visitor.defaulted("problems", &problems, absent: [])
         try visitor.optional("files", &files)
         try visitor.optional("headline", &headline)
+        try visitor.optional("drained", &drained)
     }
 }
 
@@ -117,6 +119,7 @@ extension MemberStatus: JSONRecord {
         try visitor.optional("failingProbes", &failingProbes)
         try visitor.optional("vips", &vips)
         try visitor.optional("identity", &identity)
+        try visitor.optional("drained", &drained)
     }
 }
 
@@ -130,6 +133,7 @@ extension VIPStatus: JSONRecord {
         try visitor.optional("priority", &priority)
         try visitor.optional("since", &since)
         try visitor.optional("reason", &reason)
+        try visitor.optional("priorityReason", &priorityReason)
     }
 }
 

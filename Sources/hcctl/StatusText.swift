@@ -24,6 +24,9 @@ enum StatusText {
             for diagnostic in status.desired.rejected { out += "           \(diagnostic)\n" }
         }
         out += trustSection(status.desired)
+        if status.drained == true {
+            out += "DRAINED  this board: its VIPs only as the last live board, no `one` unit; hcctl undrain puts it back\n"
+        }
         if !status.problems.isEmpty {
             out += "DEGRADED (the other parts run on):\n"
             for problem in status.problems { out += "  \(problem.part): \(problem.reason)\n" }
@@ -61,7 +64,7 @@ enum StatusText {
 
     static func memberSection(_ members: [MemberStatus], now: Int? = Int(time(nil))) -> String {
         section("members", ["NAME", "ADDRESS", "STATE", "INCARNATION", "SINCE", "GENERATION", "UNITS", "PROBES", "VIPS", "IDENTITY", "ROLES"], members.map {
-            [$0.name, $0.address, $0.state, $0.incarnation.map(String.init) ?? "-", $0.since.map { since($0, now: now) } ?? "-",
+            [$0.name, $0.address, $0.drained == true ? "\($0.state),drained" : $0.state, $0.incarnation.map(String.init) ?? "-", $0.since.map { since($0, now: now) } ?? "-",
              $0.generation.map(String.init) ?? "-", $0.convergence ?? "-", probeSummary($0), $0.vips.map { $0.isEmpty ? "-" : $0.joined(separator: ",") } ?? "-",
              $0.identity ?? "-", $0.roles?.joined(separator: ",") ?? ""]
         })
@@ -84,7 +87,7 @@ enum StatusText {
     static func vipSection(_ vips: [VIPStatus], now: Int? = Int(time(nil))) -> String {
         section("vips", ["NAME", "ADDRESS", "STATE", "HOLDER", "PRIORITY", "SINCE", "WHY"], vips.map {
             [$0.name, $0.address, $0.state, $0.holder ?? "-", $0.priority.map(String.init) ?? "-",
-             $0.since.map { since($0, now: now) } ?? "-", $0.reason ?? ""]
+             $0.since.map { since($0, now: now) } ?? "-", [$0.reason, $0.priorityReason].compactMap { $0 }.joined(separator: "; ")]
         })
     }
 

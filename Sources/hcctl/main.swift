@@ -25,10 +25,11 @@ struct ConnectionOptions: ParsableArguments {
 
     /// Sends one request; prints why and exits 3 when the agent cannot be reached, 1 when it refuses.
     func send(_ command: ControlRequest.Command, document: String? = nil, file: String? = nil, vip: String? = nil, key: String? = nil,
-              to: String? = nil) throws -> ControlReply {
+              to: String? = nil, node: String? = nil) throws -> ControlReply {
         let reply: ControlReply
         do {
-            reply = try ControlClient(path: socket).send(ControlRequest(command: command, document: document, file: file, vip: vip, key: key, to: to))
+            reply = try ControlClient(path: socket).send(ControlRequest(command: command, document: document, file: file, vip: vip, key: key, to: to,
+                                                                        node: node))
         } catch {
             printError("hcctl: \(error)")
             throw ExitCode(Exit.unreachable)
@@ -47,7 +48,7 @@ struct HCCtl: ParsableCommand {
         abstract: "Control the local homecloud agent.",
         discussion: "Exit status: 0 ok, 1 the agent refused the request, 2 usage, 3 the agent is unreachable.",
         version: AgentVersion.current.description,
-        subcommands: [Status.self, Members.self, Units.self, VIPs.self, Probes.self, Keys.self, Plan.self, Apply.self, Reload.self, Init.self, Join.self, Import.self]
+        subcommands: [Status.self, Members.self, Units.self, VIPs.self, Probes.self, Keys.self, Plan.self, Apply.self, Reload.self, Drain.self, Undrain.self, Init.self, Join.self, Import.self]
     )
     // Declared here too, so --socket may come before the subcommand: `hcctl --socket PATH status`.
     @OptionGroup var connection: ConnectionOptions
@@ -392,6 +393,29 @@ struct Reload: ParsableCommand {
 
     func run() throws {
         print(try connection.send(.reload).message ?? "ok")
+    }
+}
+
+struct Drain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Take this board out for maintenance (root only): its VIPs go to other boards make before break, its `placement: one` units move off it, and it shows as drained in gossip. Kept across restarts of the agent.",
+        discussion: "It keeps gossiping; it holds a VIP again only as the last live board, and no `one` unit comes back to it until hcctl undrain. With NODE, another board is asked through gossip, in this board's metadata signed with its node key; NODE acts on it only if it believes this board (node identity), as for handovers.")
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "Another board to drain (default: this one).") var node: String?
+
+    func run() throws {
+        print(try connection.send(.drain, node: node).message ?? "ok")
+    }
+}
+
+struct Undrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Put a drained board back in service (root only): VIP priorities and unit placement as the document says.")
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "Another board to put back in service, asked as hcctl drain NODE asks (default: this one).") var node: String?
+
+    func run() throws {
+        print(try connection.send(.undrain, node: node).message ?? "ok")
     }
 }
 

@@ -41,7 +41,7 @@ import Testing
         #expect(await ask(commands, #"{"v":2,"id":1,"command":"status"}"#) == .failure(
             ControlError(.unsupportedVersion, "this agent speaks protocol version 1; the request has 2"), id: 1))
         #expect(await ask(commands, #"{"command":"status"}"#).error?.code == .unsupportedVersion)
-        #expect(await ask(commands, #"{"v":1,"command":"fly"}"#).error == ControlError(.unknownCommand, "unknown command \"fly\"; known: status, reload, plan, apply, handover, keys-list, keys-install, keys-use, keys-remove"))
+        #expect(await ask(commands, #"{"v":1,"command":"fly"}"#).error == ControlError(.unknownCommand, "unknown command \"fly\"; known: status, reload, plan, apply, handover, keys-list, keys-install, keys-use, keys-remove, drain, undrain"))
     }
 
     @Test func handoverNamesItsVIPAndNeedsVRRP() async {
@@ -62,6 +62,26 @@ import Testing
         let (commands, _) = await commands()
         #expect(await ask(commands, #"{"v":1,"command":"reload"}"#, uid: 1000).error == ControlError(.forbidden, "reload changes the agent's state and needs root"))
         #expect(await ask(commands, #"{"v":1,"command":"reload"}"#, uid: 0) == .success(id: nil, message: "unchanged"))
+    }
+
+    @Test func drainAndUndrainNeedRootAndShowInStatus() async throws {
+        let (_, keeper) = await commands()
+        let drain = DrainKeeper(stateDir: directory.path, problems: keeper.problems, logger: Logger(label: "test"))
+        var handles = PartHandles.notRunning
+        handles.drain = drain
+        let commands = ControlCommands(keeper: keeper, channels: AgentChannels(), handles: handles)
+        #expect(await ask(commands, #"{"v":1,"command":"drain"}"#, uid: 1000).error == ControlError(.forbidden, "drain changes the agent's state and needs root"))
+        #expect(try #require(await ask(commands, #"{"v":1,"command":"status"}"#, uid: 1000).status).drained == false)
+        #expect(await ask(commands, #"{"v":1,"command":"drain"}"#).message?.hasPrefix("n1 drained") == true)
+        #expect(try #require(await ask(commands, #"{"v":1,"command":"status"}"#, uid: 1000).status).drained == true)
+        #expect(await ask(commands, #"{"v":1,"command":"undrain"}"#, uid: 1000).error?.code == .forbidden)
+        #expect(await ask(commands, #"{"v":1,"command":"undrain"}"#).message?.hasPrefix("n1 back in service") == true)
+        // Another board is asked through gossip, and only an alive member.
+        #expect(await ask(commands, #"{"v":1,"command":"drain","node":"n9"}"#).error == ControlError(.failed, "n9 is not an alive member (see hcctl members)"))
+        #expect(await ask(commands, #"{"v":1,"command":"drain","node":"n9"}"#, uid: 1000).error?.code == .forbidden)
+        #expect(try #require(await ask(commands, #"{"v":1,"command":"status"}"#, uid: 1000).status).drained == false)
+        // Without a drain keeper (control commands alone) the request fails clearly.
+        #expect(await ask(ControlCommands(keeper: keeper), #"{"v":1,"command":"drain"}"#).error == ControlError(.failed, "this agent keeps no drained state"))
     }
 
     @Test func aRefusedReloadReportsLocatedErrorsAndKeepsTheDocument() async throws {

@@ -12,11 +12,16 @@ enum ControlProtocolFixtures {
                                   since: 1_764_000_000, roles: ["nas", "edge"], version: "0.4.0", generation: 7, convergence: "converging",
                                   probes: 3, failingProbes: ["web", "dns"], vips: ["front"])
         member.identity = "refused (a forged signature)"
+        member.drained = true
         return member
     }
 
-    static let vip = VIPStatus(name: "front", address: "fd00::1/64", state: "master", holder: "n1", priority: 254, since: 1_764_000_001,
-                               reason: "handover from n3")
+    static var vip: VIPStatus {
+        var vip = VIPStatus(name: "front", address: "fd00::1/64", state: "master", holder: "n1", priority: 254, since: 1_764_000_001,
+                            reason: "handover from n3")
+        vip.priorityReason = "drained: priority 1, master only as the last live board"
+        return vip
+    }
     static let file = FileStatus(path: "/etc/samba/smb.conf", role: "dnas", state: "degraded",
                                  reason: "validate refused the new content, the old file stays: testparm exited with 1", writes: 2)
     static let unit = UnitStatus(name: "k3s.service", desired: "running", active: "failed", state: "degraded", reason: "failed 5 times")
@@ -41,6 +46,19 @@ enum ControlProtocolFixtures {
         status.problems = [PartProblem(part: "vrrp", reason: "no CAP_NET_ADMIN: VIPs are off"), PartProblem(part: "state_dir", reason: "read-only")]
         status.files = [file]
         status.headline = "attention: vrrp: no CAP_NET_ADMIN: VIPs are off (and 1 more part) — hcctl status"
+        status.drained = true
+        return status
+    }
+
+    /// The full status as an agent before hcctl drain sent it: none of drain's fields.
+    static var statusBeforeDrain: StatusReport {
+        var status = self.status
+        status.drained = nil
+        for index in status.members.indices { status.members[index].drained = nil }
+        for index in status.vips.indices { status.vips[index].priorityReason = nil }
+        // Nor files nor headline: older still.
+        status.files = nil
+        status.headline = nil
         return status
     }
 
@@ -68,6 +86,6 @@ enum ControlProtocolFixtures {
     /// Every command, with every argument it may carry.
     static let requests: [ControlRequest] = ControlRequest.Command.allCases.map { command in
         ControlRequest(command: command, id: 42, document: "generation: 1\nnodes: []\n", file: "/tmp/d \"x\".yaml", vip: "front",
-                       key: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", to: "n2")
+                       key: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", to: "n2", node: "n3")
     } + [ControlRequest(command: .status)]
 }

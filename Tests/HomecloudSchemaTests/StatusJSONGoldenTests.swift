@@ -15,6 +15,65 @@ import Testing
         #expect(F.emptyStatus.json.pretty == Self.emptyStatus)
     }
 
+    /// hcctl drain's fields (issue 16): added beside the others, absent when nil, so the goldens above stand.
+    @Test func aDrainedBoardsFieldsPrintAndReadBack() throws {
+        var status = F.emptyStatus
+        status.drained = true
+        var member = MemberStatus(name: "n2", address: "10.0.0.2:7964", state: "alive")
+        member.drained = true
+        status.members = [member]
+        var vip = VIPStatus(name: "front", address: "10.0.0.250/24", state: "backup", holder: "10.0.0.3", priority: 1)
+        vip.priorityReason = "drained: priority 1, master only as the last live board"
+        status.vips = [vip]
+        #expect(status.json.pretty == Self.drainedStatus)
+        #expect(try StatusReport(json: JSONValue.parse(Array(Self.drainedStatus.utf8))) == status)
+        // An agent before drain sends none of them: nil, not false.
+        let before = F.statusBeforeDrain
+        #expect(before.drained == nil && before.members.allSatisfy { $0.drained == nil } && before.vips.allSatisfy { $0.priorityReason == nil })
+    }
+
+    static let drainedStatus = #"""
+{
+  "desired" : {
+    "file" : "f",
+    "generation" : null,
+    "rejected" : [
+
+    ]
+  },
+  "drained" : true,
+  "members" : [
+    {
+      "address" : "10.0.0.2:7964",
+      "drained" : true,
+      "name" : "n2",
+      "state" : "alive"
+    }
+  ],
+  "node" : "n",
+  "probes" : [
+
+  ],
+  "problems" : [
+
+  ],
+  "units" : [
+
+  ],
+  "version" : "0",
+  "vips" : [
+    {
+      "address" : "10.0.0.250/24",
+      "holder" : "10.0.0.3",
+      "name" : "front",
+      "priority" : 1,
+      "priorityReason" : "drained: priority 1, master only as the last live board",
+      "state" : "backup"
+    }
+  ]
+}
+"""#
+
     @Test func plansPrintAsHcctlPrintedThem() {
         #expect(F.plan.json.pretty == Self.fullPlan)
         #expect(PlanReport(generation: 1, nodes: [], node: "n", steps: nil).json.pretty == Self.emptyPlan)
@@ -24,11 +83,8 @@ import Testing
         // Its writer sent null for an absent cluster, convergence, probe result, refused generation and plan steps.
         // Nor a headline (hcctl makes one from the rest).
         let line = Self.oldAgentLine
-        // It knew no managed files and no headline: its status reads with both nil.
-        var status = F.status
-        status.files = nil
-        status.headline = nil
-        #expect(try ControlReply(json: JSONValue.parse(Array(line.utf8))) == .success(id: 4, status: status))
+        // It knew no managed files, no headline and no drain: its status reads with those nil.
+        #expect(try ControlReply(json: JSONValue.parse(Array(line.utf8))) == .success(id: 4, status: F.statusBeforeDrain))
         let empty = #"{"v":1,"id":5,"ok":true,"status":{"node":"n","cluster":null,"version":"0","desired":{"generation":null,"file":"f","rejected":[]},"members":[],"vips":[],"units":[],"convergence":null,"probes":[],"problems":[]}}"#
         #expect(try ControlReply(json: JSONValue.parse(Array(empty.utf8))) == .success(id: 5, status: F.emptyStatus))
     }
@@ -91,6 +147,7 @@ import Testing
       "admin-ffff"
     ]
   },
+  "drained" : true,
   "files" : [
     {
       "path" : "/etc/samba/smb.conf",
@@ -105,6 +162,7 @@ import Testing
     {
       "address" : "10.0.0.2:7964",
       "convergence" : "converging",
+      "drained" : true,
       "failingProbes" : [
         "web",
         "dns"
@@ -181,6 +239,7 @@ import Testing
       "holder" : "n1",
       "name" : "front",
       "priority" : 254,
+      "priorityReason" : "drained: priority 1, master only as the last live board",
       "reason" : "handover from n3",
       "since" : 1764000001,
       "state" : "master"

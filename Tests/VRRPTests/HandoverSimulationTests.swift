@@ -117,6 +117,7 @@ struct HandoverLAN {
                 boards[index].missedAt = now
                 boards[index].router.stopDeferring()
             case .becomeSuccessor: break
+            case .resumePreempting: boards[index].router.stopDeferring()
             case .setPriority(_, let priority): apply(boards[index].router.setPriority(priority, now: now), of: index)
             case .publishRequests(let requests):
                 for peer in boards.indices where peer != index && !deaf.contains(peer) {

@@ -16,6 +16,12 @@ public struct NodeMetadata: Sendable, Equatable {
     /// Its probes (nil before they have run) and the VIPs it holds.
     public var probes: ProbeSummary?
     public var vips: [String] = []
+    /// Taken out for maintenance (hcctl drain): `one` units go elsewhere, its VIPs only as the last live board.
+    /// On the wire ("dr") only when true, so an older agent's metadata (and what it reads) is as before.
+    public var drained = false
+    /// Drains asked of other boards (hcctl drain NODE): node → drained (true) or back in service (false). Acted
+    /// on only where the asker signed its metadata with its own node key (or nothing is checked).
+    public var drainRequests: [String: Bool] = [:]
 
     public init(version: String, generation: UInt64, hash: UInt64, roles: [String], convergence: String? = nil) {
         self.version = version
@@ -40,6 +46,10 @@ public struct NodeMetadata: Sendable, Equatable {
             probes = ProbeSummary(count: max(0, Int(count)), failing: value["pf"]?.array?.compactMap(\.string) ?? [])
         }
         vips = value["vh"]?.array?.compactMap(\.string) ?? []
+        if case .bool(true)? = value["dr"] { drained = true }
+        if case .object(let pairs)? = value["dq"] {
+            for (node, wanted) in pairs { if case .bool(let flag) = wanted { drainRequests[node] = flag } }
+        }
     }
 
     public var bytes: [UInt8] { encoded(within: GossipMember.maxMetadataBytes) }
@@ -59,6 +69,10 @@ public struct NodeMetadata: Sendable, Equatable {
             if !probes.failing.isEmpty { members.append(("pf", .array(probes.failing.map { .string($0) }))) }
         }
         if !vips.isEmpty { members.append(("vh", .array(vips.map { .string($0) }))) }
+        if drained { members.append(("dr", .bool(true))) }
+        if !drainRequests.isEmpty {
+            members.append(("dq", .object(drainRequests.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.bool($0.value)) })))
+        }
         var encoded = Array(JSONValue.object(members).serialized.utf8)
         // Lists are what may not fit: drop the roles, then the failing probes' names (keeping that some fail:
         // "?"), then the VIPs, before going over the limit.
@@ -72,6 +86,8 @@ public struct NodeMetadata: Sendable, Equatable {
                 trimmed.vips = []
             } else if !trimmed.handovers.isEmpty {
                 trimmed.handovers = [:]
+            } else if !trimmed.drainRequests.isEmpty {
+                trimmed.drainRequests = [:]
             } else {
                 return encoded
             }

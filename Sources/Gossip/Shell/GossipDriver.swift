@@ -94,6 +94,10 @@ public final class GossipDriver: @unchecked Sendable {
     private var probeSummary: ProbeSummary?
     private var heldVIPs: [String] = []
     private var handovers: [String: String] = [:]
+    private var drained = false
+    /// Drains this board asks of others (hcctl drain NODE), and the members' drained flags as last seen.
+    private var drainRequests = DrainRequests()
+    private var drainedOf: [String: Bool] = [:]
     private var unopened = UnopenedPackets()
     /// Seals this board's metadata and decides whose metadata is believed (Trust's MetadataSeal).
     private var identity: GossipIdentity
@@ -191,6 +195,23 @@ public final class GossipDriver: @unchecked Sendable {
         metadataChanged()
     }
 
+    /// hcctl drain NODE (or undrain) on this board: asked in its metadata until NODE shows it or the window ends.
+    public func requestDrain(of node: String, drained value: Bool) {
+        drainRequests.onRequest(node: node, drained: value, now: now)
+        stepDrainRequests()
+    }
+
+    private func stepDrainRequests() {
+        if drainRequests.onStep(drainedOf: drainedOf, now: now) != nil { metadataChanged() }
+    }
+
+    /// This board was drained or undrained (hcctl drain): the others hear it in its metadata.
+    public func onDrained(_ value: Bool) {
+        guard value != drained else { return }
+        drained = value
+        metadataChanged()
+    }
+
     /// Tells the others this node leaves, gossips a little longer, then closes and reports `.stopped`.
     public func leave() {
         guard leavingUntil == nil, !finished else { return }
@@ -223,6 +244,7 @@ public final class GossipDriver: @unchecked Sendable {
         perform(core.onTick(now: now))
         rejoinMissingSeeds()
         checkForNewerDocuments()
+        if !drainRequests.pending.isEmpty { stepDrainRequests() }
         if let until = leavingUntil, now >= until {
             finish()
             return
@@ -441,6 +463,8 @@ public final class GossipDriver: @unchecked Sendable {
         metadata.handovers = handovers
         metadata.probes = probeSummary
         metadata.vips = heldVIPs
+        metadata.drained = drained
+        metadata.drainRequests = drainRequests.outgoing
         // Sealed at the incarnation setMetadata moves to, which only grows (kept in state_dir).
         return identity.seal(metadata, sequence: core.incarnation + 1)
     }
@@ -468,9 +492,11 @@ public final class GossipDriver: @unchecked Sendable {
                                     identity: reading.standing.label, mayActOn: reading.mayActOn)
         }
         aliveGauge.record(core.activeMemberCount)
+        drainedOf = Dictionary(views.map { ($0.member.name, $0.metadata?.drained ?? false) }, uniquingKeysWith: { a, _ in a })
         reports.yield(.members(views))
         let peers = core.members.filter { $0.name != core.name && $0.isActive }.map { "\($0.name) \($0.address)\n" }.joined()
         let path = peersPath
         settings.keep { try TextFile.writeAtomically(path, peers) }
+        if !drainRequests.pending.isEmpty { stepDrainRequests() }
     }
 }

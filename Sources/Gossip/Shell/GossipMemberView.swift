@@ -17,9 +17,9 @@ extension MemberState {
 
 extension MemberView {
     /// `origin`: the instant the core's clock (a Duration since then) started.
-    init(_ members: [GossipMember], lastHeard: [String: Duration], origin: ContinuousClock.Instant) {
+    init(_ members: [GossipMember], lastHeard: [String: Duration], origin: ContinuousClock.Instant, drained: Set<String> = []) {
         var states: [String: MemberState] = [:]
         for member in members { states[member.name] = MemberState(member.state) }
-        self.init(states: states, lastHeard: lastHeard.mapValues { MonotonicTime.time(origin + $0) })
+        self.init(states: states, lastHeard: lastHeard.mapValues { MonotonicTime.time(origin + $0) }, drained: drained)
     }
 }

@@ -29,6 +29,10 @@ public struct GossipService: Service {
         public var incomingHandovers: LatestValue<Set<String>>
         /// A peer's document, for the agent's store to judge: true when it refused it (gossip does not fetch it again).
         public var offerDocument: @Sendable (_ text: String, _ peer: String) async -> Bool
+        /// Whether this board is drained (hcctl drain), carried in its metadata.
+        public var drained = LatestValue<Bool>(false)
+        /// What other boards ask of this one (hcctl drain NODE there), counting only requests they signed.
+        public var drainAsked = LatestValue<DrainAsk?>(nil)
 
         public init(documents: LatestValue<AcceptedDocument>, convergence: LatestValue<ReconcileCore.Convergence>,
                     probes: LatestValue<ProbeSummary>, heldVIPs: LatestValue<Set<String>>, outgoingHandovers: LatestValue<[String: String]>,
@@ -84,6 +88,7 @@ public struct GossipService: Service {
         let probeSummaries = channels.probes.follow()
         let held = channels.heldVIPs.follow()
         let handovers = channels.outgoingHandovers.follow()
+        let drainedFlags = channels.drained.follow()
         thread.execute { driver.start() }
         await withDiscardingTaskGroup { group in
             // Each of these changes now and then, never per packet.
@@ -94,10 +99,20 @@ public struct GossipService: Service {
             group.addTask { for await summary in probeSummaries { thread.execute { driver.onProbes(summary) } } }
             group.addTask { for await names in held { thread.execute { driver.onHeldVIPs(names) } } }
             group.addTask { for await requests in handovers { thread.execute { driver.onHandovers(requests) } } }
+            group.addTask { for await drained in drainedFlags { thread.execute { driver.onDrained(drained) } } }
+            // Placement's view: who is alive and heard from (.heard) with who is drained (the metadata of .members).
+            var heard: (members: [GossipMember], lastHeard: [String: Duration], origin: ContinuousClock.Instant)?
+            var drained: Set<String> = []
             await withGracefulShutdownHandler {
                 reading: for await report in reports {
                     switch report {
-                    case .members(let views): publish(views)
+                    case .members(let views):
+                        publish(views)
+                        let now = DrainedMembers.names(in: views.lazy.map { ($0.member, $0.metadata) })
+                        if now != drained, let heard {
+                            channels.memberView.publishIfChanged(MemberView(heard.members, lastHeard: heard.lastHeard, origin: heard.origin, drained: now))
+                        }
+                        drained = now
                     case .document(let text, let peer):
                         // A document refused here (signature, policy) stays refused: gossip does not fetch it again.
                         if await channels.offerDocument(text, peer) {
@@ -105,7 +120,8 @@ public struct GossipService: Service {
                             thread.execute { driver.onRefused(hash: hash) }
                         }
                     case .heard(let members, let lastHeard, let origin):
-                        channels.memberView.publishIfChanged(MemberView(members, lastHeard: lastHeard, origin: origin))
+                        heard = (members, lastHeard, origin)
+                        channels.memberView.publishIfChanged(MemberView(members, lastHeard: lastHeard, origin: origin, drained: drained))
                     case .stopped: break reading
                     }
                 }
@@ -129,6 +145,7 @@ public struct GossipService: Service {
                                       convergence: meta?.convergence, probes: meta?.probes?.count, failingProbes: meta?.probes?.failing,
                                       vips: meta?.vips)
             status.identity = view.identity
+            if meta?.drained == true { status.drained = true }
             return status
         }
         channels.members.publish(members)
@@ -137,6 +154,7 @@ public struct GossipService: Service {
         // Only requests a member signed itself count (node identity).
         let asked = HandoverRequests.asked(of: node, by: views.lazy.map { ($0.member, $0.metadata, $0.mayActOn) })
         channels.incomingHandovers.publishIfChanged(asked)
+        channels.drainAsked.publishIfChanged(DrainRequests.asked(of: node, by: views.lazy.map { ($0.member, $0.metadata, $0.mayActOn) }))
     }
 
     /// The address peers use for this node: `advertise`, else `bind` when it is not a wildcard, else the first
@@ -187,6 +205,12 @@ public struct GossipHandle: Sendable {
     public func installKey(_ key: [UInt8]) async -> Result<String, ControlError> { await change(.keysInstall, key) }
     /// Seals with `key` (installed) from now on.
     public func useKey(_ key: [UInt8]) async -> Result<String, ControlError> { await change(.keysUse, key) }
+    /// hcctl drain NODE or undrain NODE: asked of NODE in this board's signed metadata.
+    public func requestDrain(of node: String, drained: Bool) async -> Bool {
+        guard let thread, let driver else { return false }
+        return await thread.submit { driver.requestDrain(of: node, drained: drained) } != nil
+    }
+
     /// Forgets `key` (not the primary).
     public func removeKey(_ key: [UInt8]) async -> Result<String, ControlError> { await change(.keysRemove, key) }
 

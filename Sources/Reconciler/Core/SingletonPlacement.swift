@@ -24,6 +24,10 @@
 //   it: the old side always stops first, however slow SWIM is over there. After a heal the returning runner
 //   waits the same delay, by which time the interim one has seen it alive and stopped.
 // - Before gossip has said anything (an agent just started), `one` units are left as they are.
+// - A drained node (hcctl drain, in its gossip metadata, so every board knows) is no candidate while another
+//   live node of the role is: its units move off it and none comes back. It still counts for the majority (it
+//   is alive and gossiping). When every candidate is drained, they all are candidates again: a unit runs on a
+//   drained board rather than nowhere, as a VIP stays on the last live board.
 import HomecloudSchema
 
 /// A member's state as gossip reports it, for placement: typed, never a display string.
@@ -35,10 +39,13 @@ public enum MemberState: Sendable, Equatable, Hashable {
 public struct MemberView: Sendable, Equatable {
     public var states: [String: MemberState]
     public var lastHeard: [String: Duration]
+    /// Members whose metadata says they are drained (this board included, as its own metadata says).
+    public var drained: Set<String>
 
-    public init(states: [String: MemberState], lastHeard: [String: Duration] = [:]) {
+    public init(states: [String: MemberState], lastHeard: [String: Duration] = [:], drained: Set<String> = []) {
         self.states = states
         self.lastHeard = lastHeard
+        self.drained = drained
     }
 }
 
@@ -87,9 +94,12 @@ public enum SingletonPlacement {
             .compactMap { view.lastHeard[$0].map { $0 + lease } }.min()
     }
 
-    /// The nodes a `one` unit may go to: alive or suspect (a suspect keeps its unit until declared dead).
+    /// The nodes a `one` unit may go to: alive or suspect (a suspect keeps its unit until declared dead), and
+    /// not drained unless all of them are.
     public static func candidates(roleNodes: [String], node: String, view: MemberView) -> [String] {
-        roleNodes.filter { $0 == node || view.states[$0] == .alive || view.states[$0] == .suspect }
+        let live = roleNodes.filter { $0 == node || view.states[$0] == .alive || view.states[$0] == .suspect }
+        let inService = live.filter { !view.drained.contains($0) }
+        return inService.isEmpty ? live : inService
     }
 
     /// The node that runs `unit` in this board's view, or nil when this board's side lacks the majority.

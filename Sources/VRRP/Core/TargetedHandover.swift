@@ -1,5 +1,6 @@
 // Targeted handover (hcctl vip handover NAME --to NODE) on one board: who may ask, the successor's priority
-// 254, the 10 s window and what ends it. Pure: the shell carries out the actions. Which members' requests
+// 254, the 10 s window and what ends it; and a drained board's VIPs (hcctl drain): handed over make before
+// break, priority 1 while drained, never a chosen successor. Pure: the shell carries out the actions. Which members' requests
 // this board hears is gossip's rule (Gossip's HandoverRequests).
 
 /// The old master asks through its gossip metadata (VIP → node) and keeps the VIP until the successor announces
@@ -13,6 +14,10 @@ public struct TargetedHandover: Sendable {
     public static let successorPriority = 254
     /// How long the old master waits for the successor before it withdraws the request and keeps the VIP.
     public static let window = Duration.seconds(10)
+    /// A drained board's priority: the lowest there is, so it is master only where no other live board runs the VIP.
+    public static let drainedPriority = 1
+    /// Why a drained board's VIPs advertise `drainedPriority`, as hcctl vip shows it.
+    public static let drainedReason = "drained: priority 1, master only as the last live board"
 
     /// What the rule needs to know of one of this board's routers at a step.
     public struct Router: Sendable, Equatable {
@@ -38,6 +43,8 @@ public struct TargetedHandover: Sendable {
         case setPriority(vip: String, priority: Int)
         /// The handovers this board asks of others changed (VIP → node): for its gossip metadata.
         case publishRequests([String: String])
+        /// Undrained: a router that handed its VIP over preempts again as usual (`stopDeferring`).
+        case resumePreempting(vip: String)
     }
 
     /// Why a handover request is refused, as hcctl shows it.
@@ -68,6 +75,8 @@ public struct TargetedHandover: Sendable {
     private var published: [String: String] = [:]
     /// False after what sets the routers' priorities changed (the document, the probes' weights, a new router).
     private var prioritiesSettled = false
+    /// hcctl drain: this board hands its VIPs over and advertises `drainedPriority` until undrained.
+    public private(set) var drained = false
 
     public init() {}
 
@@ -111,6 +120,27 @@ public struct TargetedHandover: Sendable {
         requestedOfMe = vips
     }
 
+    /// This board was drained or undrained. Drained: every VIP it holds is handed over, make before break (the
+    /// master advertises priority 0 and keeps the VIP until another board announces it; with no other live
+    /// board it keeps it), its handovers asked of others are withdrawn, and every priority drops to
+    /// `drainedPriority` at the next step. Undrained: the priorities come back and every router preempts again
+    /// as its VIP says (a higher priority takes the VIP back when `preempt` is on).
+    public mutating func onDrained(_ value: Bool, routers: [String: Router]) -> [Action] {
+        guard value != drained else { return [] }
+        drained = value
+        prioritiesSettled = false
+        if value {
+            asked = [:]
+            return routers.keys.sorted().filter { routers[$0]!.state == .master }.map { .handOver(vip: $0) }
+        }
+        return routers.keys.sorted().map { .resumePreempting(vip: $0) }
+    }
+
+    /// The priority a router of this board advertises when no handover raises it.
+    public func effectivePriority(base: Int) -> Int {
+        drained ? Self.drainedPriority : base
+    }
+
     /// What sets the routers' base priorities changed: the next step sets them all again.
     public mutating func onPrioritiesChanged() {
         prioritiesSettled = false
@@ -145,15 +175,16 @@ public struct TargetedHandover: Sendable {
         prioritiesSettled = true
         for vip in routers.keys.sorted() {
             let router = routers[vip]!
-            let wanted = requestedOfMe.contains(vip) && (router.state == .backup || router.state == .master)
-            let keep = boosted.contains(vip) && router.state == .master
+            // A drained board is no one's successor, and gives up a raised priority it kept.
+            let wanted = !drained && requestedOfMe.contains(vip) && (router.state == .backup || router.state == .master)
+            let keep = !drained && boosted.contains(vip) && router.state == .master
             if wanted || keep {
                 if !boosted.contains(vip) { actions.append(.becomeSuccessor(vip: vip)) }
                 boosted.insert(vip)
                 actions.append(.setPriority(vip: vip, priority: Self.successorPriority))
             } else {
                 boosted.remove(vip)
-                actions.append(.setPriority(vip: vip, priority: router.basePriority))
+                actions.append(.setPriority(vip: vip, priority: effectivePriority(base: router.basePriority)))
             }
         }
         return actions

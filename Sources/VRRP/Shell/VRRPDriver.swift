@@ -59,8 +59,10 @@ final class VRRPDriver: @unchecked Sendable {
         var priority: Int
         var problem: String?
         var transition: VRRPInstance.Transition?
+        var priorityReason: String?
 
-        init(_ router: Router) {
+        init(_ router: Router, drained: Bool) {
+            priorityReason = drained ? TargetedHandover.drainedReason : nil
             name = router.vip.name
             address = router.vip.address
             state = router.instance.state
@@ -126,6 +128,8 @@ final class VRRPDriver: @unchecked Sendable {
             if let router = routers[name] { perform(router.instance.setPriority(priority, now: now), for: router) }
         case .publishRequests(let outgoing):
             reports.yield(.outgoingHandovers(outgoing))
+        case .resumePreempting(let name):
+            routers[name]?.instance.stopDeferring()
         }
     }
 
@@ -206,6 +210,19 @@ final class VRRPDriver: @unchecked Sendable {
     func onAdjustments(_ changes: [String: Int]) {
         adjustments = changes
         handovers.onPrioritiesChanged()
+        settle()
+    }
+
+    /// hcctl drain or undrain (TargetedHandover decides what each router does).
+    func onDrained(_ value: Bool) {
+        if value != handovers.drained {
+            logger.notice(value ? "drained: handing this board's VIPs over, priority \(TargetedHandover.drainedPriority) until undrained"
+                                : "undrained: VIP priorities as the document says again")
+        }
+        let facts = routers.mapValues { TargetedHandover.Router(state: $0.instance.state, basePriority: 0) }
+        let actions = handovers.onDrained(value, routers: facts)
+        let time = now
+        for action in actions { carryOut(action, now: time) }
         settle()
     }
 
@@ -456,7 +473,7 @@ final class VRRPDriver: @unchecked Sendable {
     /// Tells the agent state of the VIPs when what hcctl shows of them changed: a state, a holder, a priority.
     private func publish() {
         // Compared in place, without building a list: this runs after every advertisement.
-        if let shown, shown.count == routers.count, shown.allSatisfy({ routers[$0.name].map(Shown.init) == $0 }) { return }
+        if let shown, shown.count == routers.count, shown.allSatisfy({ routers[$0.name].map { Shown($0, drained: handovers.drained) } == $0 }) { return }
         let next = snapshot()
         shown = next
         reports.yield(.vips(statuses(next), held: held(next)))
@@ -467,7 +484,7 @@ final class VRRPDriver: @unchecked Sendable {
     }
 
     private func snapshot() -> [Shown] {
-        routers.values.sorted { $0.vip.name < $1.vip.name }.map(Shown.init)
+        routers.values.sorted { $0.vip.name < $1.vip.name }.map { Shown($0, drained: handovers.drained) }
     }
 
     private func statuses(_ shown: [Shown]) -> [VIPStatus] {
@@ -475,10 +492,12 @@ final class VRRPDriver: @unchecked Sendable {
         clock_gettime(CLOCK_REALTIME, &wallNow)
         let elapsed = now
         return shown.map { vip in
-            VIPStatus(name: vip.name, address: vip.address.description, state: vip.state.rawValue,
-                      holder: vip.state == .master ? node : vip.master?.description, priority: vip.priority,
-                      since: vip.transition.map { Int(wallNow.tv_sec) - Int((elapsed - $0.at).components.seconds) },
-                      reason: vip.problem ?? vip.transition?.reason)
+            var status = VIPStatus(name: vip.name, address: vip.address.description, state: vip.state.rawValue,
+                                   holder: vip.state == .master ? node : vip.master?.description, priority: vip.priority,
+                                   since: vip.transition.map { Int(wallNow.tv_sec) - Int((elapsed - $0.at).components.seconds) },
+                                   reason: vip.problem ?? vip.transition?.reason)
+            status.priorityReason = vip.priorityReason
+            return status
         }
     }
 

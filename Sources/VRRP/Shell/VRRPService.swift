@@ -22,6 +22,8 @@ public struct VRRPService: Service {
         public var held: LatestValue<Set<String>>
         /// VIP → the node this board asked to take it, for the gossip metadata.
         public var outgoingHandovers: LatestValue<[String: String]>
+        /// Whether this board is drained (hcctl drain): its VIPs handed over, priority 1.
+        public var drained = LatestValue<Bool>(false)
 
         public init(documents: LatestValue<AcceptedDocument>, peers: LatestValue<[IPAddress]>, incomingHandovers: LatestValue<Set<String>>,
                     adjustments: LatestValue<[String: Int]>, vips: LatestValue<[VIPStatus]>, held: LatestValue<Set<String>>,
@@ -100,12 +102,14 @@ public struct VRRPService: Service {
         let peers = channels.peers.follow()
         let incoming = channels.incomingHandovers.follow()
         let adjustments = channels.adjustments.follow()
+        let drainedFlags = channels.drained.follow()
         await withDiscardingTaskGroup { group in
             // Each of these changes now and then, never per advertisement.
             group.addTask { for await accepted in documents { thread.execute { driver.onDocument(accepted.document) } } }
             group.addTask { for await addresses in peers { thread.execute { driver.onPeers(addresses) } } }
             group.addTask { for await vips in incoming { thread.execute { driver.onHandoverRequests(vips) } } }
             group.addTask { for await changes in adjustments { thread.execute { driver.onAdjustments(changes) } } }
+            group.addTask { for await drained in drainedFlags { thread.execute { driver.onDrained(drained) } } }
             await withGracefulShutdownHandler {
                 reading: for await report in reports {
                     switch report {
