@@ -118,7 +118,7 @@ public enum Agent {
         let vrrp = VRRPService(node: config.node, stateDir: config.stateDir, channels: VRRPService.Channels(
             documents: channels.documents, peers: channels.peerAddresses, incomingHandovers: channels.incomingHandovers,
             adjustments: channels.priorityAdjustments, vips: channels.vips, held: channels.heldVIPs,
-            outgoingHandovers: channels.outgoingHandovers), problems: problems, logger: logger)
+            outgoingHandovers: channels.outgoingHandovers, transitions: channels.vipTransitionSink), problems: problems, logger: logger)
         guard let advertised = GossipService.advertisedAddress(for: config) else {
             throw GossipTransportError(description: "cannot tell which address peers should use for this board: set advertise in agent.yaml")
         }
@@ -147,6 +147,9 @@ public enum Agent {
         }
         var services: [any Service] = [control] + metrics + [
             reconciler, probes, vrrp, StateDirService(keeper: keeper),
+            TransitionHookService(node: config.node, policy: config.policy, policyFile: config.policyFile ?? AgentConfig.defaultPath,
+                                  documents: channels.documents, transitions: channels.vipTransitions, probes: probes.handle,
+                                  problems: problems, logger: logger),
             StatusLineService(keeper: keeper, convergence: channels.convergence, notifier: notifier),
         ]
         // Gossip last: a graceful stop ends it first, so the others hear this node leave before its VIPs move.

@@ -22,10 +22,13 @@ public struct VRRPService: Service {
         public var held: LatestValue<Set<String>>
         /// VIP → the node this board asked to take it, for the gossip metadata.
         public var outgoingHandovers: LatestValue<[String: String]>
+        /// Every state change of a VIP's router, in order (events: each counts), for the transition hooks.
+        public var transitions: AsyncStream<VIPTransition>.Continuation?
 
         public init(documents: LatestValue<AcceptedDocument>, peers: LatestValue<[IPAddress]>, incomingHandovers: LatestValue<Set<String>>,
                     adjustments: LatestValue<[String: Int]>, vips: LatestValue<[VIPStatus]>, held: LatestValue<Set<String>>,
-                    outgoingHandovers: LatestValue<[String: String]>) {
+                    outgoingHandovers: LatestValue<[String: String]>, transitions: AsyncStream<VIPTransition>.Continuation? = nil) {
+            self.transitions = transitions
             self.documents = documents
             self.peers = peers
             self.incomingHandovers = incomingHandovers
@@ -105,6 +108,7 @@ public struct VRRPService: Service {
                     switch report {
                     case .vips(let vips, let held): channels.publish(vips, held: held)
                     case .outgoingHandovers(let requests): channels.outgoingHandovers.publishIfChanged(requests)
+                    case .transition(let transition): channels.transitions?.yield(transition)
                     case .stopped: break reading
                     }
                 }
