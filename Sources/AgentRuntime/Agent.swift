@@ -135,7 +135,8 @@ public enum Agent {
             logger: logger)
         let handles = PartHandles(vrrp: vrrp.handle, gossip: gossip.handle, reconciler: reconcilerHandle, probes: probes.handle)
 
-        let control = try await ControlServer.bind(path: config.socket, commands: ControlCommands(keeper: keeper, channels: channels, handles: handles),
+        let events = EventHub(node: config.node, channels: channels, refusals: keeper.refusals)
+        let control = try await ControlServer.bind(path: config.socket, commands: ControlCommands(keeper: keeper, channels: channels, handles: handles, events: events),
                                                    group: group, logger: logger)
         // Metrics are a part like the others: a port taken by something else turns them off, not the agent.
         let metrics: [any Service]
@@ -145,7 +146,7 @@ public enum Agent {
             problems.report("metrics", "metrics off: cannot listen on \(config.metrics): \(error)")
             metrics = []
         }
-        var services: [any Service] = [control] + metrics + [
+        var services: [any Service] = [control, events] + metrics + [
             reconciler, probes, vrrp, StateDirService(keeper: keeper),
             TransitionHookService(node: config.node, policy: config.policy, policyFile: config.policyFile ?? AgentConfig.defaultPath,
                                   documents: channels.documents, transitions: channels.vipTransitions, probes: probes.handle,

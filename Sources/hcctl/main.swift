@@ -47,7 +47,7 @@ struct HCCtl: ParsableCommand {
         abstract: "Control the local homecloud agent.",
         discussion: "Exit status: 0 ok, 1 the agent refused the request, 2 usage, 3 the agent is unreachable.",
         version: "0.1.0",
-        subcommands: [Status.self, Members.self, Units.self, VIPs.self, Probes.self, Keys.self, Plan.self, Apply.self, Reload.self, Init.self, Join.self]
+        subcommands: [Status.self, Members.self, Units.self, VIPs.self, Probes.self, Events.self, Keys.self, Plan.self, Apply.self, Reload.self, Init.self, Join.self]
     )
     // Declared here too, so --socket may come before the subcommand: `hcctl --socket PATH status`.
     @OptionGroup var connection: ConnectionOptions
