@@ -38,8 +38,8 @@ _hcctl() {
     local board="--config --name --interface --address --state-dir --force --no-start --help"
     local options words_for=""
     case $command in
-        "") words_for="status members units vip probes keys plan apply reload init join help --socket --help --version" ;;
-        status|members|units|probes) words_for="--json --socket --help" ;;
+        "") words_for="status members units vip probes events keys plan apply reload init join help --socket --help --version" ;;
+        status|members|units|probes|events) words_for="--json --socket --help" ;;
         reload) words_for="--socket --help" ;;
         vip)
             case $sub in
