@@ -146,7 +146,9 @@ public enum Agent {
             problems.report("metrics", "metrics off: cannot listen on \(config.metrics): \(error)")
             metrics = []
         }
-        var services: [any Service] = [control, events] + metrics + [
+        let webhook = WebhookService(node: config.node, hub: events, documents: channels.documents, members: channels.members,
+                                     group: group, problems: problems, logger: logger)
+        var services: [any Service] = [control, events, webhook] + metrics + [
             reconciler, probes, vrrp, StateDirService(keeper: keeper),
             TransitionHookService(node: config.node, policy: config.policy, policyFile: config.policyFile ?? AgentConfig.defaultPath,
                                   documents: channels.documents, transitions: channels.vipTransitions, probes: probes.handle,

@@ -16,6 +16,8 @@ public struct DesiredState: Sendable, Equatable {
     /// node name → its node key's public line (`ed25519 KEYID BASE64`): the only key whose signed gossip
     /// metadata boards with trusted admin keys believe for that name.
     public var nodeKeys: [String: String] = [:]
+    /// `notify: { webhook: URL }`: every board POSTs the cluster's events there as JSON; nil: none.
+    public var webhook: WebhookTarget? = nil
 
     public init(generation: UInt64, cluster: String, nodes: [NodeAssignment] = [], roles: [Role] = [],
                 vips: [VirtualIP] = [], probes: [Probe] = []) {

@@ -22,7 +22,7 @@ public enum DesiredStateParser {
                                         message: "the document is \(size) bytes; a document is at most \(DesiredState.maxDocumentBytes) bytes (1 MiB)")])
     }
 
-    static let topKeys = ["generation", "cluster", "nodes", "roles", "vips", "probes", "node_keys"]
+    static let topKeys = ["generation", "cluster", "nodes", "roles", "vips", "probes", "node_keys", "notify"]
 
     private static func read(root: YAMLNode, reader: inout YAMLReader) -> DesiredState? {
         let top = KeyPath()
@@ -43,11 +43,25 @@ public enum DesiredStateParser {
         checkUnitConflicts(fields["nodes"], nodes: nodes, roles: roles, reader: &reader)
 
         let nodeKeys = fields["node_keys"].map { readNodeKeys($0, nodes: nodes, reader: &reader) } ?? [:]
+        let webhook = fields["notify"].flatMap { readWebhook($0, reader: &reader) }
 
         guard let generation, let cluster else { return nil }
         var state = DesiredState(generation: generation, cluster: cluster, nodes: nodes, roles: roles, vips: vips, probes: probes)
         state.nodeKeys = nodeKeys
+        state.webhook = webhook
         return state
+    }
+
+    /// `notify: { webhook: http://HOST[:PORT]/PATH }`.
+    private static func readWebhook(_ node: YAMLNode, reader: inout YAMLReader) -> WebhookTarget? {
+        let path = KeyPath("notify")
+        guard let entries = reader.mapping(node, at: path, allowed: ["webhook"]) else { return nil }
+        guard let entry = entries.first, let url = reader.string(entry.value, at: path.key("webhook")) else { return nil }
+        guard let target = WebhookTarget(url) else {
+            reader.fail(entry.value.mark, path.key("webhook"), "expected an http:// URL such as http://192.168.1.5:8080/hcagent, found \"\(url)\" (the agent speaks plain HTTP only)")
+            return nil
+        }
+        return target
     }
 
     // MARK: node keys

@@ -41,3 +41,17 @@ import Glibc
         #expect(hub.followerCount == 0, "a closed client leaves no follower")
     }
 }
+
+@Suite struct WebhookPostTests {
+    @Test func aStatusLineIsJudged() {
+        #expect(WebhookService.judge(Array("HTTP/1.1 204 No Content\r\n".utf8)) == nil)
+        #expect(WebhookService.judge(Array("HTTP/1.0 500 Oops\r\n".utf8)) == "status 500")
+        #expect(WebhookService.judge([]) == "the connection closed without an answer")
+        #expect(WebhookService.judge(Array("SSH-2.0\r\n".utf8)) == "not an HTTP answer")
+    }
+
+    @Test func nothingListeningIsAFailureNotAHang() async {
+        let failure = await WebhookService.post("{}", to: WebhookTarget("http://127.0.0.1:1/x")!, group: MultiThreadedEventLoopGroup.singleton)
+        #expect(failure != nil)
+    }
+}

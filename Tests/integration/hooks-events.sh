@@ -2,7 +2,8 @@
 # VIP transition hooks and hcctl events on three namespace agents: each board runs its VIP's hook exactly once per
 # transition it logged (name and state as arguments and environment), a hook its local policy does not allow is
 # not run and is reported, a hook that hangs is killed at its timeout, and after the master is killed
-# `hcctl events --json` on a survivor shows the member dead and the VIP's transition.
+# `hcctl events --json` on a survivor shows the member dead and the VIP's transition; the document's webhook
+# (a listener on board 4) gets the new master's transition from it, and the member's death exactly once.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -22,7 +23,7 @@ cleanup() {
 trap cleanup EXIT
 
 vip=$(lab_ip 250)
-lab_up 3
+lab_up 4  # boards 1-3 run agents; board 4 listens for the webhook
 chmod 755 "$work"
 head -c 32 /dev/urandom | base64 >"$work/gossip.key"
 # The hook: one line per run into one file every board shares (O_APPEND: lines do not mix).
@@ -61,9 +62,25 @@ cat >>"$work/n3/agent.yaml" <<YAML
 policy:
   exec: ["/usr/bin/true"]
 YAML
+# The webhook's listener: each POST's body, one line each, into webhook.log; 204 back.
+cat >"$work/listener.py" <<'PY'
+import http.server, sys
+class Hook(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        with open(sys.argv[1], "ab") as log:
+            log.write(body + b"\n")
+        self.send_response(204)
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("0.0.0.0", 8080), Hook).serve_forever()
+PY
+lab_start 4 "$work/listener.log" python3 "$work/listener.py" "$work/webhook.log" >/dev/null
 cat >"$work/desired.yaml" <<YAML
 generation: 1
 cluster: lab
+notify: { webhook: "http://$(lab_ip 4):8080/hcagent" }
 nodes: { n1: [], n2: [], n3: [] }
 vips:
   - name: front
@@ -133,22 +150,42 @@ check "n2 ran front's master hook exactly once more" bash -c "test \$(( \$(ran 2
 check "its arguments: front master, previous backup" bash -c "grep '^node=n2 ' $work/hooks.log | tail -1 | grep -qx 'node=n2 args=front master vip=front state=master previous=backup'"
 check "n2 ran front's hook once per transition it logged, all along" same_runs_as_transitions 2
 check "n3 (a holder change, no transition) ran nothing" test "$(grep -c "^node=n3 " "$work/hooks.log")" = "$n3_before"
-check "hcctl events --json on n2 shows front's transition to master with holder and reason" wait_until 3 python3 - "$work/events.json" <<'PY'
+cat >"$work/check1.py" <<'PY'
 import json, sys
 events = [json.loads(line) for line in open(sys.argv[1])]
 print(events)
 assert any(e["kind"] == "vip-transition" and e["subject"] == "front" and e["state"] == "master" and e["previous"] == "backup"
            and e["holder"] == "n2" and e.get("reason") and e["node"] == "n2" for e in events)
 PY
-check "hcctl events --json on n2 shows n1 dead" wait_until 30 python3 - "$work/events.json" <<'PY'
+check "hcctl events --json on n2 shows front's transition to master with holder and reason" wait_until 3 python3 "$work/check1.py" "$work/events.json"
+cat >"$work/check2.py" <<'PY'
 import json, sys
 events = [json.loads(line) for line in open(sys.argv[1])]
 assert any(e["kind"] == "member-dead" and e["subject"] == "n1" for e in events), events
 seqs = [e["seq"] for e in events]
 assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs), seqs
 PY
+check "hcctl events --json on n2 shows n1 dead" wait_until 30 python3 "$work/check2.py" "$work/events.json"
 check "hcctl events on n3 prints one line per event with its time" bash -c "cat $work/events.txt; grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8}\\.[0-9]{3} n3 member-(suspect|dead) n1' $work/events.txt"
 kill "$(cat "$work/events3.pid")" 2>/dev/null
+
+echo "the webhook"
+cat >"$work/check3.py" <<'PY'
+import json, sys
+events = [json.loads(line) for line in open(sys.argv[1])]
+assert any(e["kind"] == "vip-transition" and e["node"] == "n2" and e["subject"] == "front" and e["state"] == "master" for e in events)
+PY
+check "it got n2's transition of front to master" wait_until 5 python3 "$work/check3.py" "$work/webhook.log"
+cat >"$work/check4.py" <<'PY'
+import json, sys
+events = [json.loads(line) for line in open(sys.argv[1])]
+dead = [e for e in events if e["kind"] == "member-dead" and e["subject"] == "n1"]
+print(dead)
+assert len(dead) == 1 and dead[0]["node"] == "n2", dead
+PY
+check "it got n1's death exactly once, from n2 (the lowest-named live member)" wait_until 5 python3 "$work/check4.py" "$work/webhook.log"
+check "every board's own events came from that board (n3's VIP start among them)" \
+  bash -c "grep -q '\"node\":\"n3\".*\"kind\":\"vip-transition\"' $work/webhook.log"
 check "n2's agent stays small with a follower" bash -c "rss=\$(awk '/VmRSS/ {print \$2}' /proc/\$(cat $work/n2/pid)/status); echo \"n2 RSS \$rss kB\"; test \"\$rss\" -lt 16384"
 
 finish
