@@ -10,13 +10,12 @@ import ServiceLifecycle
 import Synchronization
 
 public final class EventHub: Service, Sendable {
-    /// Events a follower may have waiting; the recent events kept for whoever asks.
+    /// Events a follower may have waiting (its ring: the oldest go first when it falls behind).
     public static let capacity = 64
 
     private struct State {
         var followers: [Int: AsyncStream<ClusterEvent>.Continuation] = [:]
         var nextFollower = 0
-        var recent: [ClusterEvent] = []
     }
 
     private let state = Mutex(State())
@@ -42,17 +41,12 @@ public final class EventHub: Service, Sendable {
         return stream
     }
 
-    /// The last `capacity` events, oldest first.
-    public var recent: [ClusterEvent] { state.withLock { $0.recent } }
-
     public var followerCount: Int { state.withLock { $0.followers.count } }
 
     /// Hands events on (also used by tests, without the channels).
     func emit(_ events: [ClusterEvent]) {
         guard !events.isEmpty else { return }
         state.withLock { state in
-            state.recent.append(contentsOf: events)
-            if state.recent.count > Self.capacity { state.recent.removeFirst(state.recent.count - Self.capacity) }
             for follower in state.followers.values { for event in events { follower.yield(event) } }
         }
     }
