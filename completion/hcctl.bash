@@ -38,9 +38,9 @@ _hcctl() {
     local board="--config --name --interface --address --state-dir --force --no-start --help"
     local options words_for=""
     case $command in
-        "") words_for="status members units vip probes keys plan apply reload drain undrain init join import help --socket --help --version" ;;
+        "") words_for="status members units vip probes events keys plan apply reload drain undrain init join import help --socket --help --version" ;;
         status) words_for="--json --watch --socket --help" ;;
-        members|units|probes) words_for="--json --socket --help" ;;
+        members|units|probes|events) words_for="--json --socket --help" ;;
         reload) words_for="--socket --help" ;;
         drain|undrain)
             [[ -z $sub ]] && options=$(_hcctl_names members)
@@ -84,7 +84,7 @@ _hcctl() {
                 COMPREPLY=($(compgen -f -- "$cur"))
                 return
             fi ;;
-        help) words_for="status members units vip probes keys plan apply reload drain undrain init join import" ;;
+        help) words_for="status members units vip probes events keys plan apply reload drain undrain init join import" ;;
     esac
     COMPREPLY=($(compgen -W "$words_for" -- "$cur"))
 }

@@ -122,7 +122,7 @@ public enum Agent {
         var vrrpChannels = VRRPService.Channels(
             documents: channels.documents, peers: channels.peerAddresses, incomingHandovers: channels.incomingHandovers,
             adjustments: channels.priorityAdjustments, vips: channels.vips, held: channels.heldVIPs,
-            outgoingHandovers: channels.outgoingHandovers)
+            outgoingHandovers: channels.outgoingHandovers, transitions: channels.vipTransitionSink)
         vrrpChannels.drained = drain.drained
         let vrrp = VRRPService(node: config.node, stateDir: config.stateDir, channels: vrrpChannels, problems: problems, logger: logger)
         // After an in-place restart, the VIPs about to resume count as held from the start: no `vip:` unit stops.
@@ -146,7 +146,8 @@ public enum Agent {
         let handles = PartHandles(vrrp: vrrp.handle, gossip: gossip.handle, reconciler: reconcilerHandle, probes: probes.handle, drain: drain)
         let status = AgentStatus(keeper: keeper, channels: channels, probes: probes.handle)
 
-        let control = try await ControlServer.bind(path: config.socket, commands: ControlCommands(keeper: keeper, channels: channels, handles: handles),
+        let events = EventHub(node: config.node, channels: channels, refusals: keeper.refusals)
+        let control = try await ControlServer.bind(path: config.socket, commands: ControlCommands(keeper: keeper, channels: channels, handles: handles, events: events),
                                                    group: group, logger: logger)
         // Metrics are a part like the others: a port taken by something else turns them off, not the agent.
         let metrics: [any Service]
@@ -156,8 +157,13 @@ public enum Agent {
             problems.report("metrics", "metrics off: cannot listen on \(config.metrics): \(error)")
             metrics = []
         }
-        var services: [any Service] = [control] + metrics + [
+        let webhook = WebhookService(node: config.node, hub: events, documents: channels.documents, members: channels.members,
+                                     group: group, problems: problems, logger: logger)
+        var services: [any Service] = [control, events, webhook] + metrics + [
             reconciler, probes, vrrp, StateDirService(keeper: keeper), drain,
+            TransitionHookService(node: config.node, policy: config.policy, policyFile: config.policyFile ?? AgentConfig.defaultPath,
+                                  documents: channels.documents, transitions: channels.vipTransitions, probes: probes.handle,
+                                  problems: problems, logger: logger),
             StatusLineService(status: status, channels: channels, notifier: notifier),
             ClusterMetricsService(node: config.node, channels: channels),
             InPlaceRestartService(configPath: configPath, vrrp: vrrp.handle, notifier: notifier,

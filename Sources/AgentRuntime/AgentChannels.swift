@@ -35,9 +35,13 @@ public struct AgentChannels: Sendable {
     /// Probes → reconciler: restarts asked (events: each counts).
     public let unitHealth: AsyncStream<UnitHealthReport>
     public let unitHealthSink: AsyncStream<UnitHealthReport>.Continuation
+    /// VRRP → the transition hooks: every state change of a VIP's router (events: each counts).
+    public let vipTransitions: AsyncStream<VIPTransition>
+    public let vipTransitionSink: AsyncStream<VIPTransition>.Continuation
 
     public init() {
         (unitHealth, unitHealthSink) = AsyncStream.makeStream(of: UnitHealthReport.self, bufferingPolicy: .bufferingNewest(256))
+        (vipTransitions, vipTransitionSink) = AsyncStream.makeStream(of: VIPTransition.self, bufferingPolicy: .bufferingNewest(256))
     }
 }
 

@@ -6,11 +6,21 @@ public struct ControlCommands: Sendable {
     let keeper: DocumentKeeper
     let channels: AgentChannels
     let handles: PartHandles
+    /// The cluster's events for `events`; nil: this agent does not follow them.
+    let events: EventHub?
 
-    public init(keeper: DocumentKeeper, channels: AgentChannels, handles: PartHandles) {
+    public init(keeper: DocumentKeeper, channels: AgentChannels, handles: PartHandles, events: EventHub? = nil) {
         self.keeper = keeper
         self.channels = channels
         self.handles = handles
+        self.events = events
+    }
+
+    /// A request that asks for a stream (`events`): its first reply and the events to write after it, one per
+    /// line; nil for every other request (answered by `reply`).
+    public func stream(for line: [UInt8]) -> (ControlReply, AsyncStream<ClusterEvent>)? {
+        guard case .success(let request) = ControlRequest.parse(line), request.command == .events, let events else { return nil }
+        return (.success(id: request.id, message: "following the cluster's events as \(keeper.config.node) sees them"), events.follow())
     }
 
     /// Never throws: whatever the bytes, the answer is a reply. The fields are read one by one so that every
@@ -51,6 +61,9 @@ public struct ControlCommands: Sendable {
             case .rejected(let diagnostics):
                 return .failure(ControlError(.failed, diagnostics.map(\.description).joined(separator: "\n")), id: id)
             }
+        case .events:
+            // Reached only without an event hub: with one, the server streams (see `stream(for:)`).
+            return .failure(ControlError(.failed, "this agent does not follow events"), id: id)
         case .handover:
             switch await handOver(vip: request.vip ?? "", to: request.to) {
             case .success(let message): return .success(id: id, message: message)

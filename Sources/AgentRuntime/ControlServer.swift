@@ -95,7 +95,13 @@ public final class ControlServer: Service {
                     let close: Bool
                     switch frame {
                     case .line(let buffer):
-                        reply = await self.commands.reply(to: Array(buffer.readableBytesView), uid: uid)
+                        let bytes = Array(buffer.readableBytesView)
+                        if let (first, events) = self.commands.stream(for: bytes) {
+                            try await outbound.write(ByteBuffer(string: first.json.serialized + "\n"))
+                            try await self.follow(events, on: connection.channel, outbound)
+                            return
+                        }
+                        reply = await self.commands.reply(to: bytes, uid: uid)
                         close = false
                     case .tooLong:
                         reply = .failure(ControlError(.tooLarge, "a request line is at most \(ControlProtocol.maxRequestBytes) bytes (a document at most \(DesiredState.maxDocumentBytes))"))
@@ -108,6 +114,23 @@ public final class ControlServer: Service {
             }
         } catch {
             logger.debug("control connection ended", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Writes each event as one reply line until the client closes the connection (its channel closes) or the
+    /// agent stops (the stream ends). The connection is no longer idle-dropped: it waits for events, not requests.
+    private func follow(_ events: AsyncStream<ClusterEvent>, on channel: any Channel, _ outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws {
+        try await channel.triggerUserOutboundEvent(ControlConnectionEvent.streaming)
+        let closed = channel.closeFuture
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await event in events {
+                    try await outbound.write(ByteBuffer(string: ControlReply.success(id: nil).with(event: event).json.serialized + "\n"))
+                }
+            }
+            group.addTask { try? await closed.get() }
+            _ = try await group.next()
+            group.cancelAll()
         }
     }
 

@@ -19,6 +19,8 @@ public actor DocumentKeeper {
     })
     /// Every accepted document goes out here (the parts that run it follow it).
     public nonisolated let documents: LatestValue<AcceptedDocument>
+    /// Every refusal goes out here (each publish is one refusal), for hcctl events.
+    public nonisolated let refusals = LatestValue<DocumentRefusal>()
     /// Parts that run degraded and why (see PartProblems), for hcctl status.
     public nonisolated let problems: PartProblems
 
@@ -110,6 +112,10 @@ public actor DocumentKeeper {
     /// Counts the store's last refusal under its reason.
     private func countRefusal() {
         refusedCounters[store.lastRefusal?.reason.rawValue ?? "invalid"]?.increment()
+        if let refusal = store.lastRefusal {
+            refusals.publish(DocumentRefusal(reason: refusal.reason.rawValue, generation: refusal.generation, source: refusal.source,
+                                             messages: refusal.diagnostics))
+        }
     }
 
     /// A document a peer runs (gossip): taken if it is newer (or wins an equal-generation conflict).

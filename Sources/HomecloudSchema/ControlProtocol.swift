@@ -34,11 +34,14 @@ public struct ControlRequest: Sendable, Equatable {
         case drain
         /// Put a drained board back in service. Root only.
         case undrain
+        /// Follow the cluster's events as this board sees them: the reply, then one reply with `event` per line
+        /// until the client closes the connection.
+        case events
 
         /// Requests that change the agent's state need uid 0.
         public var changesState: Bool {
             switch self {
-            case .status, .plan, .keysList: return false
+            case .status, .plan, .keysList, .events: return false
             case .reload, .apply, .handover, .keysInstall, .keysUse, .keysRemove, .drain, .undrain: return true
             }
         }
@@ -100,9 +103,18 @@ public struct ControlReply: Sendable, Equatable {
     public var status: StatusReport?
     public var plan: PlanReport?
     public var message: String?
+    /// One event of an `events` stream.
+    public var event: ClusterEvent?
 
     public static func failure(_ error: ControlError, id: Int? = nil) -> ControlReply {
         ControlReply(v: ControlProtocol.version, id: id, ok: false, error: error)
+    }
+
+    /// This reply carrying one event of an `events` stream.
+    public func with(event: ClusterEvent) -> ControlReply {
+        var reply = self
+        reply.event = event
+        return reply
     }
 
     public static func success(id: Int?, status: StatusReport? = nil, plan: PlanReport? = nil, message: String? = nil) -> ControlReply {

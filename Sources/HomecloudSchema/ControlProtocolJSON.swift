@@ -31,6 +31,7 @@ extension ControlReply: JSONRecord {
         try visitor.optional("status", &status)
         try visitor.optional("plan", &plan)
         try visitor.optional("message", &message)
+        try visitor.optional("event", &event)
     }
 }
 

@@ -18,6 +18,8 @@ public struct DesiredState: Sendable, Equatable {
     public var nodeKeys: [String: String] = [:]
     /// The oldest agent that can read this document (`requires:`); an older one refuses it and keeps its own.
     public var requires: AgentVersion?
+    /// `notify: { webhook: URL }`: every board POSTs the cluster's events there as JSON; nil: none.
+    public var webhook: WebhookTarget? = nil
 
     public init(generation: UInt64, cluster: String, nodes: [NodeAssignment] = [], roles: [Role] = [],
                 vips: [VirtualIP] = [], probes: [Probe] = []) {
@@ -154,6 +156,8 @@ public struct VirtualIP: Sendable, Equatable {
     /// `unicast: members`: the peers are the live gossip members' addresses (of the VIP's family), as they come
     /// and go.
     public var unicastToMembers: Bool
+    /// Commands run on this board's transitions of the VIP (`notify:`); nil: none.
+    public var notify: VIPNotify? = nil
 
     /// 100 ms: a dead master's VIP moves within 3 intervals plus the skew (about 0.36 s at priority 100), for
     /// 10 packets of 50-70 bytes a second per VIP; keepalived's 1 s default takes 3.6 s.

@@ -23,7 +23,7 @@ public enum DesiredStateParser {
                                         message: "the document is \(size) bytes; a document is at most \(DesiredState.maxDocumentBytes) bytes (1 MiB)")])
     }
 
-    static let topKeys = ["generation", "cluster", "requires", "nodes", "roles", "vips", "probes", "node_keys"]
+    static let topKeys = ["generation", "cluster", "requires", "nodes", "roles", "vips", "probes", "node_keys", "notify"]
 
     private static func read(root: YAMLNode, lines: [Substring], reader: inout YAMLReader) -> DesiredState? {
         let top = KeyPath()
@@ -50,11 +50,13 @@ public enum DesiredStateParser {
         checkUnitConflicts(fields["nodes"], nodes: nodes, roles: roles, reader: &reader)
 
         let nodeKeys = fields["node_keys"].map { readNodeKeys($0, nodes: nodes, reader: &reader) } ?? [:]
+        let webhook = fields["notify"].flatMap { readWebhook($0, reader: &reader) }
 
         guard let generation, let cluster else { return nil }
         var state = DesiredState(generation: generation, cluster: cluster, nodes: nodes, roles: roles, vips: vips, probes: probes)
         state.nodeKeys = nodeKeys
         state.requires = requires
+        state.webhook = webhook
         return state
     }
 
@@ -74,6 +76,18 @@ public enum DesiredStateParser {
             reader.fail(pair.value.mark, path, "this document requires hcagent \(text) or later; this agent is \(AgentVersion.current): upgrade it (the document in force stays)")
         }
         return version
+    }
+
+    /// `notify: { webhook: http://HOST[:PORT]/PATH }`.
+    private static func readWebhook(_ node: YAMLNode, reader: inout YAMLReader) -> WebhookTarget? {
+        let path = KeyPath("notify")
+        guard let entries = reader.mapping(node, at: path, allowed: ["webhook"]) else { return nil }
+        guard let entry = entries.first, let url = reader.string(entry.value, at: path.key("webhook")) else { return nil }
+        guard let target = WebhookTarget(url) else {
+            reader.fail(entry.value.mark, path.key("webhook"), "expected an http:// URL such as http://192.168.1.5:8080/hcagent, found \"\(url)\" (the agent speaks plain HTTP only)")
+            return nil
+        }
+        return target
     }
 
     // MARK: node keys
@@ -240,7 +254,7 @@ public enum DesiredStateParser {
 
     // MARK: vips
 
-    static let vipKeys = ["name", "address", "interface", "vrid", "advert", "priority", "track", "preempt", "preempt_delay", "unicast"]
+    static let vipKeys = ["name", "address", "interface", "vrid", "advert", "priority", "track", "preempt", "preempt_delay", "unicast", "notify"]
 
     private static func readVIPs(_ node: YAMLNode, probes: [Probe], reader: inout YAMLReader) -> [VirtualIP] {
         let path = KeyPath("vips")
@@ -325,10 +339,58 @@ public enum DesiredStateParser {
                 }
             }
         }
+        let notify = fields["notify"].flatMap { readNotify($0, at: path.key("notify"), reader: &reader) }
         guard reader.diagnostics.count == errorsBefore, let name, let address, let interface, let vrid else { return nil }
-        return VirtualIP(name: name, address: address, interface: interface, vrid: vrid, advert: advert,
-                         priority: priority, track: track, preempt: preempt, preemptDelay: preemptDelay, unicast: unicast,
-                         unicastToMembers: unicastToMembers)
+        var vip = VirtualIP(name: name, address: address, interface: interface, vrid: vrid, advert: advert,
+                            priority: priority, track: track, preempt: preempt, preemptDelay: preemptDelay, unicast: unicast,
+                            unicastToMembers: unicastToMembers)
+        vip.notify = notify
+        return vip
+    }
+
+    static let notifyKeys = ["master", "backup", "fault", "timeout"]
+
+    /// `notify: { master: CMD, backup: CMD, fault: CMD, timeout: 10s }`; a command as exec probes take it: a
+    /// string split on spaces or a list of words, its first word an absolute path.
+    private static func readNotify(_ node: YAMLNode, at path: KeyPath, reader: inout YAMLReader) -> VIPNotify? {
+        guard let entries = reader.mapping(node, at: path, allowed: notifyKeys) else { return nil }
+        var notify = VIPNotify()
+        for entry in entries {
+            let keyPath = path.key(entry.key)
+            if entry.key == "timeout" {
+                if let timeout = reader.duration(entry.value, at: keyPath, in: .milliseconds(100) ... .seconds(3600)) { notify.timeout = timeout }
+                continue
+            }
+            guard let argv = readCommand(entry.value, at: keyPath, reader: &reader) else { continue }
+            switch entry.key {
+            case "master": notify.master = argv
+            case "backup": notify.backup = argv
+            default: notify.fault = argv
+            }
+        }
+        return notify
+    }
+
+    private static func readCommand(_ node: YAMLNode, at path: KeyPath, reader: inout YAMLReader) -> [String]? {
+        var argv: [String]
+        if case .sequence = node.content {
+            guard let items = reader.sequence(node, at: path) else { return nil }
+            let words = items.enumerated().compactMap { reader.string($0.element, at: path.index($0.offset)) }
+            guard words.count == items.count else { return nil }
+            argv = words
+        } else {
+            guard let text = reader.string(node, at: path) else { return nil }
+            argv = text.split(separator: " ").map(String.init)
+        }
+        guard let first = argv.first else {
+            reader.fail(node.mark, path, "the command is empty")
+            return nil
+        }
+        guard first.hasPrefix("/") else {
+            reader.fail(node.mark, path, "the command must start with an absolute path such as /usr/local/bin/vip-hook, found \"\(first)\"")
+            return nil
+        }
+        return argv
     }
 
     /// `priority: 120`, or `priority: { default: 100, hc1-n1: 150 }`. 255 is VRRP's address owner and 0 means

@@ -55,7 +55,7 @@ struct ControlClient {
         }
     }
 
-    private func connect() throws -> Int32 {
+    func connect() throws -> Int32 {
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let bytes = Array(path.utf8)

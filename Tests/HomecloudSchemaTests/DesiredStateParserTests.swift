@@ -80,6 +80,22 @@ private let minimal = """
         #expect(errors(base + "unicast: [fd00::2] }\n") == ["desired.yaml:5:74: vips[0].unicast[0]: \"fd00::2\" is not an address of the VIP's family"])
     }
 
+    @Test func transitionHooksAreCommandsWithATimeoutAndMistakesAreLocated() throws {
+        let base = "generation: 1\ncluster: c\nnodes: { n1: [] }\nvips:\n  - name: v\n    address: 10.0.0.9/24\n    interface: eth0\n    vrid: 9\n"
+        let vip = try parse(base + "    notify:\n      master: /usr/local/bin/hook --up\n      backup: [/usr/local/bin/hook, \"a b\"]\n      timeout: 2s\n").get().vips[0]
+        #expect(vip.notify == VIPNotify(master: ["/usr/local/bin/hook", "--up"], backup: ["/usr/local/bin/hook", "a b"], timeout: .seconds(2)))
+        #expect(try parse(base).get().vips[0].notify == nil)
+        #expect(try parse(base + "    notify: { fault: /bin/true }\n").get().vips[0].notify?.timeout == VIPNotify.defaultTimeout)
+        #expect(errors(base + "    notify:\n      master: hook.sh\n") == [
+            "desired.yaml:10:15: vips[0].notify.master: the command must start with an absolute path such as /usr/local/bin/vip-hook, found \"hook.sh\"",
+        ])
+        #expect(errors(base + "    notify:\n      stop: /bin/true\n") == [
+            "desired.yaml:10:7: vips[0].notify.stop: unknown key (known keys: master, backup, fault, timeout)",
+        ])
+        #expect(errors(base + "    notify: { master: [], timeout: 0s }\n").count == 2)
+        #expect(errors(base + "    notify: /bin/true\n") == ["desired.yaml:9:13: vips[0].notify: expected a mapping, found a scalar"])
+    }
+
     @Test func unknownKeyIsLocatedWithItsPath() {
         let text = minimal.replacingFirst("state: running", with: "state: running, enable: true")
         #expect(errors(text) == ["desired.yaml:8:48: roles.web.units[0].enable: unknown key (known keys: name, state, enabled, placement)"])

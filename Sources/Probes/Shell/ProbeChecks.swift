@@ -39,6 +39,17 @@ public struct ProbeChecks: Sendable {
         return outcome.promise.futureResult
     }
 
+    /// A command that is not a probe (a VIP's transition hook): run as exec probes are, in a process group of its
+    /// own killed at `timeout`, with `environment` added; the future always succeeds, with a failure on error.
+    public func startCommand(_ argv: [String], environment: [String], timeout: Duration) -> EventLoopFuture<ProbeHysteresis.Result> {
+        let outcome = Outcome(loop.makePromise(of: ProbeHysteresis.Result.self))
+        loop.execute {
+            self.deadlines.add(outcome, timeout: timeout)
+            ProcessRun.start(argv, environment: environment, on: self.loop, outcome)
+        }
+        return outcome.promise.futureResult
+    }
+
     private func begin(_ check: Probe.Check, timeout: Duration, _ outcome: Outcome) {
         switch check {
         case .tcp(let host, let port):

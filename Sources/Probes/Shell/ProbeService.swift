@@ -60,10 +60,10 @@ public struct ProbeService: Service {
             var seed = SystemRandomNumberGenerator()
             let runner = ProbeRunner(loop: loop, checks: checks, seed: seed.next(), effects: effectSink, logger: logger)
             setup = .success((loop, runner))
-            handle = ProbeHandle(loop: loop, runner: runner)
+            handle = ProbeHandle(loop: loop, runner: runner, checks: checks)
         } catch {
             setup = .failure(ProbeLoopFailure(description: "\(error)"))
-            handle = ProbeHandle(loop: nil, runner: nil)
+            handle = ProbeHandle(loop: nil, runner: nil, checks: nil)
         }
     }
 
@@ -124,14 +124,26 @@ public struct ProbeService: Service {
 public struct ProbeHandle: Sendable {
     private let loop: ProbeLoop?
     private let runner: ProbeRunner?
+    private let checks: ProbeChecks?
 
-    init(loop: ProbeLoop?, runner: ProbeRunner?) {
+    init(loop: ProbeLoop?, runner: ProbeRunner?, checks: ProbeChecks?) {
         self.loop = loop
         self.runner = runner
+        self.checks = checks
     }
 
     /// A handle of probes that do not run (tests of the control commands).
-    public static let notRunning = ProbeHandle(loop: nil, runner: nil)
+    public static let notRunning = ProbeHandle(loop: nil, runner: nil, checks: nil)
+
+    /// Runs a command on the probes' loop as an exec probe runs (a transition hook): nil when it exited 0, else
+    /// why it failed ("timed out after ..." when it was killed at `timeout`).
+    public func runCommand(_ argv: [String], environment: [String], timeout: Duration) async -> String? {
+        guard let checks else { return "the probes' loop does not run here" }
+        switch (try? await checks.startCommand(argv, environment: environment, timeout: timeout).get()) ?? .fail("no result") {
+        case .pass: return nil
+        case .fail(let why): return why
+        }
+    }
 
     /// Every probe's state now; empty when the probes do not run here.
     public func report() async -> [ProbeStatus] {

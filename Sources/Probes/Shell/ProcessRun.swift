@@ -9,7 +9,8 @@ import Glibc
 
 enum ProcessRun {
     /// Spawns the command and finishes `outcome` when it exits; if the deadline comes first, its group is killed.
-    static func start(_ argv: [String], on loop: ProbeLoop, _ outcome: Outcome) {
+    /// `environment`: `NAME=VALUE` entries added to (or replacing those of) the agent's own.
+    static func start(_ argv: [String], environment: [String] = [], on loop: ProbeLoop, _ outcome: Outcome) {
         guard !argv.isEmpty else { return outcome.finish(.fail("no command")) }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -36,7 +37,14 @@ enum ProcessRun {
         var pid: pid_t = 0
         let arguments = argv.map { strdup($0) } + [nil]
         defer { for argument in arguments { free(argument) } }
-        let spawned = posix_spawnp(&pid, argv[0], &files, &attributes, arguments, environ)
+        let spawned: Int32
+        if environment.isEmpty {
+            spawned = posix_spawnp(&pid, argv[0], &files, &attributes, arguments, environ)
+        } else {
+            let entries = merged(environment).map { strdup($0) } + [nil]
+            defer { for entry in entries { free(entry) } }
+            spawned = posix_spawnp(&pid, argv[0], &files, &attributes, arguments, entries)
+        }
         guard spawned == 0 else { return outcome.finish(.fail("cannot run \(argv[0]): \(String(cString: strerror(spawned)))")) }
         let child = pid, name = argv[0]
         outcome.onCancel { kill(-child, SIGKILL) }
@@ -69,6 +77,19 @@ enum ProcessRun {
         }
         // waitpid blocks: on a thread of its own, never the event loop's (kernels before 5.3, no epoll).
         waitOnThread(child) { status in loop.execute { outcome.finish(result(status, name: name)) } }
+    }
+
+    /// The agent's environment with `extra`'s names replaced.
+    private static func merged(_ extra: [String]) -> [String] {
+        let names = Set(extra.map { String($0.prefix { $0 != "=" }) })
+        var entries: [String] = []
+        var cursor = environ
+        while let entry = cursor.pointee {
+            let text = String(cString: entry)
+            if !names.contains(String(text.prefix { $0 != "=" })) { entries.append(text) }
+            cursor += 1
+        }
+        return entries + extra
     }
 
     static func result(_ status: Int32, name: String) -> ProbeHysteresis.Result {

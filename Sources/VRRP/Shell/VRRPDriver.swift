@@ -21,6 +21,8 @@ final class VRRPDriver: @unchecked Sendable {
         case outgoingHandovers([String: String])
         /// A graceful stop is done: every router has stopped.
         case stopped
+        /// One state change of a VIP's router, as it happened (the transition hooks run on these).
+        case transition(VIPTransition)
     }
 
     struct ChannelKey: Hashable, Sendable {
@@ -321,11 +323,13 @@ final class VRRPDriver: @unchecked Sendable {
 
     private func reconfigure(_ document: DesiredState) {
         let wanted = document.nodes.contains(where: { $0.name == node }) ? document.vips : []
-        // A VIP whose `track` list alone changed keeps its router: the tracked probes' weights arrive as
-        // adjustments; a new router would hand the VIP to a backup and preempt it back, for nothing.
+        // A VIP whose `track` list or `notify` hooks alone changed keeps its router: the tracked probes' weights
+        // arrive as adjustments, the hooks are run elsewhere; a new router would hand the VIP to a backup and
+        // preempt it back, for nothing.
         func sameRouter(_ a: VirtualIP, _ b: VirtualIP) -> Bool {
             var a = a
             a.track = b.track
+            a.notify = b.notify
             return a == b
         }
         for (name, router) in routers where !wanted.contains(where: { sameRouter($0, router.vip) }) {
@@ -455,6 +459,7 @@ final class VRRPDriver: @unchecked Sendable {
                 case .transition(let from, let to, let reason):
                     transitionsCounter.increment()
                     logger.notice("VIP \(name): \(from.rawValue) -> \(to.rawValue): \(reason)")
+                    reports.yield(.transition(VIPTransition(vip: name, from: from.rawValue, to: to.rawValue, reason: reason)))
                 }
             } catch {
                 logger.error("VIP \(name): \(error)")

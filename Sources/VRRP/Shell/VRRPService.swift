@@ -24,10 +24,13 @@ public struct VRRPService: Service {
         public var outgoingHandovers: LatestValue<[String: String]>
         /// Whether this board is drained (hcctl drain): its VIPs handed over, priority 1.
         public var drained = LatestValue<Bool>(false)
+        /// Every state change of a VIP's router, in order (events: each counts), for the transition hooks.
+        public var transitions: AsyncStream<VIPTransition>.Continuation?
 
         public init(documents: LatestValue<AcceptedDocument>, peers: LatestValue<[IPAddress]>, incomingHandovers: LatestValue<Set<String>>,
                     adjustments: LatestValue<[String: Int]>, vips: LatestValue<[VIPStatus]>, held: LatestValue<Set<String>>,
-                    outgoingHandovers: LatestValue<[String: String]>) {
+                    outgoingHandovers: LatestValue<[String: String]>, transitions: AsyncStream<VIPTransition>.Continuation? = nil) {
+            self.transitions = transitions
             self.documents = documents
             self.peers = peers
             self.incomingHandovers = incomingHandovers
@@ -115,6 +118,7 @@ public struct VRRPService: Service {
                     switch report {
                     case .vips(let vips, let held): channels.publish(vips, held: held)
                     case .outgoingHandovers(let requests): channels.outgoingHandovers.publishIfChanged(requests)
+                    case .transition(let transition): channels.transitions?.yield(transition)
                     case .stopped: break reading
                     }
                 }
