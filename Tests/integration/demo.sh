@@ -121,6 +121,8 @@ check "the waiting make demo returned with status 0" wait_until 5 bash -c "cat $
 check "no namespace, link or container left" bash -c "
   ! ip netns list | grep '^hcdemo-' && ! ip -o link show | grep -E 'hcdemo(br|v)' && ! pgrep -af 'machine=hcdem[o]-b'"
 check "no mount and no file left" bash -c "! grep -E 'hcdemo|nspawn' /proc/self/mountinfo && test ! -e /tmp/hcdemo"
+check "scripts/demo.sh on a board of no demo says so and fails" bash -c "
+  said=\$($demo on 1 true 2>&1); rc=\$?; echo \"\$said\"; test \$rc != 0 && grep -q 'board 1 is not running' <<<\"\$said\""
 if [ -n "$host_systemd" ]; then
   check "this machine's canary demo-web.service is still untouched" test "$(systemctl is-active demo-web.service)" = inactive
 fi
