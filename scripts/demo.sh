@@ -28,6 +28,7 @@ board_pid() {
   pid=$(cat "$work/b$1.$2" 2>/dev/null) || return 1
   alive "$pid" && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$3" ] && echo "$pid"
 }
+any_board_runs() { local b; for ((b = 1; b <= boards; b++)); do board_pid $b nspawn systemd-nspawn >/dev/null && return 0; done; return 1; }
 on_board() {
   local board=$1 init
   shift
@@ -154,8 +155,13 @@ case "${1:-}" in
       echo "Stop it with: make demo-down"
     else
       echo "Stop it with Ctrl-C here, or make demo-down from another shell."
-      while [ -e "$running" ]; do sleep 0.5; done
-      echo "demo stopped (make demo-down)"
+      # One board powered off is part of playing with it; all three gone means the demo is over.
+      while [ -e "$running" ] && any_board_runs; do sleep 0.5; done
+      if [ -e "$running" ]; then
+        echo "every board has stopped: removing the lab"
+        down
+      fi
+      echo "demo stopped"
     fi
     ;;
   down)

@@ -19,7 +19,7 @@ host_systemd=
 [ -d /run/systemd/system ] && host_systemd=yes
 cleanup() {
   "$demo" down >/dev/null 2>&1
-  rm -f "$out" "$rc"
+  rm -f "$out" "$rc" "$out.pid"
   if [ -n "$host_systemd" ]; then rm -f /run/systemd/system/demo-web.service && systemctl daemon-reload; fi
 }
 trap cleanup EXIT
@@ -51,8 +51,10 @@ front_answers_from() { local got; got=$(on 3 curl -s -m 1 "http://$vip/"); echo 
 # This machine's /run (where its system bus socket lives) as device:inode, and an agent's view of /run.
 host_run=$(stat -c %d:%i /run)
 agents_of_board() { local pid; for pid in $(ip netns pids "hcdemo-n$1"); do [ "$(cat /proc/$pid/comm 2>/dev/null)" = hcagent ] && echo "$pid"; done; }
+no_lab_left() { ! ip netns list | grep '^hcdemo-' && ! ip -o link show | grep -E 'hcdemo(br|v)' && ! pgrep -af 'machine=hcdem[o]-b'; }
+no_mount_left() { ! grep -E 'hcdemo|nspawn' /proc/self/mountinfo && test ! -e /tmp/hcdemo; }
 export demo vip host_run
-export -f on prop active running_on runs_only_on vip_state is_state holders only_holder at_generation_converged all_alive \
+export -f no_lab_left no_mount_left on prop active running_on runs_only_on vip_state is_state holders only_holder at_generation_converged all_alive \
   front_answers_from agents_of_board
 
 echo "make demo, waiting as a person would run it"
@@ -117,12 +119,29 @@ check "3: systemd restarted b1's agent, which takes the VIP back after its preem
 
 echo "make demo-down from another shell"
 check "make demo-down stops the demo" bash -c "cd $root && make -s demo-down | tee /dev/stderr | grep -q 'demo stopped'"
-check "the waiting make demo returned with status 0" wait_until 5 bash -c "cat $out | tail -3; test \"\$(cat $rc)\" = 0"
-check "no namespace, link or container left" bash -c "
-  ! ip netns list | grep '^hcdemo-' && ! ip -o link show | grep -E 'hcdemo(br|v)' && ! pgrep -af 'machine=hcdem[o]-b'"
-check "no mount and no file left" bash -c "! grep -E 'hcdemo|nspawn' /proc/self/mountinfo && test ! -e /tmp/hcdemo"
+check "the waiting make demo returned with status 0" wait_until 5 bash -c "tail -3 $out; test \"\$(cat $rc)\" = 0 && tail -1 $out | grep -qx 'demo stopped'"
+check "no namespace, link or container left" no_lab_left
+check "no mount and no file left" no_mount_left
 check "scripts/demo.sh on a board of no demo says so and fails" bash -c "
   said=\$($demo on 1 true 2>&1); rc=\$?; echo \"\$said\"; test \$rc != 0 && grep -q 'board 1 is not running' <<<\"\$said\""
+
+echo "Ctrl-C on a waiting demo"
+# As a terminal does it: SIGINT to the demo's whole process group (a background job of this script would ignore
+# SIGINT, so python3 restores it and makes the group before it execs the demo).
+rm -f "$rc"
+(python3 -c 'import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+os.setpgid(0, 0)
+open(sys.argv[1], "w").write(str(os.getpid()))
+os.execvp(sys.argv[2], sys.argv[2:])' "$out.pid" env HCDEMO_BUILT=yes "$demo" up >"$out" 2>&1; echo $? >"$rc") &
+wait_until 300 bash -c "grep -q 'Stop it with Ctrl-C' $out || test -e $rc"
+check "the demo is up again and waits" bash -c "tail -2 $out; grep -q 'Stop it with Ctrl-C' $out && test ! -e $rc"
+kill -INT -- "-$(cat "$out.pid")"
+check "Ctrl-C ends it with status 0" wait_until 30 bash -c "tail -3 $out; test \"\$(cat $rc)\" = 0 && tail -1 $out | grep -qx 'demo stopped'"
+check "no namespace, link or container left" no_lab_left
+check "no mount and no file left" no_mount_left
+rm -f "$out.pid"
+
 if [ -n "$host_systemd" ]; then
   check "this machine's canary demo-web.service is still untouched" test "$(systemctl is-active demo-web.service)" = inactive
 fi
