@@ -51,11 +51,15 @@ down() {
   rm -rf "$work"
 }
 
-# The same units, key and agent.yaml shape on every board; the agent's policy lets any document touch only
-# demo-*.service there.
+# The same units, key and agent.yaml shape on every board: each trusts only documents signed with the demo's admin
+# key (b1 plays the admin's machine: hcctl apply there signs with /etc/homecloud/admin.key), and its policy lets a
+# document touch demo-*.service and nothing else.
 setup_board() {
   local b=$1 key=$2 unit
   inside mkdir -p /etc/homecloud /srv/demo/web /srv/demo/front
+  if [ "$b" = 1 ]; then
+    inside hcctl keys admin generate 2>/dev/null >"$work/admin.pub" || { echo "hcctl keys admin generate failed on b1"; return 1; }
+  fi
   for unit in "$root"/scripts/demo/*.service; do inside sh -c "cat > /etc/systemd/system/${unit##*/}" <"$unit"; done
   inside systemctl daemon-reload
   echo "demo-web on b$b" | inside sh -c 'cat > /srv/demo/web/index.html'
@@ -69,6 +73,8 @@ bind: $(lab_ip "$b"):7964
 join: [$(lab_ip 1):7964, $(lab_ip 2):7964, $(lab_ip 3):7964]
 interface: eth0
 key_file: /etc/homecloud/gossip.key
+trusted_admin_keys:
+  - $(cat "$work/admin.pub")
 policy:
   units: [demo-*.service]
   exec: []
@@ -112,7 +118,7 @@ up() {
     nspawn=$(cat "$work/b$b.nspawn")
     container_wait "hcdemo-b$b" || { down; exit 1; }
     echo "$init" >"$work/b$b.init"
-    setup_board $b "$key"
+    setup_board $b "$key" || { down; exit 1; }
   done
   local booted=$((SECONDS - started))
   touch "$running"
@@ -140,7 +146,8 @@ Board N is \`scripts/demo.sh on N CMD\` (without CMD: a shell on board N, where 
       scripts/demo.sh on 3 systemctl stop demo-web
       scripts/demo.sh on 3 hcctl status
       scripts/demo.sh on 3 journalctl -u hcagent -n 5
- 5. A new generation (desired-gen2.yaml adds demo-cache.service everywhere); gossip carries it to every board:
+ 5. A new generation (desired-gen2.yaml adds demo-cache.service everywhere), signed on b1 with the admin key
+    the boards trust; gossip carries it to every board:
       scripts/demo.sh on 1 hcctl apply /root/desired-gen2.yaml
       scripts/demo.sh on 3 hcctl status
 TOUR

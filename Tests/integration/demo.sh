@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make demo` as the README gives it: three boards, each its own systemd (nspawn), boot; the cluster forms; the
 # demo's units converge on every board, demo-front only on the VIP holder; the guided tour's commands do what it
-# says (the front door answers from the holder, drift repaired, generation 2 applied, the VIP holder's agent
+# says (the front door answers from the holder, drift repaired, generation 2 applied signed, the VIP holder's agent
 # killed); the agents talk only to their board's systemd, never this machine's; `make demo-down` from another
 # shell ends the waiting `make demo` and leaves no namespace, container, mount or file behind.
 set -uo pipefail
@@ -105,6 +105,8 @@ tour_seen=$SECONDS
 on 3 systemctl stop demo-web
 check "4: demo-web stopped by hand on b3 runs again" wait_until 5 active 3 demo-web.service
 check "4: b3's agent log says it started it" bash -c "on 3 journalctl -u hcagent -n 20 --no-pager -o cat | grep -i 'demo-web' | tail -2 | tee /dev/stderr | grep -q ."
+check "b2 (no admin key there) cannot apply: every board takes only documents signed with the admin key" bash -c "
+  said=\$(on 2 hcctl apply /root/desired-gen2.yaml 2>&1); rc=\$?; echo \"\$said\"; test \$rc != 0 && grep -qi 'sign' <<<\"\$said\" && at_generation_converged 2 1"
 check "5: hcctl apply on b1 accepts generation 2" bash -c "on 1 hcctl apply /root/desired-gen2.yaml | tee /dev/stderr | grep -qx 'generation 2 accepted'"
 check "5: every board converges at generation 2, demo-cache running" wait_until 15 bash -c '
   for b in 1 2 3; do at_generation_converged $b 2 && active $b demo-cache.service || exit 1; done'
