@@ -1,4 +1,4 @@
-# hcagent: `make demo` runs a 3-board cluster in namespaces; `make check` runs every test. Both as root.
+# hcagent: `make demo` boots a 3-board cluster in systemd-nspawn containers; `make check` runs every test. Both as root.
 PREFIX  ?= /usr/local
 DESTDIR ?=
 SWIFT   ?= swift
@@ -58,7 +58,7 @@ chaos: release
 	@SEEDS=$(SEEDS) FIRST=$(FIRST) SEED=$(SEED) KNOWN="$(KNOWN)" nice -n 10 bash Tests/chaos/chaos.sh
 
 demo: release
-	@scripts/demo.sh up
+	@HCDEMO_BUILT=yes scripts/demo.sh up
 
 demo-down:
 	@scripts/demo.sh down

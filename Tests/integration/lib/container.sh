@@ -6,6 +6,12 @@
 # of the lab, on its eth0; without, it has a private network with only lo. Several can run at once: keep each
 # one's $init and $nspawn (container_stop stops the one in $nspawn).
 container_boot() {
+  container_start "$@" && container_wait "$1"
+}
+
+# container_start NAME [NETNS]: the first half of container_boot: starts the container and sets $nspawn without
+# waiting for it, so several can boot at once (then container_wait each, with its $nspawn).
+container_start() {
   local name=$1 netns=${2:-} network=(--private-network)
   if [ ! -x "$work/stage/usr/local/bin/hcagent" ]; then
     make -s -C "$root" install DESTDIR="$work/stage" PREFIX=/usr/local >"$work/install.log" 2>&1 || { cat "$work/install.log"; return 1; }
@@ -18,6 +24,11 @@ container_boot() {
     systemd.firstboot=off systemd.mask=systemd-networkd-wait-online.service \
     systemd.mask=keepalived.service systemd.mask=nftables.service >"$work/console-$name.log" 2>&1 &
   nspawn=$!
+}
+
+# container_wait NAME: the second half: waits until the container in $nspawn has booted and sets $init.
+container_wait() {
+  local name=$1
   wait_until 30 container_init_pid || { echo "the container did not boot"; cat "$work/console-$name.log"; return 1; }
   init=$(container_init_pid)
   wait_until 60 container_booted || { echo "systemd in the container did not finish booting"; inside systemctl --failed; return 1; }
