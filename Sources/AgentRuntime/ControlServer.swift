@@ -27,9 +27,15 @@ public final class ControlServer: Service {
     private let requests = Counter(label: "hcagent_control_requests_total")
     private let errors = Counter(label: "hcagent_control_errors_total")
 
+    /// Connections accepted and not yet served. NIO traps (in release builds too) when a connection's writer is
+    /// dropped unfinished, which is what a connection accepted while the accept loop ends would be: kept here,
+    /// each is finished properly, served or not.
+    private let unserved: UnservedConnections
+
     private init(server: NIOAsyncChannel<(NIOAsyncChannel<LineFrame, ByteBuffer>, UInt32), Never>,
-                 commands: ControlCommands, logger: Logger, path: String) {
+                 commands: ControlCommands, logger: Logger, path: String, unserved: UnservedConnections) {
         self.server = server
+        self.unserved = unserved
         self.commands = commands
         self.logger = logger
         self.path = path
@@ -40,6 +46,7 @@ public final class ControlServer: Service {
                             requestDeadline: TimeAmount = requestDeadline) async throws -> ControlServer {
         try prepareSocketPath(path)
         let idleDropped = Counter(label: "hcagent_control_idle_dropped_total")
+        let unserved = UnservedConnections()
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 32)
             .bind(unixDomainSocketPath: path) { channel in
@@ -51,6 +58,7 @@ public final class ControlServer: Service {
                         ByteToMessageHandler(LineFrameDecoder(maxLength: ControlProtocol.maxRequestBytes)))
                     try channel.pipeline.syncOperations.addHandler(RequestDeadlineHandler(limit: requestDeadline, dropped: idleDropped))
                     let connection = try NIOAsyncChannel<LineFrame, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    unserved.add(connection)
                     return (connection, credentials.1)
                 }
             }
@@ -58,7 +66,7 @@ public final class ControlServer: Service {
         guard chmod(path, 0o660) == 0 else {
             throw ControlServerError(description: "cannot set mode 0660 on \(path): \(String(cString: strerror(errno)))")
         }
-        return ControlServer(server: server, commands: commands, logger: logger, path: path)
+        return ControlServer(server: server, commands: commands, logger: logger, path: path, unserved: unserved)
     }
 
     public func run() async throws {
@@ -67,8 +75,9 @@ public final class ControlServer: Service {
                 try await withThrowingDiscardingTaskGroup { group in
                     try await self.server.executeThenClose { inbound in
                         for try await (connection, uid) in inbound {
+                            self.unserved.remove(connection)
                             if self.openConnections.withLock({ $0 }) >= Self.maxConnections {
-                                try? await connection.channel.close()
+                                try? await connection.executeThenClose { _, _ in }
                                 continue
                             }
                             group.addTask { await self.serve(connection, uid: uid) }
@@ -79,6 +88,7 @@ public final class ControlServer: Service {
         } catch is CancellationError {
             // The graceful stop cancels the accept loop: that is how this service ends.
         }
+        for connection in unserved.takeAll() { try? await connection.executeThenClose { _, _ in } }
         unlink(path)
     }
 
@@ -169,5 +179,25 @@ enum ControlSocketProbe {
             }
         }
         return result == 0
+    }
+}
+
+/// The connections between accept and the accept loop (ControlServer.unserved).
+final class UnservedConnections: Sendable {
+    private let connections = Mutex<[ObjectIdentifier: NIOAsyncChannel<LineFrame, ByteBuffer>]>([:])
+
+    func add(_ connection: NIOAsyncChannel<LineFrame, ByteBuffer>) {
+        connections.withLock { $0[ObjectIdentifier(connection.channel)] = connection }
+    }
+
+    func remove(_ connection: NIOAsyncChannel<LineFrame, ByteBuffer>) {
+        _ = connections.withLock { $0.removeValue(forKey: ObjectIdentifier(connection.channel)) }
+    }
+
+    func takeAll() -> [NIOAsyncChannel<LineFrame, ByteBuffer>] {
+        connections.withLock { connections in
+            defer { connections.removeAll() }
+            return Array(connections.values)
+        }
     }
 }
