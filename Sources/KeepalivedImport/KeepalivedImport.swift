@@ -202,6 +202,7 @@ public struct KeepalivedImport: Sendable {
             case "notify_master", "notify_backup", "notify_fault":
                 let state = String(field.keyword.dropFirst("notify_".count))
                 vip.notify.append((state, field.arguments.joined(separator: " ")))
+                warn(board, field.line, "\(field.keyword): hcagent runs it without a shell and appends the VIP's name and state as two more arguments (also in HC_VIP, HC_STATE); the board's policy exec rules must allow it")
             case "notify", "notify_stop":
                 warn(board, field.line, "\(field.keyword): hcagent runs one command per state (notify_master, notify_backup, notify_fault); left out")
             case "authentication":

@@ -73,13 +73,14 @@ private func board(_ node: String, priority: Int, state: String) -> String {
         #expect(result.yaml.contains("advert: 100ms"))
         #expect(result.yaml.contains("preempt_delay: 10s"))
         #expect(result.yaml.contains("chk_k3s: { exec: \"/usr/bin/curl -sfk https://127.0.0.1:6443/healthz\", interval: 2s, timeout: 1s, rise: 2, fall: 3, weight: -60 }"))
-        let document = "generation: 1\ncluster: house\nnodes: { n1: [], n2: [], n3: [] }\n" + result.yaml.replacingNotify()
+        let document = "generation: 1\ncluster: house\nnodes: { n1: [], n2: [], n3: [] }\n" + result.yaml
         let parsed = try DesiredStateParser.parse(document, file: "imported.yaml").get()
         let front = try #require(parsed.vip(named: "VI_front"))
         #expect(front.address.description == "192.168.1.250/24")
         #expect(front.vrid == 51)
         #expect(front.advert == .milliseconds(100))
         #expect(parsed.probes.map(\.name) == ["chk_k3s"])
+        #expect(front.notify?.master == ["/usr/local/bin/vip-up", "front"])
     }
 
     @Test func whatDoesNotCarryOverIsWarnedOfWithItsLine() throws {
@@ -122,20 +123,5 @@ private func board(_ node: String, priority: Int, state: String) -> String {
 
     @Test func filesWithoutAnInstanceImportNothing() {
         #expect(throws: KeepalivedImport.Failure.self) { try KeepalivedImport.convert([.init(node: nil, file: "k.conf", text: "global_defs { router_id x }\n")]) }
-    }
-}
-
-private extension String {
-    /// Until the document reads `notify:` (VIP transition hooks), the imported hooks are dropped before parsing.
-    func replacingNotify() -> String {
-        var out: [Substring] = []
-        var skipping = false
-        for line in split(separator: "\n", omittingEmptySubsequences: false) {
-            if line == "    notify:" { skipping = true; continue }
-            if skipping && line.hasPrefix("      ") { continue }
-            skipping = false
-            out.append(line)
-        }
-        return out.joined(separator: "\n")
     }
 }
