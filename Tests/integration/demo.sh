@@ -82,7 +82,7 @@ for b in 1 2 3; do
 done
 check "b1 (priority 150) is VRRP master and holds the VIP alone" bash -c 'is_state 1 master && only_holder b1'
 check "demo-front (vip:front) runs on b1 only" runs_only_on demo-front.service b1
-check "demo-backup (placement: one) runs on exactly one board" bash -c 'n=$(running_on demo-backup.service); echo "on: $n"; test $(wc -w <<<"$n") = 1'
+check "demo-backup (placement: one) runs on exactly one board (after the takeover delay, 8 s at 3 boards)" wait_until 15 bash -c 'n=$(running_on demo-backup.service); echo "on: $n"; test $(wc -w <<<"$n") = 1'
 check "the front door answers from b1 (tour step 2)" front_answers_from b1
 
 echo "the agents reach only their own board's systemd"
