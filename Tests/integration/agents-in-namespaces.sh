@@ -62,7 +62,9 @@ assert s[\"node\"] == \"lab-n2\" and s[\"desired\"][\"generation\"] == 1, s
 me = [m for m in s[\"members\"] if m[\"name\"] == \"lab-n2\"][0]
 assert me[\"address\"] == \"10.78.0.2:7964\" and me[\"state\"] == \"alive\", s
 assert s[\"vips\"][0][\"name\"] == \"front\" and \"holder\" in s[\"vips\"][0] and s[\"vips\"][0][\"state\"], s
-assert s[\"units\"][0] == {\"name\": \"nginx.service\", \"desired\": \"running\", \"active\": \"unknown\"}, s
+u = s[\"units\"][0]
+assert (u[\"name\"], u[\"desired\"], u[\"active\"]) == (\"nginx.service\", \"running\", \"unknown\"), s
+assert \"reconciler off\" in u[\"reason\"] and s[\"headline\"].startswith(\"attention: reconciler\"), s
 '"
 check "the control socket has mode 0660" test "$(stat -c %a "$(sock 1)")" = 660
 check "metrics are served with the desired generation" bash -c "ip netns exec hct-n1 curl -sf http://127.0.0.1:9641/metrics | grep -q '^hcagent_desired_generation 1'"
