@@ -71,21 +71,7 @@ status_field() { hcctl "$1" status --json | python3 -c "import json,sys; s=json.
 drained_in_members() { test "$(status_field "$1" "[m.get('drained') for m in s['members'] if m['name']=='n$2'][0]")" = "$3"; }
 vip_field() { status_field "$1" "s['vips'][0].get('$2')"; }
 export -f hcctl status_field drained_in_members vip_field
-
-# Pings the VIP from the client every 10 ms; ping_stop prints the longest gap between replies in ms and how
-# many pings went unanswered ("GAP LOST"), as in vrrp-failover.sh.
-ping_start() { ip netns exec "$(lab_ns 4)" ping -D -n -i 0.01 "$vip" >"$work/ping" 2>&1 & echo $! >"$work/ping.pid"; sleep 0.5; }
-ping_stop() {
-  kill "$(cat "$work/ping.pid")" 2>/dev/null; wait "$(cat "$work/ping.pid")" 2>/dev/null
-  python3 - "$work/ping" <<'PY'
-import re, sys
-replies = [(float(t), int(q)) for t, q in re.findall(r'^\[(\d+\.\d+)\].*icmp_seq=(\d+)', open(sys.argv[1]).read(), re.M)]
-gaps = [b[0] - a[0] for a, b in zip(replies, replies[1:])]
-seqs = sorted(set(q for _, q in replies))
-lost = (seqs[-1] - seqs[0] + 1 - len(seqs)) if seqs else 999999
-print(int(max(gaps) * 1000) if gaps else 999999, lost, len(seqs))
-PY
-}
+source "$here/lib/ping.sh"
 
 echo "election"
 check "n1 (priority 150) becomes master" wait_until 10 is_state 1 master

@@ -75,19 +75,7 @@ keepalived_is() { grep -E 'Entering (MASTER|BACKUP|FAULT) STATE' "$work/n$1/keep
 start_agent() { lab_start "$1" "$work/n$1/log" "$bin/hcagent" --config "$work/n$1/agent.yaml" >"$work/n$1/pid"; }
 source "$here/lib/vrrp.sh"
 export -f keepalived_is
-
-ping_start() { ip netns exec "$(lab_ns 4)" ping -D -n -i 0.01 "$vip" >"$work/ping" 2>&1 & echo $! >"$work/ping.pid"; sleep 0.5; }
-ping_stop() {
-  kill "$(cat "$work/ping.pid")" 2>/dev/null; wait "$(cat "$work/ping.pid")" 2>/dev/null
-  python3 - "$work/ping" <<'PY'
-import re, sys
-replies = [(float(t), int(q)) for t, q in re.findall(r'^\[(\d+\.\d+)\].*icmp_seq=(\d+)', open(sys.argv[1]).read(), re.M)]
-gaps = [b[0] - a[0] for a, b in zip(replies, replies[1:])]
-seqs = sorted(set(q for _, q in replies))
-lost = (seqs[-1] - seqs[0] + 1 - len(seqs)) if seqs else 999999
-print(int(max(gaps) * 1000) if gaps else 999999, lost)
-PY
-}
+source "$here/lib/ping.sh"
 # Where the VIP is, every 20 ms, into $work/holders: a move is a change of the one board that holds it.
 sampler_start() {
   (while :; do echo "$(date +%s%N) $(holders)"; sleep 0.02; done) >"$work/holders" 2>/dev/null &
@@ -126,7 +114,7 @@ for i in 3 2; do
   sleep 1
   check "n$i: the VIP did not move (still on keepalived's n1)" bash -c "only_holder n1 && test \$(moves $before) = 0"
 done
-read -r gap lost < <(ping_stop)
+read -r gap lost _ < <(ping_stop)
 echo "  (replacing the two backups: longest gap $gap ms, $lost pings lost)"
 check "no ping lost while the backups were replaced" test "$lost" = 0
 check "the two hcagent boards see each other by gossip" bash -c "$bin/hcctl --socket $work/n2/hc.sock members --json | grep -q '\"n3\"'"
@@ -137,14 +125,14 @@ ping_start
 stop_keepalived 1
 check "n2 (hcagent, 120) takes the VIP at keepalived's stop" wait_until 5 is_state 2 master
 sleep 0.5
-read -r gap lost < <(ping_stop)
+read -r gap lost _ < <(ping_stop)
 echo "  (keepalived's stop on the master: longest gap $gap ms, $lost pings lost; that is keepalived's priority-0 advert and n2's skew time)"
 check "keepalived's stop cost under 1 s" test "$gap" -lt 1000
 ping_start
 start_agent 1
 check "n1's hcagent (150) takes it back" wait_until 10 is_state 1 master
 sleep 1
-read -r gap lost < <(ping_stop)
+read -r gap lost _ < <(ping_stop)
 echo "  (n1's hcagent preempting n2: longest gap $gap ms, $lost pings lost)"
 check "n1's preemption lost no ping (make before break)" test "$lost" = 0
 check "the VIP is on n1 only" only_holder n1

@@ -55,22 +55,7 @@ for i in 1 2 3; do start_agent $i; done
 holds6() { lab_exec "$1" ip -6 addr show dev eth0 | grep -q "inet6 fd79::250/64"; }
 source "$here/lib/vrrp.sh"
 export -f holds6
-# Pings the VIP from the client every 10 ms; ping_stop prints the longest gap between replies in ms and how
-# many pings went unanswered ("GAP LOST"). The lab's timers space pings 16-28 ms apart with nothing
-# happening, so the checks count lost pings rather than time a gap.
-# (ip netns exec directly, not the lab_exec function: $! is then ping itself, and kill stops it.)
-ping_start() { ip netns exec "$(lab_ns 4)" ping -D -n -i 0.01 "$vip" >"$work/ping" 2>&1 & echo $! >"$work/ping.pid"; sleep 0.5; }
-ping_stop() {
-  kill "$(cat "$work/ping.pid")" 2>/dev/null; wait "$(cat "$work/ping.pid")" 2>/dev/null
-  python3 - "$work/ping" <<'PY'
-import re, sys
-replies = [(float(t), int(q)) for t, q in re.findall(r'^\[(\d+\.\d+)\].*icmp_seq=(\d+)', open(sys.argv[1]).read(), re.M)]
-gaps = [b[0] - a[0] for a, b in zip(replies, replies[1:])]
-seqs = sorted(set(q for _, q in replies))
-lost = (seqs[-1] - seqs[0] + 1 - len(seqs)) if seqs else 999999
-print(int(max(gaps) * 1000) if gaps else 999999, lost)
-PY
-}
+source "$here/lib/ping.sh"
 
 echo "election"
 check "n1 (priority 150) becomes master" wait_until 10 is_state 1 master
@@ -90,7 +75,7 @@ kill -9 "$(cat "$work/n1/pid")"
 lab_cut 1
 check "n2 (priority 120) takes over" wait_until 5 is_state 2 master
 sleep 1
-read -r gap lost < <(ping_stop)
+read -r gap lost _ < <(ping_stop)
 echo "  (longest ping gap: $gap ms, $lost pings lost)"
 check "the client lost the VIP for under 1 s" test "$gap" -lt 1000
 check "the VIP is on n2 (and still on the dead n1)" only_holder "n1 n2"
@@ -112,7 +97,7 @@ wait "$(cat "$work/n1/pid")" 2>/dev/null
 stopped=$?
 check "n2 holds the VIP after n1's stop" wait_until 5 is_state 2 master
 sleep 0.5
-read -r gap lost < <(ping_stop)
+read -r gap lost _ < <(ping_stop)
 echo "  (longest ping gap: $gap ms, $lost pings lost)"
 check "n1 exited 0" test "$stopped" = 0
 check "the client lost no ping" test "$lost" = 0
@@ -123,7 +108,7 @@ ping_start
 check "hcctl vip handover front on the master" "$bin/hcctl" --socket "$work/n2/hc.sock" vip handover front
 check "n3 takes it" wait_until 5 is_state 3 master
 sleep 1
-read -r gap lost < <(ping_stop)
+read -r gap lost _ < <(ping_stop)
 echo "  (longest ping gap: $gap ms, $lost pings lost)"
 check "the client lost no ping" test "$lost" = 0
 check "n2 stays backup though its priority is higher" bash -c "is_state 2 backup && only_holder n3"
