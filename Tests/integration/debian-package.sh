@@ -8,6 +8,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 source "$here/lib/checks.sh"
+source "$here/lib/container.sh"  # containers_stop, for the cleanup
 LAB_NAME=hcpkg
 LAB_NET=10.94.0
 source "$root/scripts/lab.sh"
@@ -17,8 +18,7 @@ work=$(mktemp -d /tmp/hcpkg.XXXXXX)
 nspawns=()
 cleanup() {
   local pid b
-  for pid in "${nspawns[@]}"; do kill "$pid" 2>/dev/null; done
-  for pid in "${nspawns[@]}"; do wait "$pid" 2>/dev/null; done
+  containers_stop
   for b in 1 2; do
     umount "$work/b$b/root" 2>/dev/null
     umount "$work/b$b" 2>/dev/null

@@ -36,11 +36,29 @@ container_wait() {
 
 container_init_pid() { pgrep -P "$nspawn" -x systemd; }
 container_booted() { [[ "$(inside systemctl is-system-running 2>/dev/null)" =~ ^(running|degraded)$ ]]; }
-container_stop() { [ -n "${nspawn:-}" ] && kill "$nspawn" 2>/dev/null && wait "$nspawn" 2>/dev/null; nspawn=; }
+container_stop() {
+  if [ -n "${nspawn:-}" ]; then local nspawns=("$nspawn"); containers_stop; fi
+  nspawn=
+}
 # containers_stop: stops every container whose systemd-nspawn pid a script kept in its array nspawns, together.
 containers_stop() {
-  local pid
+  local pid tries alive
   for pid in "${nspawns[@]}"; do kill "$pid" 2>/dev/null; done
+  # A board that has not powered off within 20 s is killed, its PID namespace's init first: a cleanup must
+  # never hold a test run (once a board's systemd sat with only journald left, and the run waited on it).
+  for ((tries = 0; tries < 200; tries++)); do
+    alive=0
+    for pid in "${nspawns[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    ((alive)) || break
+    sleep 0.1
+  done
+  for pid in "${nspawns[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      echo "  (a board's systemd-nspawn, pid $pid, did not power off within 20 s: killed)"
+      pkill -KILL -P "$pid" 2>/dev/null
+      kill -KILL "$pid" 2>/dev/null
+    fi
+  done
   for pid in "${nspawns[@]}"; do wait "$pid" 2>/dev/null; done
 }
 
