@@ -9,11 +9,14 @@ fi
 passed=0
 failed=0
 failed_scripts=()
+timings=()
 for script in Tests/integration/*.sh; do
   echo "== $script"
   output=$(mktemp)
+  started=$SECONDS
   bash "$script" | tee "$output"
   status=${PIPESTATUS[0]}
+  timings+=("$((SECONDS - started)) s  $(basename "$script")")
   tally=$(grep -E '^[a-z0-9-]+: [0-9]+ passed, [0-9]+ failed$' "$output" | tail -1)
   if [ -n "$tally" ]; then
     passed=$((passed + $(sed -E 's/.*: ([0-9]+) passed.*/\1/' <<<"$tally")))
@@ -25,5 +28,8 @@ for script in Tests/integration/*.sh; do
   fi
   rm -f "$output"
 done
+# Which scripts the time goes to: make check must stay well under the 30 minutes the guide allows.
+echo "integration time per script, longest first:"
+printf '%s\n' "${timings[@]}" | sort -rn | sed 's/^/  /'
 echo "integration: $passed passed, $failed failed"
 ((${#failed_scripts[@]} == 0)) || { echo "failed: ${failed_scripts[*]}"; exit 1; }
