@@ -42,6 +42,13 @@ let package = Package(
         // list, the document in force, the probes' verdicts on units.
         .target(name: "PartWiring", dependencies: ["HomecloudSchema", "HomecloudYAML", .product(name: "Logging", package: "swift-log")]),
 
+        // Runs the parts as one group and stops them last first on SIGTERM. Our own, not swift-service-lifecycle's
+        // ServiceLifecycle: that one links swift-async-algorithms whole, about 1 MiB of code and so of RSS
+        // (docs/benchmarks.md), for the four functions the agent uses.
+        .target(name: "PartLifecycle", dependencies: [
+            .product(name: "Logging", package: "swift-log"), .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+        ]),
+
         // Protocol cores and their shells. A core (Sources/<Module>/Core) is pure: value types that take events
         // and a `now: Duration` and return actions; it imports only the schema (and other cores), never NIO, a C
         // library, Logging or Metrics, so tests, simulations and the fuzzer use it as it is. A shell
@@ -54,7 +61,7 @@ let package = Package(
                 "ReconcilerCore", "HomecloudSchema", "CSystemd", "Reactor", "PartWiring",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "PartLifecycle",
             ],
             path: "Sources/Reconciler/Shell"
         ),
@@ -71,7 +78,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "PartLifecycle",
             ],
             path: "Sources/Probes/Shell"
         ),
@@ -82,7 +89,7 @@ let package = Package(
                 "VRRPCore", "HomecloudSchema", "HomecloudYAML", "CNetlinkRoute", "Reactor", "PartWiring",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "PartLifecycle",
             ],
             path: "Sources/VRRP/Shell"
         ),
@@ -95,7 +102,7 @@ let package = Package(
                 "ReconcilerCore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "PartLifecycle",
             ],
             path: "Sources/Gossip/Shell"
         ),
@@ -109,7 +116,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "PartLifecycle",
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
@@ -127,6 +134,8 @@ let package = Package(
             name: "ProbesTests",
             dependencies: ["Probes", "ProbesCore", .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
         ),
+        .testTarget(name: "PartLifecycleTests", dependencies: ["PartLifecycle", .product(name: "Logging", package: "swift-log"),
+                                                               .product(name: "UnixSignals", package: "swift-service-lifecycle")]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "CLinuxEvents"]),
         .testTarget(name: "VRRPTests", dependencies: ["VRRP", "VRRPCore", "CNetlinkRoute"]),
         .testTarget(

@@ -13,7 +13,7 @@ import NIOPosix
 import PartWiring
 import Probes
 import Reconciler
-import ServiceLifecycle
+import PartLifecycle
 import UnixSignals
 import VRRP
 
@@ -185,14 +185,11 @@ public enum Agent {
             "node": "\(config.node)", "socket": "\(config.socket)", "metrics": "\(config.metrics)",
         ])
 
-        var groupConfig = ServiceGroupConfiguration(
-            services: services.map { .init(service: $0) },
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger
-        )
-        groupConfig.maximumGracefulShutdownDuration = shutdownBudget
-        groupConfig.maximumCancellationDuration = .milliseconds(300)
-        let serviceGroup = ServiceGroup(configuration: groupConfig)
+        let serviceGroup = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
+                                        gracefulBudget: shutdownBudget, cancellationBudget: .milliseconds(300), logger: logger) {
+            // A part that ignores cancellation must not keep the process: systemd would wait for its stop timeout.
+            exit(1)
+        }
         enum Finished { case group, signalWatcher }
         try await withThrowingTaskGroup(of: Finished.self) { tasks in
             tasks.addTask {

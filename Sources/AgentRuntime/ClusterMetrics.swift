@@ -5,7 +5,7 @@
 import CoreMetrics
 import HomecloudSchema
 import PartWiring
-import ServiceLifecycle
+import PartLifecycle
 import Synchronization
 
 /// Which series there are and their values: a pure function of the status values (see `series`).

@@ -7,7 +7,7 @@ import Logging
 import Metrics
 import NIOCore
 import NIOPosix
-import ServiceLifecycle
+import PartLifecycle
 import Synchronization
 
 public struct ControlServerError: Error, CustomStringConvertible {

@@ -3,7 +3,7 @@ import HomecloudSchema
 import HomecloudYAML
 import Logging
 import Reactor
-import ServiceLifecycle
+import PartLifecycle
 import UnixSignals
 
 /// inotify, not polling: the thread sleeps until the directory or the file changes, so an idle board does not

@@ -6,7 +6,7 @@ import HomecloudSchema
 import HomecloudYAML
 import Logging
 import PartWiring
-import ServiceLifecycle
+import PartLifecycle
 import Synchronization
 
 /// The text of state_dir/drained. Pure.

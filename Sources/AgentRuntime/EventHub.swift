@@ -6,7 +6,7 @@ import Glibc
 #endif
 import HomecloudSchema
 import PartWiring
-import ServiceLifecycle
+import PartLifecycle
 import Synchronization
 
 public final class EventHub: Service, Sendable {

@@ -4,7 +4,7 @@
 import Glibc
 #endif
 import Logging
-import ServiceLifecycle
+import PartLifecycle
 import UnixSignals
 import VRRP
 

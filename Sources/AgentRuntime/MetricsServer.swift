@@ -10,7 +10,7 @@ import Logging
 import Metrics
 import NIOCore
 import NIOPosix
-import ServiceLifecycle
+import PartLifecycle
 
 public final class MetricsServer: Service {
     /// A request head longer than this is not a scraper's: answered 431 and closed.

@@ -3,7 +3,7 @@
 import HomecloudSchema
 import HomecloudYAML
 import PartWiring
-import ServiceLifecycle
+import PartLifecycle
 #if canImport(Glibc)
 import Glibc
 #endif

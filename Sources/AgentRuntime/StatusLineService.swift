@@ -3,7 +3,7 @@
 // (the problems list, this board's probes).
 import HomecloudSchema
 import PartWiring
-import ServiceLifecycle
+import PartLifecycle
 
 struct StatusLineService: Service {
     /// How often the headline is remade when no channel has said anything.

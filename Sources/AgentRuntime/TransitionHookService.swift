@@ -6,7 +6,7 @@ import Logging
 import Metrics
 import PartWiring
 import Probes
-import ServiceLifecycle
+import PartLifecycle
 import VRRP
 
 struct TransitionHookService: Service {

@@ -1,5 +1,5 @@
 // Pings systemd's watchdog (WatchdogSec=) only while the agent's event loop still answers.
-import ServiceLifecycle
+import PartLifecycle
 
 /// A stopped or wedged agent stops pinging, and systemd restarts it.
 public struct WatchdogService: Service {

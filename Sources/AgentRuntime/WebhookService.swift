@@ -7,7 +7,7 @@ import Metrics
 import NIOCore
 import NIOPosix
 import PartWiring
-import ServiceLifecycle
+import PartLifecycle
 import Synchronization
 
 struct WebhookService: Service {

@@ -5,7 +5,7 @@ import Logging
 import PartWiring
 import Reactor
 import ReconcilerCore
-import ServiceLifecycle
+import PartLifecycle
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -6,7 +6,7 @@ import Metrics
 import NIOCore
 import PartWiring
 import Reactor
-import ServiceLifecycle
+import PartLifecycle
 #if canImport(Glibc)
 import Glibc
 #endif

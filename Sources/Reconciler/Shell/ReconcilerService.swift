@@ -5,7 +5,7 @@ import Logging
 import Metrics
 import PartWiring
 import Reactor
-import ServiceLifecycle
+import PartLifecycle
 import Synchronization
 
 public struct ReconcilerService: Service {

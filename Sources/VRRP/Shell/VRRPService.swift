@@ -4,7 +4,7 @@ import HomecloudSchema
 import Logging
 import PartWiring
 import Reactor
-import ServiceLifecycle
+import PartLifecycle
 
 public struct VRRPService: Service {
     /// What VRRP follows and what it publishes; made and connected by the agent.
