@@ -316,6 +316,10 @@ public struct VIPStatus: Sendable, Equatable {
     public var reason: String?
     /// Why the priority is not the document's, when a rule of this board moved it (drained: 1).
     public var priorityReason: String?
+    /// Every address of a VIP with several (`address` is the first); nil for one address and from older agents.
+    public var addresses: [String]?
+    /// The VIP's group (`group:`), whose VIPs move together; nil when it has none.
+    public var group: String?
     public init(name: String, address: String, state: String, holder: String?, priority: Int? = nil, since: Int? = nil,
                 reason: String? = nil) {
         self.name = name

@@ -135,6 +135,8 @@ extension VIPStatus: JSONRecord {
         try visitor.optional("since", &since)
         try visitor.optional("reason", &reason)
         try visitor.optional("priorityReason", &priorityReason)
+        try visitor.optional("addresses", &addresses)
+        try visitor.optional("group", &group)
     }
 }
 

@@ -141,7 +141,13 @@ public enum Placement: Sendable, Equatable, CustomStringConvertible {
 /// A virtual IP elected by VRRP among the nodes.
 public struct VirtualIP: Sendable, Equatable {
     public var name: String
+    /// The first (or only) address: the one the VIP is known by in templates and logs.
     public var address: IPPrefix
+    /// `address: [A, B, ...]`: the addresses after the first, of the same family, held and advertised together
+    /// (one VRRPv3 advertisement lists them all, as keepalived's `virtual_ipaddress` block does).
+    public var moreAddresses: [IPPrefix] = []
+    /// `group: NAME`: VIPs of one group are held by one board (keepalived's `vrrp_sync_group`); nil: on its own.
+    public var group: String? = nil
     public var interface: String
     public var vrid: Int
     /// Advertisement interval; VRRPv3 carries it in centiseconds.
@@ -162,6 +168,9 @@ public struct VirtualIP: Sendable, Equatable {
     /// 100 ms: a dead master's VIP moves within 3 intervals plus the skew (about 0.36 s at priority 100), for
     /// 10 packets of 50-70 bytes a second per VIP; keepalived's 1 s default takes 3.6 s.
     public static let defaultAdvert = Duration.milliseconds(100)
+
+    /// Every address of the VIP, the first one first.
+    public var addresses: [IPPrefix] { [address] + moreAddresses }
 
     public struct Priority: Sendable, Equatable {
         public var `default`: Int

@@ -254,7 +254,7 @@ public enum DesiredStateParser {
 
     // MARK: vips
 
-    static let vipKeys = ["name", "address", "interface", "vrid", "advert", "priority", "track", "preempt", "preempt_delay", "unicast", "notify"]
+    static let vipKeys = ["name", "address", "interface", "vrid", "advert", "priority", "track", "preempt", "preempt_delay", "unicast", "notify", "group"]
 
     private static func readVIPs(_ node: YAMLNode, probes: [Probe], reader: inout YAMLReader) -> [VirtualIP] {
         let path = KeyPath("vips")
@@ -269,6 +269,8 @@ public enum DesiredStateParser {
                 $0.vrid == vip.vrid && $0.interface == vip.interface && $0.address.address.family == vip.address.address.family
             }) {
                 reader.fail(item.mark, vipPath.key("vrid"), "vrid \(vip.vrid) on \(vip.interface) is already used by VIP \(other.name)")
+            } else if let other = result.first(where: { $0.addresses.contains { held in vip.addresses.contains { $0.address == held.address } } }) {
+                reader.fail(item.mark, vipPath.key("address"), "an address of this VIP is already one of VIP \(other.name)'s")
             } else {
                 result.append(vip)
             }
@@ -284,13 +286,11 @@ public enum DesiredStateParser {
             reader.fail(node.mark, path.key(required), "missing (required)")
         }
         let name = fields["name"].flatMap { reader.name($0, at: path.key("name"), what: "VIP name") }
-        var address: IPPrefix?
-        if let addressNode = fields["address"], let text = reader.string(addressNode, at: path.key("address")) {
-            address = IPPrefix(text)
-            if address == nil {
-                reader.fail(addressNode.mark, path.key("address"), "\"\(text)\" is not an address with a prefix length, such as 192.168.1.250/24 or fd00::250/64")
-            }
+        var addresses: [IPPrefix] = []
+        if let addressNode = fields["address"] {
+            addresses = readVIPAddresses(addressNode, at: path.key("address"), reader: &reader)
         }
+        let address = addresses.first
         var interface: String?
         if let interfaceNode = fields["interface"], let text = reader.string(interfaceNode, at: path.key("interface")) {
             if text.isEmpty || text.utf8.count > 15 || text.contains("/") || text.contains(" ") {
@@ -340,12 +340,57 @@ public enum DesiredStateParser {
             }
         }
         let notify = fields["notify"].flatMap { readNotify($0, at: path.key("notify"), reader: &reader) }
+        let group = fields["group"].flatMap { reader.name($0, at: path.key("group"), what: "group name") }
         guard reader.diagnostics.count == errorsBefore, let name, let address, let interface, let vrid else { return nil }
         var vip = VirtualIP(name: name, address: address, interface: interface, vrid: vrid, advert: advert,
                             priority: priority, track: track, preempt: preempt, preemptDelay: preemptDelay, unicast: unicast,
                             unicastToMembers: unicastToMembers)
         vip.notify = notify
+        vip.moreAddresses = Array(addresses.dropFirst())
+        vip.group = group
         return vip
+    }
+
+    /// keepalived sends at most 20 addresses in one advertisement; so do we, so that its peers list the same.
+    static let maxVIPAddresses = 20
+
+    /// `address: 192.168.1.250/24`, or a list of them: one family (one VRRPv3 advertisement carries one), no
+    /// address twice.
+    private static func readVIPAddresses(_ node: YAMLNode, at path: KeyPath, reader: inout YAMLReader) -> [IPPrefix] {
+        let items: [(YAMLNode, KeyPath)]
+        if case .sequence(let list) = node.content {
+            guard !list.isEmpty else {
+                reader.fail(node.mark, path, "the list is empty: give at least one address, such as 192.168.1.250/24")
+                return []
+            }
+            guard list.count <= maxVIPAddresses else {
+                reader.fail(node.mark, path, "\(list.count) addresses; one VIP holds at most \(maxVIPAddresses) (keepalived's limit for one advertisement): split them over several VIPs in one group")
+                return []
+            }
+            items = list.enumerated().map { ($0.element, path.index($0.offset)) }
+        } else {
+            items = [(node, path)]
+        }
+        var result: [IPPrefix] = []
+        var failed = false
+        for (item, itemPath) in items {
+            guard let text = reader.string(item, at: itemPath) else { failed = true; continue }
+            guard let prefix = IPPrefix(text) else {
+                reader.fail(item.mark, itemPath, "\"\(text)\" is not an address with a prefix length, such as 192.168.1.250/24 or fd00::250/64")
+                failed = true
+                continue
+            }
+            if let first = result.first, first.address.family != prefix.address.family {
+                reader.fail(item.mark, itemPath, "\(text) is not of the family of \(first): one VRRP advertisement carries one family; make a second VIP (same group) for the other")
+                failed = true
+            } else if result.contains(where: { $0.address == prefix.address }) {
+                reader.fail(item.mark, itemPath, "\(prefix.address) is listed twice")
+                failed = true
+            } else {
+                result.append(prefix)
+            }
+        }
+        return failed ? [] : result
     }
 
     static let notifyKeys = ["master", "backup", "fault", "timeout"]

@@ -42,7 +42,8 @@ public struct KeepalivedImport: Sendable {
     /// A VRRP instance as hcagent will hold it, merged across the boards' files by instance name.
     struct VIP {
         var name: String
-        var address: String
+        /// Every address the instance advertises (virtual_ipaddress), the first one first.
+        var addresses: [String]
         var interface: String?
         var vrid: Int?
         var advert: String?
@@ -66,6 +67,10 @@ public struct KeepalivedImport: Sendable {
 
     private var vips: [VIP] = []
     private var probes: [Probe] = []
+    /// Instance name → its vrrp_sync_group's name (the first group that names it).
+    private var groups: [String: String] = [:]
+    /// Where each group named its members, to warn of a member no file defines.
+    private var groupMentions: [(group: String, member: String, board: Board, line: Int)] = []
     private var warnings: [Warning] = []
 
     public static func convert(_ boards: [Board]) throws(Failure) -> Result {
@@ -76,6 +81,7 @@ public struct KeepalivedImport: Sendable {
             state.read(statements, board: board)
         }
         guard !state.vips.isEmpty else { throw .nothingToImport }
+        state.checkGroups()
         return Result(yaml: state.yaml(), warnings: state.warnings)
     }
 
@@ -93,11 +99,7 @@ public struct KeepalivedImport: Sendable {
             case "vrrp_instance":
                 readInstance(statement, board: board)
             case "vrrp_sync_group":
-                let members = statement.block?.first { $0.keyword == "group" }?.block?.flatMap(\.words) ?? []
-                warn(board, statement.line, "vrrp_sync_group \(statement.arguments.first ?? ""): hcagent elects each VIP on its own; give \(members.joined(separator: ", ")) the same priorities and track list so that they move together")
-                for notify in statement.block ?? [] where notify.keyword.hasPrefix("notify") {
-                    warn(board, notify.line, "\(notify.keyword) of a sync group: put it on each VIP's notify instead")
-                }
+                readSyncGroup(statement, board: board)
             case "include":
                 warn(board, statement.line, "include \(statement.arguments.joined(separator: " ")): not followed; import those files too (list them after this one)")
             case "virtual_server", "virtual_server_group":
@@ -105,6 +107,46 @@ public struct KeepalivedImport: Sendable {
             default:
                 warn(board, statement.line, "\(statement.keyword): not known to this import; left out")
             }
+        }
+    }
+
+    /// vrrp_sync_group NAME { group { A B } }: each member VIP gets `group: NAME` (the VIPs of a group are held by
+    /// one board, as keepalived keeps them).
+    private mutating func readSyncGroup(_ statement: KeepalivedStatement, board: Board) {
+        guard let group = statement.arguments.first.map(Self.name) else {
+            warn(board, statement.line, "vrrp_sync_group without a name: left out")
+            return
+        }
+        for field in statement.block ?? [] {
+            switch field.keyword {
+            case "group":
+                for entry in field.block ?? [] {
+                    for word in entry.words {
+                        let member = Self.name(word)
+                        if let other = groups[member], other != group {
+                            warn(board, entry.line, "vrrp_instance \(member) is in vrrp_sync_group \(other) already; a VIP has one group: \(other) is kept")
+                            continue
+                        }
+                        groups[member] = group
+                        groupMentions.append((group, member, board, entry.line))
+                    }
+                }
+            case "notify_master", "notify_backup", "notify_fault", "notify", "notify_stop":
+                warn(board, field.line, "\(field.keyword) of vrrp_sync_group \(group): hcagent runs notify commands per VIP; put it on one of the group's VIPs (notify:)")
+            case "smtp_alert":
+                warn(board, field.line, "smtp_alert: no equivalent; left out")
+            default:
+                warn(board, field.line, "\(field.keyword) in vrrp_sync_group \(group): not known to this import; left out (the group's VIPs still move together)")
+            }
+        }
+    }
+
+    /// After every file: a group member that no file defines is worth a word (a typo, or a file not given).
+    private mutating func checkGroups() {
+        var warned: Set<String> = []
+        for mention in groupMentions where !vips.contains(where: { $0.name == mention.member }) && !warned.contains(mention.member) {
+            warned.insert(mention.member)
+            warn(mention.board, mention.line, "vrrp_sync_group \(mention.group) names \(mention.member), which no vrrp_instance in the files given defines")
         }
     }
 
@@ -157,7 +199,7 @@ public struct KeepalivedImport: Sendable {
             warn(board, statement.line, "vrrp_instance without a name: left out")
             return
         }
-        var vip = VIP(name: name, address: "")
+        var vip = VIP(name: name, addresses: [])
         var addresses: [(address: String, line: Int)] = []
         var priority = 100
         for field in statement.block ?? [] {
@@ -219,15 +261,24 @@ public struct KeepalivedImport: Sendable {
             warn(board, statement.line, "vrrp_instance \(name) has no virtual_ipaddress: left out")
             return
         }
-        vip.address = first.address
-        for extra in addresses.dropFirst() {
-            warn(board, extra.line, "\(extra.address): hcagent holds one address per VIP; make it a VIP of its own (another vrid) with the same priorities")
+        // One advertisement carries one family and, as keepalived sends it, at most 20 addresses.
+        let family = { (address: String) in address.contains(":") }
+        for entry in addresses {
+            if family(entry.address) != family(first.address) {
+                warn(board, entry.line, "\(entry.address): not of the family of \(first.address); one VRRPv3 advertisement carries one family: left out (make it a VIP of its own, another vrid, in the same group)")
+            } else if vip.addresses.contains(entry.address) {
+                warn(board, entry.line, "\(entry.address) is listed twice: once is kept")
+            } else if vip.addresses.count == Self.maxAddresses {
+                warn(board, entry.line, "\(entry.address): past the \(Self.maxAddresses) addresses one VIP holds (keepalived advertises no more either): left out; make a second VIP in the same group")
+            } else {
+                vip.addresses.append(entry.address)
+            }
         }
         if vip.vrid == nil { warn(board, statement.line, "vrrp_instance \(name) has no virtual_router_id: set vrid by hand") }
         if vip.interface == nil { warn(board, statement.line, "vrrp_instance \(name) has no interface: set it by hand") }
         if let existing = vips.firstIndex(where: { $0.name == name }) {
             var merged = vips[existing]
-            for (label, mine, theirs) in [("address", vip.address, merged.address), ("vrid", vip.vrid.map(String.init) ?? "", merged.vrid.map(String.init) ?? ""),
+            for (label, mine, theirs) in [("address", vip.addresses.joined(separator: ", "), merged.addresses.joined(separator: ", ")), ("vrid", vip.vrid.map(String.init) ?? "", merged.vrid.map(String.init) ?? ""),
                                            ("interface", vip.interface ?? "", merged.interface ?? "")] where mine != theirs {
                 warn(board, statement.line, "vrrp_instance \(name): \(label) \(mine) here, \(theirs) in an earlier file; the earlier one is kept")
             }
@@ -245,7 +296,12 @@ public struct KeepalivedImport: Sendable {
         var out = "vips:\n"
         for vip in vips {
             out += "  - name: \(vip.name)\n"
-            out += "    address: \(Self.quoted(vip.address))\n"
+            if vip.addresses.count == 1 {
+                out += "    address: \(Self.quoted(vip.addresses[0]))\n"
+            } else {
+                out += "    address: [\(vip.addresses.map(Self.quoted).joined(separator: ", "))]\n"
+            }
+            if let group = groups[vip.name] { out += "    group: \(group)\n" }
             if let interface = vip.interface { out += "    interface: \(interface)\n" }
             out += "    vrid: \(vip.vrid.map(String.init) ?? "0  # set by hand")\n"
             if let advert = vip.advert { out += "    advert: \(advert)\n" }
@@ -282,6 +338,9 @@ public struct KeepalivedImport: Sendable {
         }
         return out
     }
+
+    /// Addresses in one VIP, as the document allows and keepalived advertises.
+    static let maxAddresses = 20
 
     /// keepalived names may hold characters a document's names do not: those become "-".
     static func name(_ text: String) -> String {

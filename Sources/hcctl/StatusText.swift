@@ -86,8 +86,10 @@ enum StatusText {
 
     static func vipSection(_ vips: [VIPStatus], now: Int? = Int(time(nil))) -> String {
         section("vips", ["NAME", "ADDRESS", "STATE", "HOLDER", "PRIORITY", "SINCE", "WHY"], vips.map {
-            [$0.name, $0.address, $0.state, $0.holder ?? "-", $0.priority.map(String.init) ?? "-",
-             $0.since.map { since($0, now: now) } ?? "-", [$0.reason, $0.priorityReason].compactMap { $0 }.joined(separator: "; ")]
+            // Several addresses print comma-joined in one column, so that scripts splitting on spaces still see 7 fields.
+            [$0.name, $0.addresses?.joined(separator: ",") ?? $0.address, $0.state, $0.holder ?? "-", $0.priority.map(String.init) ?? "-",
+             $0.since.map { since($0, now: now) } ?? "-",
+             [$0.group.map { "group \($0)" }, $0.reason, $0.priorityReason].compactMap { $0 }.joined(separator: "; ")]
         })
     }
 

@@ -20,6 +20,8 @@ enum ControlProtocolFixtures {
         var vip = VIPStatus(name: "front", address: "fd00::1/64", state: "master", holder: "n1", priority: 254, since: 1_764_000_001,
                             reason: "handover from n3")
         vip.priorityReason = "drained: priority 1, master only as the last live board"
+        vip.addresses = ["fd00::1/64", "fd00::2/64"]
+        vip.group = "edge"
         return vip
     }
     static let file = FileStatus(path: "/etc/samba/smb.conf", role: "dnas", state: "degraded",
@@ -55,7 +57,12 @@ enum ControlProtocolFixtures {
         var status = self.status
         status.drained = nil
         for index in status.members.indices { status.members[index].drained = nil }
-        for index in status.vips.indices { status.vips[index].priorityReason = nil }
+        for index in status.vips.indices {
+            status.vips[index].priorityReason = nil
+            // Nor VIP addresses and groups (multivip).
+            status.vips[index].addresses = nil
+            status.vips[index].group = nil
+        }
         // Nor files nor headline: older still.
         status.files = nil
         status.headline = nil

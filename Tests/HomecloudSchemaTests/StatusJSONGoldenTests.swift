@@ -236,6 +236,11 @@ import Testing
   "vips" : [
     {
       "address" : "fd00::1/64",
+      "addresses" : [
+        "fd00::1/64",
+        "fd00::2/64"
+      ],
+      "group" : "edge",
       "holder" : "n1",
       "name" : "front",
       "priority" : 254,

@@ -77,6 +77,9 @@ private func board(_ node: String, priority: Int, state: String) -> String {
         let parsed = try DesiredStateParser.parse(document, file: "imported.yaml").get()
         let front = try #require(parsed.vip(named: "VI_front"))
         #expect(front.address.description == "192.168.1.250/24")
+        #expect(front.addresses.map(\.description) == ["192.168.1.250/24", "192.168.1.251/24"])
+        #expect(front.group == "VG")
+        #expect(result.yaml.contains("    address: [\"192.168.1.250/24\", \"192.168.1.251/24\"]\n    group: VG\n"))
         #expect(front.vrid == 51)
         #expect(front.advert == .milliseconds(100))
         #expect(parsed.probes.map(\.name) == ["chk_k3s"])
@@ -87,8 +90,10 @@ private func board(_ node: String, priority: Int, state: String) -> String {
         let result = try KeepalivedImport.convert([.init(node: nil, file: "k.conf", text: board("n1", priority: 150, state: "MASTER"))])
         let text = result.warnings.map(\.description)
         #expect(text.contains { $0.hasPrefix("k.conf:23:") && $0.contains("authentication") })
-        #expect(text.contains { $0.hasPrefix("k.conf:29:") && $0.contains("192.168.1.251/24: hcagent holds one address per VIP") })
-        #expect(text.contains { $0.hasPrefix("k.conf:37:") && $0.contains("vrrp_sync_group VG") && $0.contains("VI_front, VI_back") })
+        // A second address and a sync group carry over: no warning for them, only for the member no file defines.
+        #expect(!text.contains { $0.contains("192.168.1.251") })
+        #expect(text.contains { $0.hasPrefix("k.conf:37:") && $0.contains("vrrp_sync_group VG names VI_back, which no vrrp_instance") })
+        #expect(!text.contains { $0.contains("VI_front,") || $0.contains("elects each VIP on its own") })
         // One board alone: its priority is the default.
         #expect(result.yaml.contains("    priority: 150\n"))
     }
@@ -117,6 +122,55 @@ private func board(_ node: String, priority: Int, state: String) -> String {
         let warnings = result.warnings.map(\.message)
         #expect(warnings.contains { $0.contains("weight 20 adds to the priority") })
         #expect(warnings.contains { $0.contains("advert_int 0.005") })
+        let document = "generation: 1\ncluster: c\nnodes: { a: [] }\n" + result.yaml
+        _ = try DesiredStateParser.parse(document, file: "imported.yaml").get()
+    }
+
+    @Test func aSyncGroupBecomesTheGroupOfEachOfItsVIPs() throws {
+        let text = """
+            vrrp_sync_group G1 {
+              group {
+                VI_lan
+                VI_wan
+              }
+              notify_master "/usr/local/bin/router-up"
+            }
+            vrrp_instance VI_lan { interface eth0
+              virtual_router_id 10
+              virtual_ipaddress { 10.0.0.1/24
+                10.0.0.2/24 } }
+            vrrp_instance VI_wan { interface eth1
+              virtual_router_id 11
+              virtual_ipaddress { 192.0.2.1/24 } }
+            vrrp_instance VI_alone { interface eth0
+              virtual_router_id 12
+              virtual_ipaddress { 10.0.0.3/24 } }
+            """
+        let result = try KeepalivedImport.convert([.init(node: nil, file: "k.conf", text: text)])
+        let document = "generation: 1\ncluster: c\nnodes: { a: [] }\n" + result.yaml
+        let parsed = try DesiredStateParser.parse(document, file: "imported.yaml").get()
+        #expect(parsed.vips.map(\.group) == ["G1", "G1", nil])
+        #expect(parsed.vip(named: "VI_lan")?.addresses.map(\.description) == ["10.0.0.1/24", "10.0.0.2/24"])
+        let warnings = result.warnings.map(\.description)
+        #expect(warnings == ["k.conf:6: notify_master of vrrp_sync_group G1: hcagent runs notify commands per VIP; put it on one of the group's VIPs (notify:)"])
+    }
+
+    @Test func addressesOfTheOtherFamilyOrTwiceAreLeftOutWithAWarning() throws {
+        let text = """
+            vrrp_instance V { interface eth0
+              virtual_router_id 7
+              virtual_ipaddress {
+                10.0.0.9/24
+                fd00::9/64
+                10.0.0.9/24
+                10.0.0.10/24
+              } }
+            """
+        let result = try KeepalivedImport.convert([.init(node: nil, file: "k.conf", text: text)])
+        #expect(result.yaml.contains("address: [\"10.0.0.9/24\", \"10.0.0.10/24\"]"))
+        let warnings = result.warnings.map(\.description)
+        #expect(warnings.contains { $0.hasPrefix("k.conf:5:") && $0.contains("fd00::9/64: not of the family") })
+        #expect(warnings.contains { $0.hasPrefix("k.conf:6:") && $0.contains("listed twice") })
         let document = "generation: 1\ncluster: c\nnodes: { a: [] }\n" + result.yaml
         _ = try DesiredStateParser.parse(document, file: "imported.yaml").get()
     }

@@ -60,6 +60,20 @@ import Testing
         #expect(InPlaceHandoff.parse(handoff.text) == handoff)
     }
 
+    /// A VIP with several addresses keeps them all, comma-joined on its line; one address more or less is a
+    /// changed VIP, which starts as backup.
+    @Test func aVIPWithSeveralAddressesReadsBackAndMustMatchThemAll() {
+        var several = front
+        several.moreAddresses = [IPPrefix("192.168.1.251/24")!]
+        let handoff = record(at: .seconds(50), [several])
+        #expect(handoff.text.contains(" 192.168.1.250/24,192.168.1.251/24 "))
+        #expect(InPlaceHandoff.parse(handoff.text) == handoff)
+        #expect(InPlaceHandoff.parse(handoff.text)?.held.first?.addresses.count == 2)
+        #expect(handoff.mayResume(.init(several, node: "n1"), bootID: boot, now: .seconds(50)))
+        #expect(!handoff.mayResume(.init(front, node: "n1"), bootID: boot, now: .seconds(50)))
+        #expect(InPlaceHandoff.parse(handoff.text.replacing(",192.168.1.251/24", with: ",nope", maxReplacements: 1)) == nil)
+    }
+
     @Test func aDamagedRecordResumesNothing() {
         let text = record(at: .seconds(5), [front]).text
         #expect(InPlaceHandoff.parse("") == nil)

@@ -12,6 +12,11 @@ public struct InPlaceHandoff: Sendable, Equatable {
         /// This board's configured priority (before probe weights).
         public var priority: Int
         public var advertInterval: Duration
+        /// The VIP's addresses after the first (`address: [A, B]`).
+        public var moreAddresses: [IPPrefix] = []
+
+        /// Every address the old process held for this VIP.
+        public var addresses: [IPPrefix] { [address] + moreAddresses }
 
         public init(name: String, vrid: Int, interface: String, address: IPPrefix, priority: Int, advertInterval: Duration) {
             self.name = name
@@ -26,6 +31,7 @@ public struct InPlaceHandoff: Sendable, Equatable {
         public init(_ vip: VirtualIP, node: String) {
             self.init(name: vip.name, vrid: vip.vrid, interface: vip.interface, address: vip.address,
                       priority: vip.priority.of(node), advertInterval: vip.advert)
+            moreAddresses = vip.moreAddresses
         }
     }
 
@@ -59,11 +65,12 @@ public struct InPlaceHandoff: Sendable, Equatable {
     static let header = "hcagent-handoff 1"
 
     /// One line per field, and `end` last (a record cut short is not one); VIP names, interfaces and the boot id
-    /// have no spaces.
+    /// have no spaces. Several addresses are joined by commas (an older binary reads no record then: it starts
+    /// every VIP as backup, which is safe).
     public var text: String {
         var lines = [Self.header, "boot \(bootID)", "written \(Self.nanoseconds(writtenAt))"]
         for vip in held {
-            lines.append("vip \(vip.name) \(vip.vrid) \(vip.interface) \(vip.address) \(vip.priority) \(Self.nanoseconds(vip.advertInterval))")
+            lines.append("vip \(vip.name) \(vip.vrid) \(vip.interface) \(vip.addresses.map(\.description).joined(separator: ",")) \(vip.priority) \(Self.nanoseconds(vip.advertInterval))")
         }
         lines.append("end")
         return lines.joined(separator: "\n") + "\n"
@@ -77,10 +84,14 @@ public struct InPlaceHandoff: Sendable, Equatable {
               lines[2].count == 2, lines[2][0] == "written", let written = Int64(lines[2][1]), written >= 0 else { return nil }
         var held: [Held] = []
         for fields in lines.dropFirst(3).dropLast() {
-            guard fields.count == 7, fields[0] == "vip", let vrid = Int(fields[2]), let address = IPPrefix(fields[4]),
+            let addresses = fields.count == 7 ? fields[4].split(separator: ",").compactMap { IPPrefix(String($0)) } : []
+            guard fields.count == 7, fields[0] == "vip", let vrid = Int(fields[2]), let address = addresses.first,
+                  addresses.count == fields[4].split(separator: ",").count,
                   let priority = Int(fields[5]), let advert = Int64(fields[6]), advert > 0 else { return nil }
-            held.append(Held(name: fields[1], vrid: vrid, interface: fields[3], address: address, priority: priority,
-                             advertInterval: .nanoseconds(advert)))
+            var vip = Held(name: fields[1], vrid: vrid, interface: fields[3], address: address, priority: priority,
+                           advertInterval: .nanoseconds(advert))
+            vip.moreAddresses = Array(addresses.dropFirst())
+            held.append(vip)
         }
         return InPlaceHandoff(bootID: lines[1][1], writtenAt: .nanoseconds(written), held: held)
     }

@@ -55,7 +55,8 @@ final class VRRPDriver: @unchecked Sendable {
     /// so it is turned into text only when it changed.
     private struct Shown: Equatable {
         var name: String
-        var address: IPPrefix
+        var addresses: [IPPrefix]
+        var group: String?
         var state: VRRPInstance.State
         var master: IPAddress?
         var priority: Int
@@ -66,7 +67,8 @@ final class VRRPDriver: @unchecked Sendable {
         init(_ router: Router, drained: Bool) {
             priorityReason = drained ? TargetedHandover.drainedReason : nil
             name = router.vip.name
-            address = router.vip.address
+            addresses = router.vip.addresses
+            group = router.vip.group
             state = router.instance.state
             master = router.instance.masterAddress
             priority = router.instance.priority
@@ -95,6 +97,8 @@ final class VRRPDriver: @unchecked Sendable {
     private var memberPeers: [IPAddress] = []
     /// Targeted handovers asked by and of this board, and the priorities they set (the rule is in the core).
     private var handovers = TargetedHandover()
+    /// The document's VIP groups: a VIP that leaves master here takes its group's others with it (SyncGroups).
+    private var groups = SyncGroups()
     /// VIP → the weights of its failing tracked probes, added to the document's priority.
     private var adjustments: [String: Int] = [:]
     /// Where an in-place restart leaves the VIPs it held for the new process (InPlaceHandoff).
@@ -108,9 +112,13 @@ final class VRRPDriver: @unchecked Sendable {
     /// Carries targeted handovers forward after every event (TargetedHandover decides, this carries it out).
     private func settleHandovers(now: Duration) {
         guard !handovers.isQuiet else { return }
+        // A grouped VIP advertises its group's priority here (SyncGroups), so the group's elections agree.
+        let own = routers.mapValues { router in
+            TargetedHandover.basePriority(configured: router.vip.priority.of(node), adjustment: adjustments[router.vip.name] ?? 0)
+        }
+        let priorities = groups.priorities(own)
         let facts = routers.mapValues { router in
-            TargetedHandover.Router(state: router.instance.state, basePriority: TargetedHandover.basePriority(
-                configured: router.vip.priority.of(node), adjustment: adjustments[router.vip.name] ?? 0))
+            TargetedHandover.Router(state: router.instance.state, basePriority: priorities[router.vip.name] ?? 1)
         }
         for action in handovers.onStep(routers: facts, now: now) { carryOut(action, now: now) }
     }
@@ -165,7 +173,7 @@ final class VRRPDriver: @unchecked Sendable {
         if let record, record.isFresh(bootID: BootClock.bootID, now: BootClock.now) {
             handoff = record
             resumingNames = Set(record.held.map(\.name))
-            keeping = Set(record.held.map { OwnedVIPs.Entry(interface: $0.interface, prefix: $0.address) })
+            keeping = Set(record.held.flatMap { vip in vip.addresses.map { OwnedVIPs.Entry(interface: vip.interface, prefix: $0) } })
             logger.notice("in-place restart: the previous process held \(record.held.map(\.name).joined(separator: ", ")); keeping their addresses")
         } else {
             resumingNames = []
@@ -228,9 +236,18 @@ final class VRRPDriver: @unchecked Sendable {
         settle()
     }
 
+    /// A VIP of a group takes its group with it: the others this board holds are handed over to the same node.
     func handOver(_ name: String, to target: String?) -> Result<String, ControlError> {
         defer { settle() }
-        return requestHandover(name, to: target)
+        let result = requestHandover(name, to: target)
+        guard case .success(let message) = result else { return result }
+        let companions = groups.companions(of: name).filter { routers[$0]?.instance.state == .master }
+        var moved: [String] = []
+        for companion in companions {
+            if case .success = requestHandover(companion, to: target) { moved.append(companion) }
+        }
+        guard !moved.isEmpty, let group = groups.group(of: name) else { return result }
+        return .success(message + " (with group \(group): \(moved.joined(separator: ", ")))")
     }
 
     /// A graceful stop: masters hand over, and let go when a successor has announced the VIP or the budget is up.
@@ -266,7 +283,7 @@ final class VRRPDriver: @unchecked Sendable {
             }
         }
         for removed in pending.removedAddresses {
-            for router in routers.values where router.linkIndex == removed.index && router.vip.address.address == removed.address {
+            for router in routers.values where router.linkIndex == removed.index && router.vip.addresses.contains(where: { $0.address == removed.address }) {
                 restore(router)
             }
         }
@@ -290,7 +307,7 @@ final class VRRPDriver: @unchecked Sendable {
         let actions = router.instance.onAddressesLost(now: now)
         guard !actions.isEmpty else { return }
         restoredCounter.increment()
-        logger.warning("VIP \(router.vip.name): \(router.vip.address) was removed from \(router.vip.interface) by something else; putting it back")
+        logger.warning("VIP \(router.vip.name): \(Self.text(router.vip.addresses)) was removed from \(router.vip.interface) by something else; putting it back")
         perform(actions, for: router)
     }
 
@@ -301,7 +318,7 @@ final class VRRPDriver: @unchecked Sendable {
             guard let link = try? LinkFacts.read(interface: router.vip.interface) else { continue }
             perform(router.instance.onLink(up: link.up, now: now), for: router)
             if router.instance.state == .master,
-               let present = try? table.addresses(on: router.vip.interface), !present.contains(router.vip.address) {
+               let present = try? table.addresses(on: router.vip.interface), !router.vip.addresses.allSatisfy(present.contains) {
                 restore(router)
             }
         }
@@ -337,13 +354,14 @@ final class VRRPDriver: @unchecked Sendable {
             perform(router.instance.finishStop(now: now), for: router)
             routers[name] = nil
             problems.clear("vip:\(name)")
-            logger.info("VIP \(name) (\(router.vip.address)) no longer runs here as it was")
+            logger.info("VIP \(name) (\(Self.text(router.vip.addresses))) no longer runs here as it was")
         }
         for vip in wanted { routers[vip.name]?.vip = vip }
+        groups = SyncGroups(document: wanted)
         for vip in wanted where routers[vip.name] == nil {
             let router = makeRouter(vip)
             routers[vip.name] = router
-            logger.info("VIP \(vip.name): \(vip.address) on \(vip.interface), vrid \(vip.vrid), priority \(vip.priority.of(node))")
+            logger.info("VIP \(vip.name): \(Self.text(vip.addresses)) on \(vip.interface)\(vip.group.map { " (group \($0))" } ?? ""), vrid \(vip.vrid), priority \(vip.priority.of(node))")
             let linkUp = router.problem == nil && ((try? LinkFacts.read(interface: vip.interface))?.up ?? false)
             if let handoff, handoff.mayResume(.init(vip, node: node), bootID: BootClock.bootID, now: BootClock.now) {
                 perform(router.instance.resume(linkUp: linkUp, now: now), for: router)
@@ -369,7 +387,7 @@ final class VRRPDriver: @unchecked Sendable {
         var link = LinkFacts(index: 0, up: false, hardwareAddress: [])
         do {
             link = try LinkFacts.read(interface: vip.interface)
-            let own = try table.addresses(on: vip.interface).map(\.address).filter { $0.family == family && $0 != vip.address.address }
+            let own = try table.addresses(on: vip.interface).map(\.address).filter { own in own.family == family && !vip.addresses.contains { $0.address == own } }
             // RFC 5798 §5.1.2.1: IPv6 advertisements come from the link-local address.
             if let address = family == .ipv4 ? own.first : own.first(where: { $0.bytes.starts(with: [0xfe, 0x80]) }) {
                 primary = address
@@ -386,7 +404,7 @@ final class VRRPDriver: @unchecked Sendable {
         }
         if let problem, !quiet { problems.report("vip:\(vip.name)", "VIP \(vip.name) off: \(problem)") }
         let settings = VRRPInstance.Settings(
-            vrid: UInt8(vip.vrid), addresses: [vip.address.address], advertInterval: vip.advert, priority: vip.priority.of(node),
+            vrid: UInt8(vip.vrid), addresses: vip.addresses.map(\.address), advertInterval: vip.advert, priority: vip.priority.of(node),
             preempt: vip.preempt, preemptDelay: vip.preemptDelay, primaryAddress: primary)
         return Router(vip: vip, instance: VRRPInstance(settings: settings), channel: key, linkIndex: link.index,
                       announcer: NeighbourAnnouncer(interface: vip.interface, index: link.index, hardwareAddress: link.hardwareAddress),
@@ -430,23 +448,39 @@ final class VRRPDriver: @unchecked Sendable {
     private func perform(_ actions: [VRRPInstance.Action], for router: Router) {
         guard !actions.isEmpty else { return }
         let name = router.vip.name
-        let entry = OwnedVIPs.Entry(interface: router.vip.interface, prefix: router.vip.address)
+        var groupActions: [SyncGroups.Action] = []
         for action in actions {
             do {
                 switch action {
                 case .addAddresses:
-                    // Recorded in memory even when state_dir cannot keep it: the VIP goes on all the same.
-                    problems.keepInStateDir { try owned.record(entry) }
-                    do {
-                        try table.add(router.vip.address, interface: router.vip.interface)
-                        problems.clear("vip:\(name)", message: "VIP \(name): \(router.vip.address) is on \(router.vip.interface) again")
-                    } catch {
-                        problems.report("vip:\(name)", "VIP \(name): \(error)")
+                    var failure: (any Error)?
+                    for prefix in router.vip.addresses {
+                        let entry = OwnedVIPs.Entry(interface: router.vip.interface, prefix: prefix)
+                        // Recorded in memory even when state_dir cannot keep it: the VIP goes on all the same.
+                        problems.keepInStateDir { try owned.record(entry) }
+                        do {
+                            try table.add(prefix, interface: router.vip.interface)
+                        } catch {
+                            failure = failure ?? error
+                        }
+                    }
+                    if let failure {
+                        problems.report("vip:\(name)", "VIP \(name): \(failure)")
                         continue
                     }
+                    problems.clear("vip:\(name)", message: "VIP \(name): \(Self.text(router.vip.addresses)) is on \(router.vip.interface) again")
                 case .removeAddresses:
-                    try table.remove(router.vip.address, interface: router.vip.interface)
-                    problems.keepInStateDir { try owned.forget(entry) }
+                    // Every address is tried: one refused must not leave the others behind.
+                    var failure: (any Error)?
+                    for prefix in router.vip.addresses {
+                        do {
+                            try table.remove(prefix, interface: router.vip.interface)
+                            problems.keepInStateDir { try owned.forget(OwnedVIPs.Entry(interface: router.vip.interface, prefix: prefix)) }
+                        } catch {
+                            failure = failure ?? error
+                        }
+                    }
+                    if let failure { throw failure }
                 case .sendAdvertisement(let advertisement):
                     guard let channel = channels[router.channel] else { continue }
                     let source = router.instance.settings.primaryAddress
@@ -455,16 +489,28 @@ final class VRRPDriver: @unchecked Sendable {
                         try channel.send(advertisement.encoded(source: source, destination: destination), to: destination, from: source)
                     }
                 case .announce:
-                    try router.announcer?.announce([router.vip.address.address])
+                    try router.announcer?.announce(router.vip.addresses.map(\.address))
                 case .transition(let from, let to, let reason):
                     transitionsCounter.increment()
                     logger.notice("VIP \(name): \(from.rawValue) -> \(to.rawValue): \(reason)")
                     reports.yield(.transition(VIPTransition(vip: name, from: from.rawValue, to: to.rawValue, reason: reason)))
+                    groupActions += groups.onTransition(vip: name, from: from, to: to, states: routers.mapValues(\.instance.state))
                 }
             } catch {
                 logger.error("VIP \(name): \(error)")
             }
         }
+        // After this router's actions, so that its addresses are gone before its group's others are let go.
+        for case .handOver(let companion, let because) in groupActions {
+            guard let other = routers[companion] else { continue }
+            logger.notice("VIP \(companion): handing over: \(because)")
+            perform(other.instance.handOver(now: now), for: other)
+        }
+    }
+
+    /// Addresses as logs show them: one, or a list.
+    static func text(_ addresses: [IPPrefix]) -> String {
+        addresses.count == 1 ? addresses[0].description : "[" + addresses.map(\.description).joined(separator: ", ") + "]"
     }
 
     private func armTimer() {
@@ -497,11 +543,13 @@ final class VRRPDriver: @unchecked Sendable {
         clock_gettime(CLOCK_REALTIME, &wallNow)
         let elapsed = now
         return shown.map { vip in
-            var status = VIPStatus(name: vip.name, address: vip.address.description, state: vip.state.rawValue,
+            var status = VIPStatus(name: vip.name, address: vip.addresses[0].description, state: vip.state.rawValue,
                                    holder: vip.state == .master ? node : vip.master?.description, priority: vip.priority,
                                    since: vip.transition.map { Int(wallNow.tv_sec) - Int((elapsed - $0.at).components.seconds) },
                                    reason: vip.problem ?? vip.transition?.reason)
             status.priorityReason = vip.priorityReason
+            if vip.addresses.count > 1 { status.addresses = vip.addresses.map(\.description) }
+            status.group = vip.group
             return status
         }
     }

@@ -146,8 +146,12 @@ public struct VRRPService: Service {
                 } else {
                     problems.report("vrrp", reason, alreadyLogged: true)
                 }
-                channels.publish(vips.map { VIPStatus(name: $0.name, address: $0.address.description, state: "off", holder: nil, reason: reason) },
-                                 held: [])
+                channels.publish(vips.map { vip in
+                    var status = VIPStatus(name: vip.name, address: vip.address.description, state: "off", holder: nil, reason: reason)
+                    if !vip.moreAddresses.isEmpty { status.addresses = vip.addresses.map(\.description) }
+                    status.group = vip.group
+                    return status
+                }, held: [])
             }
         }
     }
