@@ -62,6 +62,7 @@ import ReconcilerCore
         core.onDocument(Self.document, address: nil)
         let first = core.onObserved([("/var/lib/dnas/config.xml", .missing), ("/etc/plain.conf", .missing), ("/etc/numeric.conf", .missing)], now: .zero)
         #expect(Self.writes(first) == ["/etc/plain.conf: missing", "/etc/numeric.conf: missing"])
+        _ = core.onWritten([("/etc/plain.conf", .written), ("/etc/numeric.conf", .written)], now: .zero)
         let report = core.report()[0]
         #expect(report.state == "degraded")
         #expect(report.reason == "owner dnas:dnas: no user \"dnas\" on this board; not written")

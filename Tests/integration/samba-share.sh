@@ -135,9 +135,6 @@ check "a wrong API key is refused by Syncthing" bash -c "! on 1 curl -sf -m 2 -H
 sleep 1
 check "Syncthing does not rewrite its config.xml: written once on each board" bash -c "
   for b in 1 2; do file_state \$b $conf/config.xml | tee /dev/stderr | grep -q '^converged||1\$' || exit 1; done"
-on 2 chown root:root $conf/config.xml
-check "b2: an owner changed by hand is repaired" wait_until 5 stat_is 2 $conf/config.xml '600 dnas:dnas'
-check "b2: the log says why" bash -c "agent_log 2 | grep -q 'config.xml repaired (drift: owner 0:0, wanted dnas:dnas'"
 
 echo "a change of config.xml (serial: true): Syncthing restarts on b1, then on b2 once b1's is active again"
 for b in 1 2; do declare "ST$b=$(prop $b syncthing@dnas.service InvocationID)"; done
@@ -151,8 +148,18 @@ b1_up=$(prop 1 syncthing@dnas.service ActiveEnterTimestampMonotonic)
 b2_down=$(prop 2 syncthing@dnas.service ActiveExitTimestampMonotonic)
 echo "  b1's Syncthing active again at $b1_up us, b2's stopped for its restart at $b2_down us (monotonic): gap $(( (b2_down - b1_up) / 1000 )) ms"
 check "b2 stopped its Syncthing only after b1's was active again" test "$b2_down" -gt "$b1_up"
+if [ -n "${SERIAL_DEBUG:-}" ]; then
+  for b in 1 2; do
+    echo "--- b$b"; on $b journalctl -o short-monotonic --no-pager -u syncthing@dnas.service | grep -v INFO | tail -12
+    on $b journalctl -o short-monotonic --no-pager -u hcagent.service | grep -E 'serial|syncthing|config.xml' | tail -8
+  done
+fi
 # Whether b2 had to wait depends on whether b1's "sr" reached it before the document did: said, not checked.
 agent_log 2 | grep -q 'serial restart of syncthing@dnas.service waits for b1' && echo "  (b2 waited for b1, as its log says)"
+
+on 2 chown root:root $conf/config.xml
+check "b2: an owner changed by hand is repaired" wait_until 5 stat_is 2 $conf/config.xml '600 dnas:dnas'
+check "b2: the log says why" bash -c "agent_log 2 | grep -q 'config.xml repaired (drift: owner 0:0, wanted dnas:dnas'"
 
 echo "drift of smb.conf"
 before=$(prop 1 smbd.service InvocationID)

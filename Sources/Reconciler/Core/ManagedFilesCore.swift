@@ -50,7 +50,8 @@ public struct DesiredFile: Sendable, Equatable {
                 return "mode \(ManagedFile.modeText(mode)), wanted \(ManagedFile.modeText(self.mode))"
             }
             if uid != ownerIDs.uid || gid != ownerIDs.gid {
-                return "owner \(uid):\(gid), wanted \(owner) (\(ownerIDs.uid):\(ownerIDs.gid))"
+                let ids = owner == .root ? "" : " (\(ownerIDs.uid):\(ownerIDs.gid))"
+                return "owner \(uid):\(gid), wanted \(owner)\(ids)"
             }
             return nil
         }

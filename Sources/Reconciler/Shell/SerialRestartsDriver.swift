@@ -19,8 +19,9 @@ extension ReconcileDriver {
             switch action {
             case .restart(let units):
                 for unit in units {
-                    // Try-restart leaves a stopped unit alone: then there is nothing to wait for.
-                    guard let (path, observed) = try? await bus.readUnit(unit), observed.activeState == "active" || observed.activeState == "reloading" else {
+                    // Try-restart leaves a stopped unit alone: then there is nothing to wait for. One on its way up or
+                    // down (activating, deactivating) is restarted: its start may have read the old file.
+                    guard let (path, observed) = try? await bus.readUnit(unit), observed.activeState != "inactive" && observed.activeState != "failed" else {
                         serial.onNotRunning(unit)
                         continue
                     }
