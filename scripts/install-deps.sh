@@ -6,7 +6,7 @@ packages=(
   iproute2 nftables iputils-ping procps psmisc curl python3                           # the namespace lab
   systemd systemd-container dbus                                                      # a real systemd in a container
   keepalived tcpdump                                                                  # the VRRP peer and packet captures
-  samba syncthing containerd                                                          # real units for the reconciler tests
+  samba smbclient syncthing containerd                                                # real units and a Samba client for the tests
   debhelper lintian groff-base man-db                                                 # make deb, the man pages
   prometheus                                                                          # promtool, for the example alert rules
 )

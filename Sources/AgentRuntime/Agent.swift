@@ -109,9 +109,14 @@ public enum Agent {
         await keeper.reloadDesired()
 
         // Each part is built with its channels; what the control commands may ask of it is its handle.
-        let reconciler = ReconcilerService(node: config.node, address: config.advertisedAddress?.host, channels: ReconcilerService.Channels(
+        var reconcilerChannels = ReconcilerService.Channels(
             documents: channels.documents, heldVIPs: channels.heldVIPs, memberView: channels.memberView, unitHealth: channels.unitHealth,
-            units: channels.units, convergence: channels.convergence), problems: problems, logger: logger)
+            units: channels.units, convergence: channels.convergence)
+        // Serial restarts: the reconciler says when this board's are finished, gossip carries it as "sr".
+        let serialDone = LatestValue<UInt64?>(nil)
+        reconcilerChannels.serialDone = serialDone
+        let reconciler = ReconcilerService(node: config.node, address: config.advertisedAddress?.host, channels: reconcilerChannels,
+                                           problems: problems, logger: logger)
         let reconcilerHandle = reconciler.handle
         let probes = ProbeService(group: group, channels: ProbeService.Channels(
             documents: channels.documents, adjustments: channels.priorityAdjustments, summary: channels.probeSummary,
@@ -139,6 +144,7 @@ public enum Agent {
                 return false
             })
         gossipChannels.drained = drain.drained
+        gossipChannels.serialDone = serialDone
         gossipChannels.drainAsked = drainAsked
         let gossip = try await GossipService.bind(
             settings: try gossipSettings(config: config, advertised: advertised, problems: problems), keyring: keyring,

@@ -72,22 +72,28 @@ public struct Role: Sendable, Equatable {
 /// differs, repaired after a hand edit, left as it is once the document drops it.
 public struct ManagedFile: Sendable, Equatable {
     public var path: String
-    /// Permission bits, e.g. 0o644; the owner is always root:root (the agent's own uid, so no CAP_CHOWN).
+    /// Permission bits, e.g. 0o644.
     public var mode: UInt32
+    /// root:root unless the document says `owner: user:group` (then the agent needs CAP_CHOWN, given in a drop-in).
+    public var owner: FileOwner
     public var content: Template
     /// A command run on the new content before it replaces the old (`%s` is the new file's path); nil: none.
     public var validate: [String]?
     /// Units restarted (try-restart: only if running) and reloaded after a write, each once per change.
     public var restart: [String]
     public var reload: [String]
+    /// `serial: true`: a restart after a change goes one board of the role at a time (SerialRestarts).
+    public var serial: Bool
 
     public static let defaultMode: UInt32 = 0o644
     public static let secretMode: UInt32 = 0o600
 
-    public init(path: String, mode: UInt32 = ManagedFile.defaultMode, content: Template, validate: [String]? = nil,
-                restart: [String] = [], reload: [String] = []) {
+    public init(path: String, mode: UInt32 = ManagedFile.defaultMode, owner: FileOwner = .root, content: Template,
+                validate: [String]? = nil, restart: [String] = [], reload: [String] = [], serial: Bool = false) {
+        self.serial = serial
         self.path = path
         self.mode = mode
+        self.owner = owner
         self.content = content
         self.validate = validate
         self.restart = restart

@@ -43,7 +43,7 @@ public enum DocumentChanges {
             if let previous = before.first(where: { $0.path == file.path }) {
                 if previous != file { changes.append("~ file \(file.path) (its entry changed)") }
             } else {
-                changes.append("+ file \(file.path) (mode \(ManagedFile.modeText(file.mode)))")
+                changes.append("+ file \(file.path) (mode \(ManagedFile.modeText(file.mode))\(file.owner == .root ? "" : ", owner \(file.owner)"))")
             }
         }
         for file in before where !after.contains(where: { $0.path == file.path }) {

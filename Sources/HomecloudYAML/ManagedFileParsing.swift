@@ -3,7 +3,7 @@
 import HomecloudSchema
 
 extension DesiredStateParser {
-    static let fileKeys = ["path", "mode", "content", "validate", "restart", "reload"]
+    static let fileKeys = ["path", "mode", "content", "validate", "restart", "reload", "owner", "serial"]
 
     /// A file's content node, kept while parsing so that a template's errors point into the document's text.
     struct TemplateSource {
@@ -71,6 +71,14 @@ extension DesiredStateParser {
                 reader.fail(modeNode.mark, path.key("mode"), "expected an octal mode such as \"0644\", found \"\(text)\"")
             }
         }
+        var owner = FileOwner.root
+        if let ownerNode = fields["owner"], let text = reader.string(ownerNode, at: path.key("owner")) {
+            if let parsed = FileOwner(parsing: text) {
+                owner = parsed
+            } else {
+                reader.fail(ownerNode.mark, path.key("owner"), "expected user:group such as \"dnas:dnas\" (names or numeric ids), found \"\(text)\"")
+            }
+        }
         var validate: [String]?
         if let validateNode = fields["validate"], let text = reader.string(validateNode, at: path.key("validate")) {
             let words = text.split(separator: " ").map(String.init)
@@ -88,9 +96,13 @@ extension DesiredStateParser {
             }
             units[key] = names
         }
+        let serial = fields["serial"].map { reader.bool($0, at: path.key("serial")) ?? false } ?? false
+        if serial && (units["restart"] ?? []).isEmpty, let serialNode = fields["serial"] {
+            reader.fail(serialNode.mark, path.key("serial"), "serial: true orders restarts, and this file restarts no unit (restart: [UNIT])")
+        }
         guard reader.diagnostics.count == errorsBefore, let filePath, let template else { return nil }
         return ManagedFile(path: filePath, mode: mode ?? (template.usesSecret ? ManagedFile.secretMode : ManagedFile.defaultMode),
-                           content: template, validate: validate, restart: units["restart"] ?? [], reload: units["reload"] ?? [])
+                           owner: owner, content: template, validate: validate, restart: units["restart"] ?? [], reload: units["reload"] ?? [], serial: serial)
     }
 
     /// What each template names must exist in the document: VIPs, roles, the addresses of a looped role's

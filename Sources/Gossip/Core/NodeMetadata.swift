@@ -22,6 +22,9 @@ public struct NodeMetadata: Sendable, Equatable {
     /// Drains asked of other boards (hcctl drain NODE): node → drained (true) or back in service (false). Acted
     /// on only where the asker signed its metadata with its own node key (or nothing is checked).
     public var drainRequests: [String: Bool] = [:]
+    /// The generation this board has finished its serial restarts for ("sr", SerialRestarts); nil: not said (an
+    /// agent without serial restarts, or before its reconciler has run).
+    public var serialDone: UInt64?
 
     public init(version: String, generation: UInt64, hash: UInt64, roles: [String], convergence: String? = nil) {
         self.version = version
@@ -50,6 +53,7 @@ public struct NodeMetadata: Sendable, Equatable {
         if case .object(let pairs)? = value["dq"] {
             for (node, wanted) in pairs { if case .bool(let flag) = wanted { drainRequests[node] = flag } }
         }
+        if let done = value["sr"]?.int, done >= 0 { serialDone = UInt64(done) }
     }
 
     public var bytes: [UInt8] { encoded(within: GossipMember.maxMetadataBytes) }
@@ -70,6 +74,7 @@ public struct NodeMetadata: Sendable, Equatable {
         }
         if !vips.isEmpty { members.append(("vh", .array(vips.map { .string($0) }))) }
         if drained { members.append(("dr", .bool(true))) }
+        if let serialDone { members.append(("sr", JSONValue.integer(serialDone))) }
         if !drainRequests.isEmpty {
             members.append(("dq", .object(drainRequests.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.bool($0.value)) })))
         }

@@ -95,6 +95,7 @@ public final class GossipDriver: @unchecked Sendable {
     private var heldVIPs: [String] = []
     private var handovers: [String: String] = [:]
     private var drained = false
+    private var serialDone: UInt64?
     /// Drains this board asks of others (hcctl drain NODE), and the members' drained flags as last seen.
     private var drainRequests = DrainRequests()
     private var drainedOf: [String: Bool] = [:]
@@ -203,6 +204,13 @@ public final class GossipDriver: @unchecked Sendable {
 
     private func stepDrainRequests() {
         if drainRequests.onStep(drainedOf: drainedOf, now: now) != nil { metadataChanged() }
+    }
+
+    /// This board finished its serial restarts for a generation (SerialRestarts): the others hear it as "sr".
+    public func onSerialDone(_ generation: UInt64?) {
+        guard generation != serialDone else { return }
+        serialDone = generation
+        metadataChanged()
     }
 
     /// This board was drained or undrained (hcctl drain): the others hear it in its metadata.
@@ -465,6 +473,7 @@ public final class GossipDriver: @unchecked Sendable {
         metadata.vips = heldVIPs
         metadata.drained = drained
         metadata.drainRequests = drainRequests.outgoing
+        metadata.serialDone = serialDone
         // Sealed at the incarnation setMetadata moves to, which only grows (kept in state_dir).
         return identity.seal(metadata, sequence: core.incarnation + 1)
     }

@@ -31,6 +31,8 @@ public struct GossipService: Service {
         public var offerDocument: @Sendable (_ text: String, _ peer: String) async -> Bool
         /// Whether this board is drained (hcctl drain), carried in its metadata.
         public var drained = LatestValue<Bool>(false)
+        /// The generation this board's serial restarts are finished for (the reconciler's), carried as "sr".
+        public var serialDone = LatestValue<UInt64?>(nil)
         /// What other boards ask of this one (hcctl drain NODE there), counting only requests they signed.
         public var drainAsked = LatestValue<DrainAsk?>(nil)
 
@@ -89,6 +91,7 @@ public struct GossipService: Service {
         let held = channels.heldVIPs.follow()
         let handovers = channels.outgoingHandovers.follow()
         let drainedFlags = channels.drained.follow()
+        let serialDoneValues = channels.serialDone.follow()
         thread.execute { driver.start() }
         await withDiscardingTaskGroup { group in
             // Each of these changes now and then, never per packet.
@@ -100,19 +103,28 @@ public struct GossipService: Service {
             group.addTask { for await names in held { thread.execute { driver.onHeldVIPs(names) } } }
             group.addTask { for await requests in handovers { thread.execute { driver.onHandovers(requests) } } }
             group.addTask { for await drained in drainedFlags { thread.execute { driver.onDrained(drained) } } }
+            group.addTask { for await done in serialDoneValues { thread.execute { driver.onSerialDone(done) } } }
             // Placement's view: who is alive and heard from (.heard) with who is drained (the metadata of .members).
             var heard: (members: [GossipMember], lastHeard: [String: Duration], origin: ContinuousClock.Instant)?
             var drained: Set<String> = []
+            var serialDone: [String: UInt64] = [:]
+            func view(_ heard: (members: [GossipMember], lastHeard: [String: Duration], origin: ContinuousClock.Instant)) -> MemberView {
+                var view = MemberView(heard.members, lastHeard: heard.lastHeard, origin: heard.origin, drained: drained)
+                view.serialDone = serialDone
+                return view
+            }
             await withGracefulShutdownHandler {
                 reading: for await report in reports {
                     switch report {
                     case .members(let views):
                         publish(views)
                         let now = DrainedMembers.names(in: views.lazy.map { ($0.member, $0.metadata) })
-                        if now != drained, let heard {
-                            channels.memberView.publishIfChanged(MemberView(heard.members, lastHeard: heard.lastHeard, origin: heard.origin, drained: now))
-                        }
+                        let doneNow = Dictionary(views.compactMap { view in view.metadata?.serialDone.map { (view.member.name, $0) } },
+                                                 uniquingKeysWith: { first, _ in first })
+                        let changed = now != drained || doneNow != serialDone
                         drained = now
+                        serialDone = doneNow
+                        if changed, let heard { channels.memberView.publishIfChanged(view(heard)) }
                     case .document(let text, let peer):
                         // A document refused here (signature, policy) stays refused: gossip does not fetch it again.
                         if await channels.offerDocument(text, peer) {
@@ -121,7 +133,7 @@ public struct GossipService: Service {
                         }
                     case .heard(let members, let lastHeard, let origin):
                         heard = (members, lastHeard, origin)
-                        channels.memberView.publishIfChanged(MemberView(members, lastHeard: lastHeard, origin: origin, drained: drained))
+                        channels.memberView.publishIfChanged(view((members, lastHeard, origin)))
                     case .stopped: break reading
                     }
                 }

@@ -16,22 +16,30 @@ public struct DesiredFile: Sendable, Equatable {
     public var role: String
     public var bytes: [UInt8]
     public var mode: UInt32
+    public var owner: FileOwner
+    /// The owner's ids on this board (root's until resolved).
+    public var ownerIDs: OwnerIDs
     public var validate: [String]?
     public var restart: [String]
     public var reload: [String]
+    /// Its restarts go one board of the role at a time (SerialRestarts).
+    public var serial: Bool
 
-    public init(path: String, role: String, bytes: [UInt8], mode: UInt32, validate: [String]? = nil,
-                restart: [String] = [], reload: [String] = []) {
+    public init(path: String, role: String, bytes: [UInt8], mode: UInt32, owner: FileOwner = .root, ownerIDs: OwnerIDs = .root,
+                validate: [String]? = nil, restart: [String] = [], reload: [String] = [], serial: Bool = false) {
+        self.serial = serial
         self.path = path
         self.role = role
         self.bytes = bytes
         self.mode = mode
+        self.owner = owner
+        self.ownerIDs = ownerIDs
         self.validate = validate
         self.restart = restart
         self.reload = reload
     }
 
-    /// Why `observed` is not this file, or nil when it is (owner root:root, the mode, every byte).
+    /// Why `observed` is not this file, or nil when it is (the owner, the mode, every byte).
     public func difference(from observed: ObservedFile) -> String? {
         switch observed {
         case .missing: return "missing"
@@ -41,10 +49,19 @@ public struct DesiredFile: Sendable, Equatable {
             if mode & 0o7777 != self.mode {
                 return "mode \(ManagedFile.modeText(mode)), wanted \(ManagedFile.modeText(self.mode))"
             }
-            if uid != 0 || gid != 0 { return "owner \(uid):\(gid), wanted root:root" }
+            if uid != ownerIDs.uid || gid != ownerIDs.gid {
+                let ids = owner == .root ? "" : " (\(ownerIDs.uid):\(ownerIDs.gid))"
+                return "owner \(uid):\(gid), wanted \(owner)\(ids)"
+            }
             return nil
         }
     }
+}
+
+/// A file owner's ids on this board, as the shell's lookup (getpwnam, getgrnam) found them, or why not.
+public enum OwnerLookup: Sendable, Equatable {
+    case found(OwnerIDs)
+    case unknown(String)
 }
 
 public struct ManagedFilesCore: Sendable {
@@ -54,6 +71,8 @@ public struct ManagedFilesCore: Sendable {
         /// After a round's writes: units to try-restart (only if running) and to reload, each named once.
         case restart([String])
         case reload([String])
+        /// Units of `serial: true` files, by role: restarted in this board's turn (SerialRestarts), not at once.
+        case serialRestart(role: String, units: [String])
     }
 
     public enum WriteOutcome: Sendable, Equatable {
@@ -80,6 +99,12 @@ public struct ManagedFilesCore: Sendable {
         var observed: ObservedFile?
         /// This content was refused by its validate command, with its reason.
         var refused: (bytes: [UInt8], reason: String)?
+        /// The content this agent last wrote, and why the file could not be read back since: not written again
+        /// (each write would restart its units), degraded until it can be read or the content changes.
+        var written: [UInt8]?
+        var unreadableAfterWrite: String?
+        /// The owner has no ids on this board (yet): the file is not written; looked up again each round.
+        var ownerUnknown: String?
         var failure: (at: Duration, reason: String)?
         /// Seen as the document wants it since the last write: a difference now is drift (a hand edit).
         var converged = false
@@ -90,12 +115,22 @@ public struct ManagedFilesCore: Sendable {
     public let node: String
     public let retryAfter: Duration
     public private(set) var facts: TemplateFacts?
+    /// Names to ids on this board (the shell's user database); numbers and root:root need no lookup.
+    let lookupOwner: @Sendable (FileOwner) -> OwnerLookup
     private var order: [String] = []
     private var entries: [String: Entry] = [:]
 
-    public init(node: String, retryAfter: Duration = .seconds(10)) {
+    public init(node: String, retryAfter: Duration = .seconds(10),
+                lookupOwner: @escaping @Sendable (FileOwner) -> OwnerLookup = { .unknown("no user database to look \($0) up in") }) {
         self.node = node
         self.retryAfter = retryAfter
+        self.lookupOwner = lookupOwner
+    }
+
+    func resolve(_ owner: FileOwner) -> OwnerLookup {
+        if owner == .root { return .found(.root) }
+        if let uid = UInt32(owner.user), let gid = UInt32(owner.group) { return .found(OwnerIDs(uid: uid, gid: gid)) }
+        return lookupOwner(owner)
     }
 
     /// The paths this board manages, in the document's order: the shell reads them and answers with onObserved.
@@ -114,8 +149,16 @@ public struct ManagedFilesCore: Sendable {
                 entry.role = roleName
                 switch TemplateRenderer.render(file.content, facts: facts) {
                 case .success(let text):
-                    let desired = DesiredFile(path: file.path, role: roleName, bytes: Array(text.utf8), mode: file.mode,
-                                              validate: file.validate, restart: file.restart, reload: file.reload)
+                    var desired = DesiredFile(path: file.path, role: roleName, bytes: Array(text.utf8), mode: file.mode,
+                                              owner: file.owner, validate: file.validate, restart: file.restart, reload: file.reload,
+                                              serial: file.serial)
+                    switch resolve(file.owner) {
+                    case .found(let ids):
+                        desired.ownerIDs = ids
+                        entry.ownerUnknown = nil
+                    case .unknown(let reason):
+                        entry.ownerUnknown = reason
+                    }
                     if desired != entry.desired {
                         // A new wish, not drift: what differs now is the document's doing.
                         entry.converged = false
@@ -141,8 +184,24 @@ public struct ManagedFilesCore: Sendable {
         for (path, file) in observations { entries[path]?.observed = file }
         var actions: [Action] = []
         for path in order {
-            guard var entry = entries[path], let desired = entry.desired, let observed = entry.observed else { continue }
+            guard var entry = entries[path], var desired = entry.desired, let observed = entry.observed else { continue }
             defer { entries[path] = entry }
+            if entry.ownerUnknown != nil {
+                switch resolve(desired.owner) {
+                case .found(let ids):
+                    desired.ownerIDs = ids
+                    entry.desired = desired
+                    entry.ownerUnknown = nil
+                case .unknown(let reason):
+                    entry.ownerUnknown = reason
+                    continue
+                }
+            }
+            if case .unreadable(let why) = observed, entry.written == desired.bytes {
+                entry.unreadableAfterWrite = why
+                continue
+            }
+            entry.unreadableAfterWrite = nil
             guard let difference = desired.difference(from: observed) else {
                 entry.converged = true
                 continue
@@ -157,21 +216,31 @@ public struct ManagedFilesCore: Sendable {
     }
 
     /// The outcomes of a round's writes: the units to restart and reload for what was written, each once, a
-    /// unit restarted not also reloaded.
+    /// unit restarted not also reloaded; a unit a serial file names is restarted only in this board's turn.
     public mutating func onWritten(_ outcomes: [(path: String, outcome: WriteOutcome)], now: Duration) -> [Action] {
         var restart: [String] = []
         var reload: [String] = []
+        var serial: [(role: String, units: [String])] = []
         for (path, outcome) in outcomes {
             guard var entry = entries[path], let desired = entry.desired else { continue }
             defer { entries[path] = entry }
             switch outcome {
             case .written:
                 entry.writes += 1
+                entry.written = desired.bytes
                 entry.failure = nil
                 entry.refused = nil
                 entry.converged = true
-                entry.observed = .present(bytes: desired.bytes, mode: desired.mode, uid: 0, gid: 0)
-                for unit in desired.restart where !restart.contains(unit) { restart.append(unit) }
+                entry.observed = .present(bytes: desired.bytes, mode: desired.mode, uid: desired.ownerIDs.uid, gid: desired.ownerIDs.gid)
+                if desired.serial {
+                    if let index = serial.firstIndex(where: { $0.role == desired.role }) {
+                        serial[index].units += desired.restart.filter { !serial[index].units.contains($0) }
+                    } else {
+                        serial.append((desired.role, desired.restart))
+                    }
+                } else {
+                    for unit in desired.restart where !restart.contains(unit) { restart.append(unit) }
+                }
                 for unit in desired.reload where !reload.contains(unit) { reload.append(unit) }
             case .refused(let reason):
                 entry.refused = (desired.bytes, reason)
@@ -179,10 +248,13 @@ public struct ManagedFilesCore: Sendable {
                 entry.failure = (now, reason)
             }
         }
-        reload.removeAll { restart.contains($0) }
+        let serialUnits = Set(serial.flatMap(\.units))
+        restart.removeAll { serialUnits.contains($0) }
+        reload.removeAll { restart.contains($0) || serialUnits.contains($0) }
         var actions: [Action] = []
         if !restart.isEmpty { actions.append(.restart(restart)) }
         if !reload.isEmpty { actions.append(.reload(reload)) }
+        for entry in serial { actions.append(.serialRestart(role: entry.role, units: entry.units)) }
         return actions
     }
 
@@ -199,9 +271,15 @@ public struct ManagedFilesCore: Sendable {
             if let error = entry.renderError {
                 state = "degraded"
                 reason = error
+            } else if let unknown = entry.ownerUnknown, let desired = entry.desired {
+                state = "degraded"
+                reason = "owner \(desired.owner): \(unknown); not written"
             } else if let desired = entry.desired, let refused = entry.refused, refused.bytes == desired.bytes {
                 state = "degraded"
                 reason = "validate refused the new content, the old file stays: \(refused.reason)"
+            } else if let why = entry.unreadableAfterWrite {
+                state = "degraded"
+                reason = "written, but cannot be read back to watch for drift: \(why)"
             } else if let failure = entry.failure {
                 state = "degraded"
                 reason = "cannot write: \(failure.reason)"

@@ -41,6 +41,8 @@ public struct MemberView: Sendable, Equatable {
     public var lastHeard: [String: Duration]
     /// Members whose metadata says they are drained (this board included, as its own metadata says).
     public var drained: Set<String>
+    /// Members' "sr" (the generation each has finished its serial restarts for), from their metadata.
+    public var serialDone: [String: UInt64] = [:]
 
     public init(states: [String: MemberState], lastHeard: [String: Duration] = [:], drained: Set<String> = []) {
         self.states = states

@@ -23,7 +23,13 @@ enum ManagedFileIO {
         }
         guard Int(info.st_size) <= readLimit else { return .unreadable("larger than \(readLimit) bytes") }
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        guard fd >= 0 else { return errno == ENOENT ? .missing : .unreadable(errorText()) }
+        guard fd >= 0 else {
+            let code = errno
+            if code == ENOENT { return .missing }
+            // Root without CAP_DAC_READ_SEARCH reads a file of another owner only as that file's "other" may.
+            let hint = code == EACCES && info.st_uid != geteuid() ? " (a file of another owner: the agent needs CAP_DAC_READ_SEARCH)" : ""
+            return .unreadable(errorText(code) + hint)
+        }
         defer { close(fd) }
         guard fstat(fd, &info) == 0 else { return .unreadable(errorText()) }
         var bytes: [UInt8] = []
@@ -36,6 +42,30 @@ enum ManagedFileIO {
             bytes += buffer[0..<count]
         }
         return .present(bytes: bytes, mode: UInt32(info.st_mode) & 0o7777, uid: info.st_uid, gid: info.st_gid)
+    }
+
+    /// The ids of a file owner's user and group in this board's user database (getpwnam_r, getgrnam_r).
+    @Sendable static func lookupOwner(_ owner: FileOwner) -> OwnerLookup {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        var uid = UInt32(owner.user)
+        if uid == nil {
+            var entry = passwd()
+            var found: UnsafeMutablePointer<passwd>?
+            let code = getpwnam_r(owner.user, &entry, &buffer, buffer.count, &found)
+            guard code == 0 else { return .unknown("cannot look up user \"\(owner.user)\": \(errorText(code))") }
+            guard found != nil else { return .unknown("no user \"\(owner.user)\" on this board") }
+            uid = entry.pw_uid
+        }
+        var gid = UInt32(owner.group)
+        if gid == nil {
+            var entry = group()
+            var found: UnsafeMutablePointer<group>?
+            let code = getgrnam_r(owner.group, &entry, &buffer, buffer.count, &found)
+            guard code == 0 else { return .unknown("cannot look up group \"\(owner.group)\": \(errorText(code))") }
+            guard found != nil else { return .unknown("no group \"\(owner.group)\" on this board") }
+            gid = entry.gr_gid
+        }
+        return .found(OwnerIDs(uid: uid!, gid: gid!))
     }
 
     /// Writes `file` in place of what is at its path. The new file is created beside the old (a rename only
@@ -66,6 +96,12 @@ enum ManagedFileIO {
             written += count
         }
         guard fchmod(fd, mode_t(file.mode)) == 0 else { return fail("chmod \(temporary)") }
+        // After the chmod: once the file is another user's, changing its mode would need CAP_FOWNER too.
+        if file.ownerIDs != .root && fchown(fd, file.ownerIDs.uid, file.ownerIDs.gid) != 0 {
+            let code = errno
+            let hint = code == EPERM ? " (the agent needs CAP_CHOWN for owner: give CapabilityBoundingSet=CAP_CHOWN in a drop-in)" : ""
+            return fail("chown \(temporary) to \(file.owner) (\(file.ownerIDs.uid):\(file.ownerIDs.gid))\(hint)", code)
+        }
         guard fsync(fd) == 0 else { return fail("fsync \(temporary)") }
         close(fd)
         closed = true

@@ -53,6 +53,8 @@ extension ReconcileDriver {
                     logger.info("reloading \(unit) (if it runs): a file it reads was written")
                     do { try await bus.reloadOrTryRestartUnit(unit) } catch { logger.error("reload \(unit): \(error)") }
                 }
+            case .serialRestart(let role, let units):
+                serial.onWritten(role: role, units: units)
             case .write:
                 break
             }

@@ -22,6 +22,8 @@ public struct ReconcilerService: Service {
         /// This node's units as hcctl shows them, and its convergence (for gossip's metadata and the status line).
         public var units: LatestValue<UnitsReport>
         public var convergence: LatestValue<ReconcileCore.Convergence>
+        /// The generation this board's serial restarts are finished for (SerialRestarts), for gossip's "sr".
+        public var serialDone = LatestValue<UInt64?>(nil)
 
         public init(documents: LatestValue<AcceptedDocument>, heldVIPs: LatestValue<Set<String>>, memberView: LatestValue<MemberView>,
                     unitHealth: AsyncStream<UnitHealthReport>, units: LatestValue<UnitsReport>, convergence: LatestValue<ReconcileCore.Convergence>) {
@@ -177,10 +179,10 @@ final class BusConnection: Sendable {
 
 /// The loop's state: the planner, unit paths and the backoff timer. Used by the service's own task only.
 final class ReconcileDriver {
-    private var core: ReconcileCore
+    private(set) var core: ReconcileCore
     let node: String
     let bus: SystemdBus
-    private let channels: ReconcilerService.Channels
+    let channels: ReconcilerService.Channels
     let sink: AsyncStream<ReconcilerService.Input>.Continuation
     let logger: Logger
     /// Where a fence that cannot be armed is reported (fail safe: its unit is not run here meanwhile).
@@ -194,6 +196,12 @@ final class ReconcileDriver {
     private var fenceLeases: [String: Duration] = [:]
     /// Managed files (ManagedFilesDriver.swift): their planner, this board's address and their drift timer.
     var files: ManagedFilesCore
+    /// Restarts of `serial: true` files' units, one board of the role at a time.
+    var serial: SerialRestarts
+    /// The boards a serial restart was last logged as waiting for (logged once per change).
+    var serialWaitLogged: [String] = []
+    /// Object paths of the units restarted serially, to follow their state changes.
+    var serialPaths: [String: String] = [:]
     let address: String?
     var filesTimer: Task<Void, Never>?
     let filesWritten = Counter(label: "hcagent_files_written_total")
@@ -211,7 +219,8 @@ final class ReconcileDriver {
     init(node: String, address: String?, bus: SystemdBus, channels: ReconcilerService.Channels, sink: AsyncStream<ReconcilerService.Input>.Continuation,
          problems: PartProblems, logger: Logger) {
         self.core = ReconcileCore(node: node, seed: UInt64.random(in: .min ... .max))
-        self.files = ManagedFilesCore(node: node)
+        self.files = ManagedFilesCore(node: node, lookupOwner: ManagedFileIO.lookupOwner)
+        self.serial = SerialRestarts(node: node)
         self.address = address
         self.node = node
         self.bus = bus
@@ -232,23 +241,28 @@ final class ReconcileDriver {
         case .document(let document):
             // Files first: a unit the same document starts reads its new configuration.
             files.onDocument(document, address: address)
+            serial.onDocument(document)
             let notify = await syncFiles()
             actions = core.onDocument(document, now: .now)
             actions += await read(managedNames())
             await carryOut(actions)
             await notifyUnits(notify)
+            await stepSerial()
             followFiles()
             publish()
             return
         case .filesTimer:
             // Quiet while nothing differs: syncFiles publishes when it writes.
             await notifyUnits(await syncFiles())
+            if !serial.isIdle { await stepSerial() }
             return
         case .vips(let held):
             actions = core.onVIPs(held: held, now: .now)
         case .members(let view):
             actions = core.onMembers(view, now: .now)
+            await stepSerial()
         case .bus(.unitChanged(let path, let activeState, let subState)):
+            if let name = serialPaths[path], serial.isRestarting(name) { await serialUnitChanged(name) }
             guard let name = pathToUnit[path] else { break }
             // Loading a unit (as every read of ours does) announces its states again; when they are the ones
             // last read, nothing changed. Reading anyway kept systemd loading and unloading a stopped, disabled
@@ -256,6 +270,10 @@ final class ReconcileDriver {
             if let activeState, let subState, let last = lastRead[name], last == (activeState, subState) { break }
             actions = await read([name])
         case .bus(.jobRemoved(let unit, let result)):
+            if serial.isRestarting(unit) {
+                serial.onJobDone(unit)
+                await serialUnitChanged(unit)
+            }
             guard managedNames().contains(unit) else { break }
             actions = core.onJobDone(unit: unit, result: ReconcileCore.JobResult(rawValue: result) ?? .failed, now: .now)
             actions += await read([unit])
