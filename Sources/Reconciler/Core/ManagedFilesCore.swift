@@ -77,6 +77,8 @@ public struct ManagedFilesCore: Sendable {
     struct Entry: Sendable {
         var desired: DesiredFile?
         var renderError: String?
+        /// The secret the template needs and this board does not hold yet: the file is not written meanwhile.
+        var waitingForSecret: String?
         var observed: ObservedFile?
         /// This content was refused by its validate command, with its reason.
         var refused: (bytes: [UInt8], reason: String)?
@@ -90,6 +92,11 @@ public struct ManagedFilesCore: Sendable {
     public let node: String
     public let retryAfter: Duration
     public private(set) var facts: TemplateFacts?
+    /// The document in force and this board's address, kept to render again when the secrets change.
+    private var document: DesiredState?
+    private var address: String?
+    /// The shared secrets this board holds (name → value).
+    public private(set) var secrets: [String: String] = [:]
     private var order: [String] = []
     private var entries: [String: Entry] = [:]
 
@@ -104,7 +111,10 @@ public struct ManagedFilesCore: Sendable {
     /// The files of this board's roles, rendered with its facts. Files the document no longer names are
     /// forgotten (left on disk as they are); a file whose content changes is a new chance after a refusal.
     public mutating func onDocument(_ document: DesiredState, address: String?) {
-        let facts = TemplateFacts(document: document, node: node, address: address)
+        self.document = document
+        self.address = address
+        var facts = TemplateFacts(document: document, node: node, address: address)
+        facts.secrets = secrets
         self.facts = facts
         var newOrder: [String] = []
         var newEntries: [String: Entry] = [:]
@@ -124,8 +134,15 @@ public struct ManagedFilesCore: Sendable {
                     }
                     entry.desired = desired
                     entry.renderError = nil
+                    entry.waitingForSecret = nil
+                case .failure(let error) where error.waitingForSecret != nil:
+                    // Written once the secret arrives, never with a hole; the file on disk stays as it is.
+                    entry.desired = nil
+                    entry.renderError = nil
+                    entry.waitingForSecret = error.waitingForSecret
                 case .failure(let error):
                     entry.desired = nil
+                    entry.waitingForSecret = nil
                     entry.renderError = "template \(error.position): \(error.message)"
                 }
                 newOrder.append(file.path)
@@ -135,6 +152,22 @@ public struct ManagedFilesCore: Sendable {
         order = newOrder
         entries = newEntries
     }
+
+    /// The secrets this board holds changed (one arrived, or a new value): the files render again, and only
+    /// those whose bytes change (the files using a changed secret) are written. Returns whether any file's
+    /// wish changed.
+    @discardableResult
+    public mutating func onSecrets(_ values: [String: String]) -> Bool {
+        guard values != secrets else { return false }
+        secrets = values
+        guard let document else { return false }
+        let before = order.map { entries[$0]?.desired }
+        onDocument(document, address: address)
+        return before != order.map { entries[$0]?.desired }
+    }
+
+    /// The secrets this board's files wait for (their templates name them; this board does not hold them yet).
+    public var waitingForSecrets: Set<String> { Set(order.compactMap { entries[$0]?.waitingForSecret }) }
 
     /// What the shell read of each path (after a document, on its timer, after a write): the writes to make.
     public mutating func onObserved(_ observations: [(path: String, file: ObservedFile)], now: Duration) -> [Action] {
@@ -199,6 +232,8 @@ public struct ManagedFilesCore: Sendable {
             if let error = entry.renderError {
                 state = "degraded"
                 reason = error
+            } else if let secret = entry.waitingForSecret {
+                reason = "waiting for secret \(secret)"
             } else if let desired = entry.desired, let refused = entry.refused, refused.bytes == desired.bytes {
                 state = "degraded"
                 reason = "validate refused the new content, the old file stays: \(refused.reason)"

@@ -7,6 +7,9 @@ extension ReconcileDriver {
     /// How often the files are read again while the document names any: a hand edit is repaired within it.
     static let filesPollInterval = Duration.milliseconds(200)
 
+    /// The shared secrets this board holds, by name: what `wait_for: [{ secret: NAME }]` is evaluated against.
+    var secretNames: Set<String> { Set(files.secrets.keys) }
+
     /// Reads every managed file, writes those that differ; returns the restarts and reloads to make once the
     /// units of the same step are carried out.
     func syncFiles() async -> [ManagedFilesCore.Action] {
@@ -14,8 +17,15 @@ extension ReconcileDriver {
         guard !paths.isEmpty else { return [] }
         let writes = files.onObserved(paths.map { (path: $0, file: ManagedFileIO.read($0)) }, now: .now)
         var outcomes: [(path: String, outcome: ManagedFilesCore.WriteOutcome)] = []
+        // A validate command may quote the new file: whatever it says goes to the log and status without secrets.
+        let secrets = SharedSecretValues(files.secrets)
         for case .write(let file, let reason) in writes {
-            let outcome = await ManagedFileIO.write(file)
+            var outcome = await ManagedFileIO.write(file)
+            switch outcome {
+            case .refused(let why): outcome = .refused(secrets.redacted(why))
+            case .failed(let why): outcome = .failed(secrets.redacted(why))
+            case .written: break
+            }
             outcomes.append((file.path, outcome))
             switch outcome {
             case .written:
@@ -98,8 +108,12 @@ extension ReconcileDriver {
             if !file.restart.isEmpty { steps.append("    then restart (if running): \(file.restart.joined(separator: " "))") }
             if !file.reload.isEmpty { steps.append("    then reload (if running): \(file.reload.joined(separator: " "))") }
         }
-        for report in copy.report() where report.state == "degraded" {
-            steps.append("cannot write \(report.path): \(report.reason ?? "")")
+        for report in copy.report() {
+            if report.state == "degraded" {
+                steps.append("cannot write \(report.path): \(report.reason ?? "")")
+            } else if let reason = report.reason, reason.hasPrefix("waiting for secret") {
+                steps.append("wait \(report.path): \(reason)")
+            }
         }
         return steps
     }

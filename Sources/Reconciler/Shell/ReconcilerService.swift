@@ -22,6 +22,8 @@ public struct ReconcilerService: Service {
         /// This node's units as hcctl shows them, and its convergence (for gossip's metadata and the status line).
         public var units: LatestValue<UnitsReport>
         public var convergence: LatestValue<ReconcileCore.Convergence>
+        /// The shared secrets this board holds (gossip): templates print them, `wait_for: secret` waits for them.
+        public var secrets = LatestValue<SharedSecretValues>(SharedSecretValues())
 
         public init(documents: LatestValue<AcceptedDocument>, heldVIPs: LatestValue<Set<String>>, memberView: LatestValue<MemberView>,
                     unitHealth: AsyncStream<UnitHealthReport>, units: LatestValue<UnitsReport>, convergence: LatestValue<ReconcileCore.Convergence>) {
@@ -78,6 +80,8 @@ public struct ReconcilerService: Service {
         case plan(DesiredState, CheckedContinuation<[String]?, Never>)
         /// A probe's verdict on a unit it may restart.
         case probe(UnitHealthReport)
+        /// The shared secrets this board holds changed (one arrived, or a new value).
+        case secrets(SharedSecretValues)
     }
 
     public func run() async throws {
@@ -114,6 +118,7 @@ public struct ReconcilerService: Service {
         let documents = channels.documents.follow()
         let held = channels.heldVIPs.follow()
         let memberViews = channels.memberView.follow()
+        let secretValues = channels.secrets.follow()
         let driver = ReconcileDriver(node: node, address: address, bus: bus, channels: channels, sink: sink, problems: problems, logger: logger)
 
         await withDiscardingTaskGroup { group in
@@ -122,6 +127,7 @@ public struct ReconcilerService: Service {
             group.addTask { for await names in held { sink.yield(.vips(names)) } }
             group.addTask { for await view in memberViews { sink.yield(.members(view)) } }
             group.addTask { for await report in channels.unitHealth { sink.yield(.probe(report)) } }
+            group.addTask { for await values in secretValues { sink.yield(.secrets(values)) } }
             await withGracefulShutdownHandler {
                 for await input in inputs { await driver.step(input) }
             } onGracefulShutdown: {
@@ -243,6 +249,13 @@ final class ReconcileDriver {
         case .filesTimer:
             // Quiet while nothing differs: syncFiles publishes when it writes.
             await notifyUnits(await syncFiles())
+            return
+        case .secrets(let values):
+            // Only the files whose rendered bytes change (those using a changed secret) are written.
+            guard files.onSecrets(values.values) else { return }
+            await notifyUnits(await syncFiles())
+            followFiles()
+            publish()
             return
         case .vips(let held):
             actions = core.onVIPs(held: held, now: .now)
