@@ -109,9 +109,12 @@ public enum Agent {
         await keeper.reloadDesired()
 
         // Each part is built with its channels; what the control commands may ask of it is its handle.
-        let reconciler = ReconcilerService(node: config.node, address: config.advertisedAddress?.host, channels: ReconcilerService.Channels(
+        var reconcilerChannels = ReconcilerService.Channels(
             documents: channels.documents, heldVIPs: channels.heldVIPs, memberView: channels.memberView, unitHealth: channels.unitHealth,
-            units: channels.units, convergence: channels.convergence), problems: problems, logger: logger)
+            units: channels.units, convergence: channels.convergence)
+        reconcilerChannels.secrets = channels.secretValues
+        let reconciler = ReconcilerService(node: config.node, address: config.advertisedAddress?.host, channels: reconcilerChannels,
+                                           problems: problems, logger: logger)
         let reconcilerHandle = reconciler.handle
         let probes = ProbeService(group: group, channels: ProbeService.Channels(
             documents: channels.documents, adjustments: channels.priorityAdjustments, summary: channels.probeSummary,
@@ -140,6 +143,8 @@ public enum Agent {
             })
         gossipChannels.drained = drain.drained
         gossipChannels.drainAsked = drainAsked
+        gossipChannels.secretValues = channels.secretValues
+        gossipChannels.secretStatus = channels.secretStatus
         let gossip = try await GossipService.bind(
             settings: try gossipSettings(config: config, advertised: advertised, problems: problems), keyring: keyring,
             channels: gossipChannels, logger: logger)
@@ -224,9 +229,12 @@ public enum Agent {
         let join: [GossipAddress] = config.join.compactMap { peer in
             IPAddress(peer.host).flatMap { GossipAddress(host: $0.bytes, port: UInt16(peer.port)) }
         }
-        return GossipDriver.Settings(node: config.node, bind: bind, advertised: advertised, join: join,
-                                     stateDir: config.stateDir, version: AgentStatus.version,
-                                     keep: { problems.keepInStateDir($0) }, checkIdentity: !config.trustedAdminKeys.isEmpty)
+        var settings = GossipDriver.Settings(node: config.node, bind: bind, advertised: advertised, join: join,
+                                             stateDir: config.stateDir, version: AgentStatus.version,
+                                             keep: { problems.keepInStateDir($0) }, checkIdentity: !config.trustedAdminKeys.isEmpty)
+        settings.policy = config.policy
+        settings.policyFile = config.policyFile ?? AgentConfig.defaultPath
+        return settings
     }
 
     static func hostname() -> String {

@@ -29,7 +29,7 @@ public enum TrustSetup {
             lines.append("no trusted_admin_keys in agent.yaml: this board takes unsigned desired-state documents, from anyone who holds the gossip key")
         }
         if config.policy == nil {
-            lines.append("no policy in agent.yaml: the desired-state document may manage any unit and run any exec probe on this board")
+            lines.append("no policy in agent.yaml: the desired-state document may manage any unit, run any exec probe and publish any file as a shared secret on this board")
         }
         return lines
     }

@@ -33,6 +33,10 @@ public struct GossipService: Service {
         public var drained = LatestValue<Bool>(false)
         /// What other boards ask of this one (hcctl drain NODE there), counting only requests they signed.
         public var drainAsked = LatestValue<DrainAsk?>(nil)
+        /// The shared secrets this board holds (→ reconciler: templates, `wait_for: secret`) and what status shows
+        /// of them (never a value).
+        public var secretValues = LatestValue<SharedSecretValues>(SharedSecretValues())
+        public var secretStatus = LatestValue<[SecretStatus]>([])
 
         public init(documents: LatestValue<AcceptedDocument>, convergence: LatestValue<ReconcileCore.Convergence>,
                     probes: LatestValue<ProbeSummary>, heldVIPs: LatestValue<Set<String>>, outgoingHandovers: LatestValue<[String: String]>,
@@ -122,6 +126,9 @@ public struct GossipService: Service {
                     case .heard(let members, let lastHeard, let origin):
                         heard = (members, lastHeard, origin)
                         channels.memberView.publishIfChanged(MemberView(members, lastHeard: lastHeard, origin: origin, drained: drained))
+                    case .secrets(let values, let statuses):
+                        channels.secretValues.publishIfChanged(values)
+                        channels.secretStatus.publish(statuses)
                     case .stopped: break reading
                     }
                 }
