@@ -65,6 +65,11 @@ public enum TrustSetup {
                 let violations = check.violations(of: document, text: text, file: config.desired)
                 lines += violations.map(\.description)
                 if violations.isEmpty { lines.append("\(config.desired): within this board's policy") } else { ok = false }
+                // Not a refusal of the document: this board only declines to publish the file (status says so).
+                for (name, reason) in SharedSecretSources.plan(document.secrets, node: config.node, policy: check.policy,
+                                                               policyFile: configPath).refused.sorted(by: { $0.key < $1.key }) {
+                    lines.append("\(config.desired): warning: secrets.\(name): \(reason)")
+                }
             }
         } else {
             lines.append("\(configPath): warning: \(warnings(for: config).last!)")

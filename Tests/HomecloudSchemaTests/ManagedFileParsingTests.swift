@@ -109,7 +109,7 @@ import Testing
         let result = parse("roles: { web: { files: [ { path: /etc/t, content: \"{{ secrets.token }}\" } ] } }\n")
         guard case .failure(let rejected) = result else { Issue.record("accepted"); return }
         #expect(rejected.diagnostics.first?.message.contains("unknown secret \"token\"") == true)
-        #expect(rejected.diagnostics.first?.mark?.line == 7)
+        #expect(rejected.diagnostics.first?.line == 8)
     }
 
     @Test func aFileUsingADeclaredSecretIsAcceptedWithMode0600() throws {
