@@ -78,6 +78,15 @@ import ReconcilerCore
         #expect(core.onWritten([("/etc/k3s/agent.env", .written)], now: .seconds(3)) == [.restart(["k3s-agent.service"])])
     }
 
+    @Test func planSeesPlaceholdersForAFileHoldingSecrets() throws {
+        var core = ManagedFilesCore(node: "n2")
+        core.onSecrets(["token": "K10secret"])
+        core.onDocument(try Self.document(), address: nil)
+        #expect(core.placeholderText(at: "/etc/k3s/agent.env") == "K3S_TOKEN=«secret token»\n")
+        // Files without a secret show as they are on disk.
+        #expect(core.placeholderText(at: "/etc/k3s/plain") == nil)
+    }
+
     @Test func theRendererPrintsSecretsOrPlaceholders() throws {
         let template = try Template.parse("a={{ secrets.token }} b={{ node }}").get()
         var facts = TemplateFacts(node: "n1", address: nil, cluster: "hc")

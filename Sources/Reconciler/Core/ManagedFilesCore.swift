@@ -251,4 +251,12 @@ public struct ManagedFilesCore: Sendable {
 
     /// The desired file at a path (the shell's plan shows its diff).
     public func desired(at path: String) -> DesiredFile? { entries[path]?.desired }
+
+    /// The file at `path` as the document in force renders it with secrets as placeholders, when its template
+    /// uses a secret: what hcctl plan shows instead of the file on disk, which holds the values.
+    public func placeholderText(at path: String) -> String? {
+        guard let document, let facts, let role = entries[path]?.role,
+              let file = document.role(named: role)?.files.first(where: { $0.path == path }), file.content.usesSecret else { return nil }
+        return try? TemplateRenderer.render(file.content, facts: facts, secretPlaceholder: true).get()
+    }
 }

@@ -97,11 +97,21 @@ extension ReconcileDriver {
         var steps: [String] = []
         for case .write(let file, let reason) in copy.onObserved(observed, now: .now) {
             steps.append("write \(file.path) (\(reason))")
-            let before: String
+            var before: String
             if case .present(let bytes, _, _, _) = old[file.path] { before = String(decoding: bytes, as: UTF8.self) } else { before = "" }
             // The plan is rendered again with secrets as placeholders, so no secret's value is ever shown.
-            let shown = document.roles(of: node).lazy.compactMap { document.role(named: $0)?.files.first { $0.path == file.path } }.first
-                .flatMap { try? TemplateRenderer.render($0.content, facts: copy.facts!, secretPlaceholder: true).get() }
+            let newFile = document.roles(of: node).lazy.compactMap { document.role(named: $0)?.files.first { $0.path == file.path } }.first
+            let shown = newFile.flatMap { try? TemplateRenderer.render($0.content, facts: copy.facts!, secretPlaceholder: true).get() }
+            // The file on disk holds secret values: its old side is the document in force's placeholders when
+            // the disk is as that document wrote it, else not shown at all (it may hold an older value).
+            if case .present(let bytes, _, _, _) = old[file.path], newFile?.content.usesSecret == true || files.placeholderText(at: file.path) != nil {
+                if let inForce = files.desired(at: file.path), inForce.bytes == bytes, let placeholders = files.placeholderText(at: file.path) {
+                    before = placeholders
+                } else {
+                    before = ""
+                    steps.append("    (the file on disk is not shown: it may hold secrets)")
+                }
+            }
             if let shown, shown != before {
                 steps += LineDiff.changes(from: before, to: shown).prefix(200).map { "    \($0)" }
             }
