@@ -160,10 +160,10 @@ on 1 systemctl start hcagent.service
 check "b1 is back with the same copy, the cluster whole" wait_until 20 all_alive 1 2 3
 
 echo "the value never shows"
-for b in 1 2 3; do document 2 changed | sed 's/K3S_URL=/K3S_SERVER=/' | on $b sh -c 'cat > /root/d2.yaml'; done
+for b in 1 2 3; do document 2 changed | sed 's/ K3S_TOKEN=/ TOKEN=/' | on $b sh -c 'cat > /root/d2.yaml'; done
 check "hcctl plan shows the change with the secret as a placeholder" bash -c "
   out=\$(on 2 hcctl plan /root/d2.yaml); echo \"\$out\"
-  grep -q '«secret k3s-token»' <<<\"\$out\" && ! grep -qF '$token2' <<<\"\$out\""
+  grep -q '^ *- K3S_TOKEN=«secret k3s-token»' <<<\"\$out\" && grep -q '^ *+ TOKEN=«secret k3s-token»' <<<\"\$out\" && ! grep -qF '$token2' <<<\"\$out\""
 for b in 1 2 3; do
   check "b$b: not in hcctl status, status --json, plan, metrics or the log" bash -c "
     for t in '$token1' '$token2' secret-that-must-not-leave; do
