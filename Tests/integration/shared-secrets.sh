@@ -150,13 +150,15 @@ echo "  changed token to b2 and b3: $(( ($(date +%s%N) - t0) / 1000000 )) ms (po
 check "plain (no secret) was not rewritten" bash -c "file_state 2 /etc/hcs/plain | tee /dev/stderr | grep -q '|1\$' && file_state 3 /etc/hcs/plain | grep -q '|1\$'"
 check "k3s.env on b2 was written twice" bash -c "file_state 2 /etc/hcs/k3s.env | tee /dev/stderr | grep -q '^converged||2\$'"
 
-echo "a restarted board keeps the secret (its source is down)"
+echo "a restarted board keeps the secret (every other agent is down)"
 on 1 systemctl stop hcagent.service
+on 3 systemctl stop hcagent.service
 on 2 systemctl restart hcagent.service
 on 2 rm /etc/hcs/k3s.env
 check "b2 writes k3s.env again from its state_dir copy" wait_until 10 has_content 2 /etc/hcs/k3s.env "$env2"
 check "and holds it" bash -c "secret_state 2 k3s-token | grep -q '^held|'"
 on 1 systemctl start hcagent.service
+on 3 systemctl start hcagent.service
 check "b1 is back with the same copy, the cluster whole" wait_until 20 all_alive 1 2 3
 
 echo "the value never shows"
