@@ -115,6 +115,7 @@ public enum Agent {
         // Serial restarts: the reconciler says when this board's are finished, gossip carries it as "sr".
         let serialDone = LatestValue<UInt64?>(nil)
         reconcilerChannels.serialDone = serialDone
+        reconcilerChannels.secrets = channels.secretValues
         let reconciler = ReconcilerService(node: config.node, address: config.advertisedAddress?.host, channels: reconcilerChannels,
                                            problems: problems, logger: logger)
         let reconcilerHandle = reconciler.handle
@@ -146,6 +147,8 @@ public enum Agent {
         gossipChannels.drained = drain.drained
         gossipChannels.serialDone = serialDone
         gossipChannels.drainAsked = drainAsked
+        gossipChannels.secretValues = channels.secretValues
+        gossipChannels.secretStatus = channels.secretStatus
         let gossip = try await GossipService.bind(
             settings: try gossipSettings(config: config, advertised: advertised, problems: problems), keyring: keyring,
             channels: gossipChannels, logger: logger)
@@ -227,9 +230,12 @@ public enum Agent {
         let join: [GossipAddress] = config.join.compactMap { peer in
             IPAddress(peer.host).flatMap { GossipAddress(host: $0.bytes, port: UInt16(peer.port)) }
         }
-        return GossipDriver.Settings(node: config.node, bind: bind, advertised: advertised, join: join,
-                                     stateDir: config.stateDir, version: AgentStatus.version,
-                                     keep: { problems.keepInStateDir($0) }, checkIdentity: !config.trustedAdminKeys.isEmpty)
+        var settings = GossipDriver.Settings(node: config.node, bind: bind, advertised: advertised, join: join,
+                                             stateDir: config.stateDir, version: AgentStatus.version,
+                                             keep: { problems.keepInStateDir($0) }, checkIdentity: !config.trustedAdminKeys.isEmpty)
+        settings.policy = config.policy
+        settings.policyFile = config.policyFile ?? AgentConfig.defaultPath
+        return settings
     }
 
     static func hostname() -> String {

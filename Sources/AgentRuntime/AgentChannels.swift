@@ -32,6 +32,10 @@ public struct AgentChannels: Sendable {
     public let priorityAdjustments = LatestValue<[String: Int]>([:])
     /// Probes → gossip.
     public let probeSummary = LatestValue<ProbeSummary>()
+    /// Gossip → reconciler: the shared secrets this board holds (their names: `secretValues.value?.names`).
+    public let secretValues = LatestValue<SharedSecretValues>(SharedSecretValues())
+    /// Gossip → hcctl status: each secret's state, fingerprint and age (never a value).
+    public let secretStatus = LatestValue<[SecretStatus]>()
     /// Probes → reconciler: restarts asked (events: each counts).
     public let unitHealth: AsyncStream<UnitHealthReport>
     public let unitHealthSink: AsyncStream<UnitHealthReport>.Continuation

@@ -1,4 +1,7 @@
 // Assembles `hcctl status` from the latest value of each part's channel, the document keeper and the probes.
+#if canImport(Glibc)
+import Glibc
+#endif
 import HomecloudSchema
 import PartWiring
 import Probes
@@ -40,8 +43,23 @@ public struct AgentStatus: Sendable {
         )
         report.problems = keeper.problems.all
         if let files = unitReport?.files, !files.isEmpty { report.files = files }
+        report.secrets = Self.secrets(document: document, reported: channels.secretStatus.value)
         report.explainUnknowns()
         report.headline = StatusHeadline.line(for: report)
         return report
+    }
+
+    /// The document's secrets as gossip last reported them, ages as of now; nil when the document names none.
+    static func secrets(document: DesiredState?, reported: [SecretStatus]?) -> [SecretStatus]? {
+        guard let document, !document.secrets.isEmpty else { return nil }
+        var wall = timespec()
+        clock_gettime(CLOCK_REALTIME, &wall)
+        return document.secrets.map { spec in
+            guard var status = reported?.first(where: { $0.name == spec.name && $0.from == spec.from }) else {
+                return SecretStatus(name: spec.name, from: spec.from, state: "waiting", reason: "gossip has not reported yet")
+            }
+            if let madeAt = status.madeAt { status.age = max(0, Int(wall.tv_sec) - madeAt) }
+            return status
+        }
     }
 }

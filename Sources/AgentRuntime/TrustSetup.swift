@@ -29,7 +29,7 @@ public enum TrustSetup {
             lines.append("no trusted_admin_keys in agent.yaml: this board takes unsigned desired-state documents, from anyone who holds the gossip key")
         }
         if config.policy == nil {
-            lines.append("no policy in agent.yaml: the desired-state document may manage any unit and run any exec probe on this board")
+            lines.append("no policy in agent.yaml: the desired-state document may manage any unit, run any exec probe and publish any file as a shared secret on this board")
         }
         return lines
     }
@@ -65,6 +65,11 @@ public enum TrustSetup {
                 let violations = check.violations(of: document, text: text, file: config.desired)
                 lines += violations.map(\.description)
                 if violations.isEmpty { lines.append("\(config.desired): within this board's policy") } else { ok = false }
+                // Not a refusal of the document: this board only declines to publish the file (status says so).
+                for (name, reason) in SharedSecretSources.plan(document.secrets, node: config.node, policy: check.policy,
+                                                               policyFile: configPath).refused.sorted(by: { $0.key < $1.key }) {
+                    lines.append("\(config.desired): warning: secrets.\(name): \(reason)")
+                }
             }
         } else {
             lines.append("\(configPath): warning: \(warnings(for: config).last!)")

@@ -179,6 +179,8 @@ public struct StatusReport: Sendable, Equatable {
     public var headline: String?
     /// Whether this board is drained (hcctl drain); nil from an agent before drain.
     public var drained: Bool?
+    /// The document's shared secrets as this board has them (never a value); nil when it names none.
+    public var secrets: [SecretStatus]?
 
     public init(node: String, cluster: String?, version: String, desired: DesiredSummary,
                 members: [MemberStatus] = [], vips: [VIPStatus] = [], units: [UnitStatus] = [],

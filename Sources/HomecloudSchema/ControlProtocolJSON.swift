@@ -59,6 +59,7 @@ extension StatusReport: JSONRecord {
         try visitor.optional("files", &files)
         try visitor.optional("headline", &headline)
         try visitor.optional("drained", &drained)
+        try visitor.optional("secrets", &secrets)
     }
 }
 

@@ -20,6 +20,8 @@ public struct DesiredState: Sendable, Equatable {
     public var requires: AgentVersion?
     /// `notify: { webhook: URL }`: every board POSTs the cluster's events there as JSON; nil: none.
     public var webhook: WebhookTarget? = nil
+    /// `secrets:`: values one board reads from a file and gossip carries to all (SharedSecrets.swift).
+    public var secrets: [SharedSecretSpec] = []
 
     public init(generation: UInt64, cluster: String, nodes: [NodeAssignment] = [], roles: [Role] = [],
                 vips: [VirtualIP] = [], probes: [Probe] = []) {

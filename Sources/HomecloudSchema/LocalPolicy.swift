@@ -8,11 +8,14 @@ public struct LocalPolicy: Sendable, Equatable {
     public var exec: [ExecRule]
     /// File globs managed files may be written at (a role's `files:`).
     public var paths: [String]
+    /// File globs this board may read and publish to the whole cluster as shared secrets (`secrets:` naming it).
+    public var secrets: [String] = []
 
-    public init(units: [String] = [], exec: [ExecRule] = [], paths: [String] = []) {
+    public init(units: [String] = [], exec: [ExecRule] = [], paths: [String] = [], secrets: [String] = []) {
         self.units = units
         self.exec = exec
         self.paths = paths
+        self.secrets = secrets
     }
 
     /// One allowed command: argument globs matched one for one against the WHOLE argv, so `/bin/sh` allows
@@ -39,6 +42,7 @@ public struct LocalPolicy: Sendable, Equatable {
     public func allowsUnit(_ name: String) -> Bool { units.contains { Glob.matches($0, name) } }
     public func allowsExec(_ argv: [String]) -> Bool { exec.contains { $0.allows(argv) } }
     public func allowsPath(_ path: String) -> Bool { paths.contains { Glob.matches($0, path) } }
+    public func allowsSecret(_ path: String) -> Bool { secrets.contains { Glob.matches($0, path) } }
 
     public var summary: String {
         "\(units.count) unit glob\(units.count == 1 ? "" : "s"), \(exec.count) exec rule\(exec.count == 1 ? "" : "s"), \(paths.count) path glob\(paths.count == 1 ? "" : "s")"

@@ -23,7 +23,7 @@ public enum DesiredStateParser {
                                         message: "the document is \(size) bytes; a document is at most \(DesiredState.maxDocumentBytes) bytes (1 MiB)")])
     }
 
-    static let topKeys = ["generation", "cluster", "requires", "nodes", "roles", "vips", "probes", "node_keys", "notify"]
+    static let topKeys = ["generation", "cluster", "requires", "nodes", "roles", "vips", "probes", "node_keys", "notify", "secrets"]
 
     private static func read(root: YAMLNode, lines: [Substring], reader: inout YAMLReader) -> DesiredState? {
         let top = KeyPath()
@@ -45,7 +45,9 @@ public enum DesiredStateParser {
         var templates: [TemplateSource] = []
         let roles = fields["roles"].map { readRoles($0, vips: vips, lines: lines, templates: &templates, reader: &reader) } ?? []
         let nodes = fields["nodes"].map { readNodes($0, roles: roles, reader: &reader) } ?? []
-        checkTemplates(templates, vips: vips, nodes: nodes, roles: roles, lines: lines, reader: &reader)
+        let secrets = fields["secrets"].map { readSecrets($0, nodes: nodes, reader: &reader) } ?? []
+        checkTemplates(templates, vips: vips, nodes: nodes, roles: roles, secrets: secrets, declaredSecrets: fields["secrets"] != nil,
+                       lines: lines, reader: &reader)
         checkVIPPriorities(fields["vips"], vips: vips, nodes: nodes, reader: &reader)
         checkUnitConflicts(fields["nodes"], nodes: nodes, roles: roles, reader: &reader)
 
@@ -57,6 +59,7 @@ public enum DesiredStateParser {
         state.nodeKeys = nodeKeys
         state.requires = requires
         state.webhook = webhook
+        state.secrets = secrets
         return state
     }
 

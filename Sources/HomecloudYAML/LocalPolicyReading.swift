@@ -3,9 +3,9 @@
 import HomecloudSchema
 
 extension LocalPolicy {
-    static let policyKeys = ["units", "exec", "paths"]
+    static let policyKeys = ["units", "exec", "paths", "secrets"]
 
-    /// `policy: { units: [...], exec: [...], paths: [...] }`; a list left out allows nothing.
+    /// `policy: { units: [...], exec: [...], paths: [...], secrets: [...] }`; a list left out allows nothing.
     static func read(_ node: YAMLNode, at path: KeyPath, reader: inout YAMLReader) -> LocalPolicy? {
         guard let entries = reader.mapping(node, at: path, allowed: policyKeys) else { return nil }
         var policy = LocalPolicy()
@@ -24,10 +24,10 @@ extension LocalPolicy {
                     }
                 case "exec":
                     if let rule = readExecRule(item, at: itemPath, reader: &reader) { policy.exec.append(rule) }
-                case "paths":
+                case "paths", "secrets":
                     guard let glob = reader.string(item, at: itemPath) else { continue }
                     if glob.hasPrefix("/") {
-                        policy.paths.append(glob)
+                        if entry.key == "paths" { policy.paths.append(glob) } else { policy.secrets.append(glob) }
                     } else {
                         reader.fail(item.mark, itemPath, "expected an absolute path or glob such as /etc/samba/*.conf, found \"\(glob)\"")
                     }

@@ -106,9 +106,10 @@ extension DesiredStateParser {
     }
 
     /// What each template names must exist in the document: VIPs, roles, the addresses of a looped role's
-    /// nodes. Secrets do not exist yet (issue 15 item 3). One node with two roles that write one path differently
-    /// is refused too.
+    /// nodes, secrets (`secrets:`; when that section has errors of its own, they are the ones shown). One node
+    /// with two roles that write one path differently is refused too.
     static func checkTemplates(_ sources: [TemplateSource], vips: [VirtualIP], nodes: [NodeAssignment], roles: [Role],
+                               secrets: [SharedSecretSpec] = [], declaredSecrets: Bool = false,
                                lines: [Substring], reader: inout YAMLReader) {
         for source in sources {
             let path = KeyPath("roles").key(source.role).key("files").index(source.index).key("content")
@@ -122,8 +123,12 @@ extension DesiredStateParser {
                     }
                 case .fact(.vipIP(let name), let at) where !vips.contains(where: { $0.name == name }):
                     reader.fail(locate(at, in: source.node, lines: lines), path, "template: unknown VIP \"\(name)\"\(known(vips.map(\.name), in: "vips"))")
-                case .fact(.secret(let name), let at):
-                    reader.fail(locate(at, in: source.node, lines: lines), path, "template: secrets.\(name): shared secrets are not supported yet")
+                case .fact(.secret(let name), let at) where !secrets.contains(where: { $0.name == name }):
+                    // A secret whose own entry was refused is already reported there.
+                    if !declaredSecrets || reader.diagnostics.allSatisfy({ !$0.path.hasPrefix("secrets.\(name)") }) {
+                        reader.fail(locate(at, in: source.node, lines: lines), path,
+                                    "template: unknown secret \"\(name)\"\(known(secrets.map(\.name), in: "secrets")) (secrets: { \(name): { from: NODE, file: /PATH } })")
+                    }
                 case .fact(.loopAddress(let variable), let at):
                     guard let role = loopRoles[variable] else { break }
                     let missing = nodes.filter { $0.roles.contains(role) && $0.address == nil }.map(\.name)

@@ -37,6 +37,7 @@ enum StatusText {
         if let convergence = status.convergence { out += "this node: \(convergence)\n" }
         out += unitSection(status.units)
         if let files = status.files { out += fileSection(files) }
+        if let secrets = status.secrets { out += secretSection(secrets) }
         return out
     }
 
@@ -103,6 +104,13 @@ enum StatusText {
     static func fileSection(_ files: [FileStatus]) -> String {
         section("files", ["PATH", "ROLE", "STATE", "WRITES", "WHY"], files.map {
             [$0.path, $0.role, $0.state, String($0.writes), $0.reason ?? ""]
+        })
+    }
+
+    /// Shared secrets: never a value, only a keyed fingerprint and the age of the value.
+    static func secretSection(_ secrets: [SecretStatus]) -> String {
+        section("secrets", ["NAME", "FROM", "STATE", "FINGERPRINT", "AGE", "WHY"], secrets.map {
+            [$0.name, $0.from, $0.state, $0.fingerprint ?? "-", $0.age.map { "\($0)s" } ?? "-", $0.reason ?? ""]
         })
     }
 

@@ -49,6 +49,8 @@ enum ControlProtocolFixtures {
         status.files = [file]
         status.headline = "attention: vrrp: no CAP_NET_ADMIN: VIPs are off (and 1 more part) — hcctl status"
         status.drained = true
+        status.secrets = [SecretStatus(name: "k3s-token", from: "n3", state: "held", fingerprint: "0123456789abcdef", madeAt: 1764000003,
+                                       age: 60, reason: "waiting for /var/lib/rancher/k3s/server/node-token to appear")]
         return status
     }
 
@@ -63,8 +65,9 @@ enum ControlProtocolFixtures {
             status.vips[index].addresses = nil
             status.vips[index].group = nil
         }
-        // Nor files nor headline: older still.
+        // Nor files nor headline nor secrets: older still.
         status.files = nil
+        status.secrets = nil
         status.headline = nil
         return status
     }

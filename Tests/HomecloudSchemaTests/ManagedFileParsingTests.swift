@@ -105,10 +105,21 @@ import Testing
         #expect(paths.contains("roles.web.files[6].owner"))
     }
 
-    @Test func secretsAreNotSupportedYet() {
+    @Test func aSecretATemplateNamesMustBeDeclared() {
         let result = parse("roles: { web: { files: [ { path: /etc/t, content: \"{{ secrets.token }}\" } ] } }\n")
         guard case .failure(let rejected) = result else { Issue.record("accepted"); return }
-        #expect(rejected.diagnostics.first?.message.contains("not supported yet") == true)
+        #expect(rejected.diagnostics.first?.message.contains("unknown secret \"token\"") == true)
+        #expect(rejected.diagnostics.first?.line == 8)
+    }
+
+    @Test func aFileUsingADeclaredSecretIsAcceptedWithMode0600() throws {
+        let document = try parse("""
+            secrets: { token: { from: n1, file: /var/lib/k3s/node-token } }
+            roles: { web: { files: [ { path: /etc/t, content: "t={{ secrets.token }}" }, { path: /etc/u, mode: "0640", content: "{{ secrets.token }}" } ] } }
+
+            """).get()
+        #expect(document.secrets == [SharedSecretSpec(name: "token", from: "n1", file: "/var/lib/k3s/node-token")])
+        #expect(document.role(named: "web")?.files.map(\.mode) == [0o600, 0o640])
     }
 
     @Test func thePolicyHoldsPathsValidateAndNotifiedUnits() throws {

@@ -218,6 +218,17 @@ import Testing
       "reason" : "read-only"
     }
   ],
+  "secrets" : [
+    {
+      "age" : 60,
+      "fingerprint" : "0123456789abcdef",
+      "from" : "n3",
+      "madeAt" : 1764000003,
+      "name" : "k3s-token",
+      "reason" : "waiting for /var/lib/rancher/k3s/server/node-token to appear",
+      "state" : "held"
+    }
+  ],
   "units" : [
     {
       "active" : "failed",

@@ -25,6 +25,8 @@ public struct NodeMetadata: Sendable, Equatable {
     /// The generation this board has finished its serial restarts for ("sr", SerialRestarts); nil: not said (an
     /// agent without serial restarts, or before its reconciler has run).
     public var serialDone: UInt64?
+    /// The shared secrets this node holds: name → version ("sv"), so a board holding an older one fetches.
+    public var secretVersions: [String: UInt64] = [:]
 
     public init(version: String, generation: UInt64, hash: UInt64, roles: [String], convergence: String? = nil) {
         self.version = version
@@ -54,6 +56,9 @@ public struct NodeMetadata: Sendable, Equatable {
             for (node, wanted) in pairs { if case .bool(let flag) = wanted { drainRequests[node] = flag } }
         }
         if let done = value["sr"]?.int, done >= 0 { serialDone = UInt64(done) }
+        if case .object(let pairs)? = value["sv"] {
+            for (name, version) in pairs { if let version = version.int, version > 0 { secretVersions[name] = UInt64(version) } }
+        }
     }
 
     public var bytes: [UInt8] { encoded(within: GossipMember.maxMetadataBytes) }
@@ -78,12 +83,18 @@ public struct NodeMetadata: Sendable, Equatable {
         if !drainRequests.isEmpty {
             members.append(("dq", .object(drainRequests.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.bool($0.value)) })))
         }
+        if !secretVersions.isEmpty {
+            members.append(("sv", .object(secretVersions.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.integer($0.value)) })))
+        }
         var encoded = Array(JSONValue.object(members).serialized.utf8)
-        // Lists are what may not fit: drop the roles, then the failing probes' names (keeping that some fail:
-        // "?"), then the VIPs, before going over the limit.
+        // Lists are what may not fit: drop the secrets' versions (the periodic push-pull carries the secrets
+        // anyway), the roles, then the failing probes' names (keeping that some fail: "?"), then the VIPs,
+        // before going over the limit.
         if encoded.count > limit {
             var trimmed = self
-            if !trimmed.roles.isEmpty {
+            if !trimmed.secretVersions.isEmpty {
+                trimmed.secretVersions = [:]
+            } else if !trimmed.roles.isEmpty {
                 trimmed.roles = []
             } else if let probes = trimmed.probes, probes.failing != ["?"], !probes.failing.isEmpty {
                 trimmed.probes?.failing = ["?"]

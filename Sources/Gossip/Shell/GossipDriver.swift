@@ -32,6 +32,8 @@ public final class GossipDriver: @unchecked Sendable {
         case heard(members: [GossipMember], lastHeard: [String: Duration], origin: ContinuousClock.Instant)
         /// A peer sent a document that may be newer than the one in force: for the agent's store to judge.
         case document(text: String, from: String)
+        /// The shared secrets this board holds (values, for templates) and what status shows of each (no value).
+        case secrets(SharedSecretValues, [SecretStatus])
         /// The leave has lingered and the sockets are closed: gossip is done.
         case stopped
     }
@@ -49,6 +51,9 @@ public final class GossipDriver: @unchecked Sendable {
         public var keep: @Sendable (() throws -> Void) -> Void
         /// agent.yaml trusts admin keys: metadata is sealed with the node key and members' is checked (node identity).
         public var checkIdentity: Bool
+        /// agent.yaml's policy (nil: none) and its file: which shared secrets this board may read and publish.
+        public var policy: LocalPolicy?
+        public var policyFile = "agent.yaml"
 
         public init(node: String, bind: GossipAddress, advertised: GossipAddress, join: [GossipAddress], stateDir: String,
                     version: String, keep: @escaping @Sendable (() throws -> Void) -> Void = { try? $0() }, checkIdentity: Bool = false) {
@@ -102,6 +107,9 @@ public final class GossipDriver: @unchecked Sendable {
     private var unopened = UnopenedPackets()
     /// Seals this board's metadata and decides whose metadata is believed (Trust's MetadataSeal).
     private var identity: GossipIdentity
+    /// Shared secrets: this board's sources, the copies it holds and relays (SharedSecretKeeper).
+    private var secrets: SharedSecretKeeper
+    private var publishedSecrets: (SharedSecretValues, [SecretStatus])?
     private var decodeDropsSeen = 0
     private var armed: ContinuousClock.Instant?
     private let droppedUnsealed = Counter(label: "hcagent_gossip_packets_dropped_total", dimensions: [("reason", "unsealed")])
@@ -119,6 +127,8 @@ public final class GossipDriver: @unchecked Sendable {
         self.logger = logger
         TextFile.makeDirectories(settings.stateDir)
         identity = GossipIdentity(node: settings.node, stateDir: settings.stateDir, enforcing: settings.checkIdentity, logger: logger)
+        secrets = SharedSecretKeeper(node: settings.node, stateDir: settings.stateDir, enforcing: settings.checkIdentity,
+                                     policy: settings.policy, policyFile: settings.policyFile, logger: logger)
         keyringPath = settings.stateDir + "/keyring"
         var ring = keyring
         if var merged = keyring, let kept = GossipStateFiles.keptKeyring(at: keyringPath, logger: logger) {
@@ -168,6 +178,9 @@ public final class GossipDriver: @unchecked Sendable {
         documentText = text ?? ""
         roles = document.nodes.first { $0.name == settings.node }?.roles ?? []
         identity.bind(document)
+        _ = secrets.bind(document)
+        _ = secrets.pollSources(wallMillis: Self.wallMillis())
+        publishSecrets()
         metadataChanged()
     }
 
@@ -317,7 +330,47 @@ public final class GossipDriver: @unchecked Sendable {
 
     private func checkForNewerDocuments() {
         guard fetches.onCheckTimer(now: now) else { return }
-        for member in core.members { fetchNewerDocument(from: member) }
+        for member in core.members {
+            fetchNewerDocument(from: member)
+            fetchNewerSecrets(from: member)
+        }
+        // This board's secret files: a stat each, once a second.
+        let polled = secrets.pollSources(wallMillis: Self.wallMillis())
+        if polled.made || polled.problemsChanged { publishSecrets() }
+        if polled.made { metadataChanged() }
+    }
+
+    /// A member whose metadata announces a newer copy of a secret this board wants: a push-pull with it (both
+    /// frames carry the secrets each side holds).
+    private func fetchNewerSecrets(from member: GossipMember) {
+        guard member.state == .alive, member.name != core.name else { return }
+        let time = now
+        guard let theirs = identity.read(member, now: time).metadata?.secretVersions, !theirs.isEmpty,
+              secrets.book.shouldFetch(from: member.name, announced: theirs, now: time) else { return }
+        pushPull(with: member.address, name: member.name, withDocument: false)
+    }
+
+    /// Values to the reconciler, statuses to hcctl status: only when either changed.
+    private func publishSecrets() {
+        var wall = timespec()
+        clock_gettime(CLOCK_REALTIME, &wall)
+        let values = secrets.book.values
+        let statuses = secrets.report(clusterKey: keyring?.keys.first, wallSeconds: Int(wall.tv_sec))
+        // Ages grow every second: only the rest decides whether anything changed.
+        let comparable = statuses.map { status -> SecretStatus in
+            var copy = status
+            copy.age = nil
+            return copy
+        }
+        if let published = publishedSecrets, published.0 == values, published.1 == comparable { return }
+        publishedSecrets = (values, comparable)
+        reports.yield(.secrets(values, statuses))
+    }
+
+    static func wallMillis() -> UInt64 {
+        var wall = timespec()
+        clock_gettime(CLOCK_REALTIME, &wall)
+        return UInt64(max(0, wall.tv_sec)) * 1000 + UInt64(max(0, wall.tv_nsec)) / 1_000_000
     }
 
     private func rejoinMissingSeeds() {
@@ -405,7 +458,7 @@ public final class GossipDriver: @unchecked Sendable {
     /// A push-pull frame: the member state's length (4 bytes, big-endian), the state, then the document in
     /// force as text (possibly empty). Documents ride the TCP exchange: they are larger than a datagram.
     private func ourFrame(withDocument: Bool) -> [UInt8] {
-        PushPullFrame(state: core.pushPullState(), documentText: withDocument ? documentText : "").encoded
+        PushPullFrame(state: core.pushPullState(), documentText: withDocument ? documentText : "", secrets: secrets.book.current).encoded
     }
 
     /// A peer's frame: its state goes to the core, its document (when it may be newer) to the agent.
@@ -419,6 +472,10 @@ public final class GossipDriver: @unchecked Sendable {
         }
         let remote = decoded.state
         perform(core.onPushPull(remote, now: now))
+        if !decoded.secrets.isEmpty, secrets.receive(decoded.secrets, from: name ?? remote.from, now: now) {
+            publishSecrets()
+            metadataChanged()
+        }
         if !decoded.documentText.isEmpty {
             let text = decoded.documentText
             let announced = remote.members.first { $0.name == remote.from }.flatMap { GossipIdentity.peek($0.metadata) }
@@ -461,6 +518,7 @@ public final class GossipDriver: @unchecked Sendable {
                     logger.notice("member \(member.name) (\(member.address)) is \(member.state)")
                 }
                 fetchNewerDocument(from: member)
+                fetchNewerSecrets(from: member)
             }
         }
     }
@@ -474,6 +532,7 @@ public final class GossipDriver: @unchecked Sendable {
         metadata.drained = drained
         metadata.drainRequests = drainRequests.outgoing
         metadata.serialDone = serialDone
+        metadata.secretVersions = secrets.book.announced
         // Sealed at the incarnation setMetadata moves to, which only grows (kept in state_dir).
         return identity.seal(metadata, sequence: core.incarnation + 1)
     }

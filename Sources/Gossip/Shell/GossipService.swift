@@ -35,6 +35,10 @@ public struct GossipService: Service {
         public var serialDone = LatestValue<UInt64?>(nil)
         /// What other boards ask of this one (hcctl drain NODE there), counting only requests they signed.
         public var drainAsked = LatestValue<DrainAsk?>(nil)
+        /// The shared secrets this board holds (→ reconciler: templates, `wait_for: secret`) and what status shows
+        /// of them (never a value).
+        public var secretValues = LatestValue<SharedSecretValues>(SharedSecretValues())
+        public var secretStatus = LatestValue<[SecretStatus]>([])
 
         public init(documents: LatestValue<AcceptedDocument>, convergence: LatestValue<ReconcileCore.Convergence>,
                     probes: LatestValue<ProbeSummary>, heldVIPs: LatestValue<Set<String>>, outgoingHandovers: LatestValue<[String: String]>,
@@ -134,6 +138,9 @@ public struct GossipService: Service {
                     case .heard(let members, let lastHeard, let origin):
                         heard = (members, lastHeard, origin)
                         channels.memberView.publishIfChanged(view((members, lastHeard, origin)))
+                    case .secrets(let values, let statuses):
+                        channels.secretValues.publishIfChanged(values)
+                        channels.secretStatus.publish(statuses)
                     case .stopped: break reading
                     }
                 }

@@ -96,6 +96,8 @@ public struct ManagedFilesCore: Sendable {
     struct Entry: Sendable {
         var desired: DesiredFile?
         var renderError: String?
+        /// The secret the template needs and this board does not hold yet: the file is not written meanwhile.
+        var waitingForSecret: String?
         var observed: ObservedFile?
         /// This content was refused by its validate command, with its reason.
         var refused: (bytes: [UInt8], reason: String)?
@@ -117,6 +119,11 @@ public struct ManagedFilesCore: Sendable {
     public private(set) var facts: TemplateFacts?
     /// Names to ids on this board (the shell's user database); numbers and root:root need no lookup.
     let lookupOwner: @Sendable (FileOwner) -> OwnerLookup
+    /// The document in force and this board's address, kept to render again when the secrets change.
+    private var document: DesiredState?
+    private var address: String?
+    /// The shared secrets this board holds (name → value).
+    public private(set) var secrets: [String: String] = [:]
     private var order: [String] = []
     private var entries: [String: Entry] = [:]
 
@@ -139,7 +146,10 @@ public struct ManagedFilesCore: Sendable {
     /// The files of this board's roles, rendered with its facts. Files the document no longer names are
     /// forgotten (left on disk as they are); a file whose content changes is a new chance after a refusal.
     public mutating func onDocument(_ document: DesiredState, address: String?) {
-        let facts = TemplateFacts(document: document, node: node, address: address)
+        self.document = document
+        self.address = address
+        var facts = TemplateFacts(document: document, node: node, address: address)
+        facts.secrets = secrets
         self.facts = facts
         var newOrder: [String] = []
         var newEntries: [String: Entry] = [:]
@@ -167,8 +177,15 @@ public struct ManagedFilesCore: Sendable {
                     }
                     entry.desired = desired
                     entry.renderError = nil
+                    entry.waitingForSecret = nil
+                case .failure(let error) where error.waitingForSecret != nil:
+                    // Written once the secret arrives, never with a hole; the file on disk stays as it is.
+                    entry.desired = nil
+                    entry.renderError = nil
+                    entry.waitingForSecret = error.waitingForSecret
                 case .failure(let error):
                     entry.desired = nil
+                    entry.waitingForSecret = nil
                     entry.renderError = "template \(error.position): \(error.message)"
                 }
                 newOrder.append(file.path)
@@ -178,6 +195,22 @@ public struct ManagedFilesCore: Sendable {
         order = newOrder
         entries = newEntries
     }
+
+    /// The secrets this board holds changed (one arrived, or a new value): the files render again, and only
+    /// those whose bytes change (the files using a changed secret) are written. Returns whether any file's
+    /// wish changed.
+    @discardableResult
+    public mutating func onSecrets(_ values: [String: String]) -> Bool {
+        guard values != secrets else { return false }
+        secrets = values
+        guard let document else { return false }
+        let before = order.map { entries[$0]?.desired }
+        onDocument(document, address: address)
+        return before != order.map { entries[$0]?.desired }
+    }
+
+    /// The secrets this board's files wait for (their templates name them; this board does not hold them yet).
+    public var waitingForSecrets: Set<String> { Set(order.compactMap { entries[$0]?.waitingForSecret }) }
 
     /// What the shell read of each path (after a document, on its timer, after a write): the writes to make.
     public mutating func onObserved(_ observations: [(path: String, file: ObservedFile)], now: Duration) -> [Action] {
@@ -274,6 +307,8 @@ public struct ManagedFilesCore: Sendable {
             } else if let unknown = entry.ownerUnknown, let desired = entry.desired {
                 state = "degraded"
                 reason = "owner \(desired.owner): \(unknown); not written"
+            } else if let secret = entry.waitingForSecret {
+                reason = "waiting for secret \(secret)"
             } else if let desired = entry.desired, let refused = entry.refused, refused.bytes == desired.bytes {
                 state = "degraded"
                 reason = "validate refused the new content, the old file stays: \(refused.reason)"
@@ -294,4 +329,12 @@ public struct ManagedFilesCore: Sendable {
 
     /// The desired file at a path (the shell's plan shows its diff).
     public func desired(at path: String) -> DesiredFile? { entries[path]?.desired }
+
+    /// The file at `path` as the document in force renders it with secrets as placeholders, when its template
+    /// uses a secret: what hcctl plan shows instead of the file on disk, which holds the values.
+    public func placeholderText(at path: String) -> String? {
+        guard let document, let facts, let role = entries[path]?.role,
+              let file = document.role(named: role)?.files.first(where: { $0.path == path }), file.content.usesSecret else { return nil }
+        return try? TemplateRenderer.render(file.content, facts: facts, secretPlaceholder: true).get()
+    }
 }

@@ -19,7 +19,7 @@ public struct TemplateFacts: Sendable, Equatable {
     public var cluster: String
     public var vips: [String: String]
     public var roleNodes: [String: [NodeFact]]
-    /// Shared secrets by name (none until issue 15 item 3).
+    /// Shared secrets this board holds, by name (SharedSecretValues).
     public var secrets: [String: String]
 
     public init(node: String, address: String?, cluster: String, vips: [String: String] = [:],
@@ -49,6 +49,8 @@ public enum TemplateRenderer {
     public struct RenderError: Error, Sendable, Equatable, CustomStringConvertible {
         public var position: Template.Position
         public var message: String
+        /// The secret this board does not hold yet: the file waits for it (it is not an error of the document).
+        public var waitingForSecret: String? = nil
         public var description: String { "\(position): \(message)" }
     }
 
@@ -90,7 +92,9 @@ public enum TemplateRenderer {
                 return ip
             case .secret(let name):
                 if secretPlaceholder { return "«secret \(name)»" }
-                guard let secret = facts.secrets[name] else { throw RenderError(position: at, message: "secret \"\(name)\" is not known here yet") }
+                guard let secret = facts.secrets[name] else {
+                    throw RenderError(position: at, message: "secret \"\(name)\" is not known here yet", waitingForSecret: name)
+                }
                 return secret
             case .loopName(let variable):
                 guard let node = bound[variable] else { throw RenderError(position: at, message: "\(variable) is not a loop variable here") }

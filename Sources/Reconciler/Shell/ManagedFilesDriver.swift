@@ -7,6 +7,9 @@ extension ReconcileDriver {
     /// How often the files are read again while the document names any: a hand edit is repaired within it.
     static let filesPollInterval = Duration.milliseconds(200)
 
+    /// The shared secrets this board holds, by name: what `wait_for: [{ secret: NAME }]` is evaluated against.
+    var secretNames: Set<String> { Set(files.secrets.keys) }
+
     /// Reads every managed file, writes those that differ; returns the restarts and reloads to make once the
     /// units of the same step are carried out.
     func syncFiles() async -> [ManagedFilesCore.Action] {
@@ -14,8 +17,15 @@ extension ReconcileDriver {
         guard !paths.isEmpty else { return [] }
         let writes = files.onObserved(paths.map { (path: $0, file: ManagedFileIO.read($0)) }, now: .now)
         var outcomes: [(path: String, outcome: ManagedFilesCore.WriteOutcome)] = []
+        // A validate command may quote the new file: whatever it says goes to the log and status without secrets.
+        let secrets = SharedSecretValues(files.secrets)
         for case .write(let file, let reason) in writes {
-            let outcome = await ManagedFileIO.write(file)
+            var outcome = await ManagedFileIO.write(file)
+            switch outcome {
+            case .refused(let why): outcome = .refused(secrets.redacted(why))
+            case .failed(let why): outcome = .failed(secrets.redacted(why))
+            case .written: break
+            }
             outcomes.append((file.path, outcome))
             switch outcome {
             case .written:
@@ -89,19 +99,33 @@ extension ReconcileDriver {
         var steps: [String] = []
         for case .write(let file, let reason) in copy.onObserved(observed, now: .now) {
             steps.append("write \(file.path) (\(reason))")
-            let before: String
+            var before: String
             if case .present(let bytes, _, _, _) = old[file.path] { before = String(decoding: bytes, as: UTF8.self) } else { before = "" }
             // The plan is rendered again with secrets as placeholders, so no secret's value is ever shown.
-            let shown = document.roles(of: node).lazy.compactMap { document.role(named: $0)?.files.first { $0.path == file.path } }.first
-                .flatMap { try? TemplateRenderer.render($0.content, facts: copy.facts!, secretPlaceholder: true).get() }
+            let newFile = document.roles(of: node).lazy.compactMap { document.role(named: $0)?.files.first { $0.path == file.path } }.first
+            let shown = newFile.flatMap { try? TemplateRenderer.render($0.content, facts: copy.facts!, secretPlaceholder: true).get() }
+            // The file on disk holds secret values: its old side is the document in force's placeholders when
+            // the disk is as that document wrote it, else not shown at all (it may hold an older value).
+            if case .present(let bytes, _, _, _) = old[file.path], newFile?.content.usesSecret == true || files.placeholderText(at: file.path) != nil {
+                if let inForce = files.desired(at: file.path), inForce.bytes == bytes, let placeholders = files.placeholderText(at: file.path) {
+                    before = placeholders
+                } else {
+                    before = ""
+                    steps.append("    (the file on disk is not shown: it may hold secrets)")
+                }
+            }
             if let shown, shown != before {
                 steps += LineDiff.changes(from: before, to: shown).prefix(200).map { "    \($0)" }
             }
             if !file.restart.isEmpty { steps.append("    then restart (if running): \(file.restart.joined(separator: " "))") }
             if !file.reload.isEmpty { steps.append("    then reload (if running): \(file.reload.joined(separator: " "))") }
         }
-        for report in copy.report() where report.state == "degraded" {
-            steps.append("cannot write \(report.path): \(report.reason ?? "")")
+        for report in copy.report() {
+            if report.state == "degraded" {
+                steps.append("cannot write \(report.path): \(report.reason ?? "")")
+            } else if let reason = report.reason, reason.hasPrefix("waiting for secret") {
+                steps.append("wait \(report.path): \(reason)")
+            }
         }
         return steps
     }

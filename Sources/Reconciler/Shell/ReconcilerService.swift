@@ -24,6 +24,8 @@ public struct ReconcilerService: Service {
         public var convergence: LatestValue<ReconcileCore.Convergence>
         /// The generation this board's serial restarts are finished for (SerialRestarts), for gossip's "sr".
         public var serialDone = LatestValue<UInt64?>(nil)
+        /// The shared secrets this board holds (gossip): templates print them, `wait_for: secret` waits for them.
+        public var secrets = LatestValue<SharedSecretValues>(SharedSecretValues())
 
         public init(documents: LatestValue<AcceptedDocument>, heldVIPs: LatestValue<Set<String>>, memberView: LatestValue<MemberView>,
                     unitHealth: AsyncStream<UnitHealthReport>, units: LatestValue<UnitsReport>, convergence: LatestValue<ReconcileCore.Convergence>) {
@@ -80,6 +82,8 @@ public struct ReconcilerService: Service {
         case plan(DesiredState, CheckedContinuation<[String]?, Never>)
         /// A probe's verdict on a unit it may restart.
         case probe(UnitHealthReport)
+        /// The shared secrets this board holds changed (one arrived, or a new value).
+        case secrets(SharedSecretValues)
     }
 
     public func run() async throws {
@@ -116,6 +120,7 @@ public struct ReconcilerService: Service {
         let documents = channels.documents.follow()
         let held = channels.heldVIPs.follow()
         let memberViews = channels.memberView.follow()
+        let secretValues = channels.secrets.follow()
         let driver = ReconcileDriver(node: node, address: address, bus: bus, channels: channels, sink: sink, problems: problems, logger: logger)
 
         await withDiscardingTaskGroup { group in
@@ -124,6 +129,7 @@ public struct ReconcilerService: Service {
             group.addTask { for await names in held { sink.yield(.vips(names)) } }
             group.addTask { for await view in memberViews { sink.yield(.members(view)) } }
             group.addTask { for await report in channels.unitHealth { sink.yield(.probe(report)) } }
+            group.addTask { for await values in secretValues { sink.yield(.secrets(values)) } }
             await withGracefulShutdownHandler {
                 for await input in inputs { await driver.step(input) }
             } onGracefulShutdown: {
@@ -255,6 +261,13 @@ final class ReconcileDriver {
             // Quiet while nothing differs: syncFiles publishes when it writes.
             await notifyUnits(await syncFiles())
             if !serial.isIdle { await stepSerial() }
+            return
+        case .secrets(let values):
+            // Only the files whose rendered bytes change (those using a changed secret) are written.
+            guard files.onSecrets(values.values) else { return }
+            await notifyUnits(await syncFiles())
+            followFiles()
+            publish()
             return
         case .vips(let held):
             actions = core.onVIPs(held: held, now: .now)
