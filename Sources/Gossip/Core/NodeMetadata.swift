@@ -43,7 +43,8 @@ public struct NodeMetadata: Sendable, Equatable {
             for (vip, target) in pairs { if let target = target.string { handovers[vip] = target } }
         }
         if let count = value["pn"]?.int {
-            probes = ProbeSummary(count: max(0, Int(count)), failing: value["pf"]?.array?.compactMap(\.string) ?? [])
+            probes = ProbeSummary(count: max(0, Int(count)), failing: value["pf"]?.array?.compactMap(\.string) ?? [],
+                                  unknown: value["pu"]?.array?.compactMap(\.string) ?? [])
         }
         vips = value["vh"]?.array?.compactMap(\.string) ?? []
         if case .bool(true)? = value["dr"] { drained = true }
@@ -67,6 +68,7 @@ public struct NodeMetadata: Sendable, Equatable {
         if let probes {
             members.append(("pn", JSONValue.integer(probes.count)))
             if !probes.failing.isEmpty { members.append(("pf", .array(probes.failing.map { .string($0) }))) }
+            if !probes.unknown.isEmpty { members.append(("pu", .array(probes.unknown.map { .string($0) }))) }
         }
         if !vips.isEmpty { members.append(("vh", .array(vips.map { .string($0) }))) }
         if drained { members.append(("dr", .bool(true))) }
@@ -74,14 +76,16 @@ public struct NodeMetadata: Sendable, Equatable {
             members.append(("dq", .object(drainRequests.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.bool($0.value)) })))
         }
         var encoded = Array(JSONValue.object(members).serialized.utf8)
-        // Lists are what may not fit: drop the roles, then the failing probes' names (keeping that some fail:
-        // "?"), then the VIPs, before going over the limit.
+        // Lists are what may not fit: drop the roles, then the failing and unknown probes' names (keeping that
+        // some are: "?", which wait_for reads as no probe healthy there), then the VIPs, before going over the limit.
         if encoded.count > limit {
             var trimmed = self
             if !trimmed.roles.isEmpty {
                 trimmed.roles = []
             } else if let probes = trimmed.probes, probes.failing != ["?"], !probes.failing.isEmpty {
                 trimmed.probes?.failing = ["?"]
+            } else if let probes = trimmed.probes, probes.unknown != ["?"], !probes.unknown.isEmpty {
+                trimmed.probes?.unknown = ["?"]
             } else if !trimmed.vips.isEmpty {
                 trimmed.vips = []
             } else if !trimmed.handovers.isEmpty {

@@ -100,19 +100,25 @@ public struct GossipService: Service {
             group.addTask { for await names in held { thread.execute { driver.onHeldVIPs(names) } } }
             group.addTask { for await requests in handovers { thread.execute { driver.onHandovers(requests) } } }
             group.addTask { for await drained in drainedFlags { thread.execute { driver.onDrained(drained) } } }
-            // Placement's view: who is alive and heard from (.heard) with who is drained (the metadata of .members).
+            // Placement's view: who is alive and heard from (.heard) with who is drained and what each says of its
+            // probes (the metadata of .members: wait_for starts a unit as soon as a probe there passes).
             var heard: (members: [GossipMember], lastHeard: [String: Duration], origin: ContinuousClock.Instant)?
             var drained: Set<String> = []
+            var probes: [String: ProbeSummary] = [:]
             await withGracefulShutdownHandler {
                 reading: for await report in reports {
                     switch report {
                     case .members(let views):
                         publish(views)
                         let now = DrainedMembers.names(in: views.lazy.map { ($0.member, $0.metadata) })
-                        if now != drained, let heard {
-                            channels.memberView.publishIfChanged(MemberView(heard.members, lastHeard: heard.lastHeard, origin: heard.origin, drained: now))
+                        var summaries: [String: ProbeSummary] = [:]
+                        for view in views { if let summary = view.metadata?.probes { summaries[view.member.name] = summary } }
+                        if now != drained || summaries != probes, let heard {
+                            channels.memberView.publishIfChanged(MemberView(heard.members, lastHeard: heard.lastHeard, origin: heard.origin,
+                                                                            drained: now, probes: summaries))
                         }
                         drained = now
+                        probes = summaries
                     case .document(let text, let peer):
                         // A document refused here (signature, policy) stays refused: gossip does not fetch it again.
                         if await channels.offerDocument(text, peer) {
@@ -121,7 +127,7 @@ public struct GossipService: Service {
                         }
                     case .heard(let members, let lastHeard, let origin):
                         heard = (members, lastHeard, origin)
-                        channels.memberView.publishIfChanged(MemberView(members, lastHeard: lastHeard, origin: origin, drained: drained))
+                        channels.memberView.publishIfChanged(MemberView(members, lastHeard: lastHeard, origin: origin, drained: drained, probes: probes))
                     case .stopped: break reading
                     }
                 }

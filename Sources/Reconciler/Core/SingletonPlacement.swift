@@ -41,11 +41,15 @@ public struct MemberView: Sendable, Equatable {
     public var lastHeard: [String: Duration]
     /// Members whose metadata says they are drained (this board included, as its own metadata says).
     public var drained: Set<String>
+    /// What each member's metadata says of its probes (`wait_for: probe`); a member absent has said nothing.
+    public var probes: [String: ProbeSummary]
 
-    public init(states: [String: MemberState], lastHeard: [String: Duration] = [:], drained: Set<String> = []) {
+    public init(states: [String: MemberState], lastHeard: [String: Duration] = [:], drained: Set<String> = [],
+                probes: [String: ProbeSummary] = [:]) {
         self.states = states
         self.lastHeard = lastHeard
         self.drained = drained
+        self.probes = probes
     }
 }
 

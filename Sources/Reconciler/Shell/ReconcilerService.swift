@@ -22,9 +22,14 @@ public struct ReconcilerService: Service {
         /// This node's units as hcctl shows them, and its convergence (for gossip's metadata and the status line).
         public var units: LatestValue<UnitsReport>
         public var convergence: LatestValue<ReconcileCore.Convergence>
+        /// The names of the shared secrets available on this board (`wait_for: secret`); empty until a secrets
+        /// store publishes here.
+        public var secretNames: LatestValue<Set<String>>
 
         public init(documents: LatestValue<AcceptedDocument>, heldVIPs: LatestValue<Set<String>>, memberView: LatestValue<MemberView>,
-                    unitHealth: AsyncStream<UnitHealthReport>, units: LatestValue<UnitsReport>, convergence: LatestValue<ReconcileCore.Convergence>) {
+                    unitHealth: AsyncStream<UnitHealthReport>, units: LatestValue<UnitsReport>, convergence: LatestValue<ReconcileCore.Convergence>,
+                    secretNames: LatestValue<Set<String>> = LatestValue([])) {
+            self.secretNames = secretNames
             self.documents = documents
             self.heldVIPs = heldVIPs
             self.memberView = memberView
@@ -78,6 +83,10 @@ public struct ReconcilerService: Service {
         case plan(DesiredState, CheckedContinuation<[String]?, Never>)
         /// A probe's verdict on a unit it may restart.
         case probe(UnitHealthReport)
+        /// The shared secrets available here changed.
+        case secrets(Set<String>)
+        /// Look again at the files units wait for (WaitForFiles.swift).
+        case awaitedFilesTimer
     }
 
     public func run() async throws {
@@ -114,6 +123,7 @@ public struct ReconcilerService: Service {
         let documents = channels.documents.follow()
         let held = channels.heldVIPs.follow()
         let memberViews = channels.memberView.follow()
+        let secretNames = channels.secretNames.follow()
         let driver = ReconcileDriver(node: node, address: address, bus: bus, channels: channels, sink: sink, problems: problems, logger: logger)
 
         await withDiscardingTaskGroup { group in
@@ -122,6 +132,7 @@ public struct ReconcilerService: Service {
             group.addTask { for await names in held { sink.yield(.vips(names)) } }
             group.addTask { for await view in memberViews { sink.yield(.members(view)) } }
             group.addTask { for await report in channels.unitHealth { sink.yield(.probe(report)) } }
+            group.addTask { for await names in secretNames { sink.yield(.secrets(names)) } }
             await withGracefulShutdownHandler {
                 for await input in inputs { await driver.step(input) }
             } onGracefulShutdown: {
@@ -177,7 +188,7 @@ final class BusConnection: Sendable {
 
 /// The loop's state: the planner, unit paths and the backoff timer. Used by the service's own task only.
 final class ReconcileDriver {
-    private var core: ReconcileCore
+    var core: ReconcileCore
     let node: String
     let bus: SystemdBus
     private let channels: ReconcilerService.Channels
@@ -196,6 +207,8 @@ final class ReconcileDriver {
     var files: ManagedFilesCore
     let address: String?
     var filesTimer: Task<Void, Never>?
+    /// Looks at the files `wait_for: file` names, while some unit waits for one (WaitForFiles.swift).
+    var awaitedFilesTimer: Task<Void, Never>?
     let filesWritten = Counter(label: "hcagent_files_written_total")
     let filesRefused = Counter(label: "hcagent_files_refused_total")
     /// Each file's last logged problem, so a write failing every retry is logged once.
@@ -224,9 +237,12 @@ final class ReconcileDriver {
     deinit {
         timer?.cancel()
         filesTimer?.cancel()
+        awaitedFilesTimer?.cancel()
     }
 
     func step(_ input: ReconcilerService.Input) async {
+        // Whatever the step changed (a document, a unit's state), the files units wait for are looked at.
+        defer { followAwaitedFiles() }
         var actions: [ReconcileCore.Action] = []
         switch input {
         case .document(let document):
@@ -235,6 +251,7 @@ final class ReconcileDriver {
             let notify = await syncFiles()
             actions = core.onDocument(document, now: .now)
             actions += await read(managedNames())
+            actions += lookAtAwaitedFiles()
             await carryOut(actions)
             await notifyUnits(notify)
             followFiles()
@@ -268,6 +285,13 @@ final class ReconcileDriver {
             if actions.isEmpty { logger.info("\(unit): its probe fails (\(reason)); not restarted now (backoff, a job under way, or not run here)") }
         case .probe(.healthy(let unit)):
             actions = core.onProbeHealthy(unit: unit, now: .now)
+        case .secrets(let names):
+            actions = core.onSecrets(names, now: .now)
+        case .awaitedFilesTimer:
+            // Quiet while nothing appeared or went: the report changes only with the files present.
+            let before = core.presentFiles
+            actions = lookAtAwaitedFiles()
+            if core.presentFiles == before { return }
         case .plan(let document, let answer):
             answer.resume(returning: await dryRun(document))
             return
@@ -399,7 +423,8 @@ final class ReconcileDriver {
             gauge.record(report.units.filter { $0.state == state }.count)
         }
         channels.units.publish(ReconcilerService.UnitsReport(convergence: report.state, units: report.units.map {
-            UnitStatus(name: $0.name, desired: $0.desired, active: $0.active, state: $0.state.rawValue, reason: $0.reason)
+            UnitStatus(name: $0.name, desired: $0.desired, active: $0.active, state: $0.state.rawValue, reason: $0.reason,
+                       waitingFor: $0.waitingFor.isEmpty ? nil : $0.waitingFor)
         }, files: files.report().map {
             FileStatus(path: $0.path, role: $0.role, state: $0.state, reason: $0.reason, writes: $0.writes)
         }))
