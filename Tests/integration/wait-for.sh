@@ -34,11 +34,11 @@ nspawn=
 on() { local v="INIT$1"; shift; nsenter -t "${!v}" -a "$@"; }
 active() { on "$1" systemctl show -p ActiveState --value "$2"; }
 is_active() { [ "$(active "$1" "$2")" = active ]; }
-# unit_json BOARD UNIT: that unit's entry of the board's status, as JSON.
+# unit_json BOARD UNIT: that unit's entry of the board's status, as compact JSON ("key":value).
 unit_json() { on "$1" hcctl status --json | python3 -c '
 import json, sys
 for u in json.load(sys.stdin).get("units") or []:
-    if u["name"] == sys.argv[1]: print(json.dumps(u))' "$2"; }
+    if u["name"] == sys.argv[1]: print(json.dumps(u, separators=(",", ":")))' "$2"; }
 all_alive() {
   local b
   for b in 1 2; do
@@ -106,19 +106,19 @@ check "the two agents see each other alive by gossip" wait_until 20 all_alive
 echo "a unit waits for a probe on a board of another role"
 check "a wait_for naming an unknown role is refused, with its place" bash -c "apply 1 stopped nope 2>&1 | tee /dev/stderr | grep -q 'roles.joiner.units\[0\].wait_for\[0\].role: unknown role \"nope\"'"
 check "hcctl apply accepts generation 1 (b1's listener stopped)" bash -c "apply 1 stopped | grep -qx 'generation 1 accepted'"
-check "b2 reports hcw-joiner waiting for the probe (status JSON)" wait_until 10 bash -c "unit_json 2 hcw-joiner.service | grep -q '\"waitingFor\":\[\"probe listen on role first\"\]'"
+check "b2 reports hcw-joiner waiting for the probe (status JSON)" wait_until 10 bash -c "unit_json 2 hcw-joiner.service | tee /dev/stderr | grep -q '\"waitingFor\":\[\"probe listen on role first\"\]'"
 check "hcctl units on b2 says what it waits for" bash -c "on 2 hcctl units | tee /dev/stderr | grep 'hcw-joiner.service' | grep -q 'waiting: probe listen on role first'"
 check "b2 sees b1's probe failing" wait_until 10 b1_probe_says failing
 sleep 1
 check "hcw-joiner stays inactive on b2" test "$(active 2 hcw-joiner.service)" = inactive
-check "a waiting unit is converging, not degraded (b2's status)" bash -c "unit_json 2 hcw-joiner.service | grep -q '\"state\":\"converging\"' && ! on 2 hcctl status | head -1 | tee /dev/stderr | grep -q degraded"
+check "a waiting unit is converging, not degraded (b2's status)" bash -c "unit_json 2 hcw-joiner.service | tee /dev/stderr | grep -q '\"state\":\"converging\"' && ! on 2 hcctl status | head -1 | tee /dev/stderr | grep -q degraded"
 
 check "hcctl apply accepts generation 2 (b1's listener running)" bash -c "apply 2 running | grep -qx 'generation 2 accepted'"
 check "b1 runs its listener" wait_until 10 is_active 1 hcw-listen.service
 t0=$(now_ms)
 check "b2 starts hcw-joiner once b1's probe passes" wait_until 15 is_active 2 hcw-joiner.service
 echo "  hcw-joiner on b2 active $(( $(now_ms) - t0 )) ms after b1's listener (probe interval 1 s, polled)"
-check "b2 no longer reports it waiting" wait_until 5 bash -c "unit_json 2 hcw-joiner.service | grep -q '\"state\":\"converged\"' && ! unit_json 2 hcw-joiner.service | grep -q waitingFor"
+check "b2 no longer reports it waiting" wait_until 5 bash -c "unit_json 2 hcw-joiner.service | tee /dev/stderr | grep -q '\"state\":\"converged\"' && ! unit_json 2 hcw-joiner.service | grep -q waitingFor"
 
 echo "waiting is for starting: the probe failing later stops nothing"
 check "hcctl apply accepts generation 3 (b1's listener stopped again)" bash -c "apply 3 stopped | grep -qx 'generation 3 accepted'"
