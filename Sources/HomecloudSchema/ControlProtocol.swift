@@ -344,12 +344,15 @@ public struct UnitStatus: Sendable, Equatable {
     public var state: String?
     /// Why a unit is not converged (backoff, systemd's Result, a missing unit).
     public var reason: String?
-    public init(name: String, desired: String, active: String, state: String? = nil, reason: String? = nil) {
+    /// The `wait_for:` conditions that keep it from starting ("probe k3s-api on role k3s-init"); nil: none.
+    public var waitingFor: [String]?
+    public init(name: String, desired: String, active: String, state: String? = nil, reason: String? = nil, waitingFor: [String]? = nil) {
         self.name = name
         self.desired = desired
         self.active = active
         self.state = state
         self.reason = reason
+        self.waitingFor = waitingFor
     }
 }
 extension ControlError: Error {}

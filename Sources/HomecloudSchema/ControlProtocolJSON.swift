@@ -149,6 +149,7 @@ extension UnitStatus: JSONRecord {
         try visitor.required("active", &active)
         try visitor.optional("state", &state)
         try visitor.optional("reason", &reason)
+        try visitor.optional("waitingFor", &waitingFor)
     }
 }
 

@@ -119,12 +119,15 @@ public struct UnitSpec: Sendable, Equatable {
     /// nil: the document leaves the unit's enablement as it is.
     public var enabled: Bool?
     public var placement: Placement
+    /// `wait_for:`: all must hold before the unit is started (WaitCondition.swift); empty: started at once.
+    public var waitFor: [WaitCondition]
 
-    public init(name: String, state: State, enabled: Bool? = nil, placement: Placement = .all) {
+    public init(name: String, state: State, enabled: Bool? = nil, placement: Placement = .all, waitFor: [WaitCondition] = []) {
         self.name = name
         self.state = state
         self.enabled = enabled
         self.placement = placement
+        self.waitFor = waitFor
     }
 }
 

@@ -43,7 +43,14 @@ public enum DesiredStateParser {
         let probes = fields["probes"].map { readProbes($0, reader: &reader) } ?? []
         let vips = fields["vips"].map { readVIPs($0, probes: probes, reader: &reader) } ?? []
         var templates: [TemplateSource] = []
-        let roles = fields["roles"].map { readRoles($0, vips: vips, lines: lines, templates: &templates, reader: &reader) } ?? []
+        // The names `secrets:` declares, for `wait_for: secret` (the section itself is read after the nodes).
+        var secretNames: [String] = []
+        if case .mapping(let pairs)? = fields["secrets"]?.content {
+            for pair in pairs { if case .scalar(let name, _) = pair.key.content { secretNames.append(name) } }
+        }
+        let roles = fields["roles"].map {
+            readRoles($0, vips: vips, probes: probes, secretNames: secretNames, lines: lines, templates: &templates, reader: &reader)
+        } ?? []
         let nodes = fields["nodes"].map { readNodes($0, roles: roles, reader: &reader) } ?? []
         let secrets = fields["secrets"].map { readSecrets($0, nodes: nodes, reader: &reader) } ?? []
         checkTemplates(templates, vips: vips, nodes: nodes, roles: roles, secrets: secrets, declaredSecrets: fields["secrets"] != nil,
@@ -168,10 +175,11 @@ public enum DesiredStateParser {
 
     // MARK: roles
 
-    private static func readRoles(_ node: YAMLNode, vips: [VirtualIP], lines: [Substring], templates: inout [TemplateSource],
+    private static func readRoles(_ node: YAMLNode, vips: [VirtualIP], probes: [Probe], secretNames: [String], lines: [Substring], templates: inout [TemplateSource],
                                   reader: inout YAMLReader) -> [Role] {
         let path = KeyPath("roles")
         guard let entries = reader.mapping(node, at: path) else { return [] }
+        let roleNames = entries.map(\.key)
         var result: [Role] = []
         for entry in entries {
             let rolePath = path.key(entry.key)
@@ -183,7 +191,7 @@ public enum DesiredStateParser {
                let items = reader.sequence(unitsNode, at: rolePath.key("units")) {
                 for (index, item) in items.enumerated() {
                     let unitPath = rolePath.key("units").index(index)
-                    guard let unit = readUnit(item, at: unitPath, vips: vips, reader: &reader) else { continue }
+                    guard let unit = readUnit(item, at: unitPath, vips: vips, probes: probes, roleNames: roleNames, secretNames: secretNames, reader: &reader) else { continue }
                     if !listed.insert(unit.name).inserted {
                         reader.fail(item.mark, unitPath, "unit \(unit.name) is listed twice in this role")
                     } else {
@@ -201,8 +209,9 @@ public enum DesiredStateParser {
 
     static let unitSuffixes = [".service", ".socket", ".timer", ".mount", ".automount", ".path", ".target", ".swap"]
 
-    private static func readUnit(_ node: YAMLNode, at path: KeyPath, vips: [VirtualIP], reader: inout YAMLReader) -> UnitSpec? {
-        guard let entries = reader.mapping(node, at: path, allowed: ["name", "state", "enabled", "placement"]) else { return nil }
+    private static func readUnit(_ node: YAMLNode, at path: KeyPath, vips: [VirtualIP], probes: [Probe], roleNames: [String], secretNames: [String],
+                                 reader: inout YAMLReader) -> UnitSpec? {
+        guard let entries = reader.mapping(node, at: path, allowed: ["name", "state", "enabled", "placement", "wait_for"]) else { return nil }
         let fields = Dictionary(uniqueKeysWithValues: entries.map { ($0.key, $0.value) })
         var ok = true
         var name: String?
@@ -251,8 +260,16 @@ public enum DesiredStateParser {
                 ok = false
             }
         }
+        var waitFor: [WaitCondition] = []
+        if let waitNode = fields["wait_for"] {
+            if let conditions = readWaitFor(waitNode, at: path.key("wait_for"), probes: probes, roleNames: roleNames, secretNames: secretNames, reader: &reader) {
+                waitFor = conditions
+            } else {
+                ok = false
+            }
+        }
         guard ok, let name else { return nil }
-        return UnitSpec(name: name, state: state, enabled: enabled, placement: placement)
+        return UnitSpec(name: name, state: state, enabled: enabled, placement: placement, waitFor: waitFor)
     }
 
     // MARK: vips

@@ -46,6 +46,24 @@ import Testing
         #expect(decoded?.probes == ProbeSummary(count: 200, failing: ["?"]) && decoded?.vips == ["front"])
     }
 
+    /// "pu" (wait_for): probes without a verdict yet ride beside the failing ones, and give way to "?" the same way.
+    @Test func probesWithoutAVerdictRideTheMetadata() {
+        var metadata = NodeMetadata(version: "0.1.0", generation: 3, hash: 9, roles: ["web"])
+        metadata.probes = ProbeSummary(count: 3, failing: ["web"], unknown: ["k3s-api"])
+        #expect(NodeMetadata(metadata.bytes) == metadata)
+        #expect(String(decoding: metadata.bytes, as: UTF8.self).contains(#""pu":["k3s-api"]"#))
+        // None unknown: no key at all (the bytes of an agent before wait_for).
+        metadata.probes = ProbeSummary(count: 3, failing: ["web"])
+        #expect(!String(decoding: metadata.bytes, as: UTF8.self).contains(#""pu""#))
+        metadata.roles = []
+        metadata.probes = ProbeSummary(count: 400, failing: (0..<200).map { "probe-\($0)" }, unknown: (200..<400).map { "probe-\($0)" })
+        let decoded = NodeMetadata(metadata.bytes)
+        #expect(metadata.bytes.count <= GossipMember.maxMetadataBytes)
+        #expect(decoded?.probes == ProbeSummary(count: 400, failing: ["?"], unknown: ["?"]))
+        #expect(decoded?.probes?.isHealthy("probe-500") == false, "names cut short leave no probe healthy")
+        #expect(ProbeSummary(count: 2, failing: ["a"], unknown: ["b"]).isHealthy("c"))
+    }
+
     @Test func convergenceRidesTheMetadata() {
         let metadata = NodeMetadata(version: "0.1.0", generation: 3, hash: 9, roles: ["web"], convergence: "degraded")
         #expect(NodeMetadata(metadata.bytes)?.convergence == "degraded")

@@ -27,6 +27,9 @@ enum ControlProtocolFixtures {
     static let file = FileStatus(path: "/etc/samba/smb.conf", role: "dnas", state: "degraded",
                                  reason: "validate refused the new content, the old file stays: testparm exited with 1", writes: 2)
     static let unit = UnitStatus(name: "k3s.service", desired: "running", active: "failed", state: "degraded", reason: "failed 5 times")
+    /// A unit held back by wait_for, every field set (beside the goldens' units, which predate waitingFor).
+    static let waitingUnit = UnitStatus(name: "k3s-agent.service", desired: "running", active: "inactive", state: "converging",
+                                        reason: "waiting: probe k3s-api on role k3s-init", waitingFor: ["probe k3s-api on role k3s-init"])
     static let probe = ProbeStatus(name: "web", state: "failing", last: "connect: refused", latencyMs: 12, passes: 40, failures: 3,
                                    since: 1_764_000_002)
 

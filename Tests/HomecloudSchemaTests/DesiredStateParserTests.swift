@@ -98,7 +98,7 @@ private let minimal = """
 
     @Test func unknownKeyIsLocatedWithItsPath() {
         let text = minimal.replacingFirst("state: running", with: "state: running, enable: true")
-        #expect(errors(text) == ["desired.yaml:8:48: roles.web.units[0].enable: unknown key (known keys: name, state, enabled, placement)"])
+        #expect(errors(text) == ["desired.yaml:8:48: roles.web.units[0].enable: unknown key (known keys: name, state, enabled, placement, wait_for)"])
     }
 
     @Test func everyErrorIsReportedNotJustTheFirst() {

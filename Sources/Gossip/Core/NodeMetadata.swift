@@ -48,7 +48,8 @@ public struct NodeMetadata: Sendable, Equatable {
             for (vip, target) in pairs { if let target = target.string { handovers[vip] = target } }
         }
         if let count = value["pn"]?.int {
-            probes = ProbeSummary(count: max(0, Int(count)), failing: value["pf"]?.array?.compactMap(\.string) ?? [])
+            probes = ProbeSummary(count: max(0, Int(count)), failing: value["pf"]?.array?.compactMap(\.string) ?? [],
+                                  unknown: value["pu"]?.array?.compactMap(\.string) ?? [])
         }
         vips = value["vh"]?.array?.compactMap(\.string) ?? []
         if case .bool(true)? = value["dr"] { drained = true }
@@ -76,6 +77,7 @@ public struct NodeMetadata: Sendable, Equatable {
         if let probes {
             members.append(("pn", JSONValue.integer(probes.count)))
             if !probes.failing.isEmpty { members.append(("pf", .array(probes.failing.map { .string($0) }))) }
+            if !probes.unknown.isEmpty { members.append(("pu", .array(probes.unknown.map { .string($0) }))) }
         }
         if !vips.isEmpty { members.append(("vh", .array(vips.map { .string($0) }))) }
         if drained { members.append(("dr", .bool(true))) }
@@ -88,8 +90,8 @@ public struct NodeMetadata: Sendable, Equatable {
         }
         var encoded = Array(JSONValue.object(members).serialized.utf8)
         // Lists are what may not fit: drop the secrets' versions (the periodic push-pull carries the secrets
-        // anyway), the roles, then the failing probes' names (keeping that some fail: "?"), then the VIPs,
-        // before going over the limit.
+        // anyway), the roles, then the failing and unknown probes' names (keeping that some are: "?", which
+        // wait_for reads as no probe healthy there), then the VIPs, before going over the limit.
         if encoded.count > limit {
             var trimmed = self
             if !trimmed.secretVersions.isEmpty {
@@ -98,6 +100,8 @@ public struct NodeMetadata: Sendable, Equatable {
                 trimmed.roles = []
             } else if let probes = trimmed.probes, probes.failing != ["?"], !probes.failing.isEmpty {
                 trimmed.probes?.failing = ["?"]
+            } else if let probes = trimmed.probes, probes.unknown != ["?"], !probes.unknown.isEmpty {
+                trimmed.probes?.unknown = ["?"]
             } else if !trimmed.vips.isEmpty {
                 trimmed.vips = []
             } else if !trimmed.handovers.isEmpty {

@@ -108,12 +108,15 @@ public struct GossipService: Service {
             group.addTask { for await requests in handovers { thread.execute { driver.onHandovers(requests) } } }
             group.addTask { for await drained in drainedFlags { thread.execute { driver.onDrained(drained) } } }
             group.addTask { for await done in serialDoneValues { thread.execute { driver.onSerialDone(done) } } }
-            // Placement's view: who is alive and heard from (.heard) with who is drained (the metadata of .members).
+            // Placement's view: who is alive and heard from (.heard) with what the metadata of .members says: who is
+            // drained, how far each board's serial restarts are, and its probes (wait_for starts a unit as soon as a
+            // probe there passes).
             var heard: (members: [GossipMember], lastHeard: [String: Duration], origin: ContinuousClock.Instant)?
             var drained: Set<String> = []
             var serialDone: [String: UInt64] = [:]
+            var probes: [String: ProbeSummary] = [:]
             func view(_ heard: (members: [GossipMember], lastHeard: [String: Duration], origin: ContinuousClock.Instant)) -> MemberView {
-                var view = MemberView(heard.members, lastHeard: heard.lastHeard, origin: heard.origin, drained: drained)
+                var view = MemberView(heard.members, lastHeard: heard.lastHeard, origin: heard.origin, drained: drained, probes: probes)
                 view.serialDone = serialDone
                 return view
             }
@@ -125,9 +128,12 @@ public struct GossipService: Service {
                         let now = DrainedMembers.names(in: views.lazy.map { ($0.member, $0.metadata) })
                         let doneNow = Dictionary(views.compactMap { view in view.metadata?.serialDone.map { (view.member.name, $0) } },
                                                  uniquingKeysWith: { first, _ in first })
-                        let changed = now != drained || doneNow != serialDone
+                        var summaries: [String: ProbeSummary] = [:]
+                        for view in views { if let summary = view.metadata?.probes { summaries[view.member.name] = summary } }
+                        let changed = now != drained || doneNow != serialDone || summaries != probes
                         drained = now
                         serialDone = doneNow
+                        probes = summaries
                         if changed, let heard { channels.memberView.publishIfChanged(view(heard)) }
                     case .document(let text, let peer):
                         // A document refused here (signature, policy) stays refused: gossip does not fetch it again.

@@ -93,7 +93,8 @@ final class ProbeRunner: @unchecked Sendable {
                 effects.yield(.adjustments(next))
             }
             let statuses = scheduler.statuses
-            effects.yield(.summary(ProbeSummary(count: statuses.count, failing: statuses.filter { $0.health == .failing }.map(\.name))))
+            effects.yield(.summary(ProbeSummary(count: statuses.count, failing: statuses.filter { $0.health == .failing }.map(\.name),
+                                                 unknown: statuses.filter { $0.health == .unknown }.map(\.name))))
         }
         arm(now: now)
     }

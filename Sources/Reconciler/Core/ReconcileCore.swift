@@ -39,6 +39,9 @@ public struct ReconcileCore: Sendable {
     public private(set) var members: MemberView?
     /// When the planner last planned (tests replay the time between on virtual clocks).
     public private(set) var lastPlanAt: Duration?
+    /// `wait_for:`: the shared secrets available here, and which awaited files exist (both from the shell).
+    public private(set) var secrets: Set<String> = []
+    public private(set) var presentFiles: Set<String> = []
     private var observed: [String: ObservedUnit] = [:]
     private var tracks: [String: Track] = [:]
     private var random: SplitMix64
@@ -101,6 +104,18 @@ public struct ReconcileCore: Sendable {
     /// heard from. A node of the document that gossip does not know counts as not alive.
     public mutating func onMembers(_ view: MemberView, now: Duration) -> [Action] {
         members = view
+        return plan(now: now)
+    }
+
+    /// The names of the shared secrets this board has (`wait_for: secret`).
+    public mutating func onSecrets(_ names: Set<String>, now: Duration) -> [Action] {
+        secrets = names
+        return plan(now: now)
+    }
+
+    /// Which of `awaitedFiles` exist now (`wait_for: file`): the shell looks while some unit waits for one.
+    public mutating func onFiles(present: Set<String>, now: Duration) -> [Action] {
+        presentFiles = present
         return plan(now: now)
     }
 
@@ -223,6 +238,23 @@ public struct ReconcileCore: Sendable {
         return result
     }
 
+    /// The unit's `wait_for:` conditions that do not hold now (empty: it may be started).
+    private func unmet(_ unit: UnitSpec) -> [WaitCondition] {
+        guard !unit.waitFor.isEmpty, let document else { return [] }
+        return WaitConditions.unmet(unit.waitFor, node: node, document: document,
+                                    inputs: WaitConditions.Inputs(members: members, secrets: secrets, files: presentFiles))
+    }
+
+    /// The paths `wait_for: file` asks of units that should run here and are not up: the shell looks at them
+    /// (and only while there are some) and answers with onFiles.
+    public func awaitedFiles(now: Duration) -> Set<String> {
+        var paths: Set<String> = []
+        for (unit, _, roleNodes) in managed where observed[unit.name]?.isUp != true && shouldRun(unit, roleNodes: roleNodes, now: now) {
+            for case .file(let path) in unit.waitFor { paths.insert(path) }
+        }
+        return paths
+    }
+
     private func wantsUp(_ name: String, now: Duration) -> Bool {
         guard let entry = managed.first(where: { $0.unit.name == name }) else { return false }
         return shouldRun(entry.unit, roleNodes: entry.roleNodes, now: now)
@@ -329,7 +361,10 @@ public struct ReconcileCore: Sendable {
                     track.jobInFlight = true
                     track.fenceLapsed = false
                 } else if up && !seen.isUp && seen.activeState != "activating" {
-                    if let takeoverAt = takeoverAt(unit, roleNodes: roleNodes, track), takeoverAt > now {
+                    if !unmet(unit).isEmpty {
+                        // wait_for: not started until its conditions hold; the news that makes them hold (members,
+                        // secrets, files) plans again. A unit that is up is never stopped for them.
+                    } else if let takeoverAt = takeoverAt(unit, roleNodes: roleNodes, track), takeoverAt > now {
                         // Newly the runner: the board that ran it until now may not have stopped yet.
                         nextWake = min(nextWake ?? takeoverAt, takeoverAt)
                     } else if track.failures >= backoff.attempts {
@@ -387,6 +422,8 @@ public struct ReconcileCore: Sendable {
         public var active: String
         public var state: Convergence
         public var reason: String?
+        /// `wait_for:` conditions that keep it from starting (their texts), while they do.
+        public var waitingFor: [String] = []
     }
 
     public func report(now: Duration) -> (state: Convergence, units: [UnitReport]) {
@@ -401,6 +438,7 @@ public struct ReconcileCore: Sendable {
             let track = tracks[unit.name] ?? Track()
             var state = Convergence.converged
             var reason: String?
+            let waiting = up && !seen.isUp && !track.jobInFlight ? unmet(unit).map(\.text) : []
             let fenceFails = up && unit.placement == .one && roleNodes.count > 1 && !seen.isUp ? tracks[unit.name]?.fenceError : nil
             if seen.loadState != "loaded" {
                 state = .degraded
@@ -416,6 +454,10 @@ public struct ReconcileCore: Sendable {
                 reason = track.failures >= backoff.attempts
                     ? "restarted \(track.failures) times, its probe still fails (\(probeFailure)); not restarted again until it changes"
                     : "its probe fails (\(probeFailure)); restarted \(track.failures) times"
+            } else if !waiting.isEmpty {
+                // Not degraded: the bring-up order holds it back, and it starts once the conditions hold.
+                state = .converging
+                reason = "waiting: \(waiting.joined(separator: ", "))"
             } else if unit.placement == .one && members == nil {
                 state = .converging
                 reason = "waits for gossip's view of role \(role)"
@@ -435,7 +477,7 @@ public struct ReconcileCore: Sendable {
                 let alive = SingletonPlacement.aliveCount(roleNodes: roleNodes, node: node, view: members, lease: singletonTiming.lease, now: now)
                 reason = "no majority of role \(role): \(alive) of its \(roleNodes.count) nodes alive and heard from here (a partition?); runs only on the side that has one"
             }
-            units.append(UnitReport(name: unit.name, desired: desired, active: seen.activeState, state: state, reason: reason))
+            units.append(UnitReport(name: unit.name, desired: desired, active: seen.activeState, state: state, reason: reason, waitingFor: waiting))
         }
         let overall: Convergence = units.contains { $0.state == .degraded } ? .degraded
             : units.contains { $0.state == .converging } ? .converging : .converged

@@ -43,11 +43,15 @@ public struct MemberView: Sendable, Equatable {
     public var drained: Set<String>
     /// Members' "sr" (the generation each has finished its serial restarts for), from their metadata.
     public var serialDone: [String: UInt64] = [:]
+    /// What each member's metadata says of its probes (`wait_for: probe`); a member absent has said nothing.
+    public var probes: [String: ProbeSummary]
 
-    public init(states: [String: MemberState], lastHeard: [String: Duration] = [:], drained: Set<String> = []) {
+    public init(states: [String: MemberState], lastHeard: [String: Duration] = [:], drained: Set<String> = [],
+                probes: [String: ProbeSummary] = [:]) {
         self.states = states
         self.lastHeard = lastHeard
         self.drained = drained
+        self.probes = probes
     }
 }
 

@@ -84,6 +84,8 @@ public struct ReconcilerService: Service {
         case probe(UnitHealthReport)
         /// The shared secrets this board holds changed (one arrived, or a new value).
         case secrets(SharedSecretValues)
+        /// Look again at the files units wait for (WaitForFiles.swift).
+        case awaitedFilesTimer
     }
 
     public func run() async throws {
@@ -185,7 +187,7 @@ final class BusConnection: Sendable {
 
 /// The loop's state: the planner, unit paths and the backoff timer. Used by the service's own task only.
 final class ReconcileDriver {
-    private(set) var core: ReconcileCore
+    var core: ReconcileCore
     let node: String
     let bus: SystemdBus
     let channels: ReconcilerService.Channels
@@ -210,6 +212,8 @@ final class ReconcileDriver {
     var serialPaths: [String: String] = [:]
     let address: String?
     var filesTimer: Task<Void, Never>?
+    /// Looks at the files `wait_for: file` names, while some unit waits for one (WaitForFiles.swift).
+    var awaitedFilesTimer: Task<Void, Never>?
     let filesWritten = Counter(label: "hcagent_files_written_total")
     let filesRefused = Counter(label: "hcagent_files_refused_total")
     /// Each file's last logged problem, so a write failing every retry is logged once.
@@ -239,9 +243,12 @@ final class ReconcileDriver {
     deinit {
         timer?.cancel()
         filesTimer?.cancel()
+        awaitedFilesTimer?.cancel()
     }
 
     func step(_ input: ReconcilerService.Input) async {
+        // Whatever the step changed (a document, a unit's state), the files units wait for are looked at.
+        defer { followAwaitedFiles() }
         var actions: [ReconcileCore.Action] = []
         switch input {
         case .document(let document):
@@ -251,6 +258,7 @@ final class ReconcileDriver {
             let notify = await syncFiles()
             actions = core.onDocument(document, now: .now)
             actions += await read(managedNames())
+            actions += lookAtAwaitedFiles()
             await carryOut(actions)
             await notifyUnits(notify)
             await stepSerial()
@@ -263,12 +271,13 @@ final class ReconcileDriver {
             if !serial.isIdle { await stepSerial() }
             return
         case .secrets(let values):
-            // Only the files whose rendered bytes change (those using a changed secret) are written.
-            guard files.onSecrets(values.values) else { return }
-            await notifyUnits(await syncFiles())
-            followFiles()
-            publish()
-            return
+            // Units waiting for a secret may start now; only the files whose rendered bytes change (those using a
+            // changed secret) are written.
+            actions = core.onSecrets(Set(values.values.keys), now: .now)
+            if files.onSecrets(values.values) {
+                await notifyUnits(await syncFiles())
+                followFiles()
+            }
         case .vips(let held):
             actions = core.onVIPs(held: held, now: .now)
         case .members(let view):
@@ -299,6 +308,11 @@ final class ReconcileDriver {
             if actions.isEmpty { logger.info("\(unit): its probe fails (\(reason)); not restarted now (backoff, a job under way, or not run here)") }
         case .probe(.healthy(let unit)):
             actions = core.onProbeHealthy(unit: unit, now: .now)
+        case .awaitedFilesTimer:
+            // Quiet while nothing appeared or went: the report changes only with the files present.
+            let before = core.presentFiles
+            actions = lookAtAwaitedFiles()
+            if core.presentFiles == before { return }
         case .plan(let document, let answer):
             answer.resume(returning: await dryRun(document))
             return
@@ -430,7 +444,8 @@ final class ReconcileDriver {
             gauge.record(report.units.filter { $0.state == state }.count)
         }
         channels.units.publish(ReconcilerService.UnitsReport(convergence: report.state, units: report.units.map {
-            UnitStatus(name: $0.name, desired: $0.desired, active: $0.active, state: $0.state.rawValue, reason: $0.reason)
+            UnitStatus(name: $0.name, desired: $0.desired, active: $0.active, state: $0.state.rawValue, reason: $0.reason,
+                       waitingFor: $0.waitingFor.isEmpty ? nil : $0.waitingFor)
         }, files: files.report().map {
             FileStatus(path: $0.path, role: $0.role, state: $0.state, reason: $0.reason, writes: $0.writes)
         }))
