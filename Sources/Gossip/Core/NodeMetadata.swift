@@ -22,6 +22,11 @@ public struct NodeMetadata: Sendable, Equatable {
     /// Drains asked of other boards (hcctl drain NODE): node → drained (true) or back in service (false). Acted
     /// on only where the asker signed its metadata with its own node key (or nothing is checked).
     public var drainRequests: [String: Bool] = [:]
+    /// A restart this board coordinates (hcctl restart), on the wire as "rq"; acted on only where it is believed,
+    /// as drain requests are.
+    public var restartRequest: RestartRequest?
+    /// The last restart this board was asked for and how it went ("rd"), for the coordinator to follow.
+    public var restartReport: RestartReport?
 
     public init(version: String, generation: UInt64, hash: UInt64, roles: [String], convergence: String? = nil) {
         self.version = version
@@ -50,6 +55,13 @@ public struct NodeMetadata: Sendable, Equatable {
         if case .object(let pairs)? = value["dq"] {
             for (node, wanted) in pairs { if case .bool(let flag) = wanted { drainRequests[node] = flag } }
         }
+        if let request = value["rq"], let id = request["i"]?.string {
+            restartRequest = RestartRequest(id: id, units: request["u"]?.array?.compactMap(\.string) ?? [],
+                                            nodes: request["n"]?.array?.compactMap(\.string) ?? [], successor: request["s"]?.string)
+        }
+        if let report = value["rd"]?.array, report.count == 2, let id = report[0].string, let text = report[1].string {
+            restartReport = RestartReport(id: id, text: text)
+        }
     }
 
     public var bytes: [UInt8] { encoded(within: GossipMember.maxMetadataBytes) }
@@ -73,6 +85,13 @@ public struct NodeMetadata: Sendable, Equatable {
         if !drainRequests.isEmpty {
             members.append(("dq", .object(drainRequests.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.bool($0.value)) })))
         }
+        if let restartRequest {
+            var fields: [(String, JSONValue)] = [("i", .string(restartRequest.id)), ("u", .array(restartRequest.units.map { .string($0) })),
+                                                 ("n", .array(restartRequest.nodes.map { .string($0) }))]
+            if let successor = restartRequest.successor { fields.append(("s", .string(successor))) }
+            members.append(("rq", .object(fields)))
+        }
+        if let restartReport { members.append(("rd", .array([.string(restartReport.id), .string(restartReport.text)]))) }
         var encoded = Array(JSONValue.object(members).serialized.utf8)
         // Lists are what may not fit: drop the roles, then the failing probes' names (keeping that some fail:
         // "?"), then the VIPs, before going over the limit.

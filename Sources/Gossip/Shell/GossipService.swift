@@ -33,6 +33,11 @@ public struct GossipService: Service {
         public var drained = LatestValue<Bool>(false)
         /// What other boards ask of this one (hcctl drain NODE there), counting only requests they signed.
         public var drainAsked = LatestValue<DrainAsk?>(nil)
+        /// hcctl restart: what this board asks and reports (its metadata), the restarts members ask of it (only
+        /// those they signed), and each member's last restart report.
+        public var restarts = LatestValue<RestartMetadata>(RestartMetadata())
+        public var restartsAsked = LatestValue<[RestartAsk]>([])
+        public var restartReports = LatestValue<[String: RestartReport]>([:])
 
         public init(documents: LatestValue<AcceptedDocument>, convergence: LatestValue<ReconcileCore.Convergence>,
                     probes: LatestValue<ProbeSummary>, heldVIPs: LatestValue<Set<String>>, outgoingHandovers: LatestValue<[String: String]>,
@@ -89,6 +94,7 @@ public struct GossipService: Service {
         let held = channels.heldVIPs.follow()
         let handovers = channels.outgoingHandovers.follow()
         let drainedFlags = channels.drained.follow()
+        let restarts = channels.restarts.follow()
         thread.execute { driver.start() }
         await withDiscardingTaskGroup { group in
             // Each of these changes now and then, never per packet.
@@ -100,6 +106,7 @@ public struct GossipService: Service {
             group.addTask { for await names in held { thread.execute { driver.onHeldVIPs(names) } } }
             group.addTask { for await requests in handovers { thread.execute { driver.onHandovers(requests) } } }
             group.addTask { for await drained in drainedFlags { thread.execute { driver.onDrained(drained) } } }
+            group.addTask { for await value in restarts { thread.execute { driver.onRestarts(value) } } }
             // Placement's view: who is alive and heard from (.heard) with who is drained (the metadata of .members).
             var heard: (members: [GossipMember], lastHeard: [String: Duration], origin: ContinuousClock.Instant)?
             var drained: Set<String> = []
@@ -155,6 +162,8 @@ public struct GossipService: Service {
         let asked = HandoverRequests.asked(of: node, by: views.lazy.map { ($0.member, $0.metadata, $0.mayActOn) })
         channels.incomingHandovers.publishIfChanged(asked)
         channels.drainAsked.publishIfChanged(DrainRequests.asked(of: node, by: views.lazy.map { ($0.member, $0.metadata, $0.mayActOn) }))
+        channels.restartsAsked.publishIfChanged(RestartRequests.asked(of: node, by: views.lazy.map { ($0.member, $0.metadata, $0.mayActOn) }))
+        channels.restartReports.publishIfChanged(RestartRequests.reports(in: views.lazy.map { ($0.member, $0.metadata) }))
     }
 
     /// The address peers use for this node: `advertise`, else `bind` when it is not a wildcard, else the first
