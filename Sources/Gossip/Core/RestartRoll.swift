@@ -121,6 +121,8 @@ public struct RestartRoll: Sendable {
     private mutating func finish(ok: Bool, _ last: String) -> [Action] {
         isFinished = true
         asked = [:]
+        // One at a time, the boards in the order they went; all at once, by name.
+        let done = rolling ? self.done : self.done.sorted()
         if ok {
             return [.publish(nil), .finished(ok: true, "restarted \(units.joined(separator: ", ")) on \(done.joined(separator: ", "))")]
         }
