@@ -81,15 +81,6 @@ public final class RestartKeeper: Service, Sendable {
 
     private var now: Duration { ContinuousClock.now - origin }
 
-    /// The roll coordinated here, for hcctl status: "restarting k3s.service: asked n2 (done: n1)"; nil when none runs.
-    public var summary: String? {
-        state.withLock { state in
-            guard let roll = state.roll, !roll.isFinished else { return nil }
-            return "restarting \(roll.units.joined(separator: ", ")): asked \(roll.current.joined(separator: ", "))"
-                + (roll.done.isEmpty ? "" : " (done: \(roll.done.joined(separator: ", ")))")
-        }
-    }
-
     /// hcctl restart TARGET [--rolling]: the first reply and the progress replies after it (the stream ends with
     /// the roll: its last reply is ok when every board is done, an error naming the failed board otherwise).
     public func start(target: String, rolling: Bool, timeout: Duration?, id replyID: Int?) -> (ControlReply, AsyncStream<ControlReply>) {
@@ -119,7 +110,9 @@ public final class RestartKeeper: Service, Sendable {
             state.replyID = replyID
             return actions
         }
-        guard let actions else { return refuse("a restart coordinated by this board is under way (hcctl status shows it); wait for it to end") }
+        guard let actions else { return refuse("a restart coordinated by this board is under way (see the journal); wait for it to end") }
+        // hcctl interrupted (its connection closed before the verdict): the roll stops after the board asked now.
+        sink.onTermination = { [weak self] _ in self?.cancelRoll(id: id) }
         logger.notice("hcctl restart \(target)\(rolling ? " --rolling" : ""): restart \(id) of \(units.joined(separator: ", ")) on \(alive.joined(separator: ", "))")
         let first = skipped.isEmpty ? "restart \(id)" : "restart \(id); not alive, skipped: \(skipped.joined(separator: ", "))"
         carryOut(actions)
@@ -171,6 +164,14 @@ public final class RestartKeeper: Service, Sendable {
         own.vips = (channels.held.value ?? []).sorted()
         view[node] = own
         return view
+    }
+
+    private func cancelRoll(id: String) {
+        let time = now
+        carryOut(state.withLock { state -> [RestartRoll.Action] in
+            guard state.roll?.id == id else { return [] }
+            return state.roll!.onCancel(now: time)
+        })
     }
 
     private func stepRoll() {

@@ -117,6 +117,15 @@ private func verdict(_ actions: [RestartRoll.Action]) -> (ok: Bool, line: String
         #expect(verdict(end)?.line == "n2 failed: a.service failed after its restart (done: n1, n3)")
     }
 
+    @Test func anInterruptedHcctlStopsTheRollAfterTheBoardAskedNow() {
+        var roll = RestartRoll(id: "r1", units: ["a.service"], boards: ["n1", "n2"], rolling: true, timeout: .seconds(30))
+        _ = roll.onStart(boards: ["n1": Board(), "n2": Board()], now: .zero)
+        let end = roll.onCancel(now: .seconds(1))
+        #expect(end.first == .publish(nil))
+        #expect(verdict(end)?.line == "hcctl was interrupted while n1 restarted; the roll stops (not restarted: n2)")
+        #expect(roll.onBoards(["n1": done(), "n2": Board()], now: .seconds(2)).isEmpty)
+    }
+
     @Test func noBoardIsNothingToDo() {
         var roll = RestartRoll(id: "r1", units: ["a.service"], boards: [], rolling: true, timeout: .seconds(30))
         #expect(verdict(roll.onStart(boards: [:], now: .zero))?.ok == true)

@@ -77,8 +77,10 @@ for b in 1 2 3; do declare "BEFORE$b=$(window $b)"; done
 
 echo "rolling restart, typed on b1 (the VIP holder)"
 roll_started=$(date +%s%N)
-on 1 hcctl restart hrr-work --rolling --timeout 30 >"$work/roll1.out" 2>&1
-rc=$?
+(on 1 hcctl restart hrr-work --rolling --timeout 30 >"$work/roll1.out" 2>&1; echo $? >"$work/roll1.rc") &
+wait_until 90 test -s "$work/roll1.rc" >/dev/null
+rc=$(cat "$work/roll1.rc" 2>/dev/null || echo "none: hcctl still runs")
+[ $rc = 0 ] || for b in 1 2 3; do echo "  b$b's journal:"; on $b journalctl -u hcagent --no-pager -n 25 | sed 's/^/    /'; done
 roll_ms=$((($(date +%s%N) - roll_started) / 1000000))
 sed 's/^/    /' "$work/roll1.out"
 check "hcctl restart --rolling exits 0" test $rc = 0
@@ -103,8 +105,9 @@ echo "a board whose unit does not come back stops the roll"
 on 2 touch /run/hrr-fail
 before3=$(window 3)
 before1=$(window 1)
-on 2 hcctl restart hrr-work --rolling --timeout 20 >"$work/roll2.out" 2>&1
-rc=$?
+(on 2 hcctl restart hrr-work --rolling --timeout 20 >"$work/roll2.out" 2>&1; echo $? >"$work/roll2.rc") &
+wait_until 90 test -s "$work/roll2.rc" >/dev/null
+rc=$(cat "$work/roll2.rc" 2>/dev/null || echo "none: hcctl still runs")
 sed 's/^/    /' "$work/roll2.out"
 check "hcctl restart exits 1" test $rc = 1
 check "it names b2 as the failed board and b3 as not restarted" grep -qE "b2 (failed|timed out): .*the roll stops \(not restarted: b3\)" "$work/roll2.out"

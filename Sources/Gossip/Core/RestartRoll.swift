@@ -110,6 +110,13 @@ public struct RestartRoll: Sendable {
         return actions
     }
 
+    /// hcctl was interrupted (its connection closed): nothing further is asked; the board asked now finishes.
+    public mutating func onCancel(now: Duration) -> [Action] {
+        guard !isFinished else { return [] }
+        let asked = current
+        return finish(ok: false, "hcctl was interrupted" + (asked.isEmpty ? "" : " while \(asked.joined(separator: ", ")) restarted"))
+    }
+
     private mutating func fail(_ name: String, _ reason: String) -> [Action] {
         asked[name] = nil
         failures.append(reason)
