@@ -138,6 +138,9 @@ public final class ControlServer: Service {
                 for await reply in replies {
                     try await outbound.write(ByteBuffer(string: reply.json.serialized + "\n"))
                 }
+                // The stream ended (a restart's verdict): close, which also ends the wait below (a future's wait
+                // does not end on cancellation).
+                try? await channel.close()
             }
             group.addTask { try? await closed.get() }
             _ = try await group.next()

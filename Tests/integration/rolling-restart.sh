@@ -83,7 +83,7 @@ rc=$(cat "$work/roll1.rc" 2>/dev/null || echo "none: hcctl still runs")
 [ $rc = 0 ] || for b in 1 2 3; do echo "  b$b's journal:"; on $b journalctl -u hcagent --no-pager -n 25 | sed 's/^/    /'; done
 roll_ms=$((($(date +%s%N) - roll_started) / 1000000))
 sed 's/^/    /' "$work/roll1.out"
-check "hcctl restart --rolling exits 0" test $rc = 0
+check "hcctl restart --rolling exits 0" test "$rc" = 0
 check "it says the roll is done on b2, b3, b1" grep -qx "restarted hrr-work.service on b2, b3, b1" "$work/roll1.out"
 check "b1 said it hands its VIP over first" grep -q "^b1: restarting (hands front over first)" "$work/roll1.out"
 for b in 1 2 3; do declare "AFTER$b=$(window $b)"; done
@@ -109,7 +109,7 @@ before1=$(window 1)
 wait_until 90 test -s "$work/roll2.rc" >/dev/null
 rc=$(cat "$work/roll2.rc" 2>/dev/null || echo "none: hcctl still runs")
 sed 's/^/    /' "$work/roll2.out"
-check "hcctl restart exits 1" test $rc = 1
+check "hcctl restart exits 1" test "$rc" = 1
 check "it names b2 as the failed board and b3 as not restarted" grep -qE "b2 (failed|timed out): .*the roll stops \(not restarted: b3\)" "$work/roll2.out"
 check "b1 was restarted first" bash -c "[ \"$before1\" != \"\$(window 1)\" ]"
 check "b3 was not restarted" bash -c "[ \"$before3\" = \"\$(window 3)\" ]"
