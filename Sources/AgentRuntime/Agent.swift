@@ -149,10 +149,15 @@ public enum Agent {
         gossipChannels.drainAsked = drainAsked
         gossipChannels.secretValues = channels.secretValues
         gossipChannels.secretStatus = channels.secretStatus
+        let restarts = RestartKeeper(node: config.node, stateDir: config.stateDir, channels: RestartKeeper.Channels(
+            documents: channels.documents, members: channels.members, held: channels.heldVIPs, units: channels.units,
+            outgoing: gossipChannels.restarts, asked: gossipChannels.restartsAsked, reports: gossipChannels.restartReports),
+            vrrp: vrrp.handle, reconciler: reconcilerHandle, logger: logger)
         let gossip = try await GossipService.bind(
             settings: try gossipSettings(config: config, advertised: advertised, problems: problems), keyring: keyring,
             channels: gossipChannels, logger: logger)
-        let handles = PartHandles(vrrp: vrrp.handle, gossip: gossip.handle, reconciler: reconcilerHandle, probes: probes.handle, drain: drain)
+        let handles = PartHandles(vrrp: vrrp.handle, gossip: gossip.handle, reconciler: reconcilerHandle, probes: probes.handle, drain: drain,
+                                  restarts: restarts)
         let status = AgentStatus(keeper: keeper, channels: channels, probes: probes.handle)
 
         let events = EventHub(node: config.node, channels: channels, refusals: keeper.refusals)
@@ -169,7 +174,7 @@ public enum Agent {
         let webhook = WebhookService(node: config.node, hub: events, documents: channels.documents, members: channels.members,
                                      group: group, problems: problems, logger: logger)
         var services: [any Service] = [control, events, webhook] + metrics + [
-            reconciler, probes, vrrp, StateDirService(keeper: keeper), drain,
+            reconciler, probes, vrrp, StateDirService(keeper: keeper), drain, restarts,
             TransitionHookService(node: config.node, policy: config.policy, policyFile: config.policyFile ?? AgentConfig.defaultPath,
                                   documents: channels.documents, transitions: channels.vipTransitions, probes: probes.handle,
                                   problems: problems, logger: logger),

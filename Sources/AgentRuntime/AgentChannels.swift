@@ -57,8 +57,12 @@ public struct PartHandles: Sendable {
     public var probes: ProbeHandle
     /// hcctl drain and undrain; nil where the agent keeps no drained state (control commands tested alone).
     public var drain: DrainKeeper?
+    /// hcctl restart; nil where the agent runs no restarts (control commands tested alone).
+    public var restarts: RestartKeeper?
 
-    public init(vrrp: VRRPHandle, gossip: GossipHandle, reconciler: ReconcilerHandle, probes: ProbeHandle, drain: DrainKeeper? = nil) {
+    public init(vrrp: VRRPHandle, gossip: GossipHandle, reconciler: ReconcilerHandle, probes: ProbeHandle, drain: DrainKeeper? = nil,
+                restarts: RestartKeeper? = nil) {
+        self.restarts = restarts
         self.vrrp = vrrp
         self.gossip = gossip
         self.reconciler = reconciler

@@ -16,11 +16,29 @@ public struct ControlCommands: Sendable {
         self.events = events
     }
 
-    /// A request that asks for a stream (`events`): its first reply and the events to write after it, one per
-    /// line; nil for every other request (answered by `reply`).
-    public func stream(for line: [UInt8]) -> (ControlReply, AsyncStream<ClusterEvent>)? {
-        guard case .success(let request) = ControlRequest.parse(line), request.command == .events, let events else { return nil }
-        return (.success(id: request.id, message: "following the cluster's events as \(keeper.config.node) sees them"), events.follow())
+    /// A request that asks for a stream (`events`, `restart`): its first reply and the replies to write after it,
+    /// one per line, until the stream ends; nil for every other request, and for a restart that `reply` refuses
+    /// (not root, an argument missing, no restarts here).
+    public func stream(for line: [UInt8], uid: UInt32) -> (ControlReply, AsyncStream<ControlReply>)? {
+        guard case .success(let request) = ControlRequest.parse(line) else { return nil }
+        switch request.command {
+        case .events:
+            guard let events else { return nil }
+            let followed = events.follow()
+            let (replies, sink) = AsyncStream.makeStream(of: ControlReply.self, bufferingPolicy: .bufferingNewest(256))
+            let carrier = Task {
+                for await event in followed { sink.yield(ControlReply.success(id: nil).with(event: event)) }
+                sink.finish()
+            }
+            sink.onTermination = { _ in carrier.cancel() }
+            return (.success(id: request.id, message: "following the cluster's events as \(keeper.config.node) sees them"), replies)
+        case .restart:
+            guard uid == 0, request.missingArgument == nil, let restarts = handles.restarts else { return nil }
+            return restarts.start(target: request.target ?? "", rolling: request.rolling ?? false,
+                                  timeout: request.timeout.map { .seconds($0) }, id: request.id)
+        default:
+            return nil
+        }
     }
 
     /// Never throws: whatever the bytes, the answer is a reply. The fields are read one by one so that every
@@ -64,6 +82,9 @@ public struct ControlCommands: Sendable {
         case .events:
             // Reached only without an event hub: with one, the server streams (see `stream(for:)`).
             return .failure(ControlError(.failed, "this agent does not follow events"), id: id)
+        case .restart:
+            // Reached only without restarts here: with them, the server streams (see `stream(for:uid:)`).
+            return .failure(ControlError(.failed, "this agent runs no restarts"), id: id)
         case .handover:
             switch await handOver(vip: request.vip ?? "", to: request.to) {
             case .success(let message): return .success(id: id, message: message)

@@ -106,9 +106,9 @@ public final class ControlServer: Service {
                     switch frame {
                     case .line(let buffer):
                         let bytes = Array(buffer.readableBytesView)
-                        if let (first, events) = self.commands.stream(for: bytes) {
+                        if let (first, replies) = self.commands.stream(for: bytes, uid: uid) {
                             try await outbound.write(ByteBuffer(string: first.json.serialized + "\n"))
-                            try await self.follow(events, on: connection.channel, outbound)
+                            try await self.follow(replies, on: connection.channel, outbound)
                             return
                         }
                         reply = await self.commands.reply(to: bytes, uid: uid)
@@ -127,16 +127,20 @@ public final class ControlServer: Service {
         }
     }
 
-    /// Writes each event as one reply line until the client closes the connection (its channel closes) or the
-    /// agent stops (the stream ends). The connection is no longer idle-dropped: it waits for events, not requests.
-    private func follow(_ events: AsyncStream<ClusterEvent>, on channel: any Channel, _ outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws {
+    /// Writes each reply (an event, a restart's progress) as one line until the client closes the connection (its
+    /// channel closes) or the stream ends (the agent stops, the restart is over). The connection is no longer
+    /// idle-dropped: it waits for replies, not requests.
+    private func follow(_ replies: AsyncStream<ControlReply>, on channel: any Channel, _ outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws {
         try await channel.triggerUserOutboundEvent(ControlConnectionEvent.streaming)
         let closed = channel.closeFuture
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                for await event in events {
-                    try await outbound.write(ByteBuffer(string: ControlReply.success(id: nil).with(event: event).json.serialized + "\n"))
+                for await reply in replies {
+                    try await outbound.write(ByteBuffer(string: reply.json.serialized + "\n"))
                 }
+                // The stream ended (a restart's verdict): close, which also ends the wait below (a future's wait
+                // does not end on cancellation).
+                try? await channel.close()
             }
             group.addTask { try? await closed.get() }
             _ = try await group.next()

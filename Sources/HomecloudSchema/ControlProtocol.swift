@@ -37,12 +37,16 @@ public struct ControlRequest: Sendable, Equatable {
         /// Follow the cluster's events as this board sees them: the reply, then one reply with `event` per line
         /// until the client closes the connection.
         case events
+        /// Restart `target` (a unit, or the units of a role) on every board that runs it, one board at a time
+        /// with `rolling`, coordinated by this board: the reply, then one reply per step, the last one saying
+        /// whether every board is done (ok) or which board failed. Root only.
+        case restart
 
         /// Requests that change the agent's state need uid 0.
         public var changesState: Bool {
             switch self {
             case .status, .plan, .keysList, .events: return false
-            case .reload, .apply, .handover, .keysInstall, .keysUse, .keysRemove, .drain, .undrain: return true
+            case .reload, .apply, .handover, .keysInstall, .keysUse, .keysRemove, .drain, .undrain, .restart: return true
             }
         }
     }
@@ -62,6 +66,10 @@ public struct ControlRequest: Sendable, Equatable {
     public var to: String?
     /// The board drain or undrain is asked of; none: this board.
     public var node: String?
+    /// restart: the unit or role to restart, whether one board at a time, and each board's time limit (seconds).
+    public var target: String?
+    public var rolling: Bool?
+    public var timeout: Int?
 
     public init(command: Command, id: Int? = nil, document: String? = nil, file: String? = nil, vip: String? = nil, key: String? = nil,
                 to: String? = nil, node: String? = nil) {
@@ -105,6 +113,8 @@ public struct ControlReply: Sendable, Equatable {
     public var message: String?
     /// One event of an `events` stream.
     public var event: ClusterEvent?
+    /// True on a restart's last reply (its verdict): a stream that ends without one was cut short.
+    public var last: Bool?
 
     public static func failure(_ error: ControlError, id: Int? = nil) -> ControlReply {
         ControlReply(v: ControlProtocol.version, id: id, ok: false, error: error)

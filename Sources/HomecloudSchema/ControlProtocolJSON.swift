@@ -18,6 +18,9 @@ extension ControlRequest: JSONRecord {
         try visitor.optional("key", &key)
         try visitor.optional("to", &to)
         try visitor.optional("node", &node)
+        try visitor.optional("target", &target)
+        try visitor.optional("rolling", &rolling)
+        try visitor.optional("timeout", &timeout)
     }
 }
 
@@ -32,6 +35,7 @@ extension ControlReply: JSONRecord {
         try visitor.optional("plan", &plan)
         try visitor.optional("message", &message)
         try visitor.optional("event", &event)
+        try visitor.optional("last", &last)
     }
 }
 

@@ -43,6 +43,10 @@ extension ControlRequest {
                 return ControlError(.badRequest, "\(command.rawValue) needs \"key\": 32 bytes in base64")
             }
             return nil
+        case .restart where (target ?? "").isEmpty:
+            return ControlError(.badRequest, "restart needs \"target\": a unit or a role")
+        case .restart where (timeout ?? 1) < 1:
+            return ControlError(.badRequest, "restart's \"timeout\" is a number of seconds, at least 1")
         case .plan where document == nil, .apply where document == nil:
             return ControlError(.badRequest, "\(command.rawValue) needs \"document\": the document's text")
         default:

@@ -48,7 +48,7 @@ struct HCCtl: ParsableCommand {
         abstract: "Control the local homecloud agent.",
         discussion: "Exit status: 0 ok, 1 the agent refused the request, 2 usage, 3 the agent is unreachable.",
         version: AgentVersion.current.description,
-        subcommands: [Status.self, Members.self, Units.self, VIPs.self, Probes.self, Events.self, Keys.self, Plan.self, Apply.self, Reload.self, Drain.self, Undrain.self, Init.self, Join.self, Import.self]
+        subcommands: [Status.self, Members.self, Units.self, VIPs.self, Probes.self, Events.self, Keys.self, Plan.self, Apply.self, Reload.self, Drain.self, Undrain.self, Restart.self, Init.self, Join.self, Import.self]
     )
     // Declared here too, so --socket may come before the subcommand: `hcctl --socket PATH status`.
     @OptionGroup var connection: ConnectionOptions

@@ -41,7 +41,7 @@ import Testing
         #expect(await ask(commands, #"{"v":2,"id":1,"command":"status"}"#) == .failure(
             ControlError(.unsupportedVersion, "this agent speaks protocol version 1; the request has 2"), id: 1))
         #expect(await ask(commands, #"{"command":"status"}"#).error?.code == .unsupportedVersion)
-        #expect(await ask(commands, #"{"v":1,"command":"fly"}"#).error == ControlError(.unknownCommand, "unknown command \"fly\"; known: status, reload, plan, apply, handover, keys-list, keys-install, keys-use, keys-remove, drain, undrain, events"))
+        #expect(await ask(commands, #"{"v":1,"command":"fly"}"#).error == ControlError(.unknownCommand, "unknown command \"fly\"; known: status, reload, plan, apply, handover, keys-list, keys-install, keys-use, keys-remove, drain, undrain, events, restart"))
     }
 
     @Test func handoverNamesItsVIPAndNeedsVRRP() async {

@@ -94,11 +94,21 @@ enum ControlProtocolFixtures {
         .success(id: nil, message: "unchanged"),
         .failure(ControlError(.forbidden, "needs root"), id: 9),
         .failure(ControlError(.tooLarge, "too large")),
+        {
+            // A restart's verdict: the last reply of its stream.
+            var verdict = ControlReply.failure(ControlError(.failed, "n2 failed: k3s.service failed after its restart; the roll stops"), id: 10)
+            verdict.last = true
+            return verdict
+        }(),
     ]
 
     /// Every command, with every argument it may carry.
     static let requests: [ControlRequest] = ControlRequest.Command.allCases.map { command in
-        ControlRequest(command: command, id: 42, document: "generation: 1\nnodes: []\n", file: "/tmp/d \"x\".yaml", vip: "front",
-                       key: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", to: "n2", node: "n3")
+        var request = ControlRequest(command: command, id: 42, document: "generation: 1\nnodes: []\n", file: "/tmp/d \"x\".yaml", vip: "front",
+                                     key: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", to: "n2", node: "n3")
+        request.target = "k3s"
+        request.rolling = true
+        request.timeout = 90
+        return request
     } + [ControlRequest(command: .status)]
 }

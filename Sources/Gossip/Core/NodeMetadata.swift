@@ -27,6 +27,11 @@ public struct NodeMetadata: Sendable, Equatable {
     public var serialDone: UInt64?
     /// The shared secrets this node holds: name → version ("sv"), so a board holding an older one fetches.
     public var secretVersions: [String: UInt64] = [:]
+    /// A restart this board coordinates (hcctl restart), on the wire as "rq"; acted on only where it is believed,
+    /// as drain requests are.
+    public var restartRequest: RestartRequest?
+    /// The last restart this board was asked for and how it went ("rd"), for the coordinator to follow.
+    public var restartReport: RestartReport?
 
     public init(version: String, generation: UInt64, hash: UInt64, roles: [String], convergence: String? = nil) {
         self.version = version
@@ -60,6 +65,13 @@ public struct NodeMetadata: Sendable, Equatable {
         if case .object(let pairs)? = value["sv"] {
             for (name, version) in pairs { if let version = version.int, version > 0 { secretVersions[name] = UInt64(version) } }
         }
+        if let request = value["rq"], let id = request["i"]?.string {
+            restartRequest = RestartRequest(id: id, units: request["u"]?.array?.compactMap(\.string) ?? [],
+                                            nodes: request["n"]?.array?.compactMap(\.string) ?? [], successor: request["s"]?.string)
+        }
+        if let report = value["rd"]?.array, report.count == 2, let id = report[0].string, let text = report[1].string {
+            restartReport = RestartReport(id: id, text: text)
+        }
     }
 
     public var bytes: [UInt8] { encoded(within: GossipMember.maxMetadataBytes) }
@@ -88,6 +100,13 @@ public struct NodeMetadata: Sendable, Equatable {
         if !secretVersions.isEmpty {
             members.append(("sv", .object(secretVersions.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.integer($0.value)) })))
         }
+        if let restartRequest {
+            var fields: [(String, JSONValue)] = [("i", .string(restartRequest.id)), ("u", .array(restartRequest.units.map { .string($0) })),
+                                                 ("n", .array(restartRequest.nodes.map { .string($0) }))]
+            if let successor = restartRequest.successor { fields.append(("s", .string(successor))) }
+            members.append(("rq", .object(fields)))
+        }
+        if let restartReport { members.append(("rd", .array([.string(restartReport.id), .string(restartReport.text)]))) }
         var encoded = Array(JSONValue.object(members).serialized.utf8)
         // Lists are what may not fit: drop the secrets' versions (the periodic push-pull carries the secrets
         // anyway), the roles, then the failing and unknown probes' names (keeping that some are: "?", which

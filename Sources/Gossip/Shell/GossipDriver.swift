@@ -104,6 +104,8 @@ public final class GossipDriver: @unchecked Sendable {
     /// Drains this board asks of others (hcctl drain NODE), and the members' drained flags as last seen.
     private var drainRequests = DrainRequests()
     private var drainedOf: [String: Bool] = [:]
+    /// hcctl restart: the request this board coordinates and its report of the last one asked of it.
+    private var restarts = RestartMetadata()
     private var unopened = UnopenedPackets()
     /// Seals this board's metadata and decides whose metadata is believed (Trust's MetadataSeal).
     private var identity: GossipIdentity
@@ -223,6 +225,13 @@ public final class GossipDriver: @unchecked Sendable {
     public func onSerialDone(_ generation: UInt64?) {
         guard generation != serialDone else { return }
         serialDone = generation
+        metadataChanged()
+    }
+
+    /// hcctl restart: what this board asks (as coordinator) and reports (as asked board) changed.
+    public func onRestarts(_ value: RestartMetadata) {
+        guard value != restarts else { return }
+        restarts = value
         metadataChanged()
     }
 
@@ -533,6 +542,8 @@ public final class GossipDriver: @unchecked Sendable {
         metadata.drainRequests = drainRequests.outgoing
         metadata.serialDone = serialDone
         metadata.secretVersions = secrets.book.announced
+        metadata.restartRequest = restarts.request
+        metadata.restartReport = restarts.report
         // Sealed at the incarnation setMetadata moves to, which only grows (kept in state_dir).
         return identity.seal(metadata, sequence: core.incarnation + 1)
     }

@@ -39,6 +39,11 @@ public struct GossipService: Service {
         /// of them (never a value).
         public var secretValues = LatestValue<SharedSecretValues>(SharedSecretValues())
         public var secretStatus = LatestValue<[SecretStatus]>([])
+        /// hcctl restart: what this board asks and reports (its metadata), the restarts members ask of it (only
+        /// those they signed), and each member's last restart report.
+        public var restarts = LatestValue<RestartMetadata>(RestartMetadata())
+        public var restartsAsked = LatestValue<[RestartAsk]>([])
+        public var restartReports = LatestValue<[String: RestartReport]>([:])
 
         public init(documents: LatestValue<AcceptedDocument>, convergence: LatestValue<ReconcileCore.Convergence>,
                     probes: LatestValue<ProbeSummary>, heldVIPs: LatestValue<Set<String>>, outgoingHandovers: LatestValue<[String: String]>,
@@ -96,6 +101,7 @@ public struct GossipService: Service {
         let handovers = channels.outgoingHandovers.follow()
         let drainedFlags = channels.drained.follow()
         let serialDoneValues = channels.serialDone.follow()
+        let restarts = channels.restarts.follow()
         thread.execute { driver.start() }
         await withDiscardingTaskGroup { group in
             // Each of these changes now and then, never per packet.
@@ -108,6 +114,7 @@ public struct GossipService: Service {
             group.addTask { for await requests in handovers { thread.execute { driver.onHandovers(requests) } } }
             group.addTask { for await drained in drainedFlags { thread.execute { driver.onDrained(drained) } } }
             group.addTask { for await done in serialDoneValues { thread.execute { driver.onSerialDone(done) } } }
+            group.addTask { for await value in restarts { thread.execute { driver.onRestarts(value) } } }
             // Placement's view: who is alive and heard from (.heard) with what the metadata of .members says: who is
             // drained, how far each board's serial restarts are, and its probes (wait_for starts a unit as soon as a
             // probe there passes).
@@ -180,6 +187,8 @@ public struct GossipService: Service {
         let asked = HandoverRequests.asked(of: node, by: views.lazy.map { ($0.member, $0.metadata, $0.mayActOn) })
         channels.incomingHandovers.publishIfChanged(asked)
         channels.drainAsked.publishIfChanged(DrainRequests.asked(of: node, by: views.lazy.map { ($0.member, $0.metadata, $0.mayActOn) }))
+        channels.restartsAsked.publishIfChanged(RestartRequests.asked(of: node, by: views.lazy.map { ($0.member, $0.metadata, $0.mayActOn) }))
+        channels.restartReports.publishIfChanged(RestartRequests.reports(in: views.lazy.map { ($0.member, $0.metadata) }))
     }
 
     /// The address peers use for this node: `advertise`, else `bind` when it is not a wildcard, else the first

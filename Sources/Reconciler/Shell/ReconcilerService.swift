@@ -145,7 +145,7 @@ public struct ReconcilerService: Service {
 /// What other parts may ask of the reconciler: a dry run for hcctl plan, a unit's ActiveState for `unit` probes.
 /// Made with the service; a reconciler without systemd answers nil.
 public struct ReconcilerHandle: Sendable {
-    private let connection: BusConnection?
+    let connection: BusConnection?
     private let sink: AsyncStream<ReconcilerService.Input>.Continuation?
 
     init(connection: BusConnection, sink: AsyncStream<ReconcilerService.Input>.Continuation) {
