@@ -53,7 +53,7 @@ func bytes(hex: String) -> [UInt8] {
         var messageOnly = withGroup
         messageOnly[6] = 0
         messageOnly[7] = 0
-        let sum = internetChecksum([messageOnly])
+        let sum = folded(wordSum(messageOnly))
         messageOnly[6] = UInt8(sum >> 8)
         messageOnly[7] = UInt8(sum & 0xFF)
         #expect(try VRRPAdvertisement.decode(messageOnly, source: source, destination: peer).1 == .messageOnly)

@@ -15,6 +15,9 @@ public struct GossipIdentity {
     private let logger: Logger
     private var refusedCounters: [String: Counter] = [:]
     private var boundOnce = false
+    /// Member → its believed metadata bytes and what they parse to: the document check reads every member's
+    /// metadata each second, and it rarely changes.
+    private var parsed: [String: (bytes: [UInt8], metadata: NodeMetadata?)] = [:]
 
     /// The JSON's room inside gossip's 512 bytes once sealed.
     static let metadataLimit = GossipMember.maxMetadataBytes - MetadataSeal.overhead
@@ -77,7 +80,11 @@ public struct GossipIdentity {
             refusedCounters[refusal.reason]?.increment()
         }
         if let line = reading.logLine { logger.warning("\(line)") }
-        return (reading.metadata.flatMap { NodeMetadata($0) }, reading)
+        guard let bytes = reading.metadata else { return (nil, reading) }
+        if let cached = parsed[member.name], cached.bytes == bytes { return (cached.metadata, reading) }
+        let metadata = NodeMetadata(bytes)
+        parsed[member.name] = (bytes, metadata)
+        return (metadata, reading)
     }
 }
 

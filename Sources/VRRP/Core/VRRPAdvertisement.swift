@@ -57,9 +57,12 @@ public struct VRRPAdvertisement: Sendable, Equatable {
 
     /// The packet with its checksum, for the given IP source and destination.
     public func encoded(source: IPAddress, destination: IPAddress) -> [UInt8] {
-        var bytes: [UInt8] = [0x31, vrid, priority, UInt8(addresses.count),
-                              UInt8((intervalCentiseconds >> 8) & 0x0F), UInt8(intervalCentiseconds & 0xFF), 0, 0]
-        for address in addresses { bytes += address.bytes }
+        // One allocation: a master encodes one of these ten times a second.
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(Self.headerLength + addresses.count * source.bytes.count)
+        bytes.append(contentsOf: [0x31, vrid, priority, UInt8(addresses.count),
+                                  UInt8((intervalCentiseconds >> 8) & 0x0F), UInt8(intervalCentiseconds & 0xFF), 0, 0])
+        for address in addresses { bytes.append(contentsOf: address.bytes) }
         let sum = Self.checksum(bytes, source: source, destination: destination)
         bytes[6] = UInt8(sum >> 8)
         bytes[7] = UInt8(sum & 0xFF)
@@ -86,7 +89,7 @@ public struct VRRPAdvertisement: Sendable, Equatable {
         } else if source.family == .ipv4, destination.family == .ipv4,
                   checksum(bytes, source: source, destination: IPAddress(bytes: [224, 0, 0, 18])!) == 0 {
             variant = .pseudoHeaderWithGroup
-        } else if source.family == .ipv4, internetChecksum([bytes]) == 0 {
+        } else if source.family == .ipv4, folded(wordSum(bytes)) == 0 {
             variant = .messageOnly
         } else {
             throw .badChecksum
@@ -104,29 +107,29 @@ public struct VRRPAdvertisement: Sendable, Equatable {
     /// The one's complement sum over the pseudo-header (source, destination, length, protocol 112) and the
     /// message; 0 when a received message carries a correct checksum.
     static func checksum(_ message: [UInt8], source: IPAddress, destination: IPAddress) -> UInt16 {
-        let length = UInt16(message.count)
-        let pseudo: [UInt8]
-        if source.family == .ipv4 {
-            pseudo = source.bytes + destination.bytes + [0, 112, UInt8(length >> 8), UInt8(length & 0xFF)]
-        } else {
-            pseudo = source.bytes + destination.bytes + [0, 0, UInt8(length >> 8), UInt8(length & 0xFF), 0, 0, 0, 112]
-        }
-        return internetChecksum([pseudo, message])
+        // The pseudo-header's words are summed where they are, without building it: the sum is the same for
+        // IPv4's (zero, protocol, length) and IPv6's (length, zeros, protocol) layouts.
+        var sum = wordSum(source.bytes) + wordSum(destination.bytes) + UInt32(message.count) + 112
+        sum += wordSum(message)
+        return folded(sum)
     }
 }
 
-/// RFC 1071: the 16-bit one's complement of the one's complement sum, over several pieces in a row (each
-/// piece but the last has an even length here).
-func internetChecksum(_ pieces: [[UInt8]]) -> UInt16 {
+/// The big-endian 16-bit words of `bytes` added up (an odd last byte padded with zero), not yet folded.
+func wordSum(_ bytes: [UInt8]) -> UInt32 {
     var sum: UInt32 = 0
-    for piece in pieces {
-        var index = 0
-        while index + 1 < piece.count {
-            sum += UInt32(piece[index]) << 8 | UInt32(piece[index + 1])
-            index += 2
-        }
-        if index < piece.count { sum += UInt32(piece[index]) << 8 }
+    var index = 0
+    while index + 1 < bytes.count {
+        sum += UInt32(bytes[index]) << 8 | UInt32(bytes[index + 1])
+        index += 2
     }
+    if index < bytes.count { sum += UInt32(bytes[index]) << 8 }
+    return sum
+}
+
+/// RFC 1071: the 16-bit one's complement of the one's complement sum.
+func folded(_ sum: UInt32) -> UInt16 {
+    var sum = sum
     while sum > 0xFFFF { sum = (sum & 0xFFFF) + (sum >> 16) }
     return ~UInt16(sum)
 }

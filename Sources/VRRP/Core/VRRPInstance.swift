@@ -59,13 +59,16 @@ public struct VRRPInstance: Sendable {
     static let announcementSpacing = Duration.seconds(1)
 
     public private(set) var settings: Settings
-    public private(set) var state: State = .initialize
+    public private(set) var state: State = .initialize { didSet { if state != oldValue { shownRevision &+= 1 } } }
     /// The priority advertised now: the base priority adjusted by tracked probes.
-    public private(set) var priority: Int
+    public private(set) var priority: Int { didSet { if priority != oldValue { shownRevision &+= 1 } } }
     /// The current master as this router knows it (itself when master); nil when unknown.
-    public private(set) var masterAddress: IPAddress?
+    public private(set) var masterAddress: IPAddress? { didSet { if masterAddress != oldValue { shownRevision &+= 1 } } }
     public private(set) var masterPriority: Int?
-    public private(set) var lastTransition: Transition?
+    public private(set) var lastTransition: Transition? { didSet { shownRevision &+= 1 } }
+    /// Moves whenever what a status shows of this router (state, priority, master, last transition) changes, and
+    /// only then: the shell compares this number after every advertisement instead of the values.
+    public private(set) var shownRevision = 0
 
     private var masterAdverInterval: Duration
     private var adverTimer: Duration?
@@ -97,7 +100,13 @@ public struct VRRPInstance: Sendable {
 
     /// When the shell must call `onTimer` next; nil when nothing is pending.
     public var nextDeadline: Duration? {
-        [adverTimer, masterDownTimer, announceTimer, yieldDeadline].compactMap { $0 }.min()
+        // Without an array: this runs after every advertisement.
+        func earlier(_ a: Duration?, _ b: Duration?) -> Duration? {
+            guard let a else { return b }
+            guard let b else { return a }
+            return min(a, b)
+        }
+        return earlier(earlier(adverTimer, masterDownTimer), earlier(announceTimer, yieldDeadline))
     }
 
     // MARK: events

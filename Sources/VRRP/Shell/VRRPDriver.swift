@@ -36,24 +36,31 @@ final class VRRPDriver: @unchecked Sendable {
         var vip: VirtualIP
         var instance: VRRPInstance
         let channel: ChannelKey
+        /// The channel's socket (nil with a problem): looked up once, not at every advertisement.
+        let socket: VRRPChannel?
         let linkIndex: Int32
         let announcer: NeighbourAnnouncer?
         /// Set when the interface or its address is missing: the router stays in fault and says why.
         let problem: String?
+        /// The last advertisement sent and its bytes: a master sends the same one at every interval.
+        var lastSent: (advertisement: VRRPAdvertisement, destination: IPAddress, bytes: [UInt8])?
+        /// The instance's `shownRevision` when the agent state was last told of this router.
+        var publishedRevision = -1
 
-        init(vip: VirtualIP, instance: VRRPInstance, channel: ChannelKey, linkIndex: Int32, announcer: NeighbourAnnouncer?, problem: String?) {
+        init(vip: VirtualIP, instance: VRRPInstance, channel: ChannelKey, socket: VRRPChannel?, linkIndex: Int32,
+             announcer: NeighbourAnnouncer?, problem: String?) {
             self.vip = vip
             self.instance = instance
             self.channel = channel
+            self.socket = socket
             self.linkIndex = linkIndex
             self.announcer = announcer
             self.problem = problem
         }
     }
 
-    /// What the agent state was last told of a VIP, as it comes from the router: compared after every event,
-    /// so it is turned into text only when it changed.
-    private struct Shown: Equatable {
+    /// A VIP as the agent state is told of it, as it comes from the router.
+    private struct Shown {
         var name: String
         var addresses: [IPPrefix]
         var group: String?
@@ -93,7 +100,9 @@ final class VRRPDriver: @unchecked Sendable {
     private var stopDeadline: Duration?
     /// The timer's callback, made once rather than at every arming.
     private lazy var fire: () -> Void = { [weak self] in self?.onTimer() }
-    private var shown: [Shown]?
+    /// What the last report was made with besides the routers' revisions (publish()).
+    private var publishedDrained: Bool?
+    private var publishedCount = 0
     private var memberPeers: [IPAddress] = []
     /// Targeted handovers asked by and of this board, and the priorities they set (the rule is in the core).
     private var handovers = TargetedHandover()
@@ -326,7 +335,7 @@ final class VRRPDriver: @unchecked Sendable {
 
     /// After every event: handovers carried forward, the agent state told what changed, the timer armed.
     private func settle() {
-        settleHandovers(now: now)
+        if !handovers.isQuiet { settleHandovers(now: now) }
         publish()
         if stopping, routers.values.allSatisfy({ $0.instance.state == .stopped }) {
             thread.schedule(at: nil)
@@ -406,7 +415,7 @@ final class VRRPDriver: @unchecked Sendable {
         let settings = VRRPInstance.Settings(
             vrid: UInt8(vip.vrid), addresses: vip.addresses.map(\.address), advertInterval: vip.advert, priority: vip.priority.of(node),
             preempt: vip.preempt, preemptDelay: vip.preemptDelay, primaryAddress: primary)
-        return Router(vip: vip, instance: VRRPInstance(settings: settings), channel: key, linkIndex: link.index,
+        return Router(vip: vip, instance: VRRPInstance(settings: settings), channel: key, socket: problem == nil ? channels[key] : nil, linkIndex: link.index,
                       announcer: NeighbourAnnouncer(interface: vip.interface, index: link.index, hardwareAddress: link.hardwareAddress),
                       problem: problem)
     }
@@ -482,11 +491,10 @@ final class VRRPDriver: @unchecked Sendable {
                     }
                     if let failure { throw failure }
                 case .sendAdvertisement(let advertisement):
-                    guard let channel = channels[router.channel] else { continue }
-                    let source = router.instance.settings.primaryAddress
-                    let destinations = unicastPeers(router) ?? [router.channel.family == .ipv4 ? VRRPChannel.ipv4Group : VRRPChannel.ipv6Group]
-                    for destination in destinations {
-                        try channel.send(advertisement.encoded(source: source, destination: destination), to: destination, from: source)
+                    if let peers = unicastPeers(router) {
+                        for destination in peers { try send(advertisement, to: destination, by: router) }
+                    } else {
+                        try send(advertisement, to: router.channel.family == .ipv4 ? VRRPChannel.ipv4Group : VRRPChannel.ipv6Group, by: router)
                     }
                 case .announce:
                     try router.announcer?.announce(router.vip.addresses.map(\.address))
@@ -513,6 +521,20 @@ final class VRRPDriver: @unchecked Sendable {
         addresses.count == 1 ? addresses[0].description : "[" + addresses.map(\.description).joined(separator: ", ") + "]"
     }
 
+    /// Encoded once for as long as the advertisement and its destination stay the same.
+    private func send(_ advertisement: VRRPAdvertisement, to destination: IPAddress, by router: Router) throws {
+        guard let socket = router.socket else { return }
+        let source = router.instance.settings.primaryAddress
+        let bytes: [UInt8]
+        if let last = router.lastSent, last.destination == destination, last.advertisement == advertisement {
+            bytes = last.bytes
+        } else {
+            bytes = advertisement.encoded(source: source, destination: destination)
+            router.lastSent = (advertisement, destination, bytes)
+        }
+        try socket.send(bytes, to: destination, from: source)
+    }
+
     private func armTimer() {
         var next = stopDeadline
         for router in routers.values {
@@ -523,10 +545,14 @@ final class VRRPDriver: @unchecked Sendable {
 
     /// Tells the agent state of the VIPs when what hcctl shows of them changed: a state, a holder, a priority.
     private func publish() {
-        // Compared in place, without building a list: this runs after every advertisement.
-        if let shown, shown.count == routers.count, shown.allSatisfy({ routers[$0.name].map { Shown($0, drained: handovers.drained) } == $0 }) { return }
+        // Compared by revision, not by value: this runs after every advertisement, which changes none of it. A
+        // new router starts at revision -1; one gone changes the count.
+        if publishedDrained == handovers.drained, publishedCount == routers.count,
+           routers.values.allSatisfy({ $0.publishedRevision == $0.instance.shownRevision }) { return }
+        publishedDrained = handovers.drained
+        publishedCount = routers.count
+        for router in routers.values { router.publishedRevision = router.instance.shownRevision }
         let next = snapshot()
-        shown = next
         reports.yield(.vips(statuses(next), held: held(next)))
     }
 
