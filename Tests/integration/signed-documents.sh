@@ -100,7 +100,13 @@ check "the persisted copy carries the signature line" grep -q "^# hcagent-signat
 echo "a board with the gossip key but no admin key cannot change the others"
 sed 's/generation: 1/generation: 7/; s/hc-trust-a.service/debug-shell.service/; s/state: stopped/state: running/' "$work/doc.yaml" >"$work/evil.yaml"
 check "n5 (takes anything) applies an unsigned document: generation 7 there" bash -c "hcctl 5 apply $work/evil.yaml && [ \$(generation_of 5) = 7 ]"
-check "every trusting board refuses it from gossip as unsigned" wait_until 5 bash -c 'for b in 1 2 3 4; do refused_on $b signature "not signed" || exit 1; done'
+# Within 5 s in every run but one clean-clone make check (2026-12-06), where some board had not refused it
+# yet: now 10 s, and a refusal slower than 5 s is said, to find out why.
+all_refused() { for b in 1 2 3 4; do refused_on $b signature "not signed" || return 1; done; }
+export -f all_refused
+refuse_started=$SECONDS
+check "every trusting board refuses it from gossip as unsigned" wait_until 10 all_refused
+(( SECONDS - refuse_started > 5 )) && echo "  (the refusals took $((SECONDS - refuse_started)) s: over the 5 s this used to allow)"
 check "and keeps generation 1" all_at_generation 1 1 2 3 4
 check "the refusal is counted as reason=\"signature\"" bash -c '[ "$(refusals_counted 1 signature)" -ge 1 ]'
 first=$(refusals_counted 1 signature)
