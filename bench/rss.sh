@@ -66,6 +66,9 @@ echo "keepalived $(keepalived --version 2>&1 | head -1 | awk '{print $2}') (one 
 
 # The agent as installed, with its reconciler on a real systemd: examples/desired.yaml on hc1-n1.
 lab_down
+# The same binaries as above (BIN), installed the way `make install` lays them out.
+make -s -C "$root" install DESTDIR="$work/stage" PREFIX=/usr/local >"$work/install.log" 2>&1 || { cat "$work/install.log"; exit 1; }
+cp "$bin/hcagent" "$bin/hcctl" "$work/stage/usr/local/bin/"
 container_boot hcb-rss >/dev/null || exit 1
 inside useradd -m dnas
 printf '[Service]\nExecStart=/bin/sleep infinity\n[Install]\nWantedBy=multi-user.target\n' | inside sh -c 'cat > /etc/systemd/system/k3s.service'

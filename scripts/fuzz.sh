@@ -51,14 +51,17 @@ if [[ -x $out/fuzz-targets && -z $(find "${sources[@]}" -name '*.swift' -newer "
   echo "fuzz: the targets are up to date"
 else
 rm -f "$modules"/*.o "$modules"/*.swiftmodule
+# Two at a time (each -wmo compile is one process on one core): Trust needs none of the others; the rest need
+# HomecloudSchema only.
+module Trust "$root"/Sources/Trust/*.swift & trust=$!
 module HomecloudSchema "$root"/Sources/HomecloudSchema/*.swift
-module GossipCore "$root"/Sources/Gossip/Core/*.swift &
-gossip=$!
+wait "$trust"
+module GossipCore "$root"/Sources/Gossip/Core/*.swift & gossip=$!
 module HomecloudYAML "$root"/Sources/HomecloudYAML/*.swift
-module Gossip "$root"/Sources/Gossip/Shell/GossipKeyring.swift "$root"/Sources/Gossip/Shell/SystemCrypto.swift
-module VRRPCore "$root"/Sources/VRRP/Core/*.swift
-module Trust "$root"/Sources/Trust/*.swift
 wait "$gossip"
+module Gossip "$root"/Sources/Gossip/Shell/GossipKeyring.swift "$root"/Sources/Gossip/Shell/SystemCrypto.swift & keyring=$!
+module VRRPCore "$root"/Sources/VRRP/Core/*.swift
+wait "$keyring"
 swiftc "${flags[@]}" -module-name FuzzTargets "$root"/Tests/Fuzz/*.swift "$modules"/{HomecloudSchema,HomecloudYAML,GossipCore,Gossip,VRRPCore,Trust}.o \
   -lyaml -lsodium -o "$out/fuzz-targets" >"$out/build.log" 2>&1 || { cat "$out/build.log" >&2; exit 1; }
 echo "fuzz: built the targets in $((SECONDS - build_started)) s"
@@ -72,9 +75,10 @@ cp "$root/examples/desired.yaml" "$out/seeds/desired-document/example.yaml"
 
 # A broken property traps: libFuzzer's report is the one wanted, not Swift's backtracer (which trips ASan).
 export SWIFT_BACKTRACE=enable=no
-passed=0
-failed=0
-for target in "${targets[@]}"; do
+# fuzz_one TARGET: fuzzes it for $seconds and writes its verdict, the lines to print, to $out/TARGET.verdict
+# (first line "passed" or "failed").
+fuzz_one() {
+  local target=$1 corpus log inputs options runs rate report
   corpus=$out/corpus/$target
   mkdir -p "$corpus"
   inputs=("$corpus" "$out/seeds/$target")
@@ -87,15 +91,31 @@ for target in "${targets[@]}"; do
       -artifact_prefix="$out/crashes/$target-" "${options[@]}" "${inputs[@]}" >"$log" 2>&1; then
     runs=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+)/\1/p' "$log")
     rate=$(sed -nE 's/^stat::average_exec_per_sec: *([0-9]+)/\1/p' "$log")
-    echo "$target: ${seconds}s, ${runs:-?} runs, ${rate:-?} exec/s, no crash"
-    passed=$((passed + 1))
+    printf 'passed\n%s\n' "$target: ${seconds}s, ${runs:-?} runs, ${rate:-?} exec/s, no crash"
   else
+    echo failed
     echo "$target: FAILED; input and report:"
     report=$(grep -E 'property broken|Fatal error|ERROR: (AddressSanitizer|libFuzzer)|SUMMARY|Test unit written to' "$log" | head -n 8 || true)
     sed 's/^/  /' <<<"${report:-$(tail -n 5 "$log")}"
     echo "  replay: FUZZ_TARGET=$target $out/fuzz-targets FILE   (full log: $log)"
-    failed=$((failed + 1))
-  fi
+  fi >"$out/$target.verdict"
+}
+# FUZZ_JOBS targets at once (default: one per core, at most 2): each libFuzzer is one process on one core, so
+# on an otherwise idle machine every target still gets its seconds of a whole core, in half the wall time.
+jobs=${FUZZ_JOBS:-$(($(nproc) < 2 ? $(nproc) : 2))}
+running=()
+for target in "${targets[@]}"; do
+  rm -f "$out/$target.verdict"
+  fuzz_one "$target" &
+  running+=($!)
+  if ((${#running[@]} >= jobs)); then wait -n; running=($(jobs -pr)); fi
+done
+wait
+passed=0
+failed=0
+for target in "${targets[@]}"; do
+  if [[ $(head -n 1 "$out/$target.verdict" 2>/dev/null) == passed ]]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+  tail -n +2 "$out/$target.verdict" 2>/dev/null || echo "$target: FAILED: no verdict"
 done
 echo "fuzz: $passed passed, $failed failed"
 ((failed == 0))

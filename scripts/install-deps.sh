@@ -3,6 +3,7 @@
 set -euo pipefail
 packages=(
   pkg-config libsystemd-dev libyaml-dev libnl-3-dev libnl-route-3-dev libsodium-dev   # C libraries the agent links
+  libstdc++-12-dev                                                                    # linked in statically (Makefile)
   iproute2 nftables iputils-ping procps psmisc curl python3                           # the namespace lab
   systemd systemd-container dbus                                                      # a real systemd in a container
   keepalived tcpdump                                                                  # the VRRP peer and packet captures

@@ -19,8 +19,9 @@ import VRRP
 
 public enum Agent {
     /// A graceful stop (SIGTERM) must be done within this; past it the parts are cancelled. VRRP uses most of
-    /// it at worst: a stopping master waits for a successor to announce the VIP (VRRPService.stopBudget).
-    public static let shutdownBudget = Duration.milliseconds(3000)
+    /// it at worst: a stopping master waits for a successor to announce the VIP (VRRPService.stopBudget, 3 s).
+    /// With the 300 ms of cancellation after it, the process ends within 3.8 s: below the unit's TimeoutStopSec (5 s).
+    public static let shutdownBudget = Duration.milliseconds(3500)
 
     /// Loads and checks agent.yaml; the error carries every located problem.
     public static func loadConfig(path: String) -> Result<AgentConfig, FileRejected> {
@@ -115,7 +116,13 @@ public enum Agent {
         // Serial restarts: the reconciler says when this board's are finished, gossip carries it as "sr".
         let serialDone = LatestValue<UInt64?>(nil)
         reconcilerChannels.serialDone = serialDone
+        // `placement: one`: the reconciler's claims on its units, carried in gossip as "oc" (SingletonFastStart).
+        let singletonClaims = LatestValue<SingletonClaims?>(nil)
+        reconcilerChannels.singletonClaims = singletonClaims
         reconcilerChannels.secrets = channels.secretValues
+        // Per-board facts: gossip reads and hears them, templates print them.
+        let factValues = LatestValue<NodeFactValues>(NodeFactValues())
+        reconcilerChannels.facts = factValues
         let reconciler = ReconcilerService(node: config.node, address: config.advertisedAddress?.host, channels: reconcilerChannels,
                                            problems: problems, logger: logger)
         let reconcilerHandle = reconciler.handle
@@ -130,6 +137,10 @@ public enum Agent {
             adjustments: channels.priorityAdjustments, vips: channels.vips, held: channels.heldVIPs,
             outgoingHandovers: channels.outgoingHandovers, transitions: channels.vipTransitionSink)
         vrrpChannels.drained = drain.drained
+        let inService = LatestValue<Set<String>>([])
+        vrrpChannels.inService = inService
+        let peerProbes = LatestValue<[String: ProbeSummary]>([:])
+        vrrpChannels.peerProbes = peerProbes
         let vrrp = VRRPService(node: config.node, stateDir: config.stateDir, channels: vrrpChannels, problems: problems, logger: logger)
         // After an in-place restart, the VIPs about to resume count as held from the start: no `vip:` unit stops.
         if !vrrp.resumingVIPs.isEmpty { _ = channels.heldVIPs.publishIfChanged(vrrp.resumingVIPs) }
@@ -145,10 +156,15 @@ public enum Agent {
                 return false
             })
         gossipChannels.drained = drain.drained
+        gossipChannels.inService = inService
+        gossipChannels.peerProbes = peerProbes
         gossipChannels.serialDone = serialDone
+        gossipChannels.singletonClaims = singletonClaims
         gossipChannels.drainAsked = drainAsked
         gossipChannels.secretValues = channels.secretValues
         gossipChannels.secretStatus = channels.secretStatus
+        gossipChannels.factValues = factValues
+        gossipChannels.factStatus = channels.factStatus
         let restarts = RestartKeeper(node: config.node, stateDir: config.stateDir, channels: RestartKeeper.Channels(
             documents: channels.documents, members: channels.members, held: channels.heldVIPs, units: channels.units,
             outgoing: gossipChannels.restarts, asked: gossipChannels.restartsAsked, reports: gossipChannels.restartReports),
@@ -172,7 +188,7 @@ public enum Agent {
             metrics = []
         }
         let webhook = WebhookService(node: config.node, hub: events, documents: channels.documents, members: channels.members,
-                                     group: group, problems: problems, logger: logger)
+                                     group: group, probes: probes.handle, problems: problems, logger: logger)
         var services: [any Service] = [control, events, webhook] + metrics + [
             reconciler, probes, vrrp, StateDirService(keeper: keeper), drain, restarts,
             TransitionHookService(node: config.node, policy: config.policy, policyFile: config.policyFile ?? AgentConfig.defaultPath,
@@ -240,6 +256,9 @@ public enum Agent {
                                              keep: { problems.keepInStateDir($0) }, checkIdentity: !config.trustedAdminKeys.isEmpty)
         settings.policy = config.policy
         settings.policyFile = config.policyFile ?? AgentConfig.defaultPath
+        settings.reportFactProblem = { name, reason in
+            if let reason { problems.report("fact \(name)", reason, alreadyLogged: true) } else { problems.clear("fact \(name)") }
+        }
         return settings
     }
 

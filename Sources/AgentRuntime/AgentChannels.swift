@@ -36,6 +36,8 @@ public struct AgentChannels: Sendable {
     public let secretValues = LatestValue<SharedSecretValues>(SharedSecretValues())
     /// Gossip → hcctl status: each secret's state, fingerprint and age (never a value).
     public let secretStatus = LatestValue<[SecretStatus]>()
+    /// Gossip → hcctl status: each board's value of each fact (facts are public) and since when it is known.
+    public let factStatus = LatestValue<[FactStatus]>()
     /// Probes → reconciler: restarts asked (events: each counts).
     public let unitHealth: AsyncStream<UnitHealthReport>
     public let unitHealthSink: AsyncStream<UnitHealthReport>.Continuation

@@ -44,6 +44,7 @@ public struct AgentStatus: Sendable {
         report.problems = keeper.problems.all
         if let files = unitReport?.files, !files.isEmpty { report.files = files }
         report.secrets = Self.secrets(document: document, reported: channels.secretStatus.value)
+        report.facts = Self.facts(document: document, reported: channels.factStatus.value)
         report.explainUnknowns()
         report.headline = StatusHeadline.line(for: report)
         return report
@@ -59,6 +60,18 @@ public struct AgentStatus: Sendable {
                 return SecretStatus(name: spec.name, from: spec.from, state: "waiting", reason: "gossip has not reported yet")
             }
             if let madeAt = status.madeAt { status.age = max(0, Int(wall.tv_sec) - madeAt) }
+            return status
+        }
+    }
+
+    /// The document's facts as gossip last reported them, ages as of now; nil when the document names none.
+    static func facts(document: DesiredState?, reported: [FactStatus]?) -> [FactStatus]? {
+        guard let document, !document.facts.isEmpty else { return nil }
+        var wall = timespec()
+        clock_gettime(CLOCK_REALTIME, &wall)
+        return (reported ?? []).filter { status in document.facts.contains { $0.name == status.name } }.map { status in
+            var status = status
+            if let since = status.since { status.age = max(0, Int(wall.tv_sec) - since) }
             return status
         }
     }

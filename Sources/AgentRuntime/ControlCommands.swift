@@ -58,6 +58,7 @@ public struct ControlCommands: Sendable {
         case .status:
             var status = await AgentStatus(keeper: keeper, channels: channels, probes: handles.probes).report()
             status.drained = handles.drain?.isDrained
+            status.restart = handles.restarts?.status()
             return .success(id: id, status: status)
         case .drain, .undrain:
             if let node = request.node, node != keeper.config.node {

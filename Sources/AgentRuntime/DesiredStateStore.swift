@@ -154,8 +154,12 @@ public struct DesiredStateStore: Sendable {
         let document: DesiredState, signer: String?
         switch admit(text, file: file) {
         case .failure(var refusal):
+            // A peer's parse errors are not this board's to fix, but "this agent is too old" is: that one line stays
+            // (the upgrade message `requires:` promises; bench/mixed-versions.sh).
             if refusal.reason == .invalid {
-                refusal.diagnostics = [Diagnostic(file: file, mark: nil, path: "", message: "a peer's document does not parse here")]
+                let tooOld = refusal.diagnostics.filter { $0.path == "requires" }
+                refusal.diagnostics = tooOld.isEmpty
+                    ? [Diagnostic(file: file, mark: nil, path: "", message: "a peer's document does not parse here")] : tooOld
             }
             note(refusal)
             refusedDocuments.append((hash, digest))

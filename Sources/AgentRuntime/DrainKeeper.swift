@@ -108,7 +108,7 @@ public final class DrainKeeper: Service, Sendable {
             }
             try? await cancelWhenGracefulShutdown {
                 while !Task.isCancelled {
-                    try await Task.sleep(for: .seconds(5))
+                    try await AlignedTick.sleep(every: .seconds(5))
                     self.unsaved.withLock { unsaved in
                         if unsaved { unsaved = !self.save(self.isDrained) }
                     }

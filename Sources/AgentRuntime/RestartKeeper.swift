@@ -40,11 +40,15 @@ public final class RestartKeeper: Service, Sendable {
     public static let defaultTimeout = Duration.seconds(120)
     /// How long one unit may take to be active again after its restart, on the asked board.
     static let unitLimit = Duration.seconds(110)
+    /// The clock's step while a roll coordinated here runs (its boards' deadlines, hcctl's progress).
     static let tick = Duration.milliseconds(250)
 
     private struct State: Sendable {
         var orders: RestartOrders
         var roll: RestartRoll?
+        /// The roll's target as typed and how many boards it asks in all (for hcctl status).
+        var rollTarget = ""
+        var rollTotal = 0
         var progress: AsyncStream<ControlReply>.Continuation?
         var replyID: Int?
         var metadata = RestartMetadata()
@@ -62,6 +66,8 @@ public final class RestartKeeper: Service, Sendable {
     let reconciler: ReconcilerHandle
     let logger: Logger
     private let state: Mutex<State>
+    /// The armed timer and when it fires (armClock).
+    private let clock = Mutex<(task: Task<Void, Never>?, due: Duration?)>((nil, nil))
     private let work: AsyncStream<Work>
     private let workSink: AsyncStream<Work>.Continuation
     private let origin = ContinuousClock.now
@@ -106,6 +112,8 @@ public final class RestartKeeper: Service, Sendable {
             var roll = RestartRoll(id: id, units: units, boards: alive, rolling: rolling, timeout: timeout ?? Self.defaultTimeout)
             let actions = roll.onStart(boards: view, now: time)
             state.roll = roll
+            state.rollTarget = target
+            state.rollTotal = alive.count
             state.progress = sink
             state.replyID = replyID
             return actions
@@ -128,10 +136,12 @@ public final class RestartKeeper: Service, Sendable {
             group.addTask { for await _ in channels.members.follow() { self.stepRoll() } }
             group.addTask { for await _ in channels.reports.follow() { self.stepRoll() } }
             group.addTask { for await item in work { await self.perform(item) } }
-            try? await cancelWhenGracefulShutdown {
-                while !Task.isCancelled {
-                    try await Task.sleep(for: Self.tick)
-                    self.onTick()
+            await cancelWhenGracefulShutdown {
+                await withTaskCancellationHandler {
+                    // The clock is armed only while a core waits on it (armClock); an idle board sleeps here.
+                    while (try? await Task.sleep(for: .seconds(86_400))) != nil {}
+                } onCancel: {
+                    self.clock.withLock { $0.task?.cancel() }
                 }
             }
             // A roll coordinated here ends with the agent: nothing further is asked, hcctl hears why.
@@ -145,6 +155,18 @@ public final class RestartKeeper: Service, Sendable {
             sink?.finish()
             self.workSink.finish()
             group.cancelAll()
+        }
+    }
+
+    /// For hcctl status: the roll this board coordinates, else the restart it carries out; nil: neither.
+    public func status() -> RestartStatus? {
+        state.withLock { state in
+            if let roll = state.roll, !roll.isFinished {
+                return .coordinating(id: roll.id, target: state.rollTarget, units: roll.units, rolling: roll.rolling,
+                                     boards: roll.current, done: roll.done.count, total: state.rollTotal)
+            }
+            guard let run = state.orders.underWay else { return nil }
+            return .restarting(id: run.id, by: run.by, units: run.units, handingOver: run.handingOver)
         }
     }
 
@@ -185,6 +207,7 @@ public final class RestartKeeper: Service, Sendable {
     }
 
     private func carryOut(_ actions: [RestartRoll.Action]) {
+        defer { if !actions.isEmpty { armClock() } }
         var askedHere = false
         for action in actions {
             switch action {
@@ -253,9 +276,37 @@ public final class RestartKeeper: Service, Sendable {
             guard state.roll != nil else { return [] }
             return state.roll!.onTick(now: time)
         })
+        armClock()
+    }
+
+    /// One timer, at the earliest moment a core needs the clock: every tick while a roll coordinated here runs,
+    /// else the asked side's next deadline (a hand-over window, a final report's trim); none, no timer. (A timer
+    /// every tick for the agent's life woke an idle board four times a second.)
+    private func armClock() {
+        let time = now
+        let due: Duration? = state.withLock { state in
+            var due = state.orders.nextDeadline
+            if let roll = state.roll, !roll.isFinished { due = min(due ?? time + Self.tick, time + Self.tick) }
+            return due
+        }
+        clock.withLock { clock in
+            if let due, clock.task != nil, let armed = clock.due, armed <= due { return }
+            clock.task?.cancel()
+            guard let due else {
+                clock = (nil, nil)
+                return
+            }
+            let delay = max(due - time, .zero) + .milliseconds(1)
+            clock = (Task { [weak self] in
+                guard (try? await Task.sleep(for: delay)) != nil, let self else { return }
+                self.clock.withLock { clock in if clock.due == due { clock = (nil, nil) } }
+                self.onTick()
+            }, due)
+        }
     }
 
     private func carryOut(_ actions: [RestartOrders.Action]) {
+        defer { if !actions.isEmpty { armClock() } }
         for action in actions {
             switch action {
             case .remember(let ids):
@@ -271,6 +322,12 @@ public final class RestartKeeper: Service, Sendable {
                 }
                 channels.outgoing.publishIfChanged(metadata)
                 stepRoll()
+            case .clearReport:
+                let metadata = state.withLock { state in
+                    state.metadata.report = nil
+                    return state.metadata
+                }
+                channels.outgoing.publishIfChanged(metadata)
             case .handOver(let vips, let successor):
                 workSink.yield(.handOver(vips: vips, to: successor))
             case .restart(let id, let units):

@@ -21,7 +21,7 @@ public struct StateDirService: Service {
         let keeper = self.keeper, interval = self.interval
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
-                try await Task.sleep(for: interval)
+                try await AlignedTick.sleep(every: interval)
                 await Self.retry(keeper)
             }
         }

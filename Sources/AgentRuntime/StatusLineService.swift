@@ -25,7 +25,7 @@ struct StatusLineService: Service {
                 group.addTask { for await _ in channels.convergence.follow() { wake.yield() } }
                 group.addTask { for await _ in channels.probeSummary.follow() { wake.yield() } }
                 group.addTask {
-                    while (try? await Task.sleep(for: Self.tick)) != nil { wake.yield() }
+                    while (try? await AlignedTick.sleep(every: Self.tick)) != nil { wake.yield() }
                 }
                 var sent: String?
                 wake.yield()

@@ -1,6 +1,11 @@
 // POSTs the cluster's events to the document's `notify: { webhook: URL }` as JSON, one event per request, in
 // order: this board's own events, and the cluster-wide ones only when it is the board the rule picks
-// (WebhookOutbox). A bounded queue, a few retries, then the event is dropped and counted; plain HTTP only.
+// (WebhookOutbox). A bounded queue, a few retries, then the event is dropped and counted. Plain HTTP from the
+// agent itself; https:// through Debian's curl, a process per event on the probes' loop (as a hook runs), so
+// that no TLS library lives in the agent's memory and no thread of the agent waits on it.
+#if canImport(Glibc)
+import Glibc
+#endif
 import HomecloudSchema
 import Logging
 import Metrics
@@ -8,6 +13,7 @@ import NIOCore
 import NIOPosix
 import PartWiring
 import PartLifecycle
+import Probes
 import Synchronization
 
 struct WebhookService: Service {
@@ -16,6 +22,8 @@ struct WebhookService: Service {
     let documents: LatestValue<AcceptedDocument>
     let members: LatestValue<[MemberStatus]>
     let group: EventLoopGroup
+    /// Runs curl for an https:// webhook.
+    let probes: ProbeHandle
     let problems: PartProblems
     let logger: Logger
 
@@ -24,28 +32,26 @@ struct WebhookService: Service {
 
     private let sent = Counter(label: "hcagent_webhook_events_total", dimensions: [("result", "sent")])
     private let dropped = Counter(label: "hcagent_webhook_events_total", dimensions: [("result", "dropped")])
+    /// Each try that failed (an event is dropped after WebhookOutbox.attempts of them).
+    private let failedTries = Counter(label: "hcagent_webhook_failed_tries_total")
 
     /// What the reading tasks and the sender share.
     final class Shared: Sendable {
         let outbox = Mutex(WebhookOutbox())
-        let target = Mutex<WebhookTarget?>(nil)
     }
 
     func run() async throws {
         let shared = Shared()
         let (kicks, kick) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let events = hub.follow(), accepted = documents.follow()
-        let node = self.node, members = self.members, dropped = self.dropped, logger = self.logger
+        let node = self.node, members = self.members, dropped = self.dropped, logger = self.logger, documents = self.documents
         await withDiscardingTaskGroup { group in
             group.addTask {
-                for await document in accepted {
-                    shared.target.withLock { $0 = document.document.webhook }
-                    kick.yield()
-                }
+                for await _ in accepted { kick.yield() }
             }
             group.addTask {
                 for await event in events {
-                    guard shared.target.withLock({ $0 }) != nil else { continue }
+                    guard documents.value?.document.webhook != nil else { continue }
                     if !shared.outbox.withLock({ $0.offer(event, node: node, members: members.value ?? []) }) {
                         dropped.increment()
                         logger.warning("webhook: \(WebhookOutbox.capacity) events wait already; \(event.kind.rawValue) \(event.subject) dropped")
@@ -62,17 +68,30 @@ struct WebhookService: Service {
         }
     }
 
-    /// Sends what waits, oldest first, while there is a webhook; a failure waits its retry delay in place, so
-    /// the order holds.
+    /// Sends what waits, oldest first, while there is a webhook (the one of the document in force when it is
+    /// sent: an event of the document's acceptance goes to that document's webhook); a failure waits its retry
+    /// delay in place, so the order holds.
     private func deliver(_ shared: Shared) async {
-        while !Task.isCancelled, let url = shared.target.withLock({ $0 }), let event = shared.outbox.withLock({ $0.next }) {
+        while !Task.isCancelled, let url = documents.value?.document.webhook, let event = shared.outbox.withLock({ $0.next }) {
             let body = event.json.serialized
-            switch await Self.post(body, to: url, group: group) {
+            if url.secure && access(WebhookCurl.path, X_OK) != 0 {
+                // Degrade, never stall: one log line and one status line; what waits is dropped, not retried.
+                let lost = shared.outbox.withLock { outbox in
+                    defer { while outbox.next != nil { outbox.onDelivered() } }
+                    return outbox.waiting.count
+                }
+                dropped.increment(by: lost)
+                problems.report("webhook", "webhook: \(url) is https:// and needs \(WebhookCurl.path), which is missing (apt install curl): events are dropped")
+                return
+            }
+            let outcome = url.secure ? await Self.postThroughCurl(body, to: url, probes: probes) : await Self.post(body, to: url, group: group)
+            switch outcome {
             case nil:
                 shared.outbox.withLock { $0.onDelivered() }
                 sent.increment()
                 problems.clear("webhook", message: "webhook: \(url) answers again")
             case let failure?:
+                failedTries.increment()
                 switch shared.outbox.withLock({ $0.onFailed() }) {
                 case .retry(let delay)?:
                     logger.debug("webhook: \(url): \(failure); retry in \(delay)")
@@ -85,6 +104,21 @@ struct WebhookService: Service {
                 }
             }
         }
+    }
+
+    /// One POST through curl (https://): the config and the event on pipes, curl killed if it outlives its own
+    /// max-time; nil when it exited 0 (a 2xx), else why not.
+    static func postThroughCurl(_ body: String, to url: WebhookTarget, probes: ProbeHandle) async -> String? {
+        let config = WebhookCurl.config(for: url, timeout: requestTimeout)
+        let failure = await probes.runCommand(WebhookCurl.argv, environment: [], inputs: [0: Array(body.utf8), WebhookCurl.configDescriptor: Array(config.utf8)],
+                                              timeout: requestTimeout + .seconds(2))
+        guard let failure else { return nil }
+        // ProcessRun's words for an exit status: "/usr/bin/curl exited with N".
+        let exited = WebhookCurl.path + " exited with "
+        if failure.hasPrefix(exited), let status = Int(failure.dropFirst(exited.count)) {
+            return WebhookCurl.explain(exitStatus: status, caFile: url.caFile)
+        }
+        return failure
     }
 
     /// One POST; nil when the answer's status is 2xx, else why not.

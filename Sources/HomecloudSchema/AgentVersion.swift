@@ -7,7 +7,7 @@ public struct AgentVersion: Sendable, Equatable, Comparable, CustomStringConvert
     public var patch: Int
 
     /// This build's version: in status, gossip metadata, metrics, and against a document's `requires:`.
-    public static let current = AgentVersion(major: 0, minor: 2, patch: 0)
+    public static let current = AgentVersion(major: 0, minor: 3, patch: 0)
 
     public init(major: Int, minor: Int, patch: Int) {
         self.major = major

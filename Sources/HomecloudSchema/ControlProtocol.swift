@@ -191,6 +191,10 @@ public struct StatusReport: Sendable, Equatable {
     public var drained: Bool?
     /// The document's shared secrets as this board has them (never a value); nil when it names none.
     public var secrets: [SecretStatus]?
+    /// A restart under way that this board coordinates or carries out (ControlProtocolRestart.swift); nil: none.
+    public var restart: RestartStatus?
+    /// The document's per-board facts as this board knows them (ControlProtocolFacts.swift); nil when it names none.
+    public var facts: [FactStatus]?
 
     public init(node: String, cluster: String?, version: String, desired: DesiredSummary,
                 members: [MemberStatus] = [], vips: [VIPStatus] = [], units: [UnitStatus] = [],
@@ -356,13 +360,17 @@ public struct UnitStatus: Sendable, Equatable {
     public var reason: String?
     /// The `wait_for:` conditions that keep it from starting ("probe k3s-api on role k3s-init"); nil: none.
     public var waitingFor: [String]?
-    public init(name: String, desired: String, active: String, state: String? = nil, reason: String? = nil, waitingFor: [String]? = nil) {
+    /// The boards of its role whose serial restarts (a `serial: true` file) its own restart waits for; nil: none.
+    public var waitingForTurn: [String]?
+    public init(name: String, desired: String, active: String, state: String? = nil, reason: String? = nil, waitingFor: [String]? = nil,
+                waitingForTurn: [String]? = nil) {
         self.name = name
         self.desired = desired
         self.active = active
         self.state = state
         self.reason = reason
         self.waitingFor = waitingFor
+        self.waitingForTurn = waitingForTurn
     }
 }
 extension ControlError: Error {}

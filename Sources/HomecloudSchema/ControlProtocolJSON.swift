@@ -64,6 +64,8 @@ extension StatusReport: JSONRecord {
         try visitor.optional("headline", &headline)
         try visitor.optional("drained", &drained)
         try visitor.optional("secrets", &secrets)
+        try visitor.optional("restart", &restart)
+        try visitor.optional("facts", &facts)
     }
 }
 
@@ -154,6 +156,7 @@ extension UnitStatus: JSONRecord {
         try visitor.optional("state", &state)
         try visitor.optional("reason", &reason)
         try visitor.optional("waitingFor", &waitingFor)
+        try visitor.optional("waitingForTurn", &waitingForTurn)
     }
 }
 

@@ -22,6 +22,8 @@ public struct DesiredState: Sendable, Equatable {
     public var webhook: WebhookTarget? = nil
     /// `secrets:`: values one board reads from a file and gossip carries to all (SharedSecrets.swift).
     public var secrets: [SharedSecretSpec] = []
+    /// `facts:`: values each board of a role reads from its own file and publishes in its metadata (NodeFacts.swift).
+    public var facts: [NodeFactSpec] = []
 
     public init(generation: UInt64, cluster: String, nodes: [NodeAssignment] = [], roles: [Role] = [],
                 vips: [VirtualIP] = [], probes: [Probe] = []) {

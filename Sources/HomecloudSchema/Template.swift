@@ -1,5 +1,6 @@
-// A managed file's content as a template: text with `{{ fact }}` and `{% for n in roles.ROLE.nodes %}...{% endfor %}`,
-// parsed once with positioned errors. No conditions, filters, arithmetic or includes: facts in, text out.
+// A managed file's content as a template: text with `{{ fact }}` and `{% for n in roles.ROLE.nodes %}...{% endfor %}`
+// (optionally `... nodes if n.facts.NAME %}`: only the nodes whose fact is known), parsed once with positioned
+// errors. No other conditions, no filters, arithmetic or includes: facts in, text out.
 
 public struct Template: Sendable, Equatable {
     /// Where in the template text a tag starts; lines and columns count from 1.
@@ -23,6 +24,9 @@ public struct Template: Sendable, Equatable {
         /// `N.name` and `N.address` inside `{% for N in roles.ROLE.nodes %}`.
         case loopName(variable: String)
         case loopAddress(variable: String)
+        /// `N.facts.NAME`: the node's published fact (NodeFacts.swift); a file using one the node has not published
+        /// waits for it, unless its loop skips such nodes (`if N.facts.NAME`).
+        case loopFact(variable: String, name: String)
 
         public var description: String {
             switch self {
@@ -33,6 +37,7 @@ public struct Template: Sendable, Equatable {
             case .secret(let name): return "secrets.\(name)"
             case .loopName(let variable): return "\(variable).name"
             case .loopAddress(let variable): return "\(variable).address"
+            case .loopFact(let variable, let name): return "\(variable).facts.\(name)"
             }
         }
     }
@@ -40,8 +45,9 @@ public struct Template: Sendable, Equatable {
     public indirect enum Piece: Sendable, Equatable {
         case text(String)
         case fact(Fact, at: Position)
-        /// The body once per node of the role, in the document's order.
-        case loop(variable: String, role: String, body: [Piece], at: Position)
+        /// The body once per node of the role, in the document's order; with `requiring`, only for the nodes
+        /// whose fact of that name is known (`{% for N in roles.ROLE.nodes if N.facts.NAME %}`).
+        case loop(variable: String, role: String, body: [Piece], at: Position, requiring: String? = nil)
     }
 
     public struct SyntaxError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -55,7 +61,7 @@ public struct Template: Sendable, Equatable {
     public init(pieces: [Piece]) { self.pieces = pieces }
 
     /// The names the template can print: for error messages.
-    public static let knownNames = "node, address, cluster, vips.NAME.ip, secrets.NAME, and N.name / N.address inside {% for N in roles.ROLE.nodes %}"
+    public static let knownNames = "node, address, cluster, vips.NAME.ip, secrets.NAME, and N.name / N.address / N.facts.NAME inside {% for N in roles.ROLE.nodes %}"
     static let reserved: Set<String> = ["node", "address", "cluster", "vips", "secrets", "roles", "for", "in", "endfor"]
 
     /// Every fact and loop with its position, loops first then their bodies (for the document checker).
@@ -63,7 +69,7 @@ public struct Template: Sendable, Equatable {
         func walk(_ pieces: [Piece]) {
             for piece in pieces {
                 body(piece)
-                if case .loop(_, _, let inner, _) = piece { walk(inner) }
+                if case .loop(_, _, let inner, _, _) = piece { walk(inner) }
             }
         }
         walk(pieces)
@@ -100,6 +106,7 @@ private struct TemplateParser {
     struct OpenLoop {
         var variable: String
         var role: String
+        var requiring: String?
         var at: Template.Position
         var outer: [Template.Piece]
     }
@@ -143,8 +150,8 @@ private struct TemplateParser {
             let words = inner.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).map(String.init)
             switch words.first {
             case "for":
-                guard words.count == 4, words[2] == "in" else {
-                    throw fail(start, "expected {% for N in roles.ROLE.nodes %}, found {% \(inner) %}")
+                guard words.count == 4 || words.count == 6, words[2] == "in", words.count == 4 || words[4] == "if" else {
+                    throw fail(start, "expected {% for N in roles.ROLE.nodes %} or {% for N in roles.ROLE.nodes if N.facts.NAME %}, found {% \(inner) %}")
                 }
                 let variable = words[1]
                 guard isName(variable), !Template.reserved.contains(variable) else {
@@ -157,8 +164,16 @@ private struct TemplateParser {
                 guard source.count == 3, source[0] == "roles", isName(source[1]), source[2] == "nodes" else {
                     throw fail(start, "a loop goes over roles.ROLE.nodes, found \"\(words[3])\"")
                 }
+                var requiring: String?
+                if words.count == 6 {
+                    let condition = words[5].split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+                    guard condition.count == 3, condition[0] == variable, condition[1] == "facts", isName(condition[2]) else {
+                        throw fail(start, "a loop's condition is \(variable).facts.NAME (only the nodes whose fact NAME is known), found \"\(words[5])\"")
+                    }
+                    requiring = condition[2]
+                }
                 flush()
-                loops.append(OpenLoop(variable: variable, role: source[1], at: start, outer: pieces))
+                loops.append(OpenLoop(variable: variable, role: source[1], requiring: requiring, at: start, outer: pieces))
                 pieces = []
             case "endfor":
                 guard words.count == 1 else { throw fail(start, "expected {% endfor %}, found {% \(inner) %}") }
@@ -166,7 +181,7 @@ private struct TemplateParser {
                 flush()
                 let body = pieces
                 pieces = open.outer
-                pieces.append(.loop(variable: open.variable, role: open.role, body: body, at: open.at))
+                pieces.append(.loop(variable: open.variable, role: open.role, body: body, at: open.at, requiring: open.requiring))
             default:
                 throw fail(start, "unknown statement {% \(inner) %}: only {% for N in roles.ROLE.nodes %} and {% endfor %}")
             }
@@ -192,8 +207,9 @@ private struct TemplateParser {
         case (2, "secrets"): return .secret(parts[1])
         case (2, let variable) where loops.contains(variable) && parts[1] == "name": return .loopName(variable: variable)
         case (2, let variable) where loops.contains(variable) && parts[1] == "address": return .loopAddress(variable: variable)
+        case (3, let variable) where loops.contains(variable) && parts[1] == "facts": return .loopFact(variable: variable, name: parts[2])
         case (_, let variable) where loops.contains(variable):
-            throw fail(start, "unknown name \"\(inner)\": a loop variable has .name and .address")
+            throw fail(start, "unknown name \"\(inner)\": a loop variable has .name and .address (and .facts.NAME)")
         default:
             throw fail(start, "unknown name \"\(inner)\"; known: \(Template.knownNames)")
         }

@@ -1,19 +1,35 @@
 // The document's `notify: { webhook: URL }`: where every board POSTs the cluster's events as JSON, and the
 // outbox rule (WebhookOutbox, pure): which events this board sends, in order, a bounded queue, bounded retries.
 
-/// An http:// URL, split for a plain HTTP/1.1 POST.
+/// An http:// or https:// URL, split for a POST: plain HTTP from the agent itself, HTTPS through curl
+/// (WebhookCurl.swift), so that no TLS library lives in the agent's memory.
 public struct WebhookTarget: Sendable, Equatable, CustomStringConvertible {
     public var host: String
     public var port: Int
     public var path: String
+    /// https://: sent through curl, the server's certificate verified (the system's CAs, or `caFile`).
+    public var secure = false
+    /// `notify: { ca_file: PATH }`: the CA (PEM) an https:// webhook's certificate must chain to, for a home
+    /// server with its own CA; nil: the system's CA store.
+    public var caFile: String? = nil
 
-    /// nil unless `http://HOST[:PORT][/PATH]` with a host and a port of 1-65535 (80 by default).
+    /// nil unless `http(s)://HOST[:PORT][/PATH]` with a host and a port of 1-65535 (80 or 443 by default), in
+    /// printable ASCII with no space, quote or backslash (the URL goes to curl in a quoted config line).
     public init?(_ url: String) {
-        guard url.hasPrefix("http://") else { return nil }
-        let rest = url.dropFirst("http://".count)
+        guard url.utf8.allSatisfy({ (33...126).contains($0) && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) else { return nil }
+        let scheme: String
+        if url.hasPrefix("http://") {
+            scheme = "http://"
+        } else if url.hasPrefix("https://") {
+            scheme = "https://"
+            secure = true
+        } else {
+            return nil
+        }
+        let rest = url.dropFirst(scheme.count)
         let authority = rest.prefix { $0 != "/" }
         let path = rest.dropFirst(authority.count)
-        var host = String(authority), port = 80
+        var host = String(authority), port = secure ? 443 : 80
         if authority.hasPrefix("[") {  // [v6]:port
             guard let close = authority.firstIndex(of: "]") else { return nil }
             host = String(authority[authority.index(after: authority.startIndex)..<close])
@@ -27,15 +43,23 @@ public struct WebhookTarget: Sendable, Equatable, CustomStringConvertible {
             host = String(authority[..<colon])
             port = number
         }
-        guard !host.isEmpty, (1...65535).contains(port), !host.contains(where: { $0 == " " || $0 == "@" }) else { return nil }
+        guard !host.isEmpty, (1...65535).contains(port), !host.contains(where: { $0 == " " || $0 == "@" || $0 == "?" || $0 == "#" }) else { return nil }
         self.host = host
         self.port = port
         self.path = path.isEmpty ? "/" : String(path)
     }
 
+    /// Whether `path` may be a `ca_file`: absolute, printable ASCII with no quote or backslash (it goes to curl
+    /// in a quoted config line), no `..` step.
+    public static func isAcceptableCAFile(_ path: String) -> Bool {
+        path.hasPrefix("/") && path.utf8.allSatisfy { (32...126).contains($0) && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
+            && !path.split(separator: "/").contains("..")
+    }
+
     public var description: String {
         let shownHost = host.contains(":") ? "[\(host)]" : host
-        return "http://\(shownHost)\(port == 80 ? "" : ":\(port)")\(path)"
+        let defaultPort = secure ? 443 : 80
+        return "\(secure ? "https" : "http")://\(shownHost)\(port == defaultPort ? "" : ":\(port)")\(path)"
     }
 }
 

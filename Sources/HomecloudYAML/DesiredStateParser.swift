@@ -23,7 +23,7 @@ public enum DesiredStateParser {
                                         message: "the document is \(size) bytes; a document is at most \(DesiredState.maxDocumentBytes) bytes (1 MiB)")])
     }
 
-    static let topKeys = ["generation", "cluster", "requires", "nodes", "roles", "vips", "probes", "node_keys", "notify", "secrets"]
+    static let topKeys = ["generation", "cluster", "requires", "nodes", "roles", "vips", "probes", "node_keys", "notify", "secrets", "facts"]
 
     private static func read(root: YAMLNode, lines: [Substring], reader: inout YAMLReader) -> DesiredState? {
         let top = KeyPath()
@@ -53,8 +53,9 @@ public enum DesiredStateParser {
         } ?? []
         let nodes = fields["nodes"].map { readNodes($0, roles: roles, reader: &reader) } ?? []
         let secrets = fields["secrets"].map { readSecrets($0, nodes: nodes, reader: &reader) } ?? []
+        let facts = fields["facts"].map { readFacts($0, roles: roles, reader: &reader) } ?? []
         checkTemplates(templates, vips: vips, nodes: nodes, roles: roles, secrets: secrets, declaredSecrets: fields["secrets"] != nil,
-                       lines: lines, reader: &reader)
+                       facts: facts, declaredFacts: fields["facts"] != nil, lines: lines, reader: &reader)
         checkVIPPriorities(fields["vips"], vips: vips, nodes: nodes, reader: &reader)
         checkUnitConflicts(fields["nodes"], nodes: nodes, roles: roles, reader: &reader)
 
@@ -67,6 +68,7 @@ public enum DesiredStateParser {
         state.requires = requires
         state.webhook = webhook
         state.secrets = secrets
+        state.facts = facts
         return state
     }
 
@@ -88,15 +90,33 @@ public enum DesiredStateParser {
         return version
     }
 
-    /// `notify: { webhook: http://HOST[:PORT]/PATH }`.
+    /// `notify: { webhook: http(s)://HOST[:PORT]/PATH, ca_file: /PATH }`: ca_file only beside an https:// URL.
     private static func readWebhook(_ node: YAMLNode, reader: inout YAMLReader) -> WebhookTarget? {
         let path = KeyPath("notify")
-        guard let entries = reader.mapping(node, at: path, allowed: ["webhook"]) else { return nil }
-        guard let entry = entries.first, let url = reader.string(entry.value, at: path.key("webhook")) else { return nil }
-        guard let target = WebhookTarget(url) else {
-            reader.fail(entry.value.mark, path.key("webhook"), "expected an http:// URL such as http://192.168.1.5:8080/hcagent, found \"\(url)\" (the agent speaks plain HTTP only)")
+        guard let entries = reader.mapping(node, at: path, allowed: ["webhook", "ca_file"]) else { return nil }
+        let urlEntry = entries.first { $0.key == "webhook" }, caEntry = entries.first { $0.key == "ca_file" }
+        var caFile: String?
+        if let caEntry, let text = reader.string(caEntry.value, at: path.key("ca_file")) {
+            if WebhookTarget.isAcceptableCAFile(text) {
+                caFile = text
+            } else {
+                reader.fail(caEntry.value.mark, path.key("ca_file"), "expected an absolute path to a PEM file such as /etc/homecloud/ca.pem (no quote, backslash or `..`), found \"\(text)\"")
+            }
+        }
+        guard let urlEntry else {
+            if let caEntry { reader.fail(caEntry.mark, path.key("ca_file"), "ca_file without a webhook: add `webhook: https://...` beside it") }
             return nil
         }
+        guard let url = reader.string(urlEntry.value, at: path.key("webhook")) else { return nil }
+        guard var target = WebhookTarget(url) else {
+            reader.fail(urlEntry.value.mark, path.key("webhook"), "expected an http:// or https:// URL such as http://192.168.1.5:8080/hcagent, found \"\(url)\" (printable, no space, quote or backslash)")
+            return nil
+        }
+        if let caEntry, !target.secure {
+            reader.fail(caEntry.mark, path.key("ca_file"), "ca_file applies to an https:// webhook only; this one is \(target)")
+            return nil
+        }
+        target.caFile = caFile
         return target
     }
 

@@ -110,16 +110,33 @@ extension DesiredStateParser {
     /// with two roles that write one path differently is refused too.
     static func checkTemplates(_ sources: [TemplateSource], vips: [VirtualIP], nodes: [NodeAssignment], roles: [Role],
                                secrets: [SharedSecretSpec] = [], declaredSecrets: Bool = false,
+                               facts: [NodeFactSpec] = [], declaredFacts: Bool = false,
                                lines: [Substring], reader: inout YAMLReader) {
         for source in sources {
             let path = KeyPath("roles").key(source.role).key("files").index(source.index).key("content")
             var loopRoles: [String: String] = [:]
+            // A fact a loop names must be one `facts:` gives the loop's role (when that section has errors of its
+            // own, they are the ones shown).
+            func checkFact(_ name: String, role: String?, variable: String, at: Template.Position) {
+                guard let role, !facts.contains(where: { $0.name == name && $0.role == role }) else { return }
+                guard !declaredFacts || reader.diagnostics.allSatisfy({ !$0.path.hasPrefix("facts.\(name)") }) else { return }
+                let ofRole = facts.filter { $0.role == role }.map(\.name)
+                let elsewhere = facts.first { $0.name == name }.map { " (fact \(name) is read on role \($0.role)'s boards)" } ?? ""
+                reader.fail(locate(at, in: source.node, lines: lines), path,
+                            "template: unknown fact \"\(name)\" of role \(role)\(known(ofRole, in: "facts of role \(role)"))\(elsewhere) (facts: { \(name): { role: \(role), file: /PATH, as: KIND } })")
+            }
             source.template.visit { piece in
                 switch piece {
-                case .loop(let variable, let role, _, let at):
+                case .loop(let variable, let role, _, let at, let requiring):
                     loopRoles[variable] = role
                     if !roles.contains(where: { $0.name == role }) {
                         reader.fail(locate(at, in: source.node, lines: lines), path, "template: unknown role \"\(role)\"\(known(roles.map(\.name), in: "roles"))")
+                    } else if let requiring {
+                        checkFact(requiring, role: role, variable: variable, at: at)
+                    }
+                case .fact(.loopFact(let variable, let name), let at):
+                    if let role = loopRoles[variable], roles.contains(where: { $0.name == role }) {
+                        checkFact(name, role: role, variable: variable, at: at)
                     }
                 case .fact(.vipIP(let name), let at) where !vips.contains(where: { $0.name == name }):
                     reader.fail(locate(at, in: source.node, lines: lines), path, "template: unknown VIP \"\(name)\"\(known(vips.map(\.name), in: "vips"))")

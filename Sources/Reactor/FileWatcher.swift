@@ -56,7 +56,20 @@ public final class FileWatcher {
 
     /// Watches what should be watched now. Only what changed is touched: taking a watch off queues an event
     /// (IN_IGNORED), and taking off and putting back every time would make each batch cause the next.
+    /// A directory made between a failed look at it and the watch on the one above would go unseen (`mkdir -p`
+    /// makes several at once): after moving the watch, the nearer ones are looked at again.
     private func rewatch() {
+        for _ in 0..<64 {
+            let before = directory?.path
+            watchNearestDirectory()
+            if directory?.path == before { break }
+        }
+        let watch = inotify_add_watch(inotify, path, Self.fileEvents)
+        if let old = file, old != watch, watch >= 0 { inotify_rm_watch(inotify, old) }
+        if watch >= 0 { file = watch }
+    }
+
+    private func watchNearestDirectory() {
         for candidate in Self.directories(of: path) {
             guard candidate != directory?.path else { break }
             let watch = inotify_add_watch(inotify, candidate, Self.directoryEvents)
@@ -65,10 +78,11 @@ public final class FileWatcher {
             directory = (candidate, watch)
             break
         }
-        let watch = inotify_add_watch(inotify, path, Self.fileEvents)
-        if let old = file, old != watch, watch >= 0 { inotify_rm_watch(inotify, old) }
-        if watch >= 0 { file = watch }
     }
+
+    /// Whether a directory is watched: false when no watch could be added (the inotify watch limit reached,
+    /// no permission), and then the owner must look by itself.
+    public var isWatching: Bool { directory != nil }
 
     private func onEvents() {
         var news = false

@@ -33,7 +33,7 @@ public enum MetadataSeal {
             switch self {
             case .unsigned: return "its metadata is not signed, and the document binds a node key to its name"
             case .malformed: return "its metadata is not readable as signed metadata"
-            case .badSignature: return "its metadata is not signed by the node key the document binds to its name"
+            case .badSignature: return "its metadata is not signed by the node key the document binds to its name (a board reinstalled or given a new SD card makes a new key: bind its line, from hcctl keys node on it, in node_keys; or another board speaks under its name)"
             case .replayed(let sequence, let verified):
                 return "its metadata carries sequence \(sequence), older than the \(verified) already verified (a replay)"
             }

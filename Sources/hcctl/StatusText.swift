@@ -27,6 +27,7 @@ enum StatusText {
         if status.drained == true {
             out += "DRAINED  this board: its VIPs only as the last live board, no `one` unit; hcctl undrain puts it back\n"
         }
+        if let restart = status.restart { out += "RESTART  \(restart.line)\n" }
         if !status.problems.isEmpty {
             out += "DEGRADED (the other parts run on):\n"
             for problem in status.problems { out += "  \(problem.part): \(problem.reason)\n" }
@@ -38,6 +39,7 @@ enum StatusText {
         out += unitSection(status.units)
         if let files = status.files { out += fileSection(files) }
         if let secrets = status.secrets { out += secretSection(secrets) }
+        if let facts = status.facts { out += factSection(facts) }
         return out
     }
 
@@ -113,6 +115,20 @@ enum StatusText {
             [$0.name, $0.from, $0.state, $0.fingerprint ?? "-", $0.age.map { "\($0)s" } ?? "-", $0.reason ?? ""]
         })
     }
+
+    /// Per-board facts: public values (a Syncthing device ID), a long one shortened; --json has it whole.
+    static func factSection(_ facts: [FactStatus]) -> String {
+        section("facts", ["NAME", "BOARD", "STATE", "VALUE", "AGE", "WHY"], facts.map {
+            [$0.name, $0.node, $0.state, $0.value.map(shortFactValue) ?? "-", $0.age.map { "\($0)s" } ?? "-", $0.reason ?? ""]
+        })
+    }
+
+    /// At most `factValueWidth` characters: the start and an ellipsis.
+    static func shortFactValue(_ value: String) -> String {
+        value.count <= factValueWidth ? value : String(value.prefix(factValueWidth - 1)) + "…"
+    }
+
+    static let factValueWidth = 24
 
     /// A probe without a result: the agent sends `last` null until its first run.
     static let probeNotRun = "not run yet"

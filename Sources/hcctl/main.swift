@@ -275,7 +275,7 @@ struct VIPs: ParsableCommand {
             abstract: "Move a VIP this node holds to the next board, make before break: it stays here until the other board has announced it.")
         @OptionGroup var connection: ConnectionOptions
         @Argument(help: "The VIP's name.") var name: String
-        @Option(help: "The board to hand it to (default: whichever board the election picks).") var to: String?
+        @Option(help: "The board to hand it to (default: the best other live board; any board if it has not come within 5 s).") var to: String?
 
         func run() throws {
             let reply = try connection.send(.handover, vip: name, to: to)

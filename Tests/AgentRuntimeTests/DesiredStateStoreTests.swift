@@ -23,6 +23,26 @@ import Testing
         #expect(store.rejected.isEmpty)
     }
 
+    @Test func aPeersDocumentForANewerAgentSaysUpgradeOverGossipToo() {
+        var store = DesiredStateStore()
+        _ = store.offer(text: document(1), file: "d")
+        let next = AgentVersion(major: AgentVersion.current.major + 1, minor: 0, patch: 0)
+        guard case .rejected(let diagnostics) = store.offerFromPeer(text: "requires: \"\(next)\"\n" + document(2), file: "gossip from n2") else {
+            Issue.record("a document for a newer agent was taken")
+            return
+        }
+        #expect(diagnostics.count == 1)
+        #expect(diagnostics.first?.path == "requires")
+        #expect(diagnostics.first?.message.contains("requires hcagent \(next) or later") == true)
+        #expect(store.current?.generation == 1)
+        // Any other parse error from a peer stays one generic line.
+        guard case .rejected(let other) = store.offerFromPeer(text: "generation: 3\ncluster: [\n", file: "gossip from n2") else {
+            Issue.record("a broken document was taken")
+            return
+        }
+        #expect(other.map(\.message) == ["a peer's document does not parse here"])
+    }
+
     @Test func sameOrLowerGenerationWithOtherContentIsRefused() {
         var store = DesiredStateStore()
         _ = store.offer(text: document(5), file: "d")

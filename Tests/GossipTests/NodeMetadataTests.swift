@@ -26,6 +26,24 @@ import Testing
         #expect(between.bytes.count <= GossipMember.maxMetadataBytes && between.encoded(within: limit).count <= limit)
     }
 
+    @Test func singletonClaimsRideTheMetadataWholeOrNotAtAll() {
+        var metadata = NodeMetadata(version: "0.3.0", generation: 4, hash: 9, roles: ["db"])
+        #expect(NodeMetadata(metadata.bytes)?.singletonClaims == nil, "said nothing")
+        metadata.singletonClaims = SingletonClaims(generation: 4, units: [])
+        #expect(String(decoding: metadata.bytes, as: UTF8.self).contains(#""oc":{"g":4,"u":[]}"#))
+        #expect(NodeMetadata(metadata.bytes) == metadata, "an empty claim is a claim: nothing runs here")
+        metadata.singletonClaims = SingletonClaims(generation: 4, units: ["z.service", "a.service"])
+        #expect(NodeMetadata(metadata.bytes)?.singletonClaims?.units == ["a.service", "z.service"])
+        // Anything but names in the list: said nothing (never read as fewer claims).
+        let odd = Array(#"{"v":"x","g":1,"h":"1","oc":{"g":1,"u":["a.service",3]}}"#.utf8)
+        #expect(NodeMetadata(odd) != nil && NodeMetadata(odd)?.singletonClaims == nil)
+        // Too much to fit: the claims go whole, before the roles.
+        metadata.singletonClaims = SingletonClaims(generation: 4, units: (0..<40).map { "unit-number-\($0).service" })
+        let trimmed = NodeMetadata(metadata.bytes)
+        #expect(metadata.bytes.count <= GossipMember.maxMetadataBytes)
+        #expect(trimmed?.singletonClaims == nil && trimmed?.roles == ["db"])
+    }
+
     @Test func foreignOrEmptyMetadataIsNil() {
         #expect(NodeMetadata([]) == nil)
         #expect(NodeMetadata(Array("not json".utf8)) == nil)

@@ -79,7 +79,7 @@ import Testing
                                           from: Self.b, now: .seconds(1)))
         #expect(answer.count == 1)
         #expect(answer.first?.to == Self.b)
-        #expect(answer.first?.messages.first == .ack(seq: 5, payload: []))
+        #expect(answer.first?.messages.first == .ack(seq: 5, payload: AckPayload.encode(incarnation: 0)))
         let wrongName = node.onDatagram(packet(.ping(seq: 6, target: "z", source: "b", sourceAddress: Self.b)),
                                         from: Self.b, now: .seconds(1))
         #expect(wrongName.isEmpty)
@@ -90,7 +90,7 @@ import Testing
         let actions = node.onDatagram(packet(.ping(seq: 1, target: "a", source: "e", sourceAddress: Self.d)), from: Self.d,
                                       now: .seconds(1))
         #expect(actions.contains(.pushPull(to: Self.d)))
-        #expect(sent(actions).first?.messages.first == .ack(seq: 1, payload: []))
+        #expect(sent(actions).first?.messages.first == .ack(seq: 1, payload: AckPayload.encode(incarnation: 0)))
     }
 
     @Test func aNodeThatHearsItselfSuspectedRefutesWithAHigherIncarnation() {
@@ -284,7 +284,7 @@ import Testing
         #expect(!later.contains { if case .ping = $0.messages.first { true } else { false } }, "no more probes")
         let ack = sent(node.onDatagram(packet(.ping(seq: 3, target: "a", source: "b", sourceAddress: Self.b)), from: Self.b,
                                        now: .seconds(4)))
-        #expect(ack.first?.messages.first == .ack(seq: 3, payload: []))
+        #expect(ack.first?.messages.first == .ack(seq: 3, payload: AckPayload.encode(incarnation: 1)))
         // Suspicions no longer draw a refutation: the node is on its way out.
         _ = node.onDatagram(packet(.suspect(incarnation: 1, name: "a", from: "b")), from: Self.b, now: .seconds(4))
         #expect(node.incarnation == 1)
@@ -328,5 +328,30 @@ import Testing
         ]), now: .seconds(1))
         #expect(changes(actions).map(\.state) == [.suspect])
         #expect(node.member(named: "x") == nil, "a dead stranger is of no use")
+    }
+
+    /// A board alone has its own news queued and no one to send it to: it wakes for probes and push-pulls, not for
+    /// a gossip round every 200 ms; once a member is there, the queued news goes out at the next round.
+    @Test func aLoneNodeDoesNotWakeForGossipRounds() throws {
+        var node = core()
+        var now = Duration.zero
+        var wakes = 0
+        _ = node.onTick(now: now)
+        #expect(node.pendingBroadcasts > 0, "its own alive message waits")
+        while now < .seconds(10) {
+            now = max(try #require(node.nextDeadline), now + .milliseconds(1))
+            _ = node.onTick(now: now)
+            wakes += 1
+        }
+        #expect(wakes <= 15, "a lone node woke \(wakes) times in 10 s (a gossip round every 200 ms would be 50)")
+        #expect(node.pendingBroadcasts > 0)
+
+        _ = node.onPushPull(GossipPushPullState(from: "b", members: [
+            .init(name: "b", address: Self.b, incarnation: 0, state: .alive, metadata: []),
+        ]), now: now)
+        let next = try #require(node.nextDeadline)
+        #expect(next <= now + GossipSettings().gossipInterval, "with a member, the queued news goes out at the next round")
+        let actions = node.onTick(now: max(next, now))
+        #expect(sent(actions).contains { $0.to == Self.b }, "the news reaches b")
     }
 }

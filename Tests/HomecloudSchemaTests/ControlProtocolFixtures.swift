@@ -29,7 +29,8 @@ enum ControlProtocolFixtures {
     static let unit = UnitStatus(name: "k3s.service", desired: "running", active: "failed", state: "degraded", reason: "failed 5 times")
     /// A unit held back by wait_for, every field set (beside the goldens' units, which predate waitingFor).
     static let waitingUnit = UnitStatus(name: "k3s-agent.service", desired: "running", active: "inactive", state: "converging",
-                                        reason: "waiting: probe k3s-api on role k3s-init", waitingFor: ["probe k3s-api on role k3s-init"])
+                                        reason: "waiting: probe k3s-api on role k3s-init", waitingFor: ["probe k3s-api on role k3s-init"],
+                                        waitingForTurn: ["hc1-n2"])
     static let probe = ProbeStatus(name: "web", state: "failing", last: "connect: refused", latencyMs: 12, passes: 40, failures: 3,
                                    since: 1_764_000_002)
 
@@ -54,6 +55,10 @@ enum ControlProtocolFixtures {
         status.drained = true
         status.secrets = [SecretStatus(name: "k3s-token", from: "n3", state: "held", fingerprint: "0123456789abcdef", madeAt: 1764000003,
                                        age: 60, reason: "waiting for /var/lib/rancher/k3s/server/node-token to appear")]
+        status.restart = .coordinating(id: "n1-abc", target: "server", units: ["k3s.service"], rolling: true, boards: ["n2"], done: 1, total: 3)
+        status.facts = [FactStatus(name: "syncthing-id", node: "n1", state: "known", value: "MFZWI3D-BONSGYC-YLTMRWG-C43ENR5-QXGG2HE-FTMMJLI-OYL4CMV-GZ7IQ7T",
+                                   since: 1764000004, age: 12, reason: "not a certificate: no PEM block; publishing its last value"),
+                        FactStatus(name: "syncthing-id", node: "n2", state: "waiting", reason: "not published by n2 yet")]
         return status
     }
 
@@ -72,6 +77,8 @@ enum ControlProtocolFixtures {
         status.files = nil
         status.secrets = nil
         status.headline = nil
+        status.restart = nil
+        status.facts = nil
         return status
     }
 

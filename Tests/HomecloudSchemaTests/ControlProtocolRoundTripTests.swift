@@ -39,6 +39,7 @@ private struct MemberCounter: JSONFieldVisitor {
         #expect(writesEveryMember(F.file))
         #expect(writesEveryMember(F.probe))
         #expect(writesEveryMember(F.status.problems[0]))
+        #expect(writesEveryMember(F.status.facts![0]))
         #expect(writesEveryMember(F.plan))
         #expect(writesEveryMember(F.plan.nodes[0]))
         #expect(writesEveryMember(F.requests[0]))
@@ -58,6 +59,7 @@ private struct MemberCounter: JSONFieldVisitor {
         #expect(try roundTrip(F.status.probes) == F.status.probes)
         #expect(try roundTrip(F.status.problems) == F.status.problems)
         #expect(try roundTrip(F.desired) == F.desired)
+        #expect(try roundTrip(F.status.facts!) == F.status.facts!)
     }
 
     @Test func everyReplyRoundTrips() throws {

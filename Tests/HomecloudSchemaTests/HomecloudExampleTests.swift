@@ -36,5 +36,8 @@ import Testing
             }
         }
         for secret in state.secrets { #expect(policy.allowsSecret(secret.file), "\(secret.file)") }
+        // A board publishes only the files its policy lets it (its Syncthing certificate, for the device ID).
+        #expect(state.facts.map(\.name) == ["syncthing-id"])
+        for fact in state.facts { #expect(policy.allowsSecret(fact.file), "\(fact.file)") }
     }
 }

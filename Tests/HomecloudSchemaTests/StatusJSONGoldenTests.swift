@@ -148,6 +148,23 @@ import Testing
     ]
   },
   "drained" : true,
+  "facts" : [
+    {
+      "age" : 12,
+      "name" : "syncthing-id",
+      "node" : "n1",
+      "reason" : "not a certificate: no PEM block; publishing its last value",
+      "since" : 1764000004,
+      "state" : "known",
+      "value" : "MFZWI3D-BONSGYC-YLTMRWG-C43ENR5-QXGG2HE-FTMMJLI-OYL4CMV-GZ7IQ7T"
+    },
+    {
+      "name" : "syncthing-id",
+      "node" : "n2",
+      "reason" : "not published by n2 yet",
+      "state" : "waiting"
+    }
+  ],
   "files" : [
     {
       "path" : "/etc/samba/smb.conf",
@@ -218,6 +235,20 @@ import Testing
       "reason" : "read-only"
     }
   ],
+  "restart" : {
+    "boards" : [
+      "n2"
+    ],
+    "done" : 1,
+    "id" : "n1-abc",
+    "role" : "coordinating",
+    "rolling" : true,
+    "target" : "server",
+    "total" : 3,
+    "units" : [
+      "k3s.service"
+    ]
+  },
   "secrets" : [
     {
       "age" : 60,

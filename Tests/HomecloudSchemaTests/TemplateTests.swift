@@ -17,7 +17,7 @@ import HomecloudSchema
 
     @Test func aStatementAloneOnItsLineTakesTheLine() throws {
         let template = try Template.parse("x\n  {% for n in roles.r.nodes %}\n{{ n.name }}\n  {% endfor %}\ny\n").get()
-        guard case .loop(_, _, let body, _) = template.pieces[1] else { Issue.record("no loop"); return }
+        guard case .loop(_, _, let body, _, _) = template.pieces[1] else { Issue.record("no loop"); return }
         #expect(template.pieces.first == .text("x\n"))
         #expect(body == [.fact(.loopName(variable: "n"), at: .init(line: 3, column: 1)), .text("\n")])
         #expect(template.pieces.last == .text("y\n"))

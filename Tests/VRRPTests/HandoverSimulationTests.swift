@@ -61,6 +61,8 @@ struct HandoverLAN {
     var violations: [String] = []
     /// When each board last became master.
     var becameMaster: [Int: Duration] = [:]
+    /// Every takeover in order (board, when): each is a move of the VIP as a client sees it.
+    var takeovers: [(board: Int, at: Duration)] = []
 
     init(priorities: [Int], seed: UInt64, advertLoss: Double, advertDelay: ClosedRange<UInt64>, allowedOverlap: Duration) {
         self.seed = seed
@@ -102,7 +104,10 @@ struct HandoverLAN {
                     adverts.append(Advert(at: now + delay, to: peer, packet: packet, from: boards[index].router.settings.primaryAddress))
                 }
             case .transition(_, let to, _):
-                if to == .master { becameMaster[index] = now }
+                if to == .master {
+                    becameMaster[index] = now
+                    takeovers.append((index, now))
+                }
             case .announce: break
             }
         }
@@ -116,8 +121,9 @@ struct HandoverLAN {
             case .successorMissed:
                 boards[index].missedAt = now
                 boards[index].router.stopDeferring()
-            case .becomeSuccessor: break
+            case .becomeSuccessor: boards[index].router.stopDeferring()
             case .resumePreempting: boards[index].router.stopDeferring()
+            case .stop(_, let handOver): apply(boards[index].router.stop(now: now, handOver: handOver), of: index)
             case .setPriority(_, let priority): apply(boards[index].router.setPriority(priority, now: now), of: index)
             case .publishRequests(let requests):
                 for peer in boards.indices where peer != index && !deaf.contains(peer) {

@@ -59,6 +59,22 @@ func bytes(hex: String) -> [UInt8] {
         #expect(try VRRPAdvertisement.decode(messageOnly, source: source, destination: peer).1 == .messageOnly)
     }
 
+    /// One's complement has two zeros: a sender may put 0xFFFF where hcagent (and keepalived) compute 0x0000
+    /// (RFC 1624 §3). Both verify; hcagent re-encodes such a packet with 0x0000. libFuzzer found this in CI.
+    @Test func aChecksumOfAllOnesIsTheOtherZero() throws {
+        let source = IPAddress("10.66.0.1")!, group = VRRPChannel.ipv4Group
+        // Found by search: this advertisement's checksum is 0x0000.
+        let advertisement = VRRPAdvertisement(vrid: 51, priority: 201, intervalCentiseconds: 4029, addresses: [IPAddress("10.66.0.250")!])
+        #expect(Array(advertisement.encoded(source: source, destination: group)[6...7]) == [0, 0])
+        var allOnes = advertisement.encoded(source: source, destination: group)
+        allOnes[6] = 0xFF
+        allOnes[7] = 0xFF
+        let (decoded, variant) = try VRRPAdvertisement.decode(allOnes, source: source, destination: group)
+        #expect(decoded == advertisement)
+        #expect(variant == .pseudoHeader)
+        #expect(Array(decoded.encoded(source: source, destination: group)[6...7]) == [0, 0])
+    }
+
     @Test func badInputIsRefusedWithItsReason() {
         let source = IPAddress("10.66.0.1")!, group = VRRPChannel.ipv4Group
         let good = bytes(hex: keepalivedCaptures[0].hex)

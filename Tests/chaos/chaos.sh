@@ -34,6 +34,19 @@ bin=${BIN:-$root/.build/release}
 [ "$(id -u)" = 0 ] || { echo "chaos: needs root (network namespaces, nftables, systemd-nspawn)"; exit 1; }
 [ -x "$bin/hcagent" ] && [ -x "$bin/hcctl" ] || { echo "chaos: no $bin/hcagent: run make release first"; exit 1; }
 
+# One run per lab at a time: a second run's lab_up clears the lab's namespaces (lab_down kills every process
+# in them), so the first run would see its agents "crash", its VIPs vanish and its containers go. That has
+# happened (make chaos and make check's chaos-seeds on one lab); now the second run waits for the first. A
+# flock, so a run that dies leaves no stale lock; the long-lived children (containers, agents) do not inherit
+# it, so a leftover of a killed run does not hold it either (lab_up clears such leftovers as before).
+lab_lock=/run/lock/hcagent-chaos-$LAB_NAME.lock
+mkdir -p /run/lock
+exec {lab_lock_fd}>>"$lab_lock" || { echo "chaos: SETUP FAILED: cannot open the lab's lock $lab_lock"; exit 1; }
+if ! flock -n "$lab_lock_fd"; then
+  echo "chaos: lab $LAB_NAME is in use by another chaos run ($lab_lock); waiting for it, up to 15 min"
+  flock -w 900 "$lab_lock_fd" || { echo "chaos: SETUP FAILED: lab $LAB_NAME still in use after 15 min ($lab_lock)"; exit 1; }
+fi
+
 work=$(mktemp -d "/tmp/$LAB_NAME-chaos.XXXXXX")
 chmod 755 "$work"
 declare -A init nspawn pid waiter launcher
@@ -48,6 +61,11 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+# The run's own copy of the binaries: agents restart throughout a run, and a `make release` or a fresh clean
+# clone in the meantime must not swap or remove what they restart from.
+mkdir "$work/bin"
+cp "$bin/hcagent" "$bin/hcctl" "$work/bin/" || { echo "chaos: SETUP FAILED: cannot copy the binaries from $bin"; exit 1; }
+bin=$work/bin
 
 # stop_container BOARD: after the SIGTERM to its nspawn, 20 s for a clean shutdown, then its init is killed
 # (which ends every process of the container).
@@ -110,24 +128,35 @@ metrics: 127.0.0.1:9646
 YAML
   done
   for b in $(seq 1 $CONTAINERS); do
-    # The work directory and the binaries appear at their host paths inside, so one path works everywhere.
+    # The work directory (the binaries' copy too) appears at its host path inside, so one path works everywhere.
     systemd-nspawn --directory=/ --volatile=yes --boot --machine="${LAB_NAME}b$b" --register=no --keep-unit \
       --console=passive --network-namespace-path="/run/netns/$(lab_ns $b)" --capability=CAP_NET_ADMIN \
-      --bind-ro="$bin" --bind="$work" \
+      --bind="$work" \
       systemd.firstboot=off systemd.mask=systemd-networkd-wait-online.service systemd.mask=keepalived.service \
-      systemd.mask=nftables.service systemd.mask=hcagent.service >"$work/console-b$b.log" 2>&1 &
+      systemd.mask=nftables.service systemd.mask=hcagent.service systemd.mask=systemd-logind.service \
+      >"$work/console-b$b.log" 2>&1 {lab_lock_fd}>&- &
     nspawn[$b]=$!
   done
   for b in $(seq 1 $CONTAINERS); do
     local waited=0
-    until init[$b]=$(pgrep -P "${nspawn[$b]}" -x systemd) && [[ "$(inside $b systemctl is-system-running 2>/dev/null)" =~ ^(running|degraded)$ ]]; do
+    # Booted enough once the system bus runs (what the agent and systemctl need; the units started here come
+    # after basic.target, as the bus does): a unit of the host's that hangs in its start (systemd-logind did, once,
+    # for 170 s on a loaded machine, so it is masked too) must not fail the run while the boot is still "starting".
+    until init[$b]=$(pgrep -P "${nspawn[$b]}" -x systemd) &&
+      { [[ "$(inside $b systemctl is-system-running 2>/dev/null)" =~ ^(running|degraded)$ ]] ||
+        [ "$(inside $b systemctl is-active dbus.service 2>/dev/null)" = active ]; }; do
       sleep 0.2
       waited=$((waited + 1))
-      ((waited < 450)) || { echo "chaos: container ${LAB_NAME}b$b did not boot"; cat "$work/console-b$b.log"; exit 1; }
+      ((waited < 450)) || {
+        echo "chaos: SETUP FAILED: container ${LAB_NAME}b$b did not boot within $((SECONDS - started)) s (systemd: ${init[$b]:-not found}, state: $(inside $b systemctl is-system-running 2>&1)); its jobs and console:"
+        [ -n "${init[$b]}" ] && inside $b systemctl list-jobs --no-pager 2>&1 | head -20 | sed 's/^/    /'
+        tail -40 "$work/console-b$b.log" | sed 's/^/    /'
+        exit 1
+      }
     done
     # The state_dir tmpfs must be the same inside: a fill from the host is a fill for the agent.
     touch "$work/n$b/state/.seen"
-    inside $b test -e "$work/n$b/state/.seen" || { echo "chaos: $work/n$b/state (a tmpfs) is not visible in ${LAB_NAME}b$b"; exit 1; }
+    inside $b test -e "$work/n$b/state/.seen" || { echo "chaos: SETUP FAILED: $work/n$b/state (a tmpfs) is not visible in ${LAB_NAME}b$b"; exit 1; }
     rm "$work/n$b/state/.seen"
     local unit
     for unit in web single decoy idle; do
@@ -138,9 +167,18 @@ YAML
     inside $b systemctl start hx-decoy.service
     decoy_invocation[$b]=$(inside $b systemctl show -p InvocationID --value hx-decoy.service)
   done
+  lab_identity=$(lab_identity)
   echo "chaos: lab up in $((SECONDS - started)) s ($BOARDS boards, $CONTAINERS with systemd)"
 }
 declare -A decoy_invocation
+# lab_identity: the interface indexes of the lab's bridge and host-side links. Another run's lab_up on the same
+# lab makes them anew (or they are gone), which tells a lab torn down under this run from the agents' faults.
+lab_identity() {
+  local b out
+  out=$(cat "/sys/class/net/$(lab_bridge)/ifindex" 2>/dev/null || echo gone)
+  for b in $(seq 1 $BOARDS); do out+=" $(cat "/sys/class/net/${LAB_NAME}v$b/ifindex" 2>/dev/null || echo gone)"; done
+  echo "$out"
+}
 
 # ---------------------------------------------------------------- agents
 # start_agent BOARD: the agent runs under a waiter, a subshell of this shell that writes its exit status to
@@ -159,16 +197,17 @@ start_agent() {
     fi
     wait $!
     echo $? >"$work/n$b/exit"
-  ) 2>/dev/null &
+  ) 2>/dev/null {lab_lock_fd}>&- &
   waiter[$b]=$!
   pid[$b]=
-  until [ -n "${pid[$b]}" ] || ((++tries > 150)); do
+  # Up to 10 s: the fork of nsenter and of the agent takes milliseconds on a quiet machine, longer on a busy one.
+  until [ -n "${pid[$b]}" ] || ((++tries > 500)); do
     sleep 0.02
     launcher[$b]=$(pgrep -P "${waiter[$b]}")
     [ -n "${launcher[$b]}" ] || continue
     if is_container $b; then pid[$b]=$(pgrep -P "${launcher[$b]}"); else pid[$b]=${launcher[$b]}; fi
   done
-  [ -n "${pid[$b]}" ] || echo "chaos: n$b's agent did not start" >&2
+  [ -n "${pid[$b]}" ] || echo "chaos: n$b's agent did not start (no process under its launcher within 10 s); it counts as crashed" >&2
   agent_state[$b]=up
 }
 # resume BOARD: SIGCONT to a stopped agent and to its nsenter, which stops itself when its child stops; left
@@ -177,6 +216,10 @@ resume() { kill -CONT "${pid[$1]}" 2>/dev/null; [ -n "${launcher[$1]:-}" ] && ki
 # reap BOARD: the exit status of an agent known to be gone.
 reap() { wait "${waiter[$1]}" 2>/dev/null; pid[$1]=; waiter[$1]=; cat "$work/n$1/exit" 2>/dev/null || echo unknown; }
 declare -A agent_state   # agent_state: up, killed (by the schedule), stopped, crashed
+# What a crash leaves in an agent's log (Swift's runtime and backtracer). Every phrase has a space in it: a
+# single word such as "trap" also turns up inside random text the log carries (the node key's base64, the
+# mktemp name of the work directory), about once in a few thousand runs.
+crash_words='fatal error|program crashed|breakpoint trap|illegal instruction|core dumped|segmentation fault|stack trace|precondition failed|assertion failed'
 
 # Between seeds: every agent gone, units of the document stopped, VIPs removed, filters and links healed,
 # state dirs empty. The decoys keep running: they must never change, across seeds too.
@@ -292,12 +335,22 @@ fault_start() {
         what="hcctl apply: no agent up to take it"
       else
         document 1 "seed $seed apply $id on n$target" >"$work/apply-$id.yaml"
-        out=$(hcctl_on $target apply "$work/apply-$id.yaml" 2>&1)
+        # hcctl's own limit (10 s), not the 3 s of a status look: the answer comes after the parse and the
+        # fsync, which a loaded board may take a while for.
+        local asked_ms=$(now_ms) exit_status
+        out=$(timeout 12 "$bin/hcctl" --socket "$work/n$target/hc.sock" apply "$work/apply-$id.yaml" 2>&1)
+        exit_status=$?
+        local took="answered in $(($(now_ms) - asked_ms)) ms"
         if [[ "$out" =~ ^generation\ ([0-9]+)\ accepted$ ]]; then
           accepted_generations+=("${BASH_REMATCH[1]}")
-          what="hcctl apply on n$target: generation ${BASH_REMATCH[1]} accepted"
+          what="hcctl apply on n$target: generation ${BASH_REMATCH[1]} accepted ($took)"
+        elif ((exit_status == 124)) || [[ "$out" == *"did not answer"* ]]; then
+          # No answer: the agent may have taken it all the same, so one generation more than the highest
+          # answered may run, and is then the one the lab must heal to (evaluate.py's "?").
+          accepted_generations+=("?")
+          what="hcctl apply on n$target: no answer (exit $exit_status, $(($(now_ms) - asked_ms)) ms): ${out//$'\n'/ }; it may have been taken"
         else
-          what="hcctl apply on n$target: not accepted: ${out//$'\n'/ }"
+          what="hcctl apply on n$target: not accepted ($took): ${out//$'\n'/ }"
         fi
       fi ;;
   esac
@@ -369,7 +422,7 @@ judge() {
   for id in "${!active_faults[@]}"; do faults+="${active_faults[$id]};"; done
   python3 "$here/evaluate.py" "$mode" "$seed_dir/observed.d" "$BOARDS" "$CONTAINERS" \
     "$(vip_address front) $(vip_address back)" "$faults" "${recent_faults}" "${accepted_generations[*]:-}" \
-    "${vip_deleted_on[*]:-}" "$KNOWN" "$seed_dir/last-state.json" "$(decoys)"
+    "${vip_deleted_on[*]:-}" "$KNOWN" "$seed_dir/last-state.json" "$(decoys)" 2>>"$seed_dir/judge.err"
 }
 
 decoys() { local b; for b in $(seq 1 $CONTAINERS); do printf '%s ' "${decoy_invocation[$b]}"; done; }
@@ -393,6 +446,7 @@ run_seed() {
   seed_dir="$work/seed-$seed"
   mkdir -p "$seed_dir"
   : >"$seed_dir/timeline"
+  : >"$seed_dir/judge.err"
   violation_first=(); violation_count=(); active_faults=(); fault_count=()
   vip_deleted_on=(); accepted_generations=(); recent_faults=""
   seed_start_ms=$(now_ms)
@@ -401,7 +455,7 @@ run_seed() {
   for b in $(seq 1 $BOARDS); do start_agent $b; done
   note "five agents started, generation 1 on every board"
   # The cluster must first form: five alive everywhere, one holder per VIP, the units placed.
-  local formed_by=$((SECONDS + 40)) formed=0
+  local formed_by=$((SECONDS + 40)) formed=0 forming_ms=$(now_ms)
   while ((SECONDS < formed_by)); do
     check_crashes; observe
     if judge healed | grep -qx ok; then formed=1; break; fi
@@ -411,7 +465,7 @@ run_seed() {
     while read -r _ kind text; do violation formation "[$kind] $text"; done < <(judge healed | grep '^pending')
   else
     judge sample >/dev/null  # the first picture for the timeline's changes
-    note "cluster formed"
+    note "cluster formed ($(($(now_ms) - forming_ms)) ms after the agents started)"
   fi
 
   local schedule_start events t action id kind args
@@ -455,7 +509,12 @@ run_seed() {
         "pending "* | "skip "*) read -r _ kind text <<<"$line"; violation "$kind" "$text$( ((healed)) || echo " ($HEAL_BOUND s after the last fault)")" ;;
       esac
     done <"$seed_dir/healed.out"
+    # Never a pass by silence: not healed, yet the judge named nothing pending (it failed, say).
+    ((healed)) || grep -qE '^(pending|skip) ' "$seed_dir/healed.out" ||
+      violation heal "not healed within $HEAL_BOUND s, and evaluate.py named nothing pending: $(head -3 "$seed_dir/healed.out" | tr '\n' ' ')"
   fi
+  # The judge itself must not fail: a traceback would leave a look unjudged.
+  [ -s "$seed_dir/judge.err" ] && violation judge "evaluate.py failed: $(tail -1 "$seed_dir/judge.err")"
   # Once, at the end: the decoys and the agents' logs.
   check_crashes
   for b in $(seq 1 $CONTAINERS); do
@@ -466,8 +525,7 @@ run_seed() {
   done
   for b in $(seq 1 $BOARDS); do
     grep -qE 'hx-(decoy|idle)' "$work/n$b/log" && violation decoy "n$b's log names a unit outside the document: $(grep -E 'hx-(decoy|idle)' "$work/n$b/log" | head -1)"
-    grep -qiE 'fatal error|trap|core dumped|segmentation fault|stack trace|precondition failed|assertion failed' "$work/n$b/log" &&
-      violation crash "n$b's log: $(grep -iE 'fatal error|trap|core dumped|segmentation fault|stack trace|precondition failed|assertion failed' "$work/n$b/log" | head -1)"
+    grep -qiE "$crash_words" "$work/n$b/log" && violation crash "n$b's log: $(grep -iE "$crash_words" "$work/n$b/log" | head -1)"
   done
 
   # The seed's verdict.
@@ -480,6 +538,10 @@ run_seed() {
   printf 'seed %d: faults %s| %s | %d violations' "$seed" "$kinds" "$( ((healed)) && echo "healed in $heal_ms ms" || echo "NOT healed")" "$counted"
   ((skipped)) && printf ', %d known (skipped)' "$skipped"
   echo
+  # First, before the violations (the integration runner repeats only the first lines that fail).
+  if ((counted)) && [ "$(lab_identity)" != "$lab_identity" ]; then
+    echo "    NOTE: lab $LAB_NAME's links are not the ones this run made (interfaces $lab_identity, now $(lab_identity)): another run on lab $LAB_NAME tore it down, so these violations did not come from the agents"
+  fi
   local keys seed_kinds=""
   mapfile -t keys < <(for key in "${!violation_first[@]}"; do echo "${violation_first[$key]}	$key"; done | sort -t+ -k2 -n | cut -f2-)
   for key in "${keys[@]}"; do

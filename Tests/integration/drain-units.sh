@@ -12,26 +12,17 @@ source "$here/lib/container.sh"
 LAB_NAME=hdu
 LAB_NET=10.98.0
 source "$root/scripts/lab.sh"
+source "$here/lib/boards.sh"
 require_root
 
 work=$(mktemp -d /tmp/hdu.XXXXXX)
 nspawns=()
-cleanup() {
-  containers_stop
-  lab_down
-  [ -n "${KEEP_WORK:-}" ] && echo "kept $work" || rm -rf "$work"
-}
-trap cleanup EXIT
+trap boards_cleanup EXIT
 vip=$(lab_ip 250)
 started=$SECONDS
 
 lab_up 3
-for b in 1 2 3; do
-  container_boot "hdu-b$b" "$(lab_ns $b)" || exit 1
-  nspawns+=("$nspawn")
-  declare "INIT$b=$init"
-done
-on() { local v="INIT$1"; shift; nsenter -t "${!v}" -a "$@"; }
+boards_boot hdu 1 2 3 || exit 1
 active() { [ "$(on "$1" systemctl show -p ActiveState --value "$2")" = active ]; }
 running_on() { local b out=""; for b in 1 2 3; do active $b "$1" && out+="b$b "; done; echo "${out% }"; }
 runs_only_on() { local now; now=$(running_on "$1"); echo "$1 active on: ${now:-none}"; [ "$now" = "$2" ]; }
@@ -45,19 +36,10 @@ drained_seen_by_all() { local b; for b in 1 2 3; do test "$(status_field $b "[m.
 export INIT1 INIT2 INIT3 vip
 export -f on active running_on runs_only_on holds holders only_holder status_field all_alive drained_seen_by_all
 
-key=$(head -c 32 /dev/urandom | base64)
 for b in 1 2 3; do
   for unit in singleton front; do printf '[Service]\nExecStart=/bin/sleep infinity\n' | on $b sh -c "cat > /etc/systemd/system/hdu-$unit.service"; done
   on $b systemctl daemon-reload
-  on $b mkdir -p /etc/homecloud
-  on $b sh -c "echo $key > /etc/homecloud/gossip.key && chmod 600 /etc/homecloud/gossip.key"
-  cat <<YAML | on $b sh -c 'cat > /etc/homecloud/agent.yaml'
-node: b$b
-bind: $(lab_ip $b):7964
-join: [$(lab_ip 1):7964, $(lab_ip 2):7964, $(lab_ip 3):7964]
-interface: eth0
-key_file: /etc/homecloud/gossip.key
-YAML
+  board_agent_config $b "1 2 3"
 done
 cat <<YAML | on 1 sh -c 'cat > /root/cluster.yaml'
 generation: 1

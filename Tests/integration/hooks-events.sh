@@ -3,7 +3,10 @@
 # transition it logged (name and state as arguments and environment), a hook its local policy does not allow is
 # not run and is reported, a hook that hangs is killed at its timeout, and after the master is killed
 # `hcctl events --json` on a survivor shows the member dead and the VIP's transition; the document's webhook
-# (a listener on board 4) gets the new master's transition from it, and the member's death exactly once.
+# (a listener on board 4) gets the new master's transition from it, and the member's death exactly once. Then
+# the webhook over HTTPS (through curl): a receiver whose certificate the document's ca_file signs gets the
+# events, one whose certificate it does not sign gets nothing and the failures are counted and shown, and a
+# board without curl says so once and runs on.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -190,6 +193,85 @@ PY
 check "it got n1's death exactly once, from n2 (the lowest-named live member)" wait_until 5 python3 "$work/check4.py" "$work/webhook.log"
 check "every board's own events came from that board (n3's VIP start among them)" \
   bash -c "grep -q '\"node\":\"n3\".*\"kind\":\"vip-transition\"' $work/webhook.log"
+echo "the webhook over HTTPS (curl, a private CA)"
+# A throwaway CA, the receiver's certificate for board 4's address signed by it, and a rogue receiver's
+# certificate signed by another CA (EC keys: quick to make).
+mkdir -p "$work/tls" && cd "$work/tls" || exit 1
+make_ca() { openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$1.key" -out "$1.pem" -days 1 -subj "/CN=$1" 2>/dev/null; }
+make_cert() {  # NAME CA: a certificate for board 4's address
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$1.key" -out "$1.csr" -subj "/CN=$(lab_ip 4)" 2>/dev/null
+  printf 'subjectAltName=IP:%s\n' "$(lab_ip 4)" >"$1.ext"
+  openssl x509 -req -in "$1.csr" -CA "$2.pem" -CAkey "$2.key" -CAcreateserial -out "$1.pem" -days 1 -extfile "$1.ext" 2>/dev/null
+}
+make_ca homeca && make_ca rogueca && make_cert receiver homeca && make_cert rogue rogueca
+cd "$root" || exit 1
+cat >"$work/tls-listener.py" <<'PY2'
+import http.server, ssl, sys
+class Hook(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        with open(sys.argv[1], "ab") as log:
+            log.write(body + b"\n")
+        self.send_response(204)
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+server = http.server.HTTPServer(("0.0.0.0", int(sys.argv[2])), Hook)
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain(sys.argv[3], sys.argv[4])
+server.socket = context.wrap_socket(server.socket, server_side=True)
+server.serve_forever()
+PY2
+touch "$work/https.log" "$work/rogue.log"
+lab_start 4 "$work/tls-listener.log" python3 "$work/tls-listener.py" "$work/https.log" 8443 "$work/tls/receiver.pem" "$work/tls/receiver.key" >/dev/null
+lab_start 4 "$work/rogue-listener.log" python3 "$work/tls-listener.py" "$work/rogue.log" 8444 "$work/tls/rogue.pem" "$work/tls/rogue.key" >/dev/null
+check "the HTTPS receivers listen" wait_until 20 bash -c "lab_exec 4 ss -ltn | grep -q ':8443 ' && lab_exec 4 ss -ltn | grep -q ':8444 '"
+# The document names the receiver and the CA; each live board's own acceptance of it is an event it sends.
+with_webhook() {  # GENERATION NOTIFY: the same document, another generation and notify line
+  sed -e "s/^generation: .*/generation: $1/" -e "s|^notify: .*|notify: $2|" "$work/desired.yaml" >"$work/desired.new" && mv "$work/desired.new" "$work/desired.yaml"
+}
+export -f lab_exec lab_ns
+failed_tries() { lab_exec "$1" curl -sf http://127.0.0.1:9646/metrics | awk '/^hcagent_webhook_failed_tries_total/ {print $2}'; }
+export -f failed_tries
+# Tries may have failed before (a listener slower to start than the agents' first events): counted from here.
+tries_before=$(failed_tries 2)
+echo "  (n2's failed tries before HTTPS: $tries_before)"
+with_webhook 2 "{ webhook: \"https://$(lab_ip 4):8443/hcagent\", ca_file: $work/tls/homeca.pem }"
+cat >"$work/check5.py" <<'PY2'
+import json, sys
+events = [json.loads(line) for line in open(sys.argv[1])]
+got = sorted(e["node"] for e in events if e["kind"] == "document-accepted" and e.get("generation") == int(sys.argv[2]))
+print(got)
+assert got == ["n2", "n3"], got
+PY2
+check "n2 and n3 sent their acceptance of generation 2 over HTTPS, verified against ca_file" \
+  wait_until 20 python3 "$work/check5.py" "$work/https.log" 2
+check "none of n2's tries over HTTPS failed" bash -c "test \"\$(failed_tries 2)\" = $tries_before"
+
+echo "an HTTPS receiver whose certificate the CA did not sign"
+with_webhook 3 "{ webhook: \"https://$(lab_ip 4):8444/hcagent\", ca_file: $work/tls/homeca.pem }"
+check "n2's tries fail and are counted" wait_until 20 bash -c "test \"\$(failed_tries 2)\" -gt $tries_before"
+# Four tries, 1 s, 2 s and 4 s apart: then dropped, counted, and shown in status.
+check "hcctl status on n2 shows why, once the event is dropped" wait_until 30 bash -c \
+  "$bin/hcctl --socket $work/n2/hc.sock status | tee /dev/stderr | grep -q \"webhook: https://$(lab_ip 4):8444/hcagent: curl: the server's certificate is not trusted (not signed by ca_file $work/tls/homeca.pem\""
+check "the drop is counted" bash -c "lab_exec 2 curl -sf http://127.0.0.1:9646/metrics | grep -qE '^hcagent_webhook_events_total\\{result=\"dropped\"\\} [1-9]'"
+check "the untrusted receiver got nothing" test ! -s "$work/rogue.log"
+check "the trusted one got nothing of generation 3" bash -c "! grep -q '\"generation\":3' $work/https.log"
+
+echo "a board without curl"
+# n1 comes back with /usr/bin/curl masked (a file without an execute bit bound over it, in its own mount
+# namespace): its events cannot go out; it says so once and runs on.
+: >"$work/no-curl"
+chmod 644 "$work/no-curl"
+lab_heal 1
+lab_start 1 "$work/n1/log" unshare -m --propagation private sh -c \
+  "mount --bind $work/no-curl /usr/bin/curl && exec $bin/hcagent --config $work/n1/agent.yaml" >"$work/n1/pid"
+check "n1 is back and takes front again (VRRP runs on)" wait_until 20 is_state 1 master
+check "n1's status names the missing curl" wait_until 10 bash -c \
+  "$bin/hcctl --socket $work/n1/hc.sock status | tee /dev/stderr | grep -q 'needs /usr/bin/curl, which is missing'"
+sleep 1  # more of n1's events (its VIPs' transitions, members) meet the same missing curl
+check "n1 logged it once" bash -c "grep -c 'needs /usr/bin/curl, which is missing' $work/n1/log | tee /dev/stderr | grep -qx 1"
+check "n1 tried nothing and counted its events dropped" bash -c "test \"\$(failed_tries 1)\" = 0 && lab_exec 1 curl -sf http://127.0.0.1:9646/metrics | grep -qE '^hcagent_webhook_events_total\\{result=\"dropped\"\\} [1-9]'"
 # Printed, not checked: memory is bench/rss.sh's to measure (a threshold here would fail by the machine's mood).
 echo "  (n2 RSS with a follower and a webhook: $(awk '/VmRSS/ {print $2}' /proc/$(cat "$work/n2/pid")/status) kB)"
 

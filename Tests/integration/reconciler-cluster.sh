@@ -12,27 +12,17 @@ source "$here/lib/container.sh"
 LAB_NAME=hcr
 LAB_NET=10.85.0
 source "$root/scripts/lab.sh"
+source "$here/lib/boards.sh"
 require_root
 
 work=$(mktemp -d /tmp/hcr-cluster.XXXXXX)
 nspawns=()
-cleanup() {
-  containers_stop
-  lab_down
-  [ -n "${KEEP_WORK:-}" ] && echo "kept $work" || rm -rf "$work"
-}
-trap cleanup EXIT
+trap boards_cleanup EXIT
 vip=$(lab_ip 250)
 started=$SECONDS
 
 lab_up 3
-for b in 1 2 3; do
-  container_boot "hcr-b$b" "$(lab_ns $b)" || exit 1
-  nspawns+=("$nspawn")
-  declare "INIT$b=$init"
-done
-# on BOARD CMD...: runs CMD on that board (in its container).
-on() { local v="INIT$1"; shift; nsenter -t "${!v}" -a "$@"; }
+boards_boot hcr 1 2 3 || exit 1
 prop() { on "$1" systemctl show -p "$3" --value "$2"; }  # prop BOARD UNIT PROPERTY
 active() { [ "$(prop "$1" "$2" ActiveState)" = active ]; }
 inactive() { [ "$(prop "$1" "$2" ActiveState)" != active ]; }
@@ -73,9 +63,8 @@ export INIT1 INIT2 INIT3 vip
 export -f on prop active inactive enabled_is status_json vip_state is_state holds running_on runs_only_on holders \
   only_holder at_generation converged all_alive agent_log singleton_reports
 
-# The same test units, key and agent.yaml shape on every board; hcr-bystander (running) and hcr-idle (stopped)
+# The same test units and agent.yaml shape on every board; hcr-bystander (running) and hcr-idle (stopped)
 # are never named by the document.
-key=$(head -c 32 /dev/urandom | base64)
 service='[Service]\nExecStart=/bin/sleep infinity\n'
 install='[Install]\nWantedBy=multi-user.target\n'
 for b in 1 2 3; do
@@ -84,15 +73,7 @@ for b in 1 2 3; do
   on $b systemctl daemon-reload
   on $b systemctl enable --now hcr-old.service 2>/dev/null
   on $b systemctl start hcr-bystander.service
-  on $b mkdir -p /etc/homecloud
-  on $b sh -c "echo $key > /etc/homecloud/gossip.key && chmod 600 /etc/homecloud/gossip.key"
-  cat <<YAML | on $b sh -c 'cat > /etc/homecloud/agent.yaml'
-node: b$b
-bind: $(lab_ip $b):7964
-join: [$(lab_ip 1):7964, $(lab_ip 2):7964, $(lab_ip 3):7964]
-interface: eth0
-key_file: /etc/homecloud/gossip.key
-YAML
+  board_agent_config $b "1 2 3"
   declare "BYSTANDER$b=$(prop $b hcr-bystander.service InvocationID)"
 done
 # b3 has no "front" role and the lowest priority; preempt_delay keeps a restarted agent a backup for 10 s.

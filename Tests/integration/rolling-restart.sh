@@ -3,7 +3,8 @@
 # their systemd unit): one board at a time (each unit's down-to-up interval, from systemd's monotonic
 # timestamps, overlaps no other's), the VIP holder last after handing its VIP over, the coordinator's own unit
 # included; then a unit that does not come back stops the roll with its board named and the next board
-# untouched. (Issue 16, item 2.)
+# untouched. hcctl status shows the roll while it runs: on the coordinator, which board now and how many are
+# done; on the board being restarted, who asked. (Issue 16, item 2.)
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -12,23 +13,17 @@ source "$here/lib/container.sh"
 LAB_NAME=hrr
 LAB_NET=10.67.0
 source "$root/scripts/lab.sh"
+source "$here/lib/boards.sh"
 require_root
 
 work=$(mktemp -d /tmp/hrr.XXXXXX)
 nspawns=()
-cleanup() {
-  containers_stop
-  lab_down
-  [ -n "${KEEP_WORK:-}" ] && echo "kept $work" || rm -rf "$work"
-}
-trap cleanup EXIT
+trap boards_cleanup EXIT
 vip=$(lab_ip 250)
 started=$SECONDS
 
 lab_up 3
-for b in 1 2 3; do container_start "hrr-b$b" "$(lab_ns $b)" || exit 1; nspawns+=("$nspawn"); done
-for b in 1 2 3; do nspawn=${nspawns[$((b - 1))]}; container_wait "hrr-b$b" || exit 1; declare "INIT$b=$init"; done
-on() { local v="INIT$1"; shift; nsenter -t "${!v}" -a "$@"; }
+boards_boot hrr 1 2 3 || exit 1
 active() { [ "$(on "$1" systemctl show -p ActiveState --value "$2")" = active ]; }
 holds() { on "$1" ip -4 addr show dev eth0 | grep -q "inet $vip/"; }
 holders() { local b out=""; for b in 1 2 3; do holds $b && out+="b$b "; done; echo "${out% }"; }
@@ -38,23 +33,16 @@ all_alive() { local b; for b in 1 2 3; do test "$(status_field $b "sum(m['state'
 all_active() { local b; for b in 1 2 3; do active $b hrr-work.service || return 1; done; }
 # The unit's last stop (left active) and start (active again), in the shared kernel's monotonic microseconds.
 window() { on "$1" systemctl show -p ActiveExitTimestampMonotonic -p ActiveEnterTimestampMonotonic --value hrr-work.service | tac | paste -sd' '; }
+# How many times the VIP became master on any board so far (the agents' journals): each is a move.
+takeovers() { local b n=0; for b in 1 2 3; do n=$((n + $(on $b journalctl -u hcagent --no-pager -o cat | grep -c 'VIP front: .* -> master'))); done; echo $n; }
 export INIT1 INIT2 INIT3 vip
 export -f on active holds holders only_holder status_field all_alive all_active window
 
-key=$(head -c 32 /dev/urandom | base64)
 for b in 1 2 3; do
   # Starting takes a second, so a restart is seen; /run/hrr-fail makes it fail.
   printf '[Service]\nExecStartPre=/bin/sh -c "sleep 1; test ! -e /run/hrr-fail"\nExecStart=/bin/sleep infinity\n' | on $b sh -c "cat > /etc/systemd/system/hrr-work.service"
   on $b systemctl daemon-reload
-  on $b mkdir -p /etc/homecloud
-  on $b sh -c "echo $key > /etc/homecloud/gossip.key && chmod 600 /etc/homecloud/gossip.key"
-  cat <<YAML | on $b sh -c 'cat > /etc/homecloud/agent.yaml'
-node: b$b
-bind: $(lab_ip $b):7964
-join: [$(lab_ip 1):7964, $(lab_ip 2):7964, $(lab_ip 3):7964]
-interface: eth0
-key_file: /etc/homecloud/gossip.key
-YAML
+  board_agent_config $b "1 2 3"
 done
 cat <<YAML | on 1 sh -c 'cat > /root/cluster.yaml'
 generation: 1
@@ -74,10 +62,17 @@ check "the three agents see each other alive" wait_until 20 all_alive
 check "hcctl apply on b1" bash -c "on 1 hcctl apply /root/cluster.yaml | grep -qx 'generation 1 accepted'"
 check "hrr-work is active on every board, the VIP on b1" wait_until 20 bash -c "all_active && only_holder b1"
 for b in 1 2 3; do declare "BEFORE$b=$(window $b)"; done
+takeovers_before=$(takeovers)
 
 echo "rolling restart, typed on b1 (the VIP holder)"
 roll_started=$(date +%s%N)
 (on 1 hcctl restart hrr-work --rolling --timeout 30 >"$work/roll1.out" 2>&1; echo $? >"$work/roll1.rc") &
+# hcctl status on the coordinator (b1) and on the first board asked (b2), sampled while the roll runs.
+(while [ ! -s "$work/roll1.rc" ]; do
+  on 1 hcctl status 2>/dev/null | grep '^RESTART' >>"$work/status1.txt"
+  on 2 hcctl status 2>/dev/null | grep '^RESTART' >>"$work/status2.txt"
+  sleep 0.1
+done) &
 wait_until 90 test -s "$work/roll1.rc" >/dev/null
 rc=$(cat "$work/roll1.rc" 2>/dev/null || echo "none: hcctl still runs")
 [ $rc = 0 ] || for b in 1 2 3; do echo "  b$b's journal:"; on $b journalctl -u hcagent --no-pager -n 25 | sed 's/^/    /'; done
@@ -97,7 +92,16 @@ print("  down/up (s):", [(round(d / 1e6, 2), round(u / 1e6, 2)) for d, u in wind
 sys.exit(0 if all(windows[i][1] < windows[i + 1][0] for i in range(2)) and all(d < u for d, u in windows) else 1)
 PY
 check "the VIP went to b3 (the board restarted before b1) and stays held" wait_until 5 only_holder b3
+moved=$(($(takeovers) - takeovers_before))
+echo "  the holder's handover: the VIP moved $moved time(s)"
+check "it moved once (b1 to b3, no other board on the way)" test "$moved" = 1
 check "hrr-work active on every board" all_active
+sort -u "$work/status1.txt" "$work/status2.txt" 2>/dev/null | sed 's/^/    /'
+check "status on b1 showed the roll: b2 now, 0 of 3 done" \
+  grep -q "^RESTART  rolling restart of hrr-work (hrr-work.service) coordinated here: now on b2, 0 of 3 done (restart " "$work/status1.txt"
+check "then b3 now, 1 of 3 done" grep -q "coordinated here: now on b3, 1 of 3 done" "$work/status1.txt"
+check "status on b2 showed it restarting, asked by b1" grep -q "^RESTART  hrr-work.service asked by b1: restarting units (restart " "$work/status2.txt"
+check "after the roll, no restart in b1's status" bash -c "! on 1 hcctl status --json | grep -q '\"restart\"'"
 echo "  (rolling restart of 3 boards: $roll_ms ms, about $((roll_ms / 3)) ms a board; each start takes 1 s)"
 
 echo "a board whose unit does not come back stops the roll"

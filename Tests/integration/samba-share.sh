@@ -4,7 +4,9 @@
 # at the VIP: a client namespace lists it with smbclient, from the board holding the VIP; a hand edit of
 # smb.conf is repaired; the share follows the VIP when its holder's link goes dark. Debian's Syncthing, on the
 # two boards of the role sync, runs with the config.xml the document gives (owner dnas:dnas, mode 0600), and
-# its own REST API shows the document's folder and listen address.
+# its own REST API shows the document's folder and listen address; each board publishes its Syncthing device ID
+# (facts: in the document, read from the cert.pem Syncthing makes at its first start), the config.xml then pairs
+# the two, and a file written into /srv/family on b1 appears on b2.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -13,17 +15,13 @@ source "$here/lib/container.sh"
 LAB_NAME=hcsmb
 LAB_NET=10.95.0
 source "$root/scripts/lab.sh"
+source "$here/lib/boards.sh"
 require_root
 command -v smbclient >/dev/null || { echo "smbclient is missing (scripts/install-deps.sh installs it)"; exit 1; }
 
 work=$(mktemp -d /tmp/hcsmb.XXXXXX)
 nspawns=()
-cleanup() {
-  containers_stop
-  lab_down
-  [ -n "${KEEP_WORK:-}" ] && echo "kept $work" || rm -rf "$work"
-}
-trap cleanup EXIT
+trap boards_cleanup EXIT
 vip=$(lab_ip 250)
 client=4 # a namespace on the LAN with no agent: the family's laptop
 started=$SECONDS
@@ -34,31 +32,11 @@ sed -e "s/192\.168\.1\.11\b/$(lab_ip 1)/; s/192\.168\.1\.12\b/$(lab_ip 2)/; s/19
 apikey=$(sed -n 's:.*<apikey>\(.*\)</apikey>.*:\1:p' "$work/desired.yaml")
 
 lab_up 4
-for b in 1 2 3; do container_start "hcsmb-b$b" "$(lab_ns $b)" || exit 1; nspawns+=("$nspawn"); done
-for b in 1 2 3; do
-  nspawn=${nspawns[b - 1]}
-  container_wait "hcsmb-b$b" || exit 1
-  declare "INIT$b=$init"
-done
-nspawn=
-on() { local v="INIT$1"; shift; nsenter -t "${!v}" -a "$@"; }
+boards_boot hcsmb 1 2 3 || exit 1
 prop() { on "$1" systemctl show -p "$3" --value "$2"; }
 active() { [ "$(prop "$1" "$2" ActiveState)" = active ]; }
 running_on() { local b now=""; for b in 1 2 3; do active $b "$1" && now+="b$b "; done; echo "${now% }"; }
 runs_only_on() { local now; now=$(running_on "$1"); echo "$1 active on: ${now:-none}"; [ "$now" = "$2" ]; }
-all_alive() {
-  local b
-  for b in 1 2 3; do
-    on $b hcctl members --json | python3 -c '
-import json, sys
-view = {m["name"]: m["state"] for m in json.load(sys.stdin)}
-sys.exit(any(view.get(n) != "alive" for n in ("b1", "b2", "b3")))' || return 1
-  done
-}
-file_state() { on "$1" hcctl status --json | python3 -c '
-import json, sys
-for f in json.load(sys.stdin).get("files") or []:
-    if f["path"] == sys.argv[1]: print("%s|%s|%s" % (f["state"], f.get("reason", ""), f.get("writes", 0)))' "$2"; }
 stat_is() { [ "$(on "$1" stat -c '%a %U:%G' "$2" 2>/dev/null)" = "$3" ]; }
 # The share list as the client sees it at the VIP (smbclient -g: "Disk|family|", "IPC|IPC$|IPC Service (...)").
 shares() { lab_exec $client timeout 5 smbclient -L "//$vip" -N -g 2>/dev/null; }
@@ -68,9 +46,8 @@ syncthing_api() { on "$1" curl -sf -m 2 -H "X-API-Key: $apikey" "http://127.0.0.
 agent_log() { on "$1" journalctl -u hcagent.service --no-pager -o cat; }
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 export INIT1 INIT2 INIT3 vip client apikey LAB_NAME LAB_NET
-export -f on prop active running_on runs_only_on all_alive file_state stat_is shares served_by syncthing_api agent_log lab_ip lab_ns lab_exec
+export -f on prop active running_on runs_only_on stat_is shares served_by syncthing_api agent_log lab_ip lab_ns lab_exec
 
-key=$(head -c 32 /dev/urandom | base64)
 conf=/var/lib/dnas/.config/syncthing
 for b in 1 2 3; do
   # The board as its owner sets it up: the packages' state directories (the container's /var is new), the
@@ -82,22 +59,15 @@ for b in 1 2 3; do
   printf '[Service]\nReadWritePaths=-/etc/samba -%s\nCapabilityBoundingSet=CAP_CHOWN CAP_DAC_READ_SEARCH\n' "$conf" |
     on $b sh -c 'cat > /etc/systemd/system/hcagent.service.d/managed-files.conf'
   on $b systemctl daemon-reload
-  on $b sh -c "echo $key > /etc/homecloud/gossip.key && chmod 600 /etc/homecloud/gossip.key"
-  cat <<YAML | on $b sh -c 'cat > /etc/homecloud/agent.yaml'
-node: b$b
-bind: $(lab_ip $b):7964
-join: [$(lab_ip 1):7964, $(lab_ip 2):7964, $(lab_ip 3):7964]
-interface: eth0
-key_file: /etc/homecloud/gossip.key
-policy:
+  board_agent_config $b "1 2 3" 'policy:
   units: ["smbd.service", "syncthing@dnas.service"]
   exec: ["/usr/bin/testparm -s %s"]
-  paths: ["/etc/samba/smb.conf", "$conf/config.xml"]
-YAML
+  paths: ["/etc/samba/smb.conf", "'"$conf"'/config.xml"]
+  secrets: ["'"$conf"'/cert.pem"]'
   on $b systemctl start hcagent.service
 done
 echo "  (3 boards booted and set up in $((SECONDS - started)) s)"
-check "the three agents see each other alive by gossip" wait_until 20 all_alive
+check "the three agents see each other alive by gossip" wait_until 20 boards_alive 1 2 3
 
 echo "the share, from the document only"
 on 1 sh -c 'cat > /root/d.yaml' <"$work/desired.yaml"
@@ -119,6 +89,45 @@ echo "Syncthing, from the document"
 for b in 1 2; do
   check "b$b: config.xml written as dnas:dnas 0600, syncthing@dnas runs" wait_until 15 bash -c "
     stat_is $b $conf/config.xml '600 dnas:dnas' && file_state $b $conf/config.xml | grep -q '^converged' && active $b syncthing@dnas.service"
+done
+st_started=$(now_ms)
+# Each board's device ID as Syncthing itself says (from the cert.pem it made at its first start).
+device_id() { on "$1" setpriv --reuid=dnas --regid=dnas --clear-groups syncthing --device-id --home=$conf 2>/dev/null | tail -1; }
+# devices_are BOARD ID...: Syncthing's API on BOARD lists exactly these devices, each with the folder family.
+devices_are() { local b=$1; shift; syncthing_api $b /rest/config | python3 -c '
+import json, sys
+config = json.load(sys.stdin)
+devices = sorted(d["deviceID"] for d in config["devices"])
+shared = sorted(d["deviceID"] for f in config["folders"] if f["id"] == "family" for d in f["devices"])
+print("devices", devices, "family shared with", shared)
+sys.exit(devices != sorted(sys.argv[1:]) or shared != devices)' "$@"; }
+export conf
+export -f device_id devices_are
+check "b1 and b2 have Syncthing device IDs (Syncthing made its certificate)" wait_until 20 bash -c '
+  test -n "$(device_id 1)" && test -n "$(device_id 2)"'
+id1=$(device_id 1) id2=$(device_id 2)
+echo "  b1 is $id1, b2 is $id2"
+check "b2 knows b1's ID as b1 published it, and b1 b2's (state_dir/facts)" wait_until 20 bash -c "
+  on 2 grep -qx 'b1 syncthing-id $id1' /var/lib/homecloud/facts && on 1 grep -qx 'b2 syncthing-id $id2' /var/lib/homecloud/facts"
+published_ms=$(( $(now_ms) - st_started ))
+check "hcctl status lists the fact syncthing-id for b1 and b2 (--json whole, text shortened)" bash -c "
+  on 3 hcctl status --json | python3 -c '
+import json, sys
+rows = {(f[\"name\"], f[\"node\"]): f for f in json.load(sys.stdin).get(\"facts\") or []}
+print(rows)
+sys.exit(not all(rows.get((\"syncthing-id\", b), {}).get(\"value\") == i and rows[(\"syncthing-id\", b)][\"state\"] == \"known\"
+                 for b, i in ((\"b1\", \"$id1\"), (\"b2\", \"$id2\"))))' &&
+  text=\$(on 1 hcctl status) && echo \"\$text\" | sed -n '/^facts/,\$p' &&
+  grep -Eq '^  syncthing-id +b1 +known +${id1:0:16}' <<<\"\$text\" && grep -Eq '^  syncthing-id +b2 +known +${id2:0:16}' <<<\"\$text\""
+for b in 1 2; do
+  check "b$b: Syncthing's API lists both boards' devices, sharing the folder family with them" wait_until 40 bash -c "
+    active $b syncthing@dnas.service && devices_are $b $id1 $id2 && file_state $b $conf/config.xml | grep -q '^converged'"
+done
+check "b1's device b2 has the address the template gives" bash -c "
+  syncthing_api 1 /rest/config/devices/$id2 | python3 -c 'import json, sys; a = json.load(sys.stdin)[\"addresses\"]; print(a); sys.exit(a != [\"tcp://$(lab_ip 2):22000\"])'"
+paired_ms=$(( $(now_ms) - st_started ))
+echo "  from Syncthing's first start (its config written, active): IDs published in $published_ms ms, both paired in $paired_ms ms"
+for b in 1 2; do
   check "b$b: Syncthing's API (the document's key) has the folder family at /srv/family" wait_until 20 bash -c "
     syncthing_api $b /rest/config/folders | python3 -c '
 import json, sys
@@ -132,9 +141,23 @@ got = json.load(sys.stdin)[\"listenAddresses\"]; print(got); sys.exit(got != [\"
 done
 check "b3 (no role sync) has neither config.xml nor Syncthing" bash -c "on 3 test ! -e $conf/config.xml && ! active 3 syncthing@dnas.service"
 check "a wrong API key is refused by Syncthing" bash -c "! on 1 curl -sf -m 2 -H 'X-API-Key: wrong' http://127.0.0.1:8384/rest/config/folders"
-sleep 1
-check "Syncthing does not rewrite its config.xml: written once on each board" bash -c "
-  for b in 1 2; do file_state \$b $conf/config.xml | tee /dev/stderr | grep -q '^converged||1\$' || exit 1; done"
+writes_now() { for b in 1 2; do file_state $b $conf/config.xml; done; }
+export -f writes_now
+writes_before=$(writes_now)
+echo "  config.xml (state|reason|writes) on b1, b2: $(echo $writes_before)"
+sleep 2
+check "Syncthing does not rewrite its config.xml once paired: converged, no write more on either board" bash -c "
+  test \"\$(writes_now)\" = '$writes_before' && ! grep -qv '^converged|' <<<'$writes_before'"
+
+echo "a file written into /srv/family on b1 appears on b2"
+on 1 setpriv --reuid=dnas --regid=dnas --clear-groups sh -c 'echo "from b1 by Syncthing" > /srv/family/from-b1.txt'
+t0=$(now_ms)
+on 1 curl -sf -m 2 -X POST -H "X-API-Key: $apikey" "http://127.0.0.1:8384/rest/db/scan?folder=family" >/dev/null
+if check "b2 has b1's new file, with its content" wait_until 60 bash -c "on 2 grep -qx 'from b1 by Syncthing' /srv/family/from-b1.txt"; then
+  echo "  synced in $(( $(now_ms) - t0 )) ms (written on b1, scan asked, polled on b2); $(( $(now_ms) - st_started )) ms after Syncthing's first start"
+else
+  for b in 1 2; do echo "--- b$b"; syncthing_api $b /rest/db/status?folder=family; syncthing_api $b /rest/system/connections; echo; done
+fi
 
 echo "a change of config.xml (serial: true): Syncthing restarts on b1, then on b2 once b1's is active again"
 for b in 1 2; do declare "ST$b=$(prop $b syncthing@dnas.service InvocationID)"; done

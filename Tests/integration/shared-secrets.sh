@@ -13,44 +13,19 @@ source "$here/lib/container.sh"
 LAB_NAME=hcs
 LAB_NET=10.98.0
 source "$root/scripts/lab.sh"
+source "$here/lib/boards.sh"
 require_root
 
 work=$(mktemp -d /tmp/hcs-secrets.XXXXXX)
 nspawns=()
-cleanup() {
-  containers_stop
-  lab_down
-  [ -n "${KEEP_WORK:-}" ] && echo "kept $work" || rm -rf "$work"
-}
-trap cleanup EXIT
+trap boards_cleanup EXIT
 started=$SECONDS
 
 lab_up 3
-for b in 1 2 3; do container_start "hcs-b$b" "$(lab_ns $b)" || exit 1; nspawns+=("$nspawn"); done
-for b in 1 2 3; do
-  nspawn=${nspawns[$((b - 1))]}
-  container_wait "hcs-b$b" || exit 1
-  declare "INIT$b=$init"
-done
-nspawn=
-on() { local v="INIT$1"; shift; nsenter -t "${!v}" -a "$@"; }
+boards_boot hcs 1 2 3 || exit 1
 status_json() { on "$1" hcctl status --json; }
-all_alive() {
-  local b
-  for b in "$@"; do
-    on $b hcctl members --json | python3 -c '
-import json, sys
-view = {m["name"]: m["state"] for m in json.load(sys.stdin)}
-sys.exit(any(view.get("b%s" % n) != "alive" for n in sys.argv[1:]))' "$@" || return 1
-  done
-}
 has_content() { [ "$(on "$1" cat "$2" 2>/dev/null)" = "$3" ]; }  # has_content BOARD PATH TEXT
 stat_is() { [ "$(on "$1" stat -c '%a %U:%G' "$2" 2>/dev/null)" = "$3" ]; }
-# file_state BOARD PATH: "STATE|REASON|WRITES" of a managed file in that board's status.
-file_state() { status_json "$1" | python3 -c '
-import json, sys
-for f in json.load(sys.stdin).get("files") or []:
-    if f["path"] == sys.argv[1]: print("%s|%s|%s" % (f["state"], f.get("reason", ""), f.get("writes", 0)))' "$2"; }
 # secret_state BOARD NAME: "STATE|FINGERPRINT|REASON" of a secret in that board's status.
 secret_state() { status_json "$1" | python3 -c '
 import json, sys
@@ -58,24 +33,15 @@ for s in json.load(sys.stdin).get("secrets") or []:
     if s["name"] == sys.argv[1]: print("%s|%s|%s" % (s["state"], s.get("fingerprint", ""), s.get("reason", "")))' "$2"; }
 agent_log() { on "$1" journalctl -u hcagent.service --no-pager -o cat; }
 export INIT1 INIT2 INIT3 LAB_NET
-export -f on status_json all_alive has_content stat_is file_state secret_state agent_log lab_ip
+export -f on status_json has_content stat_is secret_state agent_log lab_ip
 
-key=$(head -c 32 /dev/urandom | base64)
 for b in 1 2 3; do
   on $b mkdir -p /etc/homecloud /etc/hcs /etc/systemd/system/hcagent.service.d
   printf '[Service]\nReadWritePaths=/etc/hcs\n' | on $b sh -c 'cat > /etc/systemd/system/hcagent.service.d/shared-secrets.conf'
   on $b systemctl daemon-reload
-  on $b sh -c "echo $key > /etc/homecloud/gossip.key && chmod 600 /etc/homecloud/gossip.key"
-  cat <<YAML | on $b sh -c 'cat > /etc/homecloud/agent.yaml'
-node: b$b
-bind: $(lab_ip $b):7964
-join: [$(lab_ip 1):7964, $(lab_ip 2):7964]
-interface: eth0
-key_file: /etc/homecloud/gossip.key
-policy:
+  board_agent_config $b "1 2" 'policy:
   paths: ["/etc/hcs/*"]
-  secrets: ["/var/lib/rancher/k3s/server/*"]
-YAML
+  secrets: ["/var/lib/rancher/k3s/server/*"]'
 done
 on 1 mkdir -p /var/lib/rancher/k3s/server /root/private
 
@@ -105,7 +71,7 @@ YAML
 echo "  (3 boards booted in $((SECONDS - started)) s)"
 
 for b in 1 2; do on $b systemctl start hcagent.service; done
-check "b1 and b2 see each other alive" wait_until 20 all_alive 1 2
+check "b1 and b2 see each other alive" wait_until 20 boards_alive 1 2
 document 1 | on 1 sh -c 'cat > /root/d.yaml'
 check "hcctl apply accepts a document with secrets" bash -c "on 1 hcctl apply /root/d.yaml | grep -qx 'generation 1 accepted'"
 
@@ -142,13 +108,25 @@ check "b3 gets the document and the secret, and writes k3s.env" wait_until 15 ha
 echo "the token changes"
 sleep 1.1  # a new mtime second for filesystems with coarse timestamps
 token2="K10$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')::server:rotated"
+fp1=$(secret_state 2 k3s-token | cut -d'|' -f2)
+t_change=$(date +%s%N)
 on 1 sh -c "umask 077; echo $token2 > /var/lib/rancher/k3s/server/node-token.new && mv /var/lib/rancher/k3s/server/node-token.new /var/lib/rancher/k3s/server/node-token"
 env2=$(printf 'K3S_URL=https://%s:6443\nK3S_TOKEN=%s' "$(lab_ip 1)" "$token2")
 t0=$(date +%s%N)
+# b1 sees the rename with inotify (no stat poll), then b2 fetches the new copy its metadata announces.
+check "the renamed-over token is held on b2 with a new fingerprint within 5 s" wait_until 5 bash -c "
+  s=\$(secret_state 2 k3s-token); [[ \"\$s\" =~ ^held\\|[0-9a-f]{16}\\| ]] && [ \"\$(cut -d'|' -f2 <<<\"\$s\")\" != '$fp1' ]"
+echo "  token file renamed over on b1 to its new copy held on b2: $(( ($(date +%s%N) - t_change) / 1000000 )) ms"
 check "k3s.env is rewritten on b2 and b3" wait_until 10 bash -c "has_content 2 /etc/hcs/k3s.env '$env2' && has_content 3 /etc/hcs/k3s.env '$env2'"
 echo "  changed token to b2 and b3: $(( ($(date +%s%N) - t0) / 1000000 )) ms (polled)"
 check "plain (no secret) was not rewritten" bash -c "file_state 2 /etc/hcs/plain | tee /dev/stderr | grep -q '|1\$' && file_state 3 /etc/hcs/plain | grep -q '|1\$'"
 check "k3s.env on b2 was written twice" bash -c "file_state 2 /etc/hcs/k3s.env | tee /dev/stderr | grep -q '^converged||2\$'"
+t_change=$(date +%s%N)
+on 1 rm /var/lib/rancher/k3s/server/node-token
+check "b1 sees its token file removed within 5 s, and keeps the copy it holds" wait_until 5 bash -c "
+  secret_state 1 k3s-token | tee /dev/stderr | grep -q '^held|.*|waiting for /var/lib/rancher/k3s/server/node-token to appear'"
+echo "  token file removed to b1's status saying so: $(( ($(date +%s%N) - t_change) / 1000000 )) ms"
+on 1 sh -c "umask 077; echo $token2 > /var/lib/rancher/k3s/server/node-token"
 
 echo "a restarted board keeps the secret (every other agent is down)"
 on 1 systemctl stop hcagent.service
@@ -159,7 +137,7 @@ check "b2 writes k3s.env again from its state_dir copy" wait_until 10 has_conten
 check "and holds it" bash -c "secret_state 2 k3s-token | grep -q '^held|'"
 on 1 systemctl start hcagent.service
 on 3 systemctl start hcagent.service
-check "b1 is back with the same copy, the cluster whole" wait_until 20 all_alive 1 2 3
+check "b1 is back with the same copy, the cluster whole" wait_until 20 boards_alive 1 2 3
 
 echo "the value never shows"
 for b in 1 2 3; do document 2 changed | sed 's/ K3S_TOKEN=/ TOKEN=/' | on $b sh -c 'cat > /root/d2.yaml'; done

@@ -11,27 +11,16 @@ source "$here/lib/container.sh"
 LAB_NAME=hcw
 LAB_NET=10.73.0
 source "$root/scripts/lab.sh"
+source "$here/lib/boards.sh"
 require_root
 
 work=$(mktemp -d /tmp/hcw-waitfor.XXXXXX)
 nspawns=()
-cleanup() {
-  containers_stop
-  lab_down
-  [ -n "${KEEP_WORK:-}" ] && echo "kept $work" || rm -rf "$work"
-}
-trap cleanup EXIT
+trap boards_cleanup EXIT
 started=$SECONDS
 
 lab_up 2
-for b in 1 2; do container_start "hcw-b$b" "$(lab_ns $b)" || exit 1; nspawns+=("$nspawn"); done
-for b in 1 2; do
-  nspawn=${nspawns[$((b - 1))]}
-  container_wait "hcw-b$b" || exit 1
-  declare "INIT$b=$init"
-done
-nspawn=
-on() { local v="INIT$1"; shift; nsenter -t "${!v}" -a "$@"; }
+boards_boot hcw 1 2 || exit 1
 active() { on "$1" systemctl show -p ActiveState --value "$2"; }
 is_active() { [ "$(active "$1" "$2")" = active ]; }
 # unit_json BOARD UNIT: that unit's entry of the board's status, as compact JSON ("key":value).
@@ -58,24 +47,14 @@ now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 export INIT1 INIT2
 export -f on active is_active unit_json all_alive b1_probe_says
 
-key=$(head -c 32 /dev/urandom | base64)
 for b in 1 2; do
   # The listener the probe checks: accepts and closes connections on port 7707.
   printf '[Service]\nExecStart=/usr/bin/python3 -c "import socket\\ns = socket.socket()\\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\\ns.bind((\\"127.0.0.1\\", 7707))\\ns.listen()\\nwhile True: s.accept()[0].close()"\n' \
     | on $b sh -c 'cat > /etc/systemd/system/hcw-listen.service'
   for u in joiner filed; do printf '[Service]\nExecStart=/bin/sleep infinity\n' | on $b sh -c "cat > /etc/systemd/system/hcw-$u.service"; done
-  on $b mkdir -p /etc/homecloud
   on $b systemctl daemon-reload
-  on $b sh -c "echo $key > /etc/homecloud/gossip.key && chmod 600 /etc/homecloud/gossip.key"
-  cat <<YAML | on $b sh -c 'cat > /etc/homecloud/agent.yaml'
-node: b$b
-bind: $(lab_ip $b):7964
-join: [$(lab_ip 1):7964, $(lab_ip 2):7964]
-interface: eth0
-key_file: /etc/homecloud/gossip.key
-policy:
-  units: ["hcw-*.service"]
-YAML
+  board_agent_config $b "1 2" 'policy:
+  units: ["hcw-*.service"]'
 done
 
 # document GENERATION LISTENER-STATE [JOINER-ROLE]: b1 is first (the listener), b2 joiner.

@@ -9,7 +9,7 @@ public enum GossipMessage: Sendable, Equatable {
     /// the requester can tell a dead target from its own bad network.
     case indirectPingRequest(seq: UInt32, target: String, targetAddress: GossipAddress, requester: String,
                              requesterAddress: GossipAddress)
-    /// At most `maxAckPayloadBytes`; the core sends none, the field leaves room for health hints later.
+    /// At most `maxAckPayloadBytes`: the acking node's incarnation (AckPayload); empty from agents before it.
     case ack(seq: UInt32, payload: [UInt8])
     case nack(seq: UInt32)
     case alive(incarnation: UInt64, name: String, address: GossipAddress, metadata: [UInt8])

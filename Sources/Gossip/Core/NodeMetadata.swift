@@ -32,6 +32,15 @@ public struct NodeMetadata: Sendable, Equatable {
     public var restartRequest: RestartRequest?
     /// The last restart this board was asked for and how it went ("rd"), for the coordinator to follow.
     public var restartReport: RestartReport?
+    /// This agent reads the shared secrets' section of a push-pull frame ("ss": true). An agent from before it
+    /// (a7d0970) takes every byte after the member state as the document's text, so secrets are sent only to
+    /// peers that say this (SharedSecretWire.records(_:forPeer:)); a mixed-version cluster keeps taking documents.
+    public var readsSecretFrames = false
+    /// Its `placement: one` units that are not quiet here ("oc", SingletonClaims); nil: not said (an older agent,
+    /// units not read yet, or cut to fit), which the fast start reads as "may run any of them".
+    public var singletonClaims: SingletonClaims?
+    /// This board's per-board facts (the document's `facts:`): name → value ("nf"), for the others' templates.
+    public var facts: [String: String] = [:]
 
     public init(version: String, generation: UInt64, hash: UInt64, roles: [String], convergence: String? = nil) {
         self.version = version
@@ -72,6 +81,15 @@ public struct NodeMetadata: Sendable, Equatable {
         if let report = value["rd"]?.array, report.count == 2, let id = report[0].string, let text = report[1].string {
             restartReport = RestartReport(id: id, text: text)
         }
+        if case .bool(true)? = value["ss"] { readsSecretFrames = true }
+        // All or nothing: a list with anything but names in it says nothing.
+        if let claims = value["oc"], let generation = claims["g"]?.int, generation >= 0, let list = claims["u"]?.array {
+            let names = list.compactMap(\.string)
+            if names.count == list.count { singletonClaims = SingletonClaims(generation: UInt64(generation), units: names) }
+        }
+        if case .object(let pairs)? = value["nf"] {
+            for (name, text) in pairs { if let text = text.string { facts[name] = text } }
+        }
     }
 
     public var bytes: [UInt8] { encoded(within: GossipMember.maxMetadataBytes) }
@@ -107,14 +125,24 @@ public struct NodeMetadata: Sendable, Equatable {
             members.append(("rq", .object(fields)))
         }
         if let restartReport { members.append(("rd", .array([.string(restartReport.id), .string(restartReport.text)]))) }
+        if readsSecretFrames { members.append(("ss", .bool(true))) }
+        if let singletonClaims {
+            members.append(("oc", .object([("g", JSONValue.integer(singletonClaims.generation)),
+                                           ("u", .array(singletonClaims.units.map { .string($0) }))])))
+        }
+        if !facts.isEmpty { members.append(("nf", .object(facts.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.string($0.value)) }))) }
         var encoded = Array(JSONValue.object(members).serialized.utf8)
         // Lists are what may not fit: drop the secrets' versions (the periodic push-pull carries the secrets
-        // anyway), the roles, then the failing and unknown probes' names (keeping that some are: "?", which
-        // wait_for reads as no probe healthy there), then the VIPs, before going over the limit.
+        // anyway), the `one` units' claims (whole: without them no board starts one fast, the safe side), the
+        // roles, then the failing and unknown probes' names (keeping that some are: "?", which wait_for reads as
+        // no probe healthy there), then the VIPs, then the facts (the others keep their last value), before going
+        // over the limit.
         if encoded.count > limit {
             var trimmed = self
             if !trimmed.secretVersions.isEmpty {
                 trimmed.secretVersions = [:]
+            } else if trimmed.singletonClaims != nil {
+                trimmed.singletonClaims = nil
             } else if !trimmed.roles.isEmpty {
                 trimmed.roles = []
             } else if let probes = trimmed.probes, probes.failing != ["?"], !probes.failing.isEmpty {
@@ -123,6 +151,8 @@ public struct NodeMetadata: Sendable, Equatable {
                 trimmed.probes?.unknown = ["?"]
             } else if !trimmed.vips.isEmpty {
                 trimmed.vips = []
+            } else if !trimmed.facts.isEmpty {
+                trimmed.facts = [:]
             } else if !trimmed.handovers.isEmpty {
                 trimmed.handovers = [:]
             } else if !trimmed.drainRequests.isEmpty {

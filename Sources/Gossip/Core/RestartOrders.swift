@@ -7,12 +7,17 @@ public struct RestartOrders: Sendable {
     public static let handoverWindow = Duration.seconds(15)
     /// How many acted-on ids are kept: a coordinator asks one id per roll.
     public static let keptIDs = 16
+    /// How long a final report (done, failed) stays in this board's metadata: the coordinator reads it within
+    /// a gossip round or two; after this it only made every metadata message longer, for as long as the agent ran.
+    public static let reportRetention = Duration.seconds(600)
 
     public enum Action: Sendable, Equatable {
         /// Keep these ids (oldest first) in state_dir: a restarted agent does not act on them again.
         case remember([String])
         /// What this board's metadata says now.
         case report(RestartReport)
+        /// The last report is old and final: the metadata carries none any more ("rd" trimmed).
+        case clearReport
         /// Hand these VIPs over, make before break, to `successor` (nil: whichever board the election picks).
         case handOver(vips: [String], to: String?)
         /// Restart these units and report (`onRestarted`) once they are active again or have failed.
@@ -28,6 +33,10 @@ public struct RestartOrders: Sendable {
     public let node: String
     public private(set) var actedOn: [String]
     private var current: (id: String, units: [String], phase: Phase)?
+    /// Who asked for the restart under way (for status).
+    private var askedBy: String?
+    /// Since when the metadata carries a final report (trimmed after reportRetention); nil: none, or running.
+    private var finalReportSince: Duration?
 
     public init(node: String, actedOn: [String] = []) {
         self.node = node
@@ -35,6 +44,24 @@ public struct RestartOrders: Sendable {
     }
 
     public var isBusy: Bool { current != nil }
+
+    /// When `onTick` next has something to do: the end of the hand-over window, or the trim of a final report;
+    /// nil when nothing waits on the clock (the shell then arms no timer).
+    public var nextDeadline: Duration? {
+        if let current {
+            if case .handingOver(_, let until) = current.phase { return until }
+            return nil
+        }
+        return finalReportSince.map { $0 + Self.reportRetention }
+    }
+
+    /// The restart under way here, for hcctl status: its id, who asked, its units, and whether this board still
+    /// hands its VIPs over (else its units restart now).
+    public var underWay: (id: String, by: String, units: [String], handingOver: Bool)? {
+        guard let current else { return nil }
+        if case .handingOver = current.phase { return (current.id, askedBy ?? "?", current.units, true) }
+        return (current.id, askedBy ?? "?", current.units, false)
+    }
 
     /// What alive members ask of this board now. `units`: the asked units the document runs here (the others
     /// are not this board's to restart); `held`: the VIPs it holds. A request already acted on is not repeated,
@@ -49,8 +76,11 @@ public struct RestartOrders: Sendable {
         guard !ours.isEmpty else {
             actions.append(.log("\(ask.by) asked this board to restart \(ask.request.units.joined(separator: ", ")), which do not run here"))
             actions.append(.report(RestartReport(id: id, outcome: .done)))
+            finalReportSince = now
             return actions
         }
+        askedBy = ask.by
+        finalReportSince = nil
         actions.append(.log("\(ask.by) asked this board to restart \(ours.joined(separator: ", ")) (restart \(id))"))
         actions.append(.report(RestartReport(id: id, outcome: .running)))
         let successor = ask.request.successor.flatMap { $0 == node ? nil : $0 }
@@ -71,10 +101,16 @@ public struct RestartOrders: Sendable {
         return [.log("VIPs \(vips.sorted().joined(separator: ", ")) handed over: restarting"), .restart(id: current.id, units: current.units)]
     }
 
-    /// The clock: VIPs not handed over in time mean no restart (the share would go away), a failed restart.
+    /// The clock: VIPs not handed over in time mean no restart (the share would go away), a failed restart; a
+    /// final report older than reportRetention leaves the metadata.
     public mutating func onTick(now: Duration) -> [Action] {
+        if current == nil, let since = finalReportSince, now - since > Self.reportRetention {
+            finalReportSince = nil
+            return [.clearReport]
+        }
         guard let current, case .handingOver(let vips, let until) = current.phase, now > until else { return [] }
         self.current = nil
+        finalReportSince = now
         let reason = "\(vips.sorted().joined(separator: ", ")) not handed over within \(RestartRoll.seconds(Self.handoverWindow)): not restarted"
         return [.log(reason), .report(RestartReport(id: current.id, outcome: .failed(reason)))]
     }
@@ -83,6 +119,7 @@ public struct RestartOrders: Sendable {
     public mutating func onRestarted(id: String, failure: String?, now: Duration) -> [Action] {
         guard let current, current.id == id, case .restarting = current.phase else { return [] }
         self.current = nil
+        finalReportSince = now
         if let failure {
             return [.log("restart \(id) failed: \(failure)"), .report(RestartReport(id: id, outcome: .failed(failure)))]
         }

@@ -107,6 +107,11 @@ public struct SWIMCore: Sendable {
     /// one` takes it as a lease (Reconciler's SingletonPlacement): across a partition a member is still
     /// "alive" here for as long as SWIM takes to suspect it, which Lifeguard stretches on the cut-off side.
     public internal(set) var lastHeard: [String: Duration] = [:]
+    /// When this node last had proof that its copy of a member's metadata was the member's latest: the member's
+    /// ack to our probe said the incarnation we hold (AckPayload), or the member's own push-pull state did. So the
+    /// member's metadata here says what the member said no earlier than this. The fast start of `placement: one`
+    /// (Reconciler's SingletonFastStart) takes a member's "I do not run it" only when this is recent.
+    public internal(set) var confirmed: [String: Duration] = [:]
     /// nil until the first tick, which staggers them so that boards started together do not probe in step.
     var nextProbeAt: Duration?
     var nextGossipAt: Duration?
@@ -204,8 +209,9 @@ public struct SWIMCore: Sendable {
     public var nextDeadline: Duration? {
         guard let nextProbeAt, let nextGossipAt, let nextPushPullAt, let nextReconnectAt else { return nil }
         var deadlines = [nextPushPullAt, nextReconnectAt]
-        // A gossip round with nothing queued does nothing: no need to wake for it.
-        if !broadcasts.isEmpty { deadlines.append(nextGossipAt) }
+        // A gossip round with nothing queued, or no one to send it to (a board alone), does nothing: no need to
+        // wake for it. A lone board's news waits in the queue for the first member.
+        if !broadcasts.isEmpty, hasGossipTargets { deadlines.append(nextGossipAt) }
         if let probe {
             deadlines.append(probe.indirectSent ? probe.end : probe.directDeadline)
         } else {
@@ -239,7 +245,7 @@ public struct SWIMCore: Sendable {
         if let due = nextGossipAt, due <= now {
             nextGossipAt = now + settings.gossipInterval
             if !broadcasts.isEmpty {
-                gossip(to: randomMembers(settings.gossipFanout, excluding: nil) { $0.isActive || $0.state == .dead }, &actions)
+                gossip(to: randomMembers(settings.gossipFanout, excluding: nil, where: Self.isGossipTarget), &actions)
             }
         }
         if let due = nextPushPullAt, due <= now {
@@ -275,7 +281,7 @@ public struct SWIMCore: Sendable {
                 if records[source] != nil { lastHeard[source] = now }
                 meetStranger(source, at: sourceAddress, now: now, &actions)
                 let refutation: [GossipMessage] = refutationStillFresh(now: now) ? [aliveMessage] : []
-                send([.ack(seq: seq, payload: [])] + refutation, to: sender, &actions)
+                send([.ack(seq: seq, payload: AckPayload.encode(incarnation: incarnation))] + refutation, to: sender, &actions)
             case let .indirectPingRequest(seq, target, targetAddress, requester, _):
                 if records[requester] != nil { lastHeard[requester] = now }
                 // Each lives one probe interval; more than this at once is a storm, not probing.
@@ -284,8 +290,8 @@ public struct SWIMCore: Sendable {
                 relays.append(Relay(seq: relaySeq, requesterSeq: seq, requester: sender, target: target, nackAt: now + settings.nackTimeout,
                                     expiresAt: now + settings.indirectProbeTimeout))
                 send([.ping(seq: relaySeq, target: target, source: name, sourceAddress: address)], to: targetAddress, &actions)
-            case let .ack(seq, _):
-                onAck(seq: seq, in: messages, now: now, &actions)
+            case let .ack(seq, payload):
+                onAck(seq: seq, payload: payload, in: messages, now: now, &actions)
             case let .nack(seq):
                 if probe?.seq == seq { probe?.nacks += 1 }
             case let .alive(incarnation, memberName, memberAddress, memberMetadata):
@@ -307,7 +313,11 @@ public struct SWIMCore: Sendable {
     /// the member gets its chance to refute, as with any single accuser.
     public mutating func onPushPull(_ state: GossipPushPullState, now: Duration) -> [GossipAction] {
         var actions: [GossipAction] = []
-        defer { if records[state.from] != nil { lastHeard[state.from] = now } }
+        defer {
+            if records[state.from] != nil { lastHeard[state.from] = now }
+            // The sender's own entry is its state now: our copy is current if we hold that incarnation alive.
+            if let own = state.members.first(where: { $0.name == state.from }) { confirm(state.from, incarnation: own.incarnation, now: now) }
+        }
         for entry in state.members {
             switch entry.state {
             case .alive:
@@ -444,9 +454,10 @@ public struct SWIMCore: Sendable {
 
     /// An ack ends our probe, or is forwarded to whoever asked us to probe, with the target's alive message
     /// if it came along (a fresh refutation the requester may be waiting for).
-    private mutating func onAck(seq: UInt32, in messages: [GossipMessage], now: Duration, _ actions: inout [GossipAction]) {
+    private mutating func onAck(seq: UInt32, payload: [UInt8], in messages: [GossipMessage], now: Duration, _ actions: inout [GossipAction]) {
         if let current = probe, current.seq == seq {
             lastHeard[current.target] = now
+            if let said = AckPayload.incarnation(payload) { confirm(current.target, incarnation: said, now: now) }
             // Only a direct ack says our own network is fine; an indirect one says only the target is.
             if !current.indirectSent { localHealth.record(.probeSucceeded) }
             probe = nil
@@ -459,8 +470,16 @@ public struct SWIMCore: Sendable {
                 if case .alive(_, let aliveName, _, _) = message { return aliveName == relay.target }
                 return false
             }
-            send([.ack(seq: relay.requesterSeq, payload: [])] + (refutation.map { [$0] } ?? []), to: relay.requester, &actions)
+            send([.ack(seq: relay.requesterSeq, payload: payload)] + (refutation.map { [$0] } ?? []), to: relay.requester, &actions)
         }
+    }
+
+    /// `member` says it is at `incarnation`: when we hold it alive at exactly that one, our copy of its metadata
+    /// is its latest (every change of metadata takes a new incarnation, and an alive at a new incarnation brings
+    /// its metadata along). Any other answer proves nothing.
+    private mutating func confirm(_ member: String, incarnation said: UInt64, now: Duration) {
+        guard let record = records[member], record.member.state == .alive, record.member.incarnation == said else { return }
+        confirmed[member] = now
     }
 
     private mutating func sendOwedNacks(now: Duration, _ actions: inout [GossipAction]) {
@@ -550,6 +569,11 @@ public struct SWIMCore: Sendable {
     }
 
     /// Up to `count` distinct members satisfying `accept`, other than `excluded`, picked at random.
+    /// Who a gossip round sends to: active members, and the dead (so a wrongly declared one hears and refutes).
+    static func isGossipTarget(_ member: GossipMember) -> Bool { member.isActive || member.state == .dead }
+
+    var hasGossipTargets: Bool { roster.contains { records[$0].map { Self.isGossipTarget($0.member) } ?? false } }
+
     mutating func randomMembers(_ count: Int, excluding excluded: String?,
                                 where accept: (GossipMember) -> Bool) -> [GossipMember] {
         guard count > 0, !roster.isEmpty else { return [] }

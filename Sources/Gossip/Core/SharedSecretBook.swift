@@ -260,6 +260,13 @@ public enum SharedSecretWire {
     static let magic: [UInt8] = [0x53, 0x31]
     static let maxRecords = 256
 
+    /// What a push-pull frame to a peer carries: the records only where the peer's metadata says it reads them.
+    /// An older agent (or one whose metadata is not known yet) gets none: it would take them as part of the
+    /// document's text and refuse that document; it fetches them after its upgrade, by the next push-pull.
+    public static func records(_ records: [SharedSecretRecord], forPeer metadata: NodeMetadata?) -> [SharedSecretRecord] {
+        metadata?.readsSecretFrames == true ? records : []
+    }
+
     public static func encode(_ records: [SharedSecretRecord]) -> [UInt8] {
         var bytes = magic
         let records = records.prefix(maxRecords)

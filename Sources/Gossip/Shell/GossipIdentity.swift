@@ -15,6 +15,8 @@ public struct GossipIdentity {
     private let logger: Logger
     private var refusedCounters: [String: Counter] = [:]
     private var boundOnce = false
+    /// The node key was made at this start: state_dir had none (a first start, a new SD card, a reinstall).
+    private var keyMadeNow = false
     /// Member → its believed metadata bytes and what they parse to: the document check reads every member's
     /// metadata each second, and it rarely changes.
     private var parsed: [String: (bytes: [UInt8], metadata: NodeMetadata?)] = [:]
@@ -31,6 +33,7 @@ public struct GossipIdentity {
         let path = stateDir + "/" + NodeKey.fileName
         do {
             let (key, created) = try NodeKey.loadOrCreate(at: path)
+            keyMadeNow = created
             if created { logger.notice("made this board's node key in \(path); its public line, for desired.yaml's node_keys: \(node): \"\(key.publicKey.line)\"") }
             // Sealed only where trusted keys are configured: a board that checks nothing sends what it always did.
             if enforcing { sealer = MetadataSealer(key: key, name: node) }
@@ -53,7 +56,12 @@ public struct GossipIdentity {
         boundOnce = true
         book.bind(keys)
         guard book.enforcing, let sealer else { return }
-        if let bound = keys[name], bound != sealer.key.publicKey {
+        if let bound = keys[name], bound != sealer.key.publicKey, keyMadeNow {
+            // A board whose SD card was replaced comes back under its old name with a new key: it rejoins, takes
+            // the document and runs its units, but the document decides whose word counts (SECURITY.md: why
+            // not first use), so say exactly what the admin does about it.
+            logger.error("node_keys binds \(bound.id) to this board (\(name)), but its node key is \(sealer.key.publicKey.id), made at this start (state_dir had none: a new SD card or a reinstall?): this board rejoins and runs its units, but the others keep its last verified metadata and ignore its requests until a signed document binds \(name): \"\(sealer.key.publicKey.line)\" (or restore the old state_dir/node.key)")
+        } else if let bound = keys[name], bound != sealer.key.publicKey {
             logger.error("node_keys binds \(bound.id) to this board (\(name)), but its node key is \(sealer.key.publicKey.id): the others will not believe its metadata")
         } else if keys[name] == nil {
             logger.warning("node_keys binds no key to this board (\(name)): the others show its metadata as unbound and do not act on its requests; add \(name): \"\(sealer.key.publicKey.line)\"")

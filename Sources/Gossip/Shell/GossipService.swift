@@ -31,14 +31,24 @@ public struct GossipService: Service {
         public var offerDocument: @Sendable (_ text: String, _ peer: String) async -> Bool
         /// Whether this board is drained (hcctl drain), carried in its metadata.
         public var drained = LatestValue<Bool>(false)
+        /// The other alive members whose metadata does not say drained (VRRP: where a drain steps down to).
+        public var inService = LatestValue<Set<String>>([])
+        /// The other alive members' probe summaries, for those that gossip one (VRRP: a step-down counts their weights).
+        public var peerProbes = LatestValue<[String: ProbeSummary]>([:])
         /// The generation this board's serial restarts are finished for (the reconciler's), carried as "sr".
         public var serialDone = LatestValue<UInt64?>(nil)
+        /// The reconciler's claims on this board's `placement: one` units, carried as "oc".
+        public var singletonClaims = LatestValue<SingletonClaims?>(nil)
         /// What other boards ask of this one (hcctl drain NODE there), counting only requests they signed.
         public var drainAsked = LatestValue<DrainAsk?>(nil)
         /// The shared secrets this board holds (→ reconciler: templates, `wait_for: secret`) and what status shows
         /// of them (never a value).
         public var secretValues = LatestValue<SharedSecretValues>(SharedSecretValues())
         public var secretStatus = LatestValue<[SecretStatus]>([])
+        /// The per-board facts known of the document's boards (→ reconciler: templates' `N.facts.NAME`).
+        public var factValues = LatestValue<NodeFactValues>(NodeFactValues())
+        /// What hcctl status shows of the facts: each board's value and since when this board knows it.
+        public var factStatus = LatestValue<[FactStatus]>([])
         /// hcctl restart: what this board asks and reports (its metadata), the restarts members ask of it (only
         /// those they signed), and each member's last restart report.
         public var restarts = LatestValue<RestartMetadata>(RestartMetadata())
@@ -101,6 +111,7 @@ public struct GossipService: Service {
         let handovers = channels.outgoingHandovers.follow()
         let drainedFlags = channels.drained.follow()
         let serialDoneValues = channels.serialDone.follow()
+        let claimValues = channels.singletonClaims.follow()
         let restarts = channels.restarts.follow()
         thread.execute { driver.start() }
         await withDiscardingTaskGroup { group in
@@ -114,17 +125,22 @@ public struct GossipService: Service {
             group.addTask { for await requests in handovers { thread.execute { driver.onHandovers(requests) } } }
             group.addTask { for await drained in drainedFlags { thread.execute { driver.onDrained(drained) } } }
             group.addTask { for await done in serialDoneValues { thread.execute { driver.onSerialDone(done) } } }
+            group.addTask { for await claims in claimValues { thread.execute { driver.onSingletonClaims(claims) } } }
             group.addTask { for await value in restarts { thread.execute { driver.onRestarts(value) } } }
             // Placement's view: who is alive and heard from (.heard) with what the metadata of .members says: who is
             // drained, how far each board's serial restarts are, and its probes (wait_for starts a unit as soon as a
             // probe there passes).
-            var heard: (members: [GossipMember], lastHeard: [String: Duration], origin: ContinuousClock.Instant)?
+            typealias Heard = (members: [GossipMember], lastHeard: [String: Duration], confirmed: [String: Duration], origin: ContinuousClock.Instant)
+            var heard: Heard?
             var drained: Set<String> = []
             var serialDone: [String: UInt64] = [:]
             var probes: [String: ProbeSummary] = [:]
-            func view(_ heard: (members: [GossipMember], lastHeard: [String: Duration], origin: ContinuousClock.Instant)) -> MemberView {
+            var claims: [String: SingletonClaims] = [:]
+            func view(_ heard: Heard) -> MemberView {
                 var view = MemberView(heard.members, lastHeard: heard.lastHeard, origin: heard.origin, drained: drained, probes: probes)
                 view.serialDone = serialDone
+                view.confirmed = heard.confirmed.mapValues { MonotonicTime.time(heard.origin + $0) }
+                view.singletonClaims = claims
                 return view
             }
             await withGracefulShutdownHandler {
@@ -137,10 +153,16 @@ public struct GossipService: Service {
                                                  uniquingKeysWith: { first, _ in first })
                         var summaries: [String: ProbeSummary] = [:]
                         for view in views { if let summary = view.metadata?.probes { summaries[view.member.name] = summary } }
-                        let changed = now != drained || doneNow != serialDone || summaries != probes
+                        // Claims only from metadata the member says now (SingletonFastStart: stale ones could hide a run).
+                        let claimsNow = Dictionary(views.compactMap { view in
+                            view.metadataIsCurrent ? view.metadata?.singletonClaims.map { (view.member.name, $0) } : nil
+                        },
+                                                   uniquingKeysWith: { first, _ in first })
+                        let changed = now != drained || doneNow != serialDone || summaries != probes || claimsNow != claims
                         drained = now
                         serialDone = doneNow
                         probes = summaries
+                        claims = claimsNow
                         if changed, let heard { channels.memberView.publishIfChanged(view(heard)) }
                     case .document(let text, let peer):
                         // A document refused here (signature, policy) stays refused: gossip does not fetch it again.
@@ -148,12 +170,15 @@ public struct GossipService: Service {
                             let hash = DocumentHash.of(text)
                             thread.execute { driver.onRefused(hash: hash) }
                         }
-                    case .heard(let members, let lastHeard, let origin):
-                        heard = (members, lastHeard, origin)
-                        channels.memberView.publishIfChanged(view((members, lastHeard, origin)))
+                    case .heard(let members, let lastHeard, let confirmed, let origin):
+                        heard = (members, lastHeard, confirmed, origin)
+                        channels.memberView.publishIfChanged(view((members, lastHeard, confirmed, origin)))
                     case .secrets(let values, let statuses):
                         channels.secretValues.publishIfChanged(values)
                         channels.secretStatus.publish(statuses)
+                    case .facts(let values, let statuses):
+                        channels.factValues.publishIfChanged(values)
+                        channels.factStatus.publish(statuses)
                     case .stopped: break reading
                     }
                 }
@@ -183,6 +208,13 @@ public struct GossipService: Service {
         channels.members.publish(members)
         let live = views.map(\.member).filter { ($0.state == .alive || $0.state == .suspect) && $0.name != node }
         channels.peerAddresses.publishIfChanged(live.compactMap { IPAddress(bytes: $0.address.host) })
+        channels.inService.publishIfChanged(Set(views.lazy.filter { $0.member.state == .alive && $0.member.name != node && $0.metadata?.drained != true }
+            .map(\.member.name)))
+        var probes: [String: ProbeSummary] = [:]
+        for view in views where view.member.state == .alive && view.member.name != node {
+            if let summary = view.metadata?.probes { probes[view.member.name] = summary }
+        }
+        channels.peerProbes.publishIfChanged(probes)
         // Only requests a member signed itself count (node identity).
         let asked = HandoverRequests.asked(of: node, by: views.lazy.map { ($0.member, $0.metadata, $0.mayActOn) })
         channels.incomingHandovers.publishIfChanged(asked)

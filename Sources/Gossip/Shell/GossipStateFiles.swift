@@ -22,11 +22,18 @@ public enum GossipStateFiles {
 
     /// The peers the last run knew ("NAME ADDRESS:PORT" lines); damaged lines are skipped, with one warning.
     public static func peers(at path: String, logger: Logger) -> [GossipAddress] {
+        var peers: [GossipAddress] = []
+        for (_, peer) in namedPeers(at: path, logger: logger) where !peers.contains(peer) { peers.append(peer) }
+        return peers
+    }
+
+    /// The same lines with their names (PeerBook keeps them for the next start).
+    public static func namedPeers(at path: String, logger: Logger) -> [(name: String, address: GossipAddress)] {
         guard let text = try? TextFile.read(path) else {
             if TextFile.stamp(path) != nil { logger.warning("ignoring \(path): not readable text; joining the configured peers only") }
             return []
         }
-        var peers: [GossipAddress] = []
+        var peers: [(name: String, address: GossipAddress)] = []
         var damaged = 0
         for line in text.split(separator: "\n") {
             let fields = line.split(separator: " ")
@@ -35,7 +42,7 @@ public enum GossipStateFiles {
                 damaged += 1
                 continue
             }
-            if !peers.contains(peer) { peers.append(peer) }
+            peers.append((String(fields[0]), peer))
         }
         if damaged > 0 { logger.warning("ignoring \(damaged) damaged line\(damaged == 1 ? "" : "s") of \(path)") }
         return peers

@@ -1,4 +1,4 @@
-// Shared secrets on the gossip thread: reads this board's source files (stat once a second, read on change),
+// Shared secrets on the gossip thread: reads this board's source files (when inotify sees a change, read when the stat differs),
 // signs new copies with the node key, checks peers' copies against node_keys, keeps each secret in
 // state_dir/secrets/NAME (0600, in a 0700 directory) and says in status and metrics everything but the value.
 // The rules are SharedSecretBook's (GossipCore); this carries them out.
@@ -75,8 +75,12 @@ struct SharedSecretKeeper {
 
     // MARK: this board's sources
 
-    /// Once a second: stat each source file; read it only when it changed. Returns whether a new copy was made,
-    /// and whether what status says of the sources changed.
+    /// This board's source files, for the gossip shell to watch (SourceFileWatchers).
+    var sourceFiles: [String] { sources.map(\.file) }
+
+    /// After inotify saw something near a source file (once a second where it cannot watch one): stat each
+    /// source file; read it only when it changed. Returns whether a new copy was made, and whether what status
+    /// says of the sources changed.
     mutating func pollSources(wallMillis: UInt64) -> (made: Bool, problemsChanged: Bool) {
         let problemsBefore = sourceProblems
         var made = false

@@ -40,12 +40,14 @@ public struct ProbeChecks: Sendable {
     }
 
     /// A command that is not a probe (a VIP's transition hook): run as exec probes are, in a process group of its
-    /// own killed at `timeout`, with `environment` added; the future always succeeds, with a failure on error.
-    public func startCommand(_ argv: [String], environment: [String], timeout: Duration) -> EventLoopFuture<ProbeHysteresis.Result> {
+    /// own killed at `timeout`, with `environment` added and `inputs` to read (ProcessRun); the future always
+    /// succeeds, with a failure on error.
+    public func startCommand(_ argv: [String], environment: [String], inputs: [Int32: [UInt8]] = [:],
+                             timeout: Duration) -> EventLoopFuture<ProbeHysteresis.Result> {
         let outcome = Outcome(loop.makePromise(of: ProbeHysteresis.Result.self))
         loop.execute {
             self.deadlines.add(outcome, timeout: timeout)
-            ProcessRun.start(argv, environment: environment, on: self.loop, outcome)
+            ProcessRun.start(argv, environment: environment, inputs: inputs, on: self.loop, outcome)
         }
         return outcome.promise.futureResult
     }

@@ -136,10 +136,11 @@ public struct ProbeHandle: Sendable {
     public static let notRunning = ProbeHandle(loop: nil, runner: nil, checks: nil)
 
     /// Runs a command on the probes' loop as an exec probe runs (a transition hook): nil when it exited 0, else
-    /// why it failed ("timed out after ..." when it was killed at `timeout`).
-    public func runCommand(_ argv: [String], environment: [String], timeout: Duration) async -> String? {
+    /// why it failed ("timed out after ..." when it was killed at `timeout`). `inputs`: bytes it reads on these
+    /// descriptors (0 is its stdin; a few KiB at most), never on its command line.
+    public func runCommand(_ argv: [String], environment: [String], inputs: [Int32: [UInt8]] = [:], timeout: Duration) async -> String? {
         guard let checks else { return "the probes' loop does not run here" }
-        switch (try? await checks.startCommand(argv, environment: environment, timeout: timeout).get()) ?? .fail("no result") {
+        switch (try? await checks.startCommand(argv, environment: environment, inputs: inputs, timeout: timeout).get()) ?? .fail("no result") {
         case .pass: return nil
         case .fail(let why): return why
         }

@@ -9,9 +9,19 @@ import Glibc
 
 enum ProcessRun {
     /// Spawns the command and finishes `outcome` when it exits; if the deadline comes first, its group is killed.
-    /// `environment`: `NAME=VALUE` entries added to (or replacing those of) the agent's own.
-    static func start(_ argv: [String], environment: [String] = [], on loop: ProbeLoop, _ outcome: Outcome) {
+    /// `environment`: `NAME=VALUE` entries added to (or replacing those of) the agent's own. `inputs`: bytes the
+    /// command reads on these descriptors (its stdin is 0), each from a pipe filled before it starts (so a few
+    /// KiB at most: the pipe's buffer), never on its command line, which every local user can read.
+    static func start(_ argv: [String], environment: [String] = [], inputs: [Int32: [UInt8]] = [:], on loop: ProbeLoop, _ outcome: Outcome) {
         guard !argv.isEmpty else { return outcome.finish(.fail("no command")) }
+        var pipes: [(target: Int32, readEnd: Int32)] = []
+        defer { for pipe in pipes { close(pipe.readEnd) } }
+        for (target, bytes) in inputs.sorted(by: { $0.key < $1.key }) {
+            switch filledPipe(bytes) {
+            case .success(let readEnd): pipes.append((target, readEnd))
+            case .failure(let why): return outcome.finish(.fail("cannot give \(argv[0]) its input: \(why)"))
+            }
+        }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -31,9 +41,11 @@ enum ProcessRun {
         var files = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&files)
         defer { posix_spawn_file_actions_destroy(&files) }
-        posix_spawn_file_actions_addopen(&files, 0, "/dev/null", O_RDONLY, 0)
+        if !pipes.contains(where: { $0.target == 0 }) { posix_spawn_file_actions_addopen(&files, 0, "/dev/null", O_RDONLY, 0) }
         posix_spawn_file_actions_addopen(&files, 1, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_adddup2(&files, 1, 2)
+        // The read ends sit at 10 or above (filledPipe): never one of the targets, so no dup2 undoes another.
+        for pipe in pipes { posix_spawn_file_actions_adddup2(&files, pipe.readEnd, pipe.target) }
         var pid: pid_t = 0
         let arguments = argv.map { strdup($0) } + [nil]
         defer { for argument in arguments { free(argument) } }
@@ -77,6 +89,34 @@ enum ProcessRun {
         }
         // waitpid blocks: on a thread of its own, never the event loop's (kernels before 5.3, no epoll).
         waitOnThread(child) { status in loop.execute { outcome.finish(result(status, name: name)) } }
+    }
+
+    /// A pipe holding `bytes` with its write end closed (the reader sees them, then the end): its read end, at
+    /// descriptor 10 or above and close-on-exec. Never blocks: bytes beyond the pipe's buffer are an error.
+    private static func filledPipe(_ bytes: [UInt8]) -> Result<Int32, ProcessInputError> {
+        var ends: [Int32] = [-1, -1]
+        guard pipe(&ends) == 0 else { return .failure(ProcessInputError("pipe: \(String(cString: strerror(errno)))")) }
+        defer { close(ends[0]); close(ends[1]) }
+        // Swift's Glibc module has no pipe2; close-on-exec right after is enough here: the agent spawns its
+        // commands on this loop's thread only, so no other spawn can inherit the ends meanwhile.
+        _ = fcntl(ends[0], F_SETFD, FD_CLOEXEC)
+        _ = fcntl(ends[1], F_SETFD, FD_CLOEXEC)
+        _ = fcntl(ends[1], F_SETFL, fcntl(ends[1], F_GETFL) | O_NONBLOCK)
+        var written = 0
+        while written < bytes.count {
+            let count = bytes.withUnsafeBytes { write(ends[1], $0.baseAddress! + written, bytes.count - written) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { return .failure(ProcessInputError("\(bytes.count) bytes do not fit in a pipe")) }
+            written += count
+        }
+        let readEnd = fcntl(ends[0], F_DUPFD_CLOEXEC, 10)
+        guard readEnd >= 0 else { return .failure(ProcessInputError("fcntl: \(String(cString: strerror(errno)))")) }
+        return .success(readEnd)
+    }
+
+    struct ProcessInputError: Error, CustomStringConvertible {
+        let description: String
+        init(_ description: String) { self.description = description }
     }
 
     /// The agent's environment with `extra`'s names replaced.

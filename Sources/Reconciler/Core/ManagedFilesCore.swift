@@ -98,6 +98,8 @@ public struct ManagedFilesCore: Sendable {
         var renderError: String?
         /// The secret the template needs and this board does not hold yet: the file is not written meanwhile.
         var waitingForSecret: String?
+        /// The fact a node of a looped role has not published yet (`NAME of NODE`): not written meanwhile.
+        var waitingForFact: String?
         var observed: ObservedFile?
         /// This content was refused by its validate command, with its reason.
         var refused: (bytes: [UInt8], reason: String)?
@@ -124,6 +126,8 @@ public struct ManagedFilesCore: Sendable {
     private var address: String?
     /// The shared secrets this board holds (name → value).
     public private(set) var secrets: [String: String] = [:]
+    /// The facts known of the document's boards (gossip's NodeFactBook).
+    public private(set) var nodeFacts = NodeFactValues()
     private var order: [String] = []
     private var entries: [String: Entry] = [:]
 
@@ -148,7 +152,7 @@ public struct ManagedFilesCore: Sendable {
     public mutating func onDocument(_ document: DesiredState, address: String?) {
         self.document = document
         self.address = address
-        var facts = TemplateFacts(document: document, node: node, address: address)
+        var facts = TemplateFacts(document: document, node: node, address: address, nodeFacts: nodeFacts)
         facts.secrets = secrets
         self.facts = facts
         var newOrder: [String] = []
@@ -178,14 +182,17 @@ public struct ManagedFilesCore: Sendable {
                     entry.desired = desired
                     entry.renderError = nil
                     entry.waitingForSecret = nil
-                case .failure(let error) where error.waitingForSecret != nil:
-                    // Written once the secret arrives, never with a hole; the file on disk stays as it is.
+                    entry.waitingForFact = nil
+                case .failure(let error) where error.waitingForSecret != nil || error.waitingForFact != nil:
+                    // Written once the secret (or fact) arrives, never with a hole; the file on disk stays as it is.
                     entry.desired = nil
                     entry.renderError = nil
                     entry.waitingForSecret = error.waitingForSecret
+                    entry.waitingForFact = error.waitingForFact
                 case .failure(let error):
                     entry.desired = nil
                     entry.waitingForSecret = nil
+                    entry.waitingForFact = nil
                     entry.renderError = "template \(error.position): \(error.message)"
                 }
                 newOrder.append(file.path)
@@ -203,6 +210,18 @@ public struct ManagedFilesCore: Sendable {
     public mutating func onSecrets(_ values: [String: String]) -> Bool {
         guard values != secrets else { return false }
         secrets = values
+        guard let document else { return false }
+        let before = order.map { entries[$0]?.desired }
+        onDocument(document, address: address)
+        return before != order.map { entries[$0]?.desired }
+    }
+
+    /// The facts known of the boards changed (one published, or a new value): the files render again, and only
+    /// those whose bytes change are written. Returns whether any file's wish changed.
+    @discardableResult
+    public mutating func onFacts(_ values: NodeFactValues) -> Bool {
+        guard values != nodeFacts else { return false }
+        nodeFacts = values
         guard let document else { return false }
         let before = order.map { entries[$0]?.desired }
         onDocument(document, address: address)
@@ -309,6 +328,8 @@ public struct ManagedFilesCore: Sendable {
                 reason = "owner \(desired.owner): \(unknown); not written"
             } else if let secret = entry.waitingForSecret {
                 reason = "waiting for secret \(secret)"
+            } else if let fact = entry.waitingForFact {
+                reason = "waiting for fact \(fact)"
             } else if let desired = entry.desired, let refused = entry.refused, refused.bytes == desired.bytes {
                 state = "degraded"
                 reason = "validate refused the new content, the old file stays: \(refused.reason)"

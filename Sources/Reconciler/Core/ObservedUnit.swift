@@ -12,9 +12,12 @@ public struct ObservedUnit: Sendable, Equatable {
     /// success, exit-code, signal, core-dump, watchdog, start-limit-hit, timeout, ...
     public var result: String
     public var restarts: Int
+    /// systemd has a job queued or running for it (its Job property): a start, stop or restart someone asked for,
+    /// this agent's own or another caller's (a managed file's try-restart, hcctl restart, systemctl).
+    public var hasJob: Bool
 
     public init(name: String, loadState: String = "loaded", activeState: String, subState: String = "",
-                unitFileState: String = "disabled", result: String = "success", restarts: Int = 0) {
+                unitFileState: String = "disabled", result: String = "success", restarts: Int = 0, hasJob: Bool = false) {
         self.name = name
         self.loadState = loadState
         self.activeState = activeState
@@ -22,6 +25,7 @@ public struct ObservedUnit: Sendable, Equatable {
         self.unitFileState = unitFileState
         self.result = result
         self.restarts = restarts
+        self.hasJob = hasJob
     }
 
     /// Running, or on its way there by itself.

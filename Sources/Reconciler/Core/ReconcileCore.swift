@@ -144,8 +144,9 @@ public struct ReconcileCore: Sendable {
             track.upSince = nil
         }
         if wantsUp(unit.name, now: now) {
-            // Our start did not bring it up (it failed, or exited at once), or it crashed on its own later.
-            let attemptFailed = track.attemptOpen && !track.jobInFlight
+            // Our start did not bring it up (it failed, or exited at once), or it crashed on its own later. Down with
+            // a job still queued is no verdict yet: another caller's job ended (JobRemoved names no job) before ours.
+            let attemptFailed = track.attemptOpen && !track.jobInFlight && !unit.hasJob
                 && (unit.activeState == "failed" || (unit.activeState == "inactive" && !track.upSinceStart))
             let crashed = unit.activeState == "failed" && before.map { !$0.isDown } == true
             if attemptFailed || crashed { countFailure(&track, now: now) }
@@ -266,10 +267,31 @@ public struct ReconcileCore: Sendable {
     }
 
     /// A `one` unit this node has just become the one to run: when it may start it. A role of one node has
-    /// nobody else who could be running it.
-    private func takeoverAt(_ unit: UnitSpec, roleNodes: [String], _ track: Track) -> Duration? {
+    /// nobody else who could be running it; the home node with fresh proof that nobody else runs it or is about
+    /// to starts at once (SingletonFastStart.swift).
+    private func takeoverAt(_ unit: UnitSpec, roleNodes: [String], _ track: Track, now: Duration) -> Duration? {
         guard case .one = unit.placement, roleNodes.count > 1, let since = track.runnerSince else { return nil }
+        if let members, let document,
+           SingletonFastStart.mayStartAtOnce(unit: unit.name, roleNodes: roleNodes, node: node, generation: document.generation,
+                                             view: members, timing: singletonTiming, now: now) {
+            return nil
+        }
         return since + singletonTiming.takeoverDelay
+    }
+
+    /// What this board claims of its `one` units, for gossip's "oc" (SingletonFastStart.swift): those up or not
+    /// known down here, with a job under way, or whose runner this board is. nil until each has been read.
+    public var singletonClaims: SingletonClaims? {
+        guard let document else { return nil }
+        var claimed: [String] = []
+        for (unit, _, _) in managed where unit.placement == .one {
+            guard let seen = observed[unit.name] else { return nil }
+            let track = tracks[unit.name] ?? Track()
+            if track.runnerSince != nil || !seen.isDown || seen.hasJob || track.jobInFlight || track.awaitingState || track.fenceLapsed {
+                claimed.append(unit.name)
+            }
+        }
+        return SingletonClaims(generation: document.generation, units: claimed)
     }
 
     /// The fence of a `one` unit this board may run (SingletonFence.swift): lapsed, re-armed, removed.
@@ -364,7 +386,7 @@ public struct ReconcileCore: Sendable {
                     if !unmet(unit).isEmpty {
                         // wait_for: not started until its conditions hold; the news that makes them hold (members,
                         // secrets, files) plans again. A unit that is up is never stopped for them.
-                    } else if let takeoverAt = takeoverAt(unit, roleNodes: roleNodes, track), takeoverAt > now {
+                    } else if let takeoverAt = takeoverAt(unit, roleNodes: roleNodes, track, now: now), takeoverAt > now {
                         // Newly the runner: the board that ran it until now may not have stopped yet.
                         nextWake = min(nextWake ?? takeoverAt, takeoverAt)
                     } else if track.failures >= backoff.attempts {
@@ -373,6 +395,10 @@ public struct ReconcileCore: Sendable {
                         nextWake = min(nextWake ?? retryAt, retryAt)
                     } else if fenced.contains(unit.name) && track.fenceUntil.map({ $0 <= now }) ?? true {
                         // Not started without an armed fence: the arm asked for above comes back with a plan.
+                    } else if seen.hasJob {
+                        // Another caller's job is under way (a managed file's try-restart stops the unit first): its
+                        // end (JobRemoved) brings a fresh read. Starting now would take the restart's stop for drift,
+                        // and the StartUnit would only merge into that job.
                     } else {
                         if seen.activeState == "failed" { actions.append(.resetFailed(unit.name)) }
                         actions.append(.start(unit.name))
@@ -424,6 +450,8 @@ public struct ReconcileCore: Sendable {
         public var reason: String?
         /// `wait_for:` conditions that keep it from starting (their texts), while they do.
         public var waitingFor: [String] = []
+        /// The boards of its role whose serial restarts its own restart waits for (SerialTurnReport).
+        public var waitingForTurn: [String] = []
     }
 
     public func report(now: Duration) -> (state: Convergence, units: [UnitReport]) {
@@ -465,7 +493,7 @@ public struct ReconcileCore: Sendable {
                 state = .converging
                 if let retryAt = track.retryAt, retryAt > now {
                     reason = "failed \(track.failures) times (\(seen.result)); retry in \(DurationText.format(retryAt - now))"
-                } else if up, !seen.isUp, let takeoverAt = takeoverAt(unit, roleNodes: roleNodes, track), takeoverAt > now {
+                } else if up, !seen.isUp, let takeoverAt = takeoverAt(unit, roleNodes: roleNodes, track, now: now), takeoverAt > now {
                     reason = "takes over in \(DurationText.format(takeoverAt - now)): the board that ran it must stop first"
                 }
             } else if let enabled = unit.enabled, enabled != seen.isEnabled, seen.unitFileState != "static" {

@@ -34,6 +34,18 @@ public struct SerialRestarts: Sendable {
     public private(set) var published: UInt64?
     /// The boards the waiting restarts wait for, as of the last step (for status and the log).
     public private(set) var waitingFor: [String] = []
+    /// Each unit whose restart waits for this board's turn, with its role and the boards it waits for, as of
+    /// the last step (hcctl status and units).
+    public private(set) var turnWaits: [String: TurnWait] = [:]
+
+    public struct TurnWait: Sendable, Equatable {
+        public var role: String
+        public var after: [String]
+        public init(role: String, after: [String]) {
+            self.role = role
+            self.after = after
+        }
+    }
 
     public init(node: String) {
         self.node = node
@@ -69,6 +81,7 @@ public struct SerialRestarts: Sendable {
         var actions: [Action] = []
         var turn: [String] = []
         var blockers: Set<String> = []
+        var turnWaits: [String: TurnWait] = [:]
         waiting.removeAll { entry in
             let before = (order[entry.role] ?? []).prefix { $0 != node }
             let holding = before.filter { alive.contains($0) && $0 != node && done[$0].map { $0 < generation } == true }
@@ -77,9 +90,11 @@ public struct SerialRestarts: Sendable {
                 return true
             }
             blockers.formUnion(holding)
+            for unit in entry.units where turnWaits[unit] == nil { turnWaits[unit] = TurnWait(role: entry.role, after: Array(holding)) }
             return false
         }
         waitingFor = blockers.sorted()
+        self.turnWaits = turnWaits
         if !turn.isEmpty {
             for unit in turn { restarting[unit] = .job }
             actions.append(.restart(turn))

@@ -45,6 +45,11 @@ public struct MemberView: Sendable, Equatable {
     public var serialDone: [String: UInt64] = [:]
     /// What each member's metadata says of its probes (`wait_for: probe`); a member absent has said nothing.
     public var probes: [String: ProbeSummary]
+    /// When this board last had proof that its copy of each member's metadata was the member's latest (gossip's
+    /// SWIMCore.confirmed), and the `one` units each member's metadata claims ("oc"; absent: said nothing).
+    /// For the fast start (SingletonFastStart.swift).
+    public var confirmed: [String: Duration] = [:]
+    public var singletonClaims: [String: SingletonClaims] = [:]
 
     public init(states: [String: MemberState], lastHeard: [String: Duration] = [:], drained: Set<String> = [],
                 probes: [String: ProbeSummary] = [:]) {

@@ -1,5 +1,6 @@
 // Renders a managed file's template with this board's facts: its name and address, the cluster, the VIPs, the
-// nodes of each role as the document lists them (never the live membership: a flapping board rewrites nothing).
+// nodes of each role as the document lists them (never the live membership: a flapping board rewrites nothing),
+// with the facts each published (the last value known, kept while it is down).
 import HomecloudSchema
 
 /// What a template may print on one board.
@@ -7,9 +8,12 @@ public struct TemplateFacts: Sendable, Equatable {
     public struct NodeFact: Sendable, Equatable {
         public var name: String
         public var address: String?
-        public init(name: String, address: String?) {
+        /// Its published facts (`N.facts.NAME`), by name.
+        public var facts: [String: String]
+        public init(name: String, address: String?, facts: [String: String] = [:]) {
             self.name = name
             self.address = address
+            self.facts = facts
         }
     }
 
@@ -33,10 +37,13 @@ public struct TemplateFacts: Sendable, Equatable {
     }
 
     /// The facts a document gives this board; `address` is what agent.yaml says (nil when it binds a wildcard).
-    public init(document: DesiredState, node: String, address: String?) {
+    /// `nodeFacts`: the facts known of the document's boards (gossip's NodeFactBook).
+    public init(document: DesiredState, node: String, address: String?, nodeFacts: NodeFactValues = NodeFactValues()) {
         var roleNodes: [String: [NodeFact]] = [:]
         for role in document.roles {
-            roleNodes[role.name] = document.nodes(withRole: role.name).map { NodeFact(name: $0.name, address: $0.address?.description) }
+            roleNodes[role.name] = document.nodes(withRole: role.name).map {
+                NodeFact(name: $0.name, address: $0.address?.description, facts: nodeFacts.values[$0.name] ?? [:])
+            }
         }
         let listed = document.nodes.first { $0.name == node }?.address?.description
         self.init(node: node, address: address ?? listed, cluster: document.cluster,
@@ -51,6 +58,8 @@ public enum TemplateRenderer {
         public var message: String
         /// The secret this board does not hold yet: the file waits for it (it is not an error of the document).
         public var waitingForSecret: String? = nil
+        /// The fact a node has not published yet (`NAME of NODE`): the file waits for it, as for a secret.
+        public var waitingForFact: String? = nil
         public var description: String { "\(position): \(message)" }
     }
 
@@ -66,11 +75,11 @@ public enum TemplateRenderer {
                     output += text
                 case .fact(let fact, let at):
                     output += try value(of: fact, at: at)
-                case .loop(let variable, let role, let body, let at):
+                case .loop(let variable, let role, let body, let at, let requiring):
                     guard let nodes = facts.roleNodes[role] else {
                         throw RenderError(position: at, message: "unknown role \"\(role)\"")
                     }
-                    for node in nodes {
+                    for node in nodes where requiring.map({ node.facts[$0] != nil }) ?? true {
                         bound[variable] = node
                         try emit(body)
                     }
@@ -105,6 +114,13 @@ public enum TemplateRenderer {
                     throw RenderError(position: at, message: "node \(node.name) has no address in the document")
                 }
                 return address
+            case .loopFact(let variable, let name):
+                guard let node = bound[variable] else { throw RenderError(position: at, message: "\(variable) is not a loop variable here") }
+                guard let value = node.facts[name] else {
+                    throw RenderError(position: at, message: "fact \(name) of node \(node.name) is not known here yet",
+                                      waitingForFact: "\(name) of \(node.name)")
+                }
+                return value
             }
         }
         do {

@@ -24,8 +24,12 @@ public struct ReconcilerService: Service {
         public var convergence: LatestValue<ReconcileCore.Convergence>
         /// The generation this board's serial restarts are finished for (SerialRestarts), for gossip's "sr".
         public var serialDone = LatestValue<UInt64?>(nil)
+        /// This board's claims on its `placement: one` units (ReconcileCore.singletonClaims), for gossip's "oc".
+        public var singletonClaims = LatestValue<SingletonClaims?>(nil)
         /// The shared secrets this board holds (gossip): templates print them, `wait_for: secret` waits for them.
         public var secrets = LatestValue<SharedSecretValues>(SharedSecretValues())
+        /// The per-board facts known of the document's boards (gossip): templates print them (`N.facts.NAME`).
+        public var facts = LatestValue<NodeFactValues>(NodeFactValues())
 
         public init(documents: LatestValue<AcceptedDocument>, heldVIPs: LatestValue<Set<String>>, memberView: LatestValue<MemberView>,
                     unitHealth: AsyncStream<UnitHealthReport>, units: LatestValue<UnitsReport>, convergence: LatestValue<ReconcileCore.Convergence>) {
@@ -84,6 +88,8 @@ public struct ReconcilerService: Service {
         case probe(UnitHealthReport)
         /// The shared secrets this board holds changed (one arrived, or a new value).
         case secrets(SharedSecretValues)
+        /// The per-board facts known changed (a board published one, or a new value).
+        case facts(NodeFactValues)
         /// Look again at the files units wait for (WaitForFiles.swift).
         case awaitedFilesTimer
     }
@@ -123,6 +129,7 @@ public struct ReconcilerService: Service {
         let held = channels.heldVIPs.follow()
         let memberViews = channels.memberView.follow()
         let secretValues = channels.secrets.follow()
+        let factValues = channels.facts.follow()
         let driver = ReconcileDriver(node: node, address: address, bus: bus, channels: channels, sink: sink, problems: problems, logger: logger)
 
         await withDiscardingTaskGroup { group in
@@ -132,6 +139,7 @@ public struct ReconcilerService: Service {
             group.addTask { for await view in memberViews { sink.yield(.members(view)) } }
             group.addTask { for await report in channels.unitHealth { sink.yield(.probe(report)) } }
             group.addTask { for await values in secretValues { sink.yield(.secrets(values)) } }
+            group.addTask { for await values in factValues { sink.yield(.facts(values)) } }
             await withGracefulShutdownHandler {
                 for await input in inputs { await driver.step(input) }
             } onGracefulShutdown: {
@@ -208,6 +216,8 @@ final class ReconcileDriver {
     var serial: SerialRestarts
     /// The boards a serial restart was last logged as waiting for (logged once per change).
     var serialWaitLogged: [String] = []
+    /// The serial waits the status last showed (published again when they change).
+    var serialTurnsShown: [String: SerialRestarts.TurnWait] = [:]
     /// Object paths of the units restarted serially, to follow their state changes.
     var serialPaths: [String: String] = [:]
     let address: String?
@@ -275,6 +285,12 @@ final class ReconcileDriver {
             // changed secret) are written.
             actions = core.onSecrets(Set(values.values.keys), now: .now)
             if files.onSecrets(values.values) {
+                await notifyUnits(await syncFiles())
+                followFiles()
+            }
+        case .facts(let values):
+            // Only the files whose rendered bytes change (those printing a changed fact) are written.
+            if files.onFacts(values) {
                 await notifyUnits(await syncFiles())
                 followFiles()
             }
@@ -368,6 +384,9 @@ final class ReconcileDriver {
     }
 
     private func carryOut(_ actions: [ReconcileCore.Action]) async {
+        // Claims go out before any step is taken: a board that has just become a `one` unit's runner says so at
+        // once (the fast start elsewhere relies on it being said well within the takeover delay).
+        channels.singletonClaims.publishIfChanged(core.singletonClaims)
         var pending = actions
         while !pending.isEmpty {
             let action = pending.removeFirst()
@@ -439,16 +458,17 @@ final class ReconcileDriver {
     }
 
     func publish() {
-        let report = core.report(now: .now)
+        let report = ReconcileCore.withSerialTurns(core.report(now: .now), serial.turnWaits)
         for (state, gauge) in unitGauges {
             gauge.record(report.units.filter { $0.state == state }.count)
         }
         channels.units.publish(ReconcilerService.UnitsReport(convergence: report.state, units: report.units.map {
             UnitStatus(name: $0.name, desired: $0.desired, active: $0.active, state: $0.state.rawValue, reason: $0.reason,
-                       waitingFor: $0.waitingFor.isEmpty ? nil : $0.waitingFor)
+                       waitingFor: $0.waitingFor.isEmpty ? nil : $0.waitingFor, waitingForTurn: $0.waitingForTurn.isEmpty ? nil : $0.waitingForTurn)
         }, files: files.report().map {
             FileStatus(path: $0.path, role: $0.role, state: $0.state, reason: $0.reason, writes: $0.writes)
         }))
         channels.convergence.publishIfChanged(report.state)
+        channels.singletonClaims.publishIfChanged(core.singletonClaims)
     }
 }

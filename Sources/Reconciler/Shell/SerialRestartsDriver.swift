@@ -15,6 +15,11 @@ extension ReconcileDriver {
                 logger.info("serial restart of \(serial.waitingUnits.joined(separator: " ")) waits for \(serial.waitingFor.joined(separator: ", ")) (the boards of the role before this one)")
             }
         }
+        // The status shows whom a unit's restart waits for; a files-timer step publishes nothing by itself.
+        if serial.turnWaits != serialTurnsShown {
+            serialTurnsShown = serial.turnWaits
+            publish()
+        }
         for action in actions {
             switch action {
             case .restart(let units):

@@ -16,6 +16,7 @@ extension SystemdBus {
                 case "ActiveState": unit.activeState = try Self.readVariantString(message)
                 case "SubState": unit.subState = try Self.readVariantString(message)
                 case "UnitFileState": unit.unitFileState = try Self.readVariantString(message)
+                case "Job": unit.hasJob = try Self.readJobID(message) != 0
                 default: try Self.check(sd_bus_message_skip(message, "v"), "cannot read properties")
                 }
             }
@@ -106,6 +107,18 @@ extension SystemdBus {
         let result = sd_bus_message_enter_container(message, CChar(UInt8(ascii: "e")), "sv")
         try check(result, "cannot read properties")
         return result > 0
+    }
+
+    /// A unit's Job property, a variant of (uo): the id of its queued or running job, 0 when it has none.
+    static func readJobID(_ message: OpaquePointer) throws -> UInt32 {
+        try check(sd_bus_message_enter_container(message, CChar(UInt8(ascii: "v")), "(uo)"), "cannot read Job")
+        try check(sd_bus_message_enter_container(message, CChar(UInt8(ascii: "r")), "uo"), "cannot read Job")
+        var id: UInt32 = 0
+        try check(sd_bus_message_read_basic(message, CChar(UInt8(ascii: "u")), &id), "cannot read Job")
+        try check(sd_bus_message_skip(message, "o"), "cannot read Job")
+        try check(sd_bus_message_exit_container(message), "cannot read Job")
+        try check(sd_bus_message_exit_container(message), "cannot read Job")
+        return id
     }
 
     static func readVariantString(_ message: OpaquePointer) throws -> String {

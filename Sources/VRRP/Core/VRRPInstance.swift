@@ -215,6 +215,11 @@ public struct VRRPInstance: Sendable {
                 return [.sendAdvertisement(ownAdvertisement(priority: priority))]
             }
             if theirs > priority || (theirs == priority && Self.isHigher(source, than: settings.primaryAddress)) {
+                // Stopping while stepping down to the best other board: it has taken over, the stop is done.
+                if stopping {
+                    masterAdverInterval = advertisement.interval
+                    return finishStop(now: now, from: source)
+                }
                 masterAddress = source
                 masterPriority = theirs
                 masterAdverInterval = advertisement.interval
@@ -273,6 +278,26 @@ public struct VRRPInstance: Sendable {
         }
     }
 
+    /// A new document's `preempt` and `preempt_delay` for this VIP, taken in place (RFC 5798 §6.1 lets both
+    /// change while the router runs): restarting the router would hand a master's VIP to a backup and take it back.
+    /// A backup that may preempt now and outranks the master it hears takes over after its skew time; one that
+    /// may no longer waits for the master's adverts to stop, as RFC 5798 says. A master changes nothing.
+    public mutating func setPreempt(_ preempt: Bool, delay: Duration, now: Duration) -> [Action] {
+        guard preempt != settings.preempt || delay != settings.preemptDelay else { return [] }
+        settings.preempt = preempt
+        settings.preemptDelay = delay
+        guard state == .backup, let master = masterAddress, let theirs = masterPriority, theirs < priority else { return [] }
+        if mayPreempt(now: now) {
+            let preemptAt = now + skewTime
+            if masterDownTimer.map({ preemptAt < $0 }) ?? true { masterDownTimer = preemptAt }
+            takeoverReason = "preempt turned on: priority \(priority) is above the master's \(theirs)"
+        } else {
+            masterDownTimer = now + masterDownInterval
+            takeoverReason = "no advertisement from \(master) within the master down interval"
+        }
+        return []
+    }
+
     /// Planned handover: advertise priority 0 but keep the VIP until another router advertises as master,
     /// then step down and stay backup (no preempting back). Nothing happens unless this router is master.
     public mutating func handOver(now: Duration) -> [Action] {
@@ -298,14 +323,16 @@ public struct VRRPInstance: Sendable {
     }
 
     /// Graceful stop: as a handover, ending in `stopped`. The shell waits for `state == .stopped` (within its
-    /// budget), then calls `finishStop` in any case.
-    public mutating func stop(now: Duration) -> [Action] {
+    /// budget), then calls `finishStop` in any case. `handOver` false (a master stepping down to the best other
+    /// board, TargetedHandover.onStop): the master keeps advertising, at the priority the handover rule sets
+    /// next, and stops when a higher router announces the VIP, or hands over at priority 0 when the rule says.
+    public mutating func stop(now: Duration, handOver: Bool = true) -> [Action] {
         stopping = true
         guard state == .master else {
             clearTimers()
             return state == .stopped ? [] : [move(to: .stopped, "agent stopping", now)]
         }
-        return handOver(now: now)
+        return handOver ? self.handOver(now: now) : []
     }
 
     /// Ends a stop at once: priority 0 if still master (backups take over after their skew time), VIPs removed.

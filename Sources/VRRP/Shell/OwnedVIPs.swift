@@ -7,6 +7,9 @@ import HomecloudYAML
 public struct OwnedVIPs: Sendable {
     public let path: String
     public private(set) var entries: [Entry]
+    /// The file lags `entries`: a save failed (state_dir full). Until `saveIfBehind` works, a crash would leave
+    /// an address that the next run does not know to remove (a second holder of the VIP, for good).
+    public private(set) var behind = false
 
     public struct Entry: Sendable, Equatable, Hashable {
         public var interface: String
@@ -29,15 +32,20 @@ public struct OwnedVIPs: Sendable {
     }
 
     public mutating func record(_ entry: Entry) throws {
-        guard !entries.contains(entry) else { return }
+        guard !entries.contains(entry) else { return try saveIfBehind() }
         entries.append(entry)
         try save()
     }
 
     public mutating func forget(_ entry: Entry) throws {
-        guard entries.contains(entry) else { return }
+        guard entries.contains(entry) else { return try saveIfBehind() }
         entries.removeAll { $0 == entry }
         try save()
+    }
+
+    /// Writes the record again if a save failed since the last one that worked.
+    public mutating func saveIfBehind() throws {
+        if behind { try save() }
     }
 
     /// Removes every recorded VIP that is still on its interface (left by a run that crashed), then the record.
@@ -53,8 +61,14 @@ public struct OwnedVIPs: Sendable {
         return removed
     }
 
-    private func save() throws {
+    private mutating func save() throws {
         let text = entries.map { "\($0.interface) \($0.prefix)\n" }.joined()
-        try TextFile.writeAtomically(path, text)
+        do {
+            try TextFile.writeAtomically(path, text)
+            behind = false
+        } catch {
+            behind = true
+            throw error
+        }
     }
 }

@@ -89,6 +89,7 @@ final class VRRPDriver: @unchecked Sendable {
     private let table: VIPAddressTable
     private let links: LinkWatcher
     private var owned: OwnedVIPs
+    private var nextOwnedRetry: Duration = .zero
     private let reports: AsyncStream<Report>.Continuation
     private let logger: Logger
     /// A VIP that cannot run (its interface missing, its address refused) is a problem of the agent's too.
@@ -104,6 +105,13 @@ final class VRRPDriver: @unchecked Sendable {
     private var publishedDrained: Bool?
     private var publishedCount = 0
     private var memberPeers: [IPAddress] = []
+    /// The other alive, undrained members (gossip) and the document's nodes: where a drain steps down to.
+    private var inService: Set<String> = []
+    private var documentNodes: Set<String> = []
+    /// The document's probes (their weights) and what the other live members gossip of theirs ("pn"/"pf"): where a
+    /// step-down aims counts the other boards' failing probes as they do.
+    private var documentProbes: [Probe] = []
+    private var peerProbes: [String: ProbeSummary] = [:]
     /// Targeted handovers asked by and of this board, and the priorities they set (the rule is in the core).
     private var handovers = TargetedHandover()
     /// The document's VIP groups: a VIP that leaves master here takes its group's others with it (SyncGroups).
@@ -122,10 +130,7 @@ final class VRRPDriver: @unchecked Sendable {
     private func settleHandovers(now: Duration) {
         guard !handovers.isQuiet else { return }
         // A grouped VIP advertises its group's priority here (SyncGroups), so the group's elections agree.
-        let own = routers.mapValues { router in
-            TargetedHandover.basePriority(configured: router.vip.priority.of(node), adjustment: adjustments[router.vip.name] ?? 0)
-        }
-        let priorities = groups.priorities(own)
+        let priorities = AdvertisedPriorities.of(node: node, vips: routers.values.map(\.vip), groups: groups, adjustments: adjustments)
         let facts = routers.mapValues { router in
             TargetedHandover.Router(state: router.instance.state, basePriority: priorities[router.vip.name] ?? 1)
         }
@@ -143,12 +148,15 @@ final class VRRPDriver: @unchecked Sendable {
             routers[name]?.instance.stopDeferring()
         case .becomeSuccessor(let name):
             logger.notice("VIP \(name): taking over as the chosen successor")
+            routers[name]?.instance.stopDeferring()
         case .setPriority(let name, let priority):
             if let router = routers[name] { perform(router.instance.setPriority(priority, now: now), for: router) }
         case .publishRequests(let outgoing):
             reports.yield(.outgoingHandovers(outgoing))
         case .resumePreempting(let name):
             routers[name]?.instance.stopDeferring()
+        case .stop(let name, let handOver):
+            if let router = routers[name] { perform(router.instance.stop(now: now, handOver: handOver), for: router) }
         }
     }
 
@@ -219,6 +227,16 @@ final class VRRPDriver: @unchecked Sendable {
         settle()
     }
 
+    /// The other alive members that are not drained (gossip): read when this board steps down (drain, handover, stop).
+    func onInService(_ names: Set<String>) {
+        inService = names
+    }
+
+    /// The other live members' probe summaries (gossip): read when this board steps down.
+    func onPeerProbes(_ summaries: [String: ProbeSummary]) {
+        peerProbes = summaries
+    }
+
     /// VIPs other boards ask this one to take (gossip).
     func onHandoverRequests(_ vips: Set<String>) {
         handovers.onRequestsOfMe(vips)
@@ -239,10 +257,22 @@ final class VRRPDriver: @unchecked Sendable {
                                 : "undrained: VIP priorities as the document says again")
         }
         let facts = routers.mapValues { TargetedHandover.Router(state: $0.instance.state, basePriority: 0) }
-        let actions = handovers.onDrained(value, routers: facts)
         let time = now
+        let actions = handovers.onDrained(value, routers: facts, best: value ? bestOtherPriorities() : [:],
+                                          preemptDelays: routers.mapValues(\.vip.preemptDelay), now: time)
         for action in actions { carryOut(action, now: time) }
         settle()
+    }
+
+    /// VIP → the highest priority any other live, undrained board advertises, for the VIPs that preempt (only a
+    /// preempting board takes a VIP from a lower master): as the board itself computes it (AdvertisedPriorities),
+    /// the weights of the probes it gossips as failing counted, its group's priority for a grouped VIP. A board
+    /// whose probes are not known (an older agent, no metadata yet) counts at the document's priority.
+    private func bestOtherPriorities() -> [String: Int] {
+        let others = inService.intersection(documentNodes).subtracting([node])
+        var states: [String: AdvertisedPriorities.ProbeState] = [:]
+        for other in others { states[other] = AdvertisedPriorities.ProbeState(peerProbes[other]) }
+        return AdvertisedPriorities.best(among: others, vips: routers.values.map(\.vip), probes: documentProbes, groups: groups, states: states)
     }
 
     /// A VIP of a group takes its group with it: the others this board holds are handed over to the same node.
@@ -259,12 +289,15 @@ final class VRRPDriver: @unchecked Sendable {
         return .success(message + " (with group \(group): \(moved.joined(separator: ", ")))")
     }
 
-    /// A graceful stop: masters hand over, and let go when a successor has announced the VIP or the budget is up.
+    /// A graceful stop: masters step down to the best other live board (or hand over at priority 0), and let go
+    /// when a successor has announced the VIP or the budget is up (TargetedHandover.onStop decides).
     func stop() {
         guard !stopping else { return }
         stopping = true
-        stopDeadline = now + VRRPService.stopBudget
-        for router in routers.values { perform(router.instance.stop(now: now), for: router) }
+        let time = now
+        stopDeadline = time + VRRPService.stopBudget
+        let facts = routers.mapValues { TargetedHandover.Router(state: $0.instance.state, basePriority: 0) }
+        for action in handovers.onStop(routers: facts, best: bestOtherPriorities(), now: time) { carryOut(action, now: time) }
         settle()
     }
 
@@ -336,6 +369,12 @@ final class VRRPDriver: @unchecked Sendable {
     /// After every event: handovers carried forward, the agent state told what changed, the timer armed.
     private func settle() {
         if !handovers.isQuiet { settleHandovers(now: now) }
+        // The VIP record state_dir could not keep (a full disk) is written again once it can: a master may
+        // add nothing more for hours, and a crash meanwhile would leave its address on the interface for good.
+        if owned.behind, now >= nextOwnedRetry {
+            nextOwnedRetry = now + .seconds(5)
+            problems.keepInStateDir { try owned.saveIfBehind() }
+        }
         publish()
         if stopping, routers.values.allSatisfy({ $0.instance.state == .stopped }) {
             thread.schedule(at: nil)
@@ -352,12 +391,19 @@ final class VRRPDriver: @unchecked Sendable {
         // A VIP whose `track` list or `notify` hooks alone changed keeps its router: the tracked probes' weights
         // arrive as adjustments, the hooks are run elsewhere; a new router would hand the VIP to a backup and
         // preempt it back, for nothing.
+        // Priorities and preemption change in place too (RFC 5798 lets both change while a router runs): the
+        // handover rule sets the new priorities at the next step, and the routers take the new preempt at once.
         func sameRouter(_ a: VirtualIP, _ b: VirtualIP) -> Bool {
             var a = a
             a.track = b.track
             a.notify = b.notify
+            a.priority = b.priority
+            a.preempt = b.preempt
+            a.preemptDelay = b.preemptDelay
             return a == b
         }
+        documentNodes = Set(document.nodes.map(\.name))
+        documentProbes = document.probes
         for (name, router) in routers where !wanted.contains(where: { sameRouter($0, router.vip) }) {
             // Gone from the document, or changed: let go now (priority 0 tells the others to take over).
             perform(router.instance.finishStop(now: now), for: router)
@@ -365,7 +411,15 @@ final class VRRPDriver: @unchecked Sendable {
             problems.clear("vip:\(name)")
             logger.info("VIP \(name) (\(Self.text(router.vip.addresses))) no longer runs here as it was")
         }
-        for vip in wanted { routers[vip.name]?.vip = vip }
+        for vip in wanted {
+            guard let router = routers[vip.name] else { continue }
+            let (old, new) = (router.vip.priority.of(node), vip.priority.of(node))
+            if old != new || router.vip.preempt != vip.preempt || router.vip.preemptDelay != vip.preemptDelay {
+                logger.info("VIP \(vip.name): priority \(new)\(old != new ? " (was \(old))" : ""), preempt \(vip.preempt ? "on" : "off"), changed in place")
+            }
+            perform(router.instance.setPreempt(vip.preempt, delay: vip.preemptDelay, now: now), for: router)
+            router.vip = vip
+        }
         groups = SyncGroups(document: wanted)
         for vip in wanted where routers[vip.name] == nil {
             let router = makeRouter(vip)
@@ -423,7 +477,7 @@ final class VRRPDriver: @unchecked Sendable {
     private func requestHandover(_ name: String, to target: String?) -> Result<String, ControlError> {
         let time = now
         switch handovers.onRequest(vip: name, to: target, node: node, holder: routers[name]?.instance.state,
-                                   known: Array(routers.keys), now: time) {
+                                   known: Array(routers.keys), best: target == nil ? bestOtherPriorities()[name] : nil, now: time) {
         case .failure(let refusal):
             return .failure(ControlError(.failed, refusal.description))
         case .success(let actions):
@@ -510,7 +564,8 @@ final class VRRPDriver: @unchecked Sendable {
         }
         // After this router's actions, so that its addresses are gone before its group's others are let go.
         for case .handOver(let companion, let because) in groupActions {
-            guard let other = routers[companion] else { continue }
+            // A companion stepping down to the best board goes there by itself: priority 0 would let any board race.
+            guard let other = routers[companion], handovers.steppingDown[companion] == nil else { continue }
             logger.notice("VIP \(companion): handing over: \(because)")
             perform(other.instance.handOver(now: now), for: other)
         }

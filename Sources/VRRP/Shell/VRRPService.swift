@@ -24,6 +24,10 @@ public struct VRRPService: Service {
         public var outgoingHandovers: LatestValue<[String: String]>
         /// Whether this board is drained (hcctl drain): its VIPs handed over, priority 1.
         public var drained = LatestValue<Bool>(false)
+        /// The other alive members that are not drained (gossip): a drained master steps down to the best of them.
+        public var inService = LatestValue<Set<String>>([])
+        /// The other live members' probe summaries (gossip): a step-down counts their failing probes' weights.
+        public var peerProbes = LatestValue<[String: ProbeSummary]>([:])
         /// Every state change of a VIP's router, in order (events: each counts), for the transition hooks.
         public var transitions: AsyncStream<VIPTransition>.Continuation?
 
@@ -57,8 +61,10 @@ public struct VRRPService: Service {
     /// VIPs an in-place restart handed to this process, to resume as master (empty after any other start).
     public let resumingVIPs: Set<String>
 
-    /// A stopping master waits this long for a successor to take the VIP before it simply lets go.
-    static let stopBudget = Duration.milliseconds(2500)
+    /// A stopping master waits this long for a successor to take the VIP before it simply lets go: up to
+    /// TargetedHandover.stopStepDownWindow (1.5 s) for the best other board, then priority 0 for any board.
+    /// Agent.shutdownBudget must stay above it, and the unit's TimeoutStopSec above that.
+    static let stopBudget = Duration.milliseconds(3000)
 
     /// Opens what VRRP needs (netlink, its thread); what is missing turns VRRP off, not the agent.
     public init(node: String, stateDir: String, channels: Channels, problems: PartProblems, logger: Logger) {
@@ -106,6 +112,8 @@ public struct VRRPService: Service {
         let incoming = channels.incomingHandovers.follow()
         let adjustments = channels.adjustments.follow()
         let drainedFlags = channels.drained.follow()
+        let inService = channels.inService.follow()
+        let peerProbes = channels.peerProbes.follow()
         await withDiscardingTaskGroup { group in
             // Each of these changes now and then, never per advertisement.
             group.addTask { for await accepted in documents { thread.execute { driver.onDocument(accepted.document) } } }
@@ -113,6 +121,8 @@ public struct VRRPService: Service {
             group.addTask { for await vips in incoming { thread.execute { driver.onHandoverRequests(vips) } } }
             group.addTask { for await changes in adjustments { thread.execute { driver.onAdjustments(changes) } } }
             group.addTask { for await drained in drainedFlags { thread.execute { driver.onDrained(drained) } } }
+            group.addTask { for await names in inService { thread.execute { driver.onInService(names) } } }
+            group.addTask { for await summaries in peerProbes { thread.execute { driver.onPeerProbes(summaries) } } }
             await withGracefulShutdownHandler {
                 reading: for await report in reports {
                     switch report {

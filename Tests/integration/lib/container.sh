@@ -11,18 +11,27 @@ container_boot() {
 
 # container_start NAME [NETNS]: the first half of container_boot: starts the container and sets $nspawn without
 # waiting for it, so several can boot at once (then container_wait each, with its $nspawn).
+# A script may set the arrays container_options (more systemd-nspawn options, e.g. --bind= of a state_dir that
+# outlives the board's volatile root) and container_boot_args (more arguments for its systemd, e.g.
+# systemd.wants=hcagent.service, so the agent starts at boot) before calling it.
 container_start() {
   local name=$1 netns=${2:-} network=(--private-network)
   if [ ! -x "$work/stage/usr/local/bin/hcagent" ]; then
-    make -s -C "$root" install DESTDIR="$work/stage" PREFIX=/usr/local >"$work/install.log" 2>&1 || { cat "$work/install.log"; return 1; }
+    # Under make check (HC_RELEASE_BUILT, test-integration has just built it) the release build is not asked
+    # again: swift build would only find nothing to do, and that costs seconds on every script.
+    local built=()
+    [ -n "${HC_RELEASE_BUILT:-}" ] && built=(-o release)
+    make -s -C "$root" "${built[@]}" install DESTDIR="$work/stage" PREFIX=/usr/local >"$work/install.log" 2>&1 || { cat "$work/install.log"; return 1; }
   fi
   # CAP_NET_ADMIN is kept only with --private-network; the lab's namespace needs it said (VRRP's netlink).
   [ -n "$netns" ] && network=(--network-namespace-path="/run/netns/$netns" --capability=CAP_NET_ADMIN)
   # The host's own services stay masked in the container: wait-online would hold the boot for 2 minutes.
   systemd-nspawn --directory=/ --volatile=yes --boot --machine="$name" --register=no --keep-unit \
     --console=passive "${network[@]}" --bind-ro="$work/stage/usr/local:/usr/local" \
+    ${container_options[@]+"${container_options[@]}"} \
     systemd.firstboot=off systemd.mask=systemd-networkd-wait-online.service \
-    systemd.mask=keepalived.service systemd.mask=nftables.service >"$work/console-$name.log" 2>&1 &
+    systemd.mask=keepalived.service systemd.mask=nftables.service \
+    ${container_boot_args[@]+"${container_boot_args[@]}"} >"$work/console-$name.log" 2>&1 &
   nspawn=$!
 }
 
