@@ -21,6 +21,15 @@ import Testing
         #expect(rule.isQuiet)
     }
 
+    /// The best board is above this one: one below this board's own priority, so that the best board preempts
+    /// even if it handed this VIP over here earlier (its deferral ends when the holder advertises less).
+    @Test func aMasterBelowTheBestBoardStepsDownToOneBelowItsOwnPriority() {
+        var rule = TargetedHandover()
+        _ = rule.onRequest(vip: "web", to: nil, node: "n3", holder: .master, known: ["web"], best: 120, now: .zero)
+        let lower = TargetedHandover.Router(state: .master, basePriority: 100)
+        #expect(rule.onStep(routers: ["web": lower], now: .zero) == [.setPriority(vip: "web", priority: 99)])
+    }
+
     @Test func anUntargetedHandoverWithNoBestBoardOrOneAtPriorityOneIsPriorityZeroAtOnce() {
         var rule = TargetedHandover()
         #expect(rule.onRequest(vip: "web", to: nil, node: "n1", holder: .master, known: ["web"], best: nil, now: .zero) == .success([.handOver(vip: "web")]))

@@ -18,6 +18,9 @@ struct SimulatedGroupLAN {
     var inFlight: [(at: Duration, board: Int, vip: Int, packet: VRRPAdvertisement, from: IPAddress)] = []
     /// Times any board took a VIP (addAddresses), per VIP.
     var takeovers: [Int]
+    /// Boards whose VIPs all step down to the best board (TargetedHandover's steppingDown): as VRRPDriver, the group
+    /// rule hands none of them over at priority 0, each goes by itself.
+    var steppingDown: Set<Int> = []
 
     /// priorities[board][vip]; `grouped`: every VIP in one group (else each on its own).
     init(priorities: [[Int]], grouped: Bool, seed: UInt64, loss: Double = 0) {
@@ -69,7 +72,7 @@ struct SimulatedGroupLAN {
             case .announce: break
             }
         }
-        for case .handOver(let companion, _) in follow {
+        for case .handOver(let companion, _) in follow where !steppingDown.contains(board) {
             guard let other = names.firstIndex(of: companion) else { continue }
             apply(boards[board][other].handOver(now: now), board: board, vip: other)
         }
@@ -175,5 +178,31 @@ struct SimulatedGroupLAN {
         }
         #expect(unheld == 0, "seed \(seed)")
         #expect(lan.holders == [2, 2], "seed \(seed): \(lan.holders)")
+    }
+
+    /// As in vrrp-failover.sh on CI: board 1 (100) holds the group for a moment at start, until board 0 (150)
+    /// comes and preempts one VIP; the group rule hands the other over, which then defers to board 0. Board 0
+    /// dies, board 2 (120) holds the group, and steps down to board 1 (99, as `hcctl vip handover` does): both
+    /// VIPs go to board 1 within a second, the deferral to the dead board 0 no longer holding one back.
+    @Test(arguments: seeds)
+    func anOldDeferralDoesNotHoldAVIPBackFromAStepDown(seed: UInt64) {
+        var lan = SimulatedGroupLAN(priorities: [[150, 150], [100, 100], [120, 120]], grouped: true, seed: seed)
+        lan.alive[0] = false
+        lan.alive[2] = false
+        lan.run(until: .seconds(1))
+        #expect(lan.holders == [1, 1], "seed \(seed): \(lan.holders)")
+        for board in [0, 2] {
+            lan.alive[board] = true
+            for vip in lan.names.indices { lan.apply(lan.boards[board][vip].start(linkUp: true, now: lan.now), board: board, vip: vip) }
+        }
+        lan.run(until: .seconds(3))
+        #expect(lan.holders == [0, 0], "seed \(seed): \(lan.holders)")
+        lan.kill(0)
+        lan.run(until: .seconds(5))
+        #expect(lan.holders == [2, 2], "seed \(seed): \(lan.holders)")
+        lan.steppingDown = [2]
+        for vip in lan.names.indices { lan.apply(lan.boards[2][vip].setPriority(99, now: lan.now), board: 2, vip: vip) }
+        lan.run(until: .seconds(6))
+        #expect(lan.holders == [1, 1], "seed \(seed): \(lan.holders)")
     }
 }

@@ -77,6 +77,31 @@ private let backup = TargetedHandover.Router(state: .backup, basePriority: 100)
         #expect(rule.boosted.isEmpty && rule.isQuiet)
     }
 
+    /// A probe failing on the successor lowers it as on any board: the boost ends, so the old master's deferral
+    /// (to the successor at 254) ends too and the best board takes the VIP.
+    @Test func theSuccessorGivesUpItsBoostWhenItsOwnPriorityFalls() {
+        var rule = TargetedHandover()
+        rule.onRequestsOfMe(["web"])
+        _ = step(&rule, ["web": backup], at: .zero)
+        _ = step(&rule, ["web": master], at: .seconds(1))
+        rule.onRequestsOfMe([])
+        #expect(step(&rule, ["web": master], at: .seconds(2)) == [.setPriority(vip: "web", priority: 254)])
+        let failing = TargetedHandover.Router(state: .master, basePriority: 60)
+        #expect(step(&rule, ["web": failing], at: .seconds(3)) == [.setPriority(vip: "web", priority: 60)])
+        #expect(rule.boosted.isEmpty)
+    }
+
+    /// Asked to hand over (no --to) while it holds a VIP with the successor's boost: the step-down decides.
+    @Test func aBoostedHolderSteppingDownGivesUpItsBoost() {
+        var rule = TargetedHandover()
+        rule.onRequestsOfMe(["web"])
+        _ = step(&rule, ["web": master], at: .zero)
+        rule.onRequestsOfMe([])
+        _ = rule.onRequest(vip: "web", to: nil, node: "n2", holder: .master, known: ["web"], best: 150, now: .seconds(1))
+        #expect(step(&rule, ["web": master], at: .seconds(1)) == [.setPriority(vip: "web", priority: 149)])
+        #expect(rule.boosted.isEmpty)
+    }
+
     @Test func aRouterInFaultOrStartingIsNotRaisedForARequest() {
         for state in [VRRPInstance.State.fault, .initialize, .stopped] {
             var rule = TargetedHandover()

@@ -160,18 +160,81 @@ extension [VRRPInstance.Action] {
         _ = r.onTimer(now: r.nextDeadline!)
         r.deferToSuccessor()
         #expect(r.onTimer(now: r.nextDeadline!).sentPriorities == [200], "still master, advertising as before")
-        // The successor advertises 254 (its boost) and takes over; later it advertises its own 100.
+        // The successor advertises 254 (its boost) and takes over, and keeps 254 while it holds the VIP.
         #expect(r.onAdvertisement(advert(254), from: lowerAddress, now: .seconds(5)).first == .removeAddresses)
         var now = Duration.seconds(5)
         for _ in 0..<10 {
             now += .seconds(1)
-            _ = r.onAdvertisement(advert(100), from: lowerAddress, now: now)
+            _ = r.onAdvertisement(advert(254), from: lowerAddress, now: now)
             #expect(r.onTimer(now: now).isEmpty)
         }
         #expect(r.state == .backup)
         r.stopDeferring()
         _ = r.onAdvertisement(advert(100), from: lowerAddress, now: now + .seconds(1))
         #expect(r.onTimer(now: r.nextDeadline!).transitions == [.master], "preempts again once it stops deferring")
+    }
+
+    /// A router that handed over (here its group moved to A at 150) and then hears B at 120 hold the VIP (A has
+    /// gone): its promise was not to preempt 150. When B steps down (advertising 99) it preempts B, as any board would.
+    @Test func aDeferralEndsWhenAWeakerMasterHoldsTheVIP() {
+        var r = router(priority: 100)
+        _ = r.start(linkUp: true, now: .zero)
+        _ = r.onTimer(now: r.nextDeadline!)
+        _ = r.handOver(now: .seconds(5))
+        _ = r.onAdvertisement(advert(150), from: higherAddress, now: .milliseconds(5100))
+        #expect(r.state == .backup)
+        let b = IPAddress("192.168.1.12")!
+        var now = Duration.seconds(6)
+        _ = r.onAdvertisement(advert(120), from: b, now: now)
+        now += .seconds(1)
+        _ = r.onAdvertisement(advert(120), from: b, now: now)
+        #expect(r.onTimer(now: now).isEmpty, "120 against 100: B is rightly master")
+        // Two advertisements at 120, under the 150 it deferred to: the deferral has ended.
+        now += .seconds(1)
+        _ = r.onAdvertisement(advert(99), from: b, now: now)
+        // Preempting a lower master takes the skew time: (256 - 100) / 256 s.
+        #expect(r.onTimer(now: now + .microseconds(609_375)).transitions == [.master], "it preempts B stepping down")
+    }
+
+    /// After a handover at priority 0 the race may go to a lower board first and then to a better one: the
+    /// better one (above the priority the VIP was taken with) keeps the deferral, so this router stays backup.
+    @Test func aDeferralHoldsWhileTheMasterIsNoWeakerThanTheOneItHandedOverTo() {
+        var r = router(priority: 150)
+        _ = r.start(linkUp: true, now: .zero)
+        _ = r.onTimer(now: r.nextDeadline!)
+        _ = r.handOver(now: .seconds(5))
+        _ = r.onAdvertisement(advert(110), from: lowerAddress, now: .milliseconds(5100))
+        var now = Duration.milliseconds(5100)
+        // The weaker board sends one more while it was master for a moment; the better one holds it from then on.
+        _ = r.onAdvertisement(advert(100), from: IPAddress("192.168.1.13")!, now: .milliseconds(5110))
+        for _ in 0..<5 {
+            now += .seconds(1)
+            _ = r.onAdvertisement(advert(120), from: higherAddress, now: now)
+            #expect(r.onTimer(now: now).isEmpty)
+        }
+        #expect(r.state == .backup)
+    }
+
+    /// The board it handed over to advertises less than it took the VIP with (a failing probe, its own step-down):
+    /// the promise ends, and the better router preempts.
+    @Test func aDeferralEndsWhenItsHolderAdvertisesLess() {
+        var r = router(priority: 200)
+        _ = r.start(linkUp: true, now: .zero)
+        _ = r.onTimer(now: r.nextDeadline!)
+        _ = r.handOver(now: .seconds(5))
+        _ = r.onAdvertisement(advert(100), from: lowerAddress, now: .milliseconds(5100))
+        var now = Duration.milliseconds(5100)
+        for _ in 0..<3 {
+            now += .seconds(1)
+            _ = r.onAdvertisement(advert(100), from: lowerAddress, now: now)
+            #expect(r.onTimer(now: now).isEmpty)
+        }
+        now += .seconds(1)
+        _ = r.onAdvertisement(advert(99), from: lowerAddress, now: now)
+        #expect(r.onTimer(now: now + .microseconds(218_750)).isEmpty, "one weaker advertisement is not enough")
+        now += .seconds(1)
+        _ = r.onAdvertisement(advert(99), from: lowerAddress, now: now)
+        #expect(r.onTimer(now: now + .microseconds(218_750)).transitions == [.master], "two are: it preempts after its skew time")
     }
 
     @Test func handoverWithNoOneToTakeOverKeepsTheVIP() {

@@ -7,7 +7,7 @@
 /// The old master asks through its gossip metadata (VIP → node) and keeps the VIP until the successor announces
 /// it (make before break: the usual higher-priority step-down, after which it does not preempt back); the
 /// successor raises its priority above any configured one while asked, and keeps it while it holds the VIP (or
-/// the others would preempt it back). A request ends when the old master is no longer master (the successor
+/// the others would preempt it back) and its own priority has not fallen. A request ends when the old master is no longer master (the successor
 /// took the VIP, or something else did) or when the window has passed: then it keeps the VIP and preempts as
 /// usual again.
 public struct TargetedHandover: Sendable {
@@ -105,7 +105,10 @@ public struct TargetedHandover: Sendable {
     /// VIPs other boards ask this board to take.
     public private(set) var requestedOfMe: Set<String> = []
     /// VIPs this board advertises `successorPriority` for.
-    public private(set) var boosted: Set<String> = []
+    public var boosted: Set<String> { Set(boostedFrom.keys) }
+    /// Each boosted VIP's base priority when the boost began: kept while the base stays there, so that a probe
+    /// failing on the successor lowers it as on any board (the old master's deferral ends, VRRPInstance).
+    private var boostedFrom: [String: Int] = [:]
     /// The requests last published, so that gossip hears only of changes.
     private var published: [String: String] = [:]
     /// False after what sets the routers' priorities changed (the document, the probes' weights, a new router).
@@ -129,7 +132,7 @@ public struct TargetedHandover: Sendable {
 
     /// Nothing to carry forward: a step would do nothing (the shell skips building the routers' facts).
     public var isQuiet: Bool {
-        asked.isEmpty && published.isEmpty && requestedOfMe.isEmpty && boosted.isEmpty && steppingDown.isEmpty && prioritiesSettled
+        asked.isEmpty && published.isEmpty && requestedOfMe.isEmpty && boostedFrom.isEmpty && steppingDown.isEmpty && prioritiesSettled
     }
 
     /// The handovers this board asks of others (VIP → node).
@@ -276,22 +279,27 @@ public struct TargetedHandover: Sendable {
             }
         }
         // With no successor asked of this board, a priority moves only with what sets the base priorities.
-        if requestedOfMe.isEmpty && boosted.isEmpty && prioritiesSettled { return actions }
+        if requestedOfMe.isEmpty && boostedFrom.isEmpty && prioritiesSettled { return actions }
         prioritiesSettled = true
         for vip in routers.keys.sorted() {
             let router = routers[vip]!
             // A drained board is no one's successor, and gives up a raised priority it kept.
+            // Kept while it holds the VIP, unless its own priority fell since (a failing tracked probe).
             let wanted = !drained && requestedOfMe.contains(vip) && (router.state == .backup || router.state == .master)
-            let keep = !drained && boosted.contains(vip) && router.state == .master
-            if wanted || keep {
-                if !boosted.contains(vip) { actions.append(.becomeSuccessor(vip: vip)) }
-                boosted.insert(vip)
+            let keep = !drained && router.state == .master && boostedFrom[vip].map { router.basePriority >= $0 } == true
+            if let wait = steppingDown[vip] {
+                // Below the best other board, so that it alone preempts this master; and below this board's own
+                // priority, so that a board that deferred to this one (it handed the VIP over here) preempts too.
+                boostedFrom[vip] = nil
+                actions.append(.setPriority(vip: vip, priority: max(1, min(router.basePriority - 1, wait.best - 1))))
+            } else if wanted || keep {
+                if boostedFrom[vip] == nil {
+                    actions.append(.becomeSuccessor(vip: vip))
+                    boostedFrom[vip] = router.basePriority
+                }
                 actions.append(.setPriority(vip: vip, priority: Self.successorPriority))
-            } else if let wait = steppingDown[vip] {
-                // Below the best other board only, so that it alone preempts this master.
-                actions.append(.setPriority(vip: vip, priority: max(1, min(router.basePriority, wait.best - 1))))
             } else {
-                boosted.remove(vip)
+                boostedFrom[vip] = nil
                 actions.append(.setPriority(vip: vip, priority: effectivePriority(base: router.basePriority)))
             }
         }

@@ -84,8 +84,19 @@ public struct VRRPInstance: Sendable {
     private var yieldDeadline: Duration?
     /// A graceful stop: the handover ends in `stopped` instead of `backup`.
     private var stopping = false
-    /// After a handover: do not preempt back until this router next becomes master by election.
+    /// After a handover: do not preempt back until this router next becomes master by election, or a master
+    /// advertises less than `deferredAt`.
     private var deferring = false
+    /// The priority the VIP was taken from this router with. A master advertising less (the successor's probe
+    /// fails, it steps down itself, a weaker board holds the VIP now) ends the deferral: this router preempts as
+    /// usual again. Otherwise a deferral left from an old move (a group's VIP handed over to a board since gone)
+    /// would keep this board from ever taking the VIP from a weaker one. A stronger master keeps it (the race
+    /// after a priority 0 handover may settle on any board above).
+    private var deferredAt: Int?
+    /// The sender of the last advertisement heard while deferring, if it was below `deferredAt`: two in a row from
+    /// one router end the deferral. One is not enough: in the race after a priority 0 handover a weaker board
+    /// may be master for a moment and send one before it hears the stronger and steps down.
+    private var weakerSender: IPAddress?
 
     public init(settings: Settings) {
         self.settings = settings
@@ -175,6 +186,22 @@ public struct VRRPInstance: Sendable {
         case .initialize, .fault, .stopped:
             return []
         case .backup:
+            if deferring, theirs > 0 {
+                if let promised = deferredAt {
+                    if theirs >= promised {
+                        weakerSender = nil
+                    } else if weakerSender == source {
+                        deferring = false
+                        deferredAt = nil
+        weakerSender = nil
+                        weakerSender = nil
+                    } else {
+                        weakerSender = source
+                    }
+                } else {
+                    deferredAt = theirs
+                }
+            }
             if theirs == 0 {
                 // §6.4.2: the master is leaving; the router with the highest priority (shortest skew) goes first.
                 masterAddress = nil
@@ -206,6 +233,7 @@ public struct VRRPInstance: Sendable {
                 masterAdverInterval = advertisement.interval
                 if stopping { return finishStop(now: now, from: source) }
                 deferring = true
+                deferredAt = theirs
                 masterAddress = source
                 masterPriority = theirs
                 return becomeBackup(reason: "handed over to \(source)", now: now, removeAddresses: true)
@@ -223,6 +251,7 @@ public struct VRRPInstance: Sendable {
                 masterAddress = source
                 masterPriority = theirs
                 masterAdverInterval = advertisement.interval
+                if deferring { deferredAt = theirs }
                 return becomeBackup(reason: "\(source) has priority \(theirs) against \(priority)", now: now, removeAddresses: true)
             }
             // Two masters (a healed partition, a lost advert): the rightful one re-announces at once so switches
@@ -320,6 +349,8 @@ public struct VRRPInstance: Sendable {
     /// The chosen successor never came: preempt again as usual.
     public mutating func stopDeferring() {
         deferring = false
+        deferredAt = nil
+        weakerSender = nil
     }
 
     /// Graceful stop: as a handover, ending in `stopped`. The shell waits for `state == .stopped` (within its
@@ -360,6 +391,8 @@ public struct VRRPInstance: Sendable {
     private mutating func becomeMaster(reason: String, now: Duration) -> [Action] {
         clearTimers()
         deferring = false
+        deferredAt = nil
+        weakerSender = nil
         masterAddress = settings.primaryAddress
         masterPriority = priority
         adverTimer = now + settings.advertInterval
