@@ -101,7 +101,12 @@ sleep 1
 read -r gap lost _ < <(ping_stop)
 echo "  (longest ping gap: $gap ms, $lost pings lost)"
 check "the client lost the VIP for under 1 s" test "$gap" -lt 1000
+failed_before=$FAILED
 check "the VIP is on n2 (and still on the dead n1)" only_holder "n1 n2"
+# Failed once in six local runs (2026-12-07): n1 no longer had it. What n1 said last, if it happens again.
+if [ "$FAILED" != "$failed_before" ]; then
+  echo "  n1's log:"; tail -6 "$work/n1/log" | sed 's/^/    /'; lab_exec 1 ip -4 addr show dev eth0 | sed 's/^/    /'
+fi
 check "n2 holds the IPv6 VIP" wait_until 3 holds6 2
 check "the client reaches the IPv6 VIP on n2 (unsolicited NA)" lab_exec 4 ping -6 -c 1 -W 1 fd79::250
 check "the group moved whole: n2 holds all three addresses" wait_until 3 bash -c "holds 2 && holds2 2 && holds6 2 && group_together"
