@@ -8,7 +8,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 source "$here/lib/checks.sh"
-source "$here/lib/container.sh"  # containers_stop, for the cleanup
+source "$here/lib/container.sh"  # container_own_cgroup, and containers_stop for the cleanup
 LAB_NAME=hcpkg
 LAB_NET=10.94.0
 source "$root/scripts/lab.sh"
@@ -53,10 +53,12 @@ boot_board() {
   rm -f "$dir/root/usr/sbin/policy-rc.d"
   cp "$deb" "$dir/root/root/"
   # The host's own services stay masked: wait-online would hold the boot, keepalived would take VRRP.
-  systemd-nspawn --directory="$dir/root" --boot --machine="$name" --register=no --keep-unit --console=passive \
+  # Each board in a cgroup of its own (container_own_cgroup, lib/container.sh).
+  ( container_own_cgroup "$name"
+    exec systemd-nspawn --directory="$dir/root" --boot --machine="$name" --register=no --keep-unit --console=passive \
     --network-namespace-path="/run/netns/$(lab_ns "$b")" --capability=CAP_NET_ADMIN \
     systemd.firstboot=off systemd.mask=systemd-networkd-wait-online.service \
-    systemd.mask=keepalived.service systemd.mask=nftables.service >"$work/console-$b.log" 2>&1 &
+    systemd.mask=keepalived.service systemd.mask=nftables.service ) >"$work/console-$b.log" 2>&1 &
   pid=$!
   nspawns+=("$pid")
   wait_until 30 pgrep -P "$pid" -x systemd || { cat "$work/console-$b.log"; return 1; }

@@ -26,13 +26,31 @@ container_start() {
   # CAP_NET_ADMIN is kept only with --private-network; the lab's namespace needs it said (VRRP's netlink).
   [ -n "$netns" ] && network=(--network-namespace-path="/run/netns/$netns" --capability=CAP_NET_ADMIN)
   # The host's own services stay masked in the container: wait-online would hold the boot for 2 minutes.
-  systemd-nspawn --directory=/ --volatile=yes --boot --machine="$name" --register=no --keep-unit \
+  ( container_own_cgroup "$name"
+    exec systemd-nspawn --directory=/ --volatile=yes --boot --machine="$name" --register=no --keep-unit \
     --console=passive "${network[@]}" --bind-ro="$work/stage/usr/local:/usr/local" \
     ${container_options[@]+"${container_options[@]}"} \
     systemd.firstboot=off systemd.mask=systemd-networkd-wait-online.service \
     systemd.mask=keepalived.service systemd.mask=nftables.service \
-    ${container_boot_args[@]+"${container_boot_args[@]}"} >"$work/console-$name.log" 2>&1 &
+    ${container_boot_args[@]+"${container_boot_args[@]}"} ) >"$work/console-$name.log" 2>&1 &
   nspawn=$!
+}
+
+# container_own_cgroup NAME: moves this (sub)shell, and so the systemd-nspawn it becomes, into a cgroup of its
+# own. With --keep-unit on a host without systemd, every container's payload would be the same /payload: the
+# boards' systemds would share one system.slice, each taking the others' units (systemd-sysusers, dbus) for its
+# own, and a boot failed or hung now and then (a clean-clone make check, 2026-12-07: two scripts). Best effort:
+# where a hierarchy cannot be had, the container boots as before.
+container_own_cgroup() {
+  local group="hc-nspawn/$1.$BASHPID" hierarchy
+  # The unified hierarchy too (the boards' systemds use both): mounted here if the host has it nowhere.
+  if ! awk '$3 == "cgroup2" { found = 1 } END { exit !found }' /proc/mounts; then
+    mkdir -p /run/hc-cgroup2 && mount -t cgroup2 cgroup2 /run/hc-cgroup2 2>/dev/null
+  fi
+  for hierarchy in $(awk '$3 == "cgroup2" || ($3 == "cgroup" && $4 ~ /name=systemd/) { print $2 }' /proc/mounts | sort -u); do
+    mkdir -p "$hierarchy/$group" 2>/dev/null && echo "$BASHPID" >"$hierarchy/$group/cgroup.procs" 2>/dev/null ||
+      echo "(container $1: no cgroup of its own in $hierarchy)"
+  done
 }
 
 # container_wait NAME: the second half: waits until the container in $nspawn has booted and sets $init.
@@ -40,7 +58,12 @@ container_wait() {
   local name=$1
   wait_until 30 container_init_pid || { echo "the container did not boot"; cat "$work/console-$name.log"; return 1; }
   init=$(container_init_pid)
-  wait_until 60 container_booted || { echo "systemd in the container did not finish booting"; inside systemctl --failed; return 1; }
+  wait_until 60 container_booted || {
+    echo "systemd in the container did not finish booting ($(inside systemctl is-system-running 2>&1))"
+    inside systemctl --failed --no-legend; inside systemctl list-jobs --no-legend | head -5
+    inside journalctl -b --no-pager -o short-monotonic -p warning | tail -12
+    return 1
+  }
 }
 
 container_init_pid() { pgrep -P "$nspawn" -x systemd; }
@@ -69,6 +92,20 @@ containers_stop() {
     fi
   done
   for pid in "${nspawns[@]}"; do wait "$pid" 2>/dev/null; done
+  # Their cgroups (container_own_cgroup), and any left by a container whose nspawn is gone (a power cut's):
+  # deepest first, as cgroupfs wants, once the last process has left.
+  local dir group left
+  for ((tries = 0; tries < 20; tries++)); do
+    left=0
+    for dir in $(awk '$3 == "cgroup2" || ($3 == "cgroup" && $4 ~ /name=systemd/) { print $2 "/hc-nspawn" }' /proc/mounts | sort -u); do
+      for group in "$dir"/*.[0-9]*; do
+        [ -d "$group" ] && ! kill -0 "${group##*.}" 2>/dev/null || continue
+        find "$group" -depth -type d | xargs -r rmdir 2>/dev/null || left=1
+      done
+    done
+    ((left)) || break
+    sleep 0.1
+  done
 }
 
 # inside CMD...: runs CMD in the container (all its namespaces).
