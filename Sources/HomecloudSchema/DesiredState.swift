@@ -185,6 +185,14 @@ public struct VirtualIP: Sendable, Equatable {
     /// Every address of the VIP, the first one first.
     public var addresses: [IPPrefix] { [address] + moreAddresses }
 
+    /// What a board's failing probes add to this VIP's priority there: the weights of its tracked probes that
+    /// fail, summed; a tracked name that is no probe (`weight` nil) counts nothing. One rule for this board's
+    /// routers (ProbeScheduler, from the probes' health) and for the others' (AdvertisedPriorities, from the names
+    /// each gossips as failing).
+    public static func trackedAdjustment(tracking track: [String], weight: (String) -> Int?, failing: (String) -> Bool) -> Int {
+        track.reduce(0) { sum, name in failing(name) ? sum + (weight(name) ?? 0) : sum }
+    }
+
     public struct Priority: Sendable, Equatable {
         public var `default`: Int
         public var perNode: [String: Int]

@@ -143,8 +143,9 @@ public struct ProbeScheduler: Sendable {
 
     public func health(of probe: String) -> ProbeHysteresis.Health? { indexByName[probe].map { entries[$0].hysteresis.health } }
 
-    /// A VIP's priority adjustment: the weights of its tracked probes that are failing now.
+    /// A VIP's priority adjustment: the weights of its tracked probes that are failing now (VirtualIP.trackedAdjustment).
     public func priorityAdjustment(tracking probes: [String]) -> Int {
-        probes.compactMap { indexByName[$0] }.filter { entries[$0].hysteresis.health == .failing }.reduce(0) { $0 + entries[$1].probe.weight }
+        VirtualIP.trackedAdjustment(tracking: probes, weight: { indexByName[$0].map { entries[$0].probe.weight } },
+                                    failing: { health(of: $0) == .failing })
     }
 }

@@ -31,10 +31,9 @@ public enum AdvertisedPriorities {
         max(1, min(254, configured + adjustment))
     }
 
-    /// The weights of a VIP's tracked probes that fail, summed (ProbeScheduler.priorityAdjustment's rule, from a
-    /// list of names instead of the probes' health): a tracked name that is no probe of the document counts nothing.
+    /// The weights of a VIP's tracked probes that another board names failing, summed (VirtualIP.trackedAdjustment).
     public static func adjustment(tracking track: [String], weights: [String: Int], failing: Set<String>) -> Int {
-        track.reduce(0) { sum, name in failing.contains(name) ? sum + (weights[name] ?? 0) : sum }
+        VirtualIP.trackedAdjustment(tracking: track, weight: { weights[$0] }, failing: failing.contains)
     }
 
     /// VIP → the weights of its failing tracked probes on a board in `state` (unknown: none).
