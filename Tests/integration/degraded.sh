@@ -79,7 +79,7 @@ sys.exit(0 if all(view.get(n) == "alive" for n in ("n1", "n2", "n3")) else 1)' |
   done
 }
 generation_of() { status_json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["desired"]["generation"])'; }
-holds() { lab_exec "$1" ip -4 addr show dev eth0 | grep -q "inet $vip/"; }
+holds() { output_has "inet $vip/" lab_exec "$1" ip -4 addr show dev eth0; }
 export bin work vip LAB_NAME
 export -f wait_until logs status_json problem no_problem all_alive generation_of holds lab_exec lab_ns
 

@@ -35,7 +35,7 @@ running_on() { local b now=""; for b in 1 2 3; do active $b "$1" && now+="b$b ";
 runs_only_on() { local now; now=$(running_on "$1"); echo "$1 active on: ${now:-none}"; [ "$now" = "$2" ]; }
 vip_state() { on "$1" hcctl vip --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["state"])'; }
 is_state() { [ "$(vip_state "$1")" = "$2" ]; }
-holders() { local b now=""; for b in 1 2 3; do on $b ip -4 addr show dev eth0 | grep -q "inet $vip/" && now+="b$b "; done; echo "${now% }"; }
+holders() { local b now=""; for b in 1 2 3; do output_has "inet $vip/" on $b ip -4 addr show dev eth0 && now+="b$b "; done; echo "${now% }"; }
 only_holder() { local now; now=$(holders); echo "VIP on: ${now:-none}"; [ "$now" = "$1" ]; }
 at_generation_converged() { on "$1" hcctl status --json | python3 -c '
 import json, sys

@@ -26,7 +26,7 @@ boards_boot hdu 1 2 3 || exit 1
 active() { [ "$(on "$1" systemctl show -p ActiveState --value "$2")" = active ]; }
 running_on() { local b out=""; for b in 1 2 3; do active $b "$1" && out+="b$b "; done; echo "${out% }"; }
 runs_only_on() { local now; now=$(running_on "$1"); echo "$1 active on: ${now:-none}"; [ "$now" = "$2" ]; }
-holds() { on "$1" ip -4 addr show dev eth0 | grep -q "inet $vip/"; }
+holds() { output_has "inet $vip/" on "$1" ip -4 addr show dev eth0; }
 holders() { local b out=""; for b in 1 2 3; do holds $b && out+="b$b "; done; echo "${out% }"; }
 only_holder() { local now; now=$(holders); echo "VIP on: ${now:-none}"; [ "$now" = "$1" ]; }
 status_field() { on "$1" hcctl status --json | python3 -c "import json,sys; s=json.load(sys.stdin); print($2)"; }

@@ -99,7 +99,7 @@ check "hcctl apply refuses it" bash -c "! $bin/hcctl --socket $work/n2/hc.sock a
 check "every board keeps generation 2" all_at_generation 2 1 2 3 4 5
 
 echo "VRRP to the gossip members (unicast: members)"
-holders() { local i out=""; for i in 1 2 3 4 5; do ip netns exec hcc-n$i ip -4 addr show dev eth0 | grep -q "inet 10.84.0.250/" && out+="n$i "; done; echo "${out% }"; }
+holders() { local i out=""; for i in 1 2 3 4 5; do output_has "inet 10.84.0.250/" ip netns exec hcc-n$i ip -4 addr show dev eth0 && out+="n$i "; done; echo "${out% }"; }
 export -f holders
 check "n1 alone holds the VIP" wait_until 5 bash -c '[ "$(holders)" = n1 ]'
 check "its advertisements go to the members' addresses, none to the multicast group" bash -c "

@@ -91,7 +91,7 @@ on() { local b=$1; shift; nsenter -t "${INIT[$b]}" -a "$@"; }
 sock() { echo "/proc/${INIT[$1]}/root/run/homecloud/hcagent.sock"; }
 hc() { local b=$1; shift; timeout 10 "$bin/hcctl" --socket "$(sock "$b")" "$@"; }
 generation_of() { hc "$1" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["desired"].get("generation"))'; }
-holds() { ip -n "$(lab_ns "$1")" -4 addr show dev eth0 | grep -q "inet $vip/"; }
+holds() { output_has "inet $vip/" ip -n "$(lab_ns "$1")" -4 addr show dev eth0; }
 whole() { local b specs=(); for b in $boards; do specs+=("b$b=$(sock $b)=$(lab_ns $b)"); done
   python3 "$here/lib/cluster_whole.py" "$1" "$2" "$3" "$vip" "${specs[@]}"; }
 # Units as the document wants them: hpb-every everywhere, hpb-front on the VIP holder only, hpb-single on one.

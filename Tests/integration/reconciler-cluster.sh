@@ -30,7 +30,7 @@ enabled_is() { [ "$(on "$1" systemctl is-enabled "$2")" = "$3" ]; }
 status_json() { on "$1" hcctl status --json; }
 vip_state() { on "$1" hcctl vip --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["state"])'; }
 is_state() { [ "$(vip_state "$1")" = "$2" ]; }
-holds() { on "$1" ip -4 addr show dev eth0 | grep -q "inet $vip/"; }
+holds() { output_has "inet $vip/" on "$1" ip -4 addr show dev eth0; }
 # The boards where UNIT is active, e.g. "b1 b3".
 running_on() { local b out=""; for b in 1 2 3; do active $b "$1" && out+="b$b "; done; echo "${out% }"; }
 runs_only_on() { local now; now=$(running_on "$1"); echo "$1 active on: ${now:-none}"; [ "$now" = "$2" ]; }

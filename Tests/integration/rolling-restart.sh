@@ -25,7 +25,7 @@ started=$SECONDS
 lab_up 3
 boards_boot hrr 1 2 3 || exit 1
 active() { [ "$(on "$1" systemctl show -p ActiveState --value "$2")" = active ]; }
-holds() { on "$1" ip -4 addr show dev eth0 | grep -q "inet $vip/"; }
+holds() { output_has "inet $vip/" on "$1" ip -4 addr show dev eth0; }
 holders() { local b out=""; for b in 1 2 3; do holds $b && out+="b$b "; done; echo "${out% }"; }
 only_holder() { local now; now=$(holders); echo "VIP on: ${now:-none}"; [ "$now" = "$1" ]; }
 status_field() { on "$1" hcctl status --json | python3 -c "import json,sys; s=json.load(sys.stdin); print($2)"; }

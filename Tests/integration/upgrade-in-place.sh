@@ -74,7 +74,7 @@ start_keepalived() {
 }
 state_of() { "$work/bin/hcctl" --socket "$work/n$1/hc.sock" vip --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["state"])'; }
 is_state() { test "$(state_of "$1")" = "$2"; }
-holds() { lab_exec "$1" ip -4 addr show dev eth0 | grep -q "inet $2/"; }
+holds() { output_has "inet $2/" lab_exec "$1" ip -4 addr show dev eth0; }
 keepalived_is() { grep -E 'Entering (MASTER|BACKUP|FAULT) STATE' "$work/keepalived-n$1.log" | tail -1 | grep -q "Entering $2 STATE"; }
 # Times a board became master: hcagent's transition lines (resuming after an in-place restart is not a move),
 # keepalived's state lines.
