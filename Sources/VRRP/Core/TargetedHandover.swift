@@ -7,9 +7,9 @@
 /// The old master asks through its gossip metadata (VIP → node) and keeps the VIP until the successor announces
 /// it (make before break: the usual higher-priority step-down, after which it does not preempt back); the
 /// successor raises its priority above any configured one while asked, and keeps it while it holds the VIP (or
-/// the others would preempt it back) and its own priority has not fallen. A request ends when the old master is no longer master (the successor
-/// took the VIP, or something else did) or when the window has passed: then it keeps the VIP and preempts as
-/// usual again.
+/// the others would preempt it back) and its own priority has not fallen. A request ends when the old master is
+/// no longer master (the successor took the VIP, or something else did) or when the window has passed: then it
+/// keeps the VIP and preempts as usual again.
 public struct TargetedHandover: Sendable {
     /// Above any configured priority (1-254 are configurable, 255 is the address owner's): the successor wins.
     public static let successorPriority = 254
@@ -283,8 +283,8 @@ public struct TargetedHandover: Sendable {
         prioritiesSettled = true
         for vip in routers.keys.sorted() {
             let router = routers[vip]!
-            // A drained board is no one's successor, and gives up a raised priority it kept.
-            // Kept while it holds the VIP, unless its own priority fell since (a failing tracked probe).
+            // A drained board is no one's successor, and gives up a raised priority it kept. A successor keeps it
+            // while it holds the VIP, unless its own priority fell since (a failing tracked probe).
             let wanted = !drained && requestedOfMe.contains(vip) && (router.state == .backup || router.state == .master)
             let keep = !drained && router.state == .master && boostedFrom[vip].map { router.basePriority >= $0 } == true
             if let wait = steppingDown[vip] {

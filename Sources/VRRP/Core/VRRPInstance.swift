@@ -193,7 +193,6 @@ public struct VRRPInstance: Sendable {
                     } else if weakerSender == source {
                         deferring = false
                         deferredAt = nil
-        weakerSender = nil
                         weakerSender = nil
                     } else {
                         weakerSender = source

@@ -47,11 +47,14 @@ container_own_cgroup() {
   if ! awk '$3 == "cgroup2" { found = 1 } END { exit !found }' /proc/mounts; then
     mkdir -p /run/hc-cgroup2 && mount -t cgroup2 cgroup2 /run/hc-cgroup2 2>/dev/null
   fi
-  for hierarchy in $(awk '$3 == "cgroup2" || ($3 == "cgroup" && $4 ~ /name=systemd/) { print $2 }' /proc/mounts | sort -u); do
+  for hierarchy in $(systemd_cgroup_hierarchies); do
     mkdir -p "$hierarchy/$group" 2>/dev/null && echo "$BASHPID" >"$hierarchy/$group/cgroup.procs" 2>/dev/null ||
       echo "(container $1: no cgroup of its own in $hierarchy)"
   done
 }
+
+# Where the cgroup hierarchies that systemd uses are mounted: the unified one and name=systemd.
+systemd_cgroup_hierarchies() { awk '$3 == "cgroup2" || ($3 == "cgroup" && $4 ~ /name=systemd/) { print $2 }' /proc/mounts | sort -u; }
 
 # container_wait NAME: the second half: waits until the container in $nspawn has booted and sets $init.
 container_wait() {
@@ -97,8 +100,8 @@ containers_stop() {
   local dir group left
   for ((tries = 0; tries < 20; tries++)); do
     left=0
-    for dir in $(awk '$3 == "cgroup2" || ($3 == "cgroup" && $4 ~ /name=systemd/) { print $2 "/hc-nspawn" }' /proc/mounts | sort -u); do
-      for group in "$dir"/*.[0-9]*; do
+    for dir in $(systemd_cgroup_hierarchies); do
+      for group in "$dir"/hc-nspawn/*.[0-9]*; do
         [ -d "$group" ] && ! kill -0 "${group##*.}" 2>/dev/null || continue
         find "$group" -depth -type d | xargs -r rmdir 2>/dev/null || left=1
       done
