@@ -45,7 +45,7 @@ private let backup = TargetedHandover.Router(state: .backup, basePriority: 100)
     // MARK: three routers on one simulated LAN
 
     /// Routers n1 (150), n2 (120), n3 (100) on a LAN without loss, each with its own TargetedHandover.
-    struct LAN {
+    struct LAN: HandoverRulesLAN {
         var routers: [VRRPInstance]
         var rules: [TargetedHandover]
         var up: [Bool]
@@ -89,20 +89,6 @@ private let backup = TargetedHandover.Router(state: .backup, basePriority: 100)
             let facts = ["front": TargetedHandover.Router(state: routers[i].state, basePriority: base[i])]
             for action in rules[i].onDrained(value, routers: facts) { carryOut(action, on: i) }
             step(i)
-        }
-
-        mutating func step(_ i: Int) {
-            let facts = ["front": TargetedHandover.Router(state: routers[i].state, basePriority: base[i])]
-            for action in rules[i].onStep(routers: facts, now: now) { carryOut(action, on: i) }
-        }
-
-        mutating func carryOut(_ action: TargetedHandover.Action, on i: Int) {
-            switch action {
-            case .handOver: deliver(routers[i].handOver(now: now), from: i)
-            case .setPriority(_, let priority): deliver(routers[i].setPriority(priority, now: now), from: i)
-            case .resumePreempting: routers[i].stopDeferring()
-            default: break
-            }
         }
 
         mutating func run(for duration: Duration) {

@@ -7,7 +7,7 @@ import Testing
 
 @Suite struct DrainSingleMoveTests {
     /// n1 (150), n2 (120), n3 (100), adverts every 100 ms, delivered at once; 1 ms steps.
-    struct LAN {
+    struct LAN: HandoverRulesLAN {
         var routers: [VRRPInstance]
         var rules = Array(repeating: TargetedHandover(), count: 3)
         let base = [150, 120, 100]
@@ -55,20 +55,6 @@ import Testing
             let facts = ["front": TargetedHandover.Router(state: routers[i].state, basePriority: base[i])]
             for action in rules[i].onDrained(true, routers: facts, best: best, now: now) { carryOut(action, on: i) }
             step(i)
-        }
-
-        mutating func step(_ i: Int) {
-            let facts = ["front": TargetedHandover.Router(state: routers[i].state, basePriority: base[i])]
-            for action in rules[i].onStep(routers: facts, now: now) { carryOut(action, on: i) }
-        }
-
-        mutating func carryOut(_ action: TargetedHandover.Action, on i: Int) {
-            switch action {
-            case .handOver: deliver(routers[i].handOver(now: now), from: i)
-            case .setPriority(_, let priority): deliver(routers[i].setPriority(priority, now: now), from: i)
-            case .resumePreempting: routers[i].stopDeferring()
-            default: break
-            }
         }
 
         mutating func run(for duration: Duration) {
